@@ -1,0 +1,1 @@
+//! CertLogic: see README.

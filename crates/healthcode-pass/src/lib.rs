@@ -1,0 +1,1 @@
+//! The signed pass (work in progress).
