@@ -1,1 +1,12 @@
-//! Domain.
+//! healthcode's domain: facts about people and the published colour policy that turns them into a
+//! colour. Pure: no I/O, and time is always a parameter.
+
+pub mod color;
+pub mod facts;
+pub mod policy;
+pub mod text;
+
+pub use color::Color;
+pub use facts::{Fact, FactBody, FactDocument};
+pub use policy::{Policy, PolicyDocument, PolicyError, Reason, RuleDocument, Status};
+pub use text::Text;
