@@ -22,10 +22,14 @@ impl Text {
         }
     }
 
-    /// Every placeholder path used by either language.
+    /// Every placeholder path used by either language, each once, in order of appearance.
     pub fn placeholders(&self) -> Vec<&str> {
         let mut paths = placeholders(&self.zh);
-        paths.extend(placeholders(&self.en));
+        for path in placeholders(&self.en) {
+            if !paths.contains(&path) {
+                paths.push(path);
+            }
+        }
         paths
     }
 }
@@ -103,7 +107,7 @@ mod tests {
         );
         assert_eq!(
             text.placeholders(),
-            vec!["fact.venue", "until", "fact.venue", "until", "fact.missing"]
+            vec!["fact.venue", "until", "fact.missing"]
         );
     }
 }

@@ -39,6 +39,8 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode, Failure> {
     match command {
         PolicyCommand::Check { policy } => {
             let text = policy_text(policy.as_deref())?;
+            // Text that is not JSON at all is unusable input (exit 2), not a policy problem.
+            parse_json::<serde_json::Value>(&text, "the policy")?;
             match Policy::from_json(&text) {
                 Ok(policy) => {
                     let doc = policy.document();
