@@ -3,6 +3,7 @@
 
 pub mod color;
 pub mod facts;
+pub mod identity;
 pub mod policy;
 pub mod text;
 
