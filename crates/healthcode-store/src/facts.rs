@@ -1,0 +1,72 @@
+//! Facts: append-only, each written with its audit entry in one transaction.
+
+use crate::audit::{self, Actor};
+use crate::{Store, StoreError, db, from_ms, ms, unique_violation};
+use healthcode_core::{Fact, FactBody};
+use time::OffsetDateTime;
+
+type FactRow = (String, String, i64, String);
+
+impl Store {
+    /// Records a fact about a person. The fact's id must be new; the actor and legal basis go on
+    /// the audit chain with it.
+    pub async fn record_fact(
+        &self,
+        person_id: &str,
+        fact: &Fact,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let body =
+            serde_json::to_string(&fact.body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let kind = fact.body.list();
+        let detail = format!("{} {} (legal basis: {})", kind, fact.id, fact.legal_basis);
+        db::with_pool!(&self.backend, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO facts (id, person_id, kind, body, recorded_at, legal_basis, actor) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&fact.id)
+            .bind(person_id)
+            .bind(kind)
+            .bind(&body)
+            .bind(ms(fact.recorded_at))
+            .bind(&fact.legal_basis)
+            .bind(&actor.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::NotFound(format!("person {person_id}")),
+                _ => unique_violation(e, "a fact with this id is already recorded"),
+            })?;
+            audit::append!(tx, ms(now), actor, "fact.record", Some(person_id.to_owned()), detail);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Every fact recorded about a person, oldest first.
+    pub async fn facts(&self, person_id: &str) -> Result<Vec<Fact>, StoreError> {
+        let rows: Vec<FactRow> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(
+                "SELECT id, body, recorded_at, legal_basis FROM facts WHERE person_id = $1 ORDER BY recorded_at, id",
+            )
+            .bind(person_id)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(id, body, recorded_at, legal_basis)| {
+                let body: FactBody = serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Corrupt(format!("fact {id}: {e}")))?;
+                Ok(Fact {
+                    id,
+                    recorded_at: from_ms(recorded_at),
+                    legal_basis,
+                    body,
+                })
+            })
+            .collect()
+    }
+}

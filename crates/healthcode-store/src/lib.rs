@@ -1,0 +1,166 @@
+//! healthcode's persistence: one interface, two backends (SQLite, the embedded default, and
+//! PostgreSQL at scale) with the same schema and the same query text. Every call that touches
+//! personal data takes the `Actor` on whose behalf it runs and writes an audit entry in the same
+//! transaction. Time is a parameter.
+
+pub mod audit;
+mod db;
+mod facts;
+mod people;
+pub mod vault;
+
+pub use audit::{Actor, AuditEntry, ChainCheck};
+pub use db::Backend;
+pub use people::{Enrollment, NewPerson, Person, PersonDetail};
+pub use vault::Vault;
+
+use time::OffsetDateTime;
+
+/// What can go wrong in the store, split by what a caller does about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("stored data cannot be read: {0}")]
+    Corrupt(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<vault::VaultError> for StoreError {
+    fn from(e: vault::VaultError) -> StoreError {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// A conflict from a UNIQUE constraint, so callers can answer 409 instead of 500.
+pub(crate) fn unique_violation(e: sqlx::Error, what: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(what.to_string())
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+/// The store: a backend and the vault for personal data.
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Backend,
+    vault: Vault,
+}
+
+pub(crate) fn ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+pub(crate) fn from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// A random identifier: 16 bytes from the OS, hex.
+pub(crate) fn new_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://…`) and applies migrations.
+    pub async fn open(url: &str, vault: Vault) -> Result<Store, StoreError> {
+        Ok(Store {
+            backend: Backend::connect(url).await?,
+            vault,
+        })
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    pub async fn close(&self) {
+        self.backend.close().await
+    }
+
+    /// Appends an audit entry on its own (for reads and actions that change nothing stored).
+    pub async fn audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        subject: Option<&str>,
+        detail: &str,
+        now: OffsetDateTime,
+    ) -> Result<AuditEntry, StoreError> {
+        db::with_pool!(&self.backend, pool => {
+            let mut tx = pool.begin().await?;
+            let entry = audit::append!(tx, ms(now), actor, action, subject.map(str::to_owned), detail.to_owned());
+            tx.commit().await?;
+            Ok(entry)
+        })
+    }
+
+    /// The audit entries about one person, oldest first: what they read under "who read my data".
+    pub async fn audit_about(&self, subject: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        let sql = format!("{} WHERE subject = $1 ORDER BY seq", audit::SELECT);
+        let rows: Vec<audit::Row> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(&sql).bind(subject).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(|r| audit::from_row(r).0).collect())
+    }
+
+    /// Walks the whole chain, in bounded pages, and names the first broken entry.
+    pub async fn verify_audit_chain(&self) -> Result<ChainCheck, StoreError> {
+        const PAGE: i64 = 10_000;
+        let sql = format!("{} WHERE seq > $1 ORDER BY seq LIMIT $2", audit::SELECT);
+        let mut prev = vec![0u8; 32];
+        let mut last_seq = 0i64;
+        let mut entries = 0i64;
+        loop {
+            let rows: Vec<audit::Row> = db::with_pool!(&self.backend, pool => {
+                sqlx::query_as(&sql).bind(last_seq).bind(PAGE).fetch_all(pool).await?
+            });
+            if rows.is_empty() {
+                // The head must name the last entry: entries cut off the end show up here.
+                let (head_seq, head_hash): (i64, Vec<u8>) = db::with_pool!(&self.backend, pool => {
+                    sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(pool).await?
+                });
+                let truncated = head_seq != last_seq || head_hash != prev;
+                return Ok(ChainCheck {
+                    entries,
+                    first_broken: truncated.then_some(last_seq + 1),
+                });
+            }
+            for row in rows {
+                let (entry, stored_prev, stored_hash) = audit::from_row(row);
+                let broken = entry.seq != last_seq + 1
+                    || stored_prev != prev
+                    || audit::link_hash(&prev, &entry) != stored_hash;
+                if broken {
+                    return Ok(ChainCheck {
+                        entries,
+                        first_broken: Some(entry.seq),
+                    });
+                }
+                entries += 1;
+                last_seq = entry.seq;
+                prev = stored_hash;
+            }
+        }
+    }
+
+    /// Runs raw SQL; for tests that tamper with the log the way an intruder would.
+    #[doc(hidden)]
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
+        Ok(
+            db::with_pool!(&self.backend, pool => sqlx::query(sql).execute(pool).await?.rows_affected()),
+        )
+    }
+}

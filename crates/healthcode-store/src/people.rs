@@ -1,0 +1,267 @@
+//! People: enrollment under a document (or by a guardian), with personal data sealed.
+
+use crate::audit::{self, Actor};
+use crate::{Store, StoreError, db, from_ms, ms, new_id, unique_violation};
+use healthcode_core::identity::{Document, DocumentKind, mask_name};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+/// Whether the person's identity has been confirmed; a pending enrollment shows as 审核中 and is
+/// never a green code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Enrollment {
+    Pending,
+    Confirmed,
+}
+
+impl Enrollment {
+    fn as_str(self) -> &'static str {
+        match self {
+            Enrollment::Pending => "pending",
+            Enrollment::Confirmed => "confirmed",
+        }
+    }
+
+    fn parse(s: &str) -> Enrollment {
+        if s == "confirmed" {
+            Enrollment::Confirmed
+        } else {
+            Enrollment::Pending
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPerson {
+    pub document: Document,
+    pub name: String,
+    pub phone: Option<String>,
+    pub guardian_id: Option<String>,
+    pub enrollment: Enrollment,
+}
+
+/// What the node shows about a person without opening sealed data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Person {
+    pub id: String,
+    pub pseudonym: String,
+    pub document_kind: DocumentKind,
+    pub document_tail: Option<String>,
+    pub name_masked: String,
+    pub guardian_id: Option<String>,
+    pub enrollment: Enrollment,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A person with their sealed data opened; every read of it is audited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PersonDetail {
+    #[serde(flatten)]
+    pub person: Person,
+    pub name: String,
+    pub document_number: Option<String>,
+    pub phone: Option<String>,
+}
+
+type PersonRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+    i64,
+    Vec<u8>,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+);
+
+const SELECT_PERSON: &str = "SELECT id, pseudonym, document_kind, document_tail, name_masked, guardian_id, \
+     enrollment, created_at, name_sealed, document_sealed, phone_sealed FROM people";
+
+fn kind_str(kind: DocumentKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn person_from(row: &PersonRow) -> Result<Person, StoreError> {
+    let kind: DocumentKind = serde_json::from_value(serde_json::Value::String(row.2.clone()))
+        .map_err(|_| StoreError::Corrupt(format!("unknown document kind {:?}", row.2)))?;
+    Ok(Person {
+        id: row.0.clone(),
+        pseudonym: row.1.clone(),
+        document_kind: kind,
+        document_tail: row.3.clone(),
+        name_masked: row.4.clone(),
+        guardian_id: row.5.clone(),
+        enrollment: Enrollment::parse(&row.6),
+        created_at: from_ms(row.7),
+    })
+}
+
+impl Store {
+    fn document_index(&self, document: &Document) -> Option<Vec<u8>> {
+        (document.kind != DocumentKind::None).then(|| {
+            let country = document.country.as_deref().unwrap_or("");
+            let key = format!("{}|{country}|{}", kind_str(document.kind), document.number);
+            self.vault.blind_index("document", &key)
+        })
+    }
+
+    fn phone_index(&self, phone: &str) -> Vec<u8> {
+        self.vault.blind_index("phone", phone)
+    }
+
+    /// Enrolls a person. A document already enrolled is a conflict.
+    pub async fn enroll(
+        &self,
+        new: &NewPerson,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Person, StoreError> {
+        let person = Person {
+            id: new_id(),
+            pseudonym: new_id(),
+            document_kind: new.document.kind,
+            document_tail: (new.document.kind != DocumentKind::None)
+                .then(|| new.document.tail().to_owned()),
+            name_masked: mask_name(&new.name),
+            guardian_id: new.guardian_id.clone(),
+            enrollment: new.enrollment,
+            created_at: now,
+        };
+        let document_sealed = (new.document.kind != DocumentKind::None).then(|| {
+            self.vault
+                .seal(new.document.number.as_bytes(), "people.document")
+        });
+        let name_sealed = self.vault.seal(new.name.as_bytes(), "people.name");
+        let phone_sealed = new
+            .phone
+            .as_ref()
+            .map(|p| self.vault.seal(p.as_bytes(), "people.phone"));
+        let phone_index = new.phone.as_ref().map(|p| self.phone_index(p));
+        let detail = format!("enrolled under {}", kind_str(new.document.kind));
+        db::with_pool!(&self.backend, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO people (id, pseudonym, document_kind, document_index, document_sealed, document_tail, \
+                 name_sealed, name_masked, phone_index, phone_sealed, guardian_id, enrollment, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(&person.id)
+            .bind(&person.pseudonym)
+            .bind(kind_str(person.document_kind))
+            .bind(self.document_index(&new.document))
+            .bind(&document_sealed)
+            .bind(&person.document_tail)
+            .bind(&name_sealed)
+            .bind(&person.name_masked)
+            .bind(&phone_index)
+            .bind(&phone_sealed)
+            .bind(&person.guardian_id)
+            .bind(person.enrollment.as_str())
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| unique_violation(e, "this document is already enrolled"))?;
+            audit::append!(tx, ms(now), actor, "person.enroll", Some(person.id.clone()), detail);
+            tx.commit().await?;
+        });
+        Ok(person)
+    }
+
+    /// A person's record, without opening sealed data.
+    pub async fn person(&self, id: &str) -> Result<Option<Person>, StoreError> {
+        let sql = format!("{SELECT_PERSON} WHERE id = $1");
+        let row: Option<PersonRow> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?
+        });
+        row.as_ref().map(person_from).transpose()
+    }
+
+    /// A person with name, document number and phone opened; audited as a read of personal data.
+    pub async fn person_detail(
+        &self,
+        id: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<PersonDetail, StoreError> {
+        let sql = format!("{SELECT_PERSON} WHERE id = $1");
+        let row: PersonRow = db::with_pool!(&self.backend, pool => {
+            let mut tx = pool.begin().await?;
+            audit::append!(tx, ms(now), actor, "person.read", Some(id.to_owned()), String::from("identity opened"));
+            let row: Option<PersonRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *tx).await?;
+            let Some(row) = row else {
+                return Err(StoreError::NotFound(format!("person {id}")));
+            };
+            tx.commit().await?;
+            row
+        });
+        let person = person_from(&row)?;
+        Ok(PersonDetail {
+            person,
+            name: self.vault.open_string(&row.8, "people.name")?,
+            document_number: row
+                .9
+                .as_deref()
+                .map(|s| self.vault.open_string(s, "people.document"))
+                .transpose()?,
+            phone: row
+                .10
+                .as_deref()
+                .map(|s| self.vault.open_string(s, "people.phone"))
+                .transpose()?,
+        })
+    }
+
+    /// The person enrolled under a document, if any.
+    pub async fn find_by_document(
+        &self,
+        document: &Document,
+    ) -> Result<Option<Person>, StoreError> {
+        let Some(index) = self.document_index(document) else {
+            return Ok(None);
+        };
+        let sql = format!("{SELECT_PERSON} WHERE document_index = $1");
+        let row: Option<PersonRow> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(&sql).bind(&index).fetch_optional(pool).await?
+        });
+        row.as_ref().map(person_from).transpose()
+    }
+
+    /// The people who log in with a phone number: the adult and the children in their care.
+    pub async fn find_by_phone(&self, phone: &str) -> Result<Vec<Person>, StoreError> {
+        let sql = format!("{SELECT_PERSON} WHERE phone_index = $1 ORDER BY created_at");
+        let rows: Vec<PersonRow> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(&sql).bind(self.phone_index(phone)).fetch_all(pool).await?
+        });
+        rows.iter().map(person_from).collect()
+    }
+
+    /// Marks an enrollment confirmed (identity checked).
+    pub async fn confirm_enrollment(
+        &self,
+        id: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        db::with_pool!(&self.backend, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("UPDATE people SET enrollment = 'confirmed' WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("person {id}")));
+            }
+            audit::append!(tx, ms(now), actor, "person.confirm", Some(id.to_owned()), String::from("identity confirmed"));
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}

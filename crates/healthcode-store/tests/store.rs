@@ -1,0 +1,318 @@
+//! The store test suite, run against every backend: SQLite always (a fresh file), PostgreSQL when
+//! HEALTHCODE_TEST_DATABASE_URL is set (a fresh database per test).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use healthcode_core::identity::{Document, DocumentKind};
+use healthcode_core::{Fact, Policy};
+use healthcode_store::{Actor, Enrollment, NewPerson, Store, StoreError, Vault};
+use sqlx::Connection;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use time::OffsetDateTime;
+use time::macros::{date, datetime};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000;
+    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+}
+
+/// Every backend available here, each empty.
+async fn stores() -> Vec<Store> {
+    let vault = || Vault::from_master_key(&[42; 32]);
+    let dir = std::env::temp_dir().join(unique("hc_store"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sqlite = format!("sqlite://{}", dir.join("test.db").display());
+    let mut all = vec![Store::open(&sqlite, vault()).await.unwrap()];
+    if let Ok(url) = std::env::var("HEALTHCODE_TEST_DATABASE_URL") {
+        let name = unique("hc_test");
+        let mut admin = sqlx::PgConnection::connect(&url)
+            .await
+            .expect("connect to HEALTHCODE_TEST_DATABASE_URL");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+        all.push(
+            Store::open(&format!("{base}/{name}"), vault())
+                .await
+                .unwrap(),
+        );
+    }
+    all
+}
+
+fn official() -> Actor {
+    Actor::new("acct-official", "health_official", "CDC notice 2020-17")
+}
+
+fn resident_id(number: &str) -> Document {
+    Document::parse(
+        DocumentKind::ResidentId,
+        number,
+        None,
+        date!(2026 - 11 - 23),
+    )
+    .unwrap()
+}
+
+fn adult() -> NewPerson {
+    NewPerson {
+        document: resident_id("11010519491231002X"),
+        name: "张三丰".into(),
+        phone: Some("13800138000".into()),
+        guardian_id: None,
+        enrollment: Enrollment::Confirmed,
+    }
+}
+
+const NOW: OffsetDateTime = datetime!(2020-04-05 10:00 +08:00);
+
+#[tokio::test]
+async fn enrolls_finds_and_refuses_a_second_enrollment() {
+    for store in stores().await {
+        let me = Actor::new("self", "resident", "enrollment");
+        let person = store.enroll(&adult(), &me, NOW).await.unwrap();
+        assert_eq!(person.name_masked, "张*丰");
+        assert_eq!(person.document_tail.as_deref(), Some("002X"));
+        let found = store
+            .find_by_document(&resident_id("11010519491231002X"))
+            .await
+            .unwrap();
+        assert_eq!(
+            found.as_ref().map(|p| p.id.as_str()),
+            Some(person.id.as_str()),
+            "{}",
+            store.backend_name()
+        );
+        assert_eq!(store.find_by_phone("13800138000").await.unwrap().len(), 1);
+        assert!(store.find_by_phone("13900000000").await.unwrap().is_empty());
+        let again = store.enroll(&adult(), &me, NOW).await;
+        assert!(
+            matches!(again, Err(StoreError::Conflict(_))),
+            "{}: {again:?}",
+            store.backend_name()
+        );
+
+        let child = NewPerson {
+            document: Document::parse(DocumentKind::None, "", None, date!(2026 - 11 - 23)).unwrap(),
+            name: "张小明".into(),
+            phone: Some("13800138000".into()),
+            guardian_id: Some(person.id.clone()),
+            enrollment: Enrollment::Pending,
+        };
+        let child = store.enroll(&child, &me, NOW).await.unwrap();
+        assert_eq!(child.enrollment, Enrollment::Pending);
+        assert_eq!(child.guardian_id.as_deref(), Some(person.id.as_str()));
+        assert_eq!(store.find_by_phone("13800138000").await.unwrap().len(), 2);
+        store
+            .confirm_enrollment(&child.id, &official(), NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.person(&child.id).await.unwrap().unwrap().enrollment,
+            Enrollment::Confirmed
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn personal_data_is_sealed_and_reads_of_it_are_audited() {
+    for store in stores().await {
+        let person = store
+            .enroll(&adult(), &Actor::new("self", "resident", "enrollment"), NOW)
+            .await
+            .unwrap();
+        let detail = store
+            .person_detail(&person.id, &official(), NOW)
+            .await
+            .unwrap();
+        assert_eq!(detail.name, "张三丰");
+        assert_eq!(
+            detail.document_number.as_deref(),
+            Some("11010519491231002X")
+        );
+        assert_eq!(detail.phone.as_deref(), Some("13800138000"));
+        let about = store.audit_about(&person.id).await.unwrap();
+        let actions: Vec<&str> = about.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            ["person.enroll", "person.read"],
+            "{}",
+            store.backend_name()
+        );
+        assert_eq!(about[1].purpose, "CDC notice 2020-17");
+        assert!(matches!(
+            store.person_detail("nobody", &official(), NOW).await,
+            Err(StoreError::NotFound(_))
+        ));
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn facts_are_appended_and_give_the_colour() {
+    for store in stores().await {
+        let person = store
+            .enroll(&adult(), &Actor::new("self", "resident", "enrollment"), NOW)
+            .await
+            .unwrap();
+        let fact: Fact = serde_json::from_value(serde_json::json!({
+            "id": "c1", "type": "contact", "level": "close", "case_id": "2020-0412", "venue": "Metro Line 1",
+            "exposure_start": "2020-04-03T14:02:00+08:00", "exposure_end": "2020-04-03T14:40:00+08:00",
+            "recorded_at": "2020-04-05T09:00:00+08:00", "legal_basis": "CDC trace 2020-0412"
+        }))
+        .unwrap();
+        store
+            .record_fact(&person.id, &fact, &official(), NOW)
+            .await
+            .unwrap();
+        let again = store.record_fact(&person.id, &fact, &official(), NOW).await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+        let orphan = store
+            .record_fact(
+                "nobody",
+                &Fact {
+                    id: "c2".into(),
+                    ..fact.clone()
+                },
+                &official(),
+                NOW,
+            )
+            .await;
+        assert!(
+            matches!(orphan, Err(StoreError::NotFound(_))),
+            "{}: {orphan:?}",
+            store.backend_name()
+        );
+        let facts = store.facts(&person.id).await.unwrap();
+        assert_eq!(facts, vec![fact]);
+        let status = Policy::default_policy().unwrap().evaluate(&facts, NOW);
+        assert_eq!(status.color, healthcode_core::Color::Red);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn the_audit_chain_verifies_and_names_the_first_tampered_entry() {
+    for store in stores().await {
+        let person = store
+            .enroll(&adult(), &Actor::new("self", "resident", "enrollment"), NOW)
+            .await
+            .unwrap();
+        for i in 0..5 {
+            store
+                .audit(
+                    &official(),
+                    "person.read",
+                    Some(&person.id),
+                    &format!("read {i}"),
+                    NOW,
+                )
+                .await
+                .unwrap();
+        }
+        let check = store.verify_audit_chain().await.unwrap();
+        assert_eq!(
+            (check.entries, check.first_broken),
+            (6, None),
+            "{}",
+            store.backend_name()
+        );
+
+        store
+            .execute_raw("UPDATE audit_log SET purpose = 'nothing to see' WHERE seq = 3")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.verify_audit_chain().await.unwrap().first_broken,
+            Some(3)
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn removing_the_newest_entries_is_detected() {
+    for store in stores().await {
+        for i in 0..4 {
+            store
+                .audit(&official(), "policy.read", None, &format!("{i}"), NOW)
+                .await
+                .unwrap();
+        }
+        store
+            .execute_raw("DELETE FROM audit_log WHERE seq = 4")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.verify_audit_chain().await.unwrap().first_broken,
+            Some(4),
+            "{}",
+            store.backend_name()
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_writers_keep_one_unbroken_chain() {
+    for store in stores().await {
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .audit(&official(), "policy.read", None, &format!("{i}"), NOW)
+                    .await
+                    .unwrap();
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let check = store.verify_audit_chain().await.unwrap();
+        assert_eq!(
+            (check.entries, check.first_broken),
+            (40, None),
+            "{}",
+            store.backend_name()
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn the_database_file_holds_no_plaintext_identity() {
+    let dir = std::env::temp_dir().join(unique("hc_plain"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Store::open(
+        &format!("sqlite://{}", dir.join("t.db").display()),
+        Vault::from_master_key(&[1; 32]),
+    )
+    .await
+    .unwrap();
+    store
+        .enroll(&adult(), &Actor::new("self", "resident", "enrollment"), NOW)
+        .await
+        .unwrap();
+    store.close().await;
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(
+        bytes.windows(3).any(|w| w == b"002"),
+        "the document tail is kept for passes"
+    );
+    for secret in ["张三丰", "11010519491231002X", "13800138000"] {
+        let needle = secret.as_bytes();
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "{secret} found in the database files"
+        );
+    }
+}
