@@ -3,12 +3,14 @@
 //! personal data takes the `Actor` on whose behalf it runs and writes an audit entry in the same
 //! transaction. Time is a parameter.
 
+pub mod accounts;
 pub mod audit;
 mod db;
 mod facts;
 mod people;
 pub mod vault;
 
+pub use accounts::{Account, CodeRejection};
 pub use audit::{Actor, AuditEntry, ChainCheck};
 pub use db::Backend;
 pub use people::{Enrollment, NewPerson, Person, PersonDetail};

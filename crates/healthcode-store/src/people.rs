@@ -236,9 +236,14 @@ impl Store {
 
     /// The people who log in with a phone number: the adult and the children in their care.
     pub async fn find_by_phone(&self, phone: &str) -> Result<Vec<Person>, StoreError> {
-        let sql = format!("{SELECT_PERSON} WHERE phone_index = $1 ORDER BY created_at");
+        self.find_by_phone_index(&self.phone_index(phone)).await
+    }
+
+    /// As `find_by_phone`, from a session's blind index.
+    pub async fn find_by_phone_index(&self, index: &[u8]) -> Result<Vec<Person>, StoreError> {
+        let sql = format!("{SELECT_PERSON} WHERE phone_index = $1 ORDER BY created_at, id");
         let rows: Vec<PersonRow> = db::with_pool!(&self.backend, pool => {
-            sqlx::query_as(&sql).bind(self.phone_index(phone)).fetch_all(pool).await?
+            sqlx::query_as(&sql).bind(index).fetch_all(pool).await?
         });
         rows.iter().map(person_from).collect()
     }

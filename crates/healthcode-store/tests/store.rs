@@ -316,3 +316,124 @@ async fn the_database_file_holds_no_plaintext_identity() {
         );
     }
 }
+
+#[tokio::test]
+async fn accounts_are_found_by_token_until_revoked() {
+    for store in stores().await {
+        let admin = Actor::new("cli", "admin", "setup");
+        let account = store
+            .create_account("checkpoint", "Gate 3", "secret-token-1", &admin, NOW)
+            .await
+            .unwrap();
+        let found = store
+            .account_by_token("secret-token-1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (found.id.as_str(), found.role.as_str()),
+            (account.id.as_str(), "checkpoint")
+        );
+        assert!(
+            store
+                .account_by_token("secret-token-2")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        store
+            .revoke_account(&account.id, &admin, NOW)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .account_by_token("secret-token-1")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(matches!(
+            store.revoke_account(&account.id, &admin, NOW).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(store.accounts().await.unwrap().len(), 1);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn login_codes_are_limited_and_open_a_session() {
+    use healthcode_store::CodeRejection;
+    let ttl = time::Duration::minutes(5);
+    for store in stores().await {
+        let phone = "13800138000";
+        assert!(
+            store
+                .issue_login_code(phone, "123456", "code 123456", ttl, 2, NOW)
+                .await
+                .unwrap()
+        );
+        let sms = store.unsent_sms(10).await.unwrap();
+        assert_eq!(sms.len(), 1);
+        assert_eq!(
+            (sms[0].1.as_str(), sms[0].2.as_str()),
+            (phone, "code 123456")
+        );
+        store.mark_sms_sent(&sms[0].0, NOW).await.unwrap();
+        assert!(store.unsent_sms(10).await.unwrap().is_empty());
+
+        let redeem = |code: &'static str, at: OffsetDateTime| {
+            let store = store.clone();
+            async move {
+                store
+                    .redeem_login_code(phone, code, "session-1", time::Duration::DAY, 3, at)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(redeem("000000", NOW).await, Err(CodeRejection::Wrong));
+        assert_eq!(
+            redeem("123456", NOW + ttl).await,
+            Err(CodeRejection::NoCode),
+            "expired"
+        );
+        assert_eq!(redeem("123456", NOW).await, Ok(NOW + time::Duration::DAY));
+        assert_eq!(
+            redeem("123456", NOW).await,
+            Err(CodeRejection::NoCode),
+            "used up"
+        );
+        let index = store.session_phone_index("session-1", NOW).await.unwrap();
+        assert!(index.is_some());
+        assert!(
+            store
+                .session_phone_index("session-1", NOW + time::Duration::DAY)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        assert!(
+            store
+                .issue_login_code(phone, "222222", "code", ttl, 2, NOW)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .issue_login_code(phone, "333333", "code", ttl, 2, NOW)
+                .await
+                .unwrap(),
+            "rate limited"
+        );
+        for _ in 0..3 {
+            assert_eq!(redeem("999999", NOW).await, Err(CodeRejection::Wrong));
+        }
+        assert_eq!(
+            redeem("222222", NOW).await,
+            Err(CodeRejection::Exhausted),
+            "too many attempts"
+        );
+        store.close().await;
+    }
+}
