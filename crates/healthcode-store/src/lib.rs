@@ -84,6 +84,19 @@ impl Store {
         })
     }
 
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        db::with_pool!(&self.backend, pool => {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The blind index of a phone number, to compare with a session's.
+    pub fn phone_index_of(&self, phone: &str) -> Vec<u8> {
+        self.vault.blind_index("phone", phone)
+    }
+
     pub fn backend_name(&self) -> &'static str {
         self.backend.name()
     }

@@ -1,7 +1,8 @@
-//! `healthcode`: the command of a healthcode node. For now the tools of people who write and
-//! review colour policy; later the node itself.
+//! `healthcode`: the command of a healthcode node: the node itself (`serve`), its
+//! administration, and the tools of people who write and review colour policy.
 
 mod failure;
+mod node_cmd;
 mod policy_cmd;
 mod rules_cmd;
 
@@ -17,6 +18,8 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    node: node_cmd::NodeArgs,
 }
 
 #[derive(Subcommand)]
@@ -27,13 +30,47 @@ enum Command {
     /// Check a colour policy and explain the colour it gives.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Run the regional node (HTTP API) until interrupted.
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080; overrides the configuration.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Staff and department accounts.
+    #[command(subcommand)]
+    Accounts(node_cmd::AccountsCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(node_cmd::AuditCommand),
+    /// The node's configuration.
+    #[command(subcommand)]
+    Config(node_cmd::ConfigCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     let outcome = match cli.command {
         Command::Rules(cmd) => rules_cmd::run(cmd),
         Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::Config(node_cmd::ConfigCommand::Example) => {
+            print!("{}", healthcode_server::config::Config::example());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { listen } => node(&cli.node, |mut config| async move {
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            node_cmd::serve(config).await
+        }),
+        Command::Accounts(cmd) => node(&cli.node, |config| node_cmd::accounts(config, cmd)),
+        Command::Audit(cmd) => node(&cli.node, |config| node_cmd::audit(config, cmd)),
     };
     match outcome {
         Ok(code) => code,
@@ -42,4 +79,17 @@ fn main() -> ExitCode {
             failure.exit_code()
         }
     }
+}
+
+/// Loads the node's configuration and runs an async command on a Tokio runtime.
+fn node<F, Fut>(args: &node_cmd::NodeArgs, command: F) -> Result<ExitCode, failure::Failure>
+where
+    F: FnOnce(healthcode_server::config::Config) -> Fut,
+    Fut: std::future::Future<Output = Result<ExitCode, failure::Failure>>,
+{
+    let config = args.load()?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| {
+        failure::Failure::new("runtime", e.to_string(), format!("无法启动运行时：{e}"))
+    })?;
+    runtime.block_on(command(config))
 }

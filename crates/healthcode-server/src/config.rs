@@ -1,0 +1,192 @@
+//! Configuration in layers: defaults, then a TOML file, then `HEALTHCODE_SECTION__KEY`
+//! environment variables. Unknown keys are refused; secrets never print.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// Holds the SQLite database, the data key and the signing keys; created on first start.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL; the SQLite file in `data_dir` when absent.
+    pub database_url: Option<String>,
+    /// The region this node serves (GB/T 2260 code).
+    #[serde(deserialize_with = "string_or_number")]
+    pub region: String,
+    /// The colour policy; the shipped default when absent.
+    pub policy_file: Option<PathBuf>,
+    /// The master key for personal data, 64 hex characters; `data_dir/data.key` when absent.
+    pub data_key: Option<Secret>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// A change affecting more people than this at once needs a second official's approval.
+    pub batch_approval_threshold: u32,
+    pub login: LoginConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginConfig {
+    pub code_ttl_seconds: i64,
+    pub codes_per_hour: i64,
+    pub max_attempts: i64,
+    pub session_hours: i64,
+    /// Log one-time codes (the demo's SMS gateway). Never in production.
+    pub log_codes: bool,
+}
+
+/// Region codes are digits, which environment variables would otherwise read as numbers.
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Number(u64),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::Text(s) => s,
+        Raw::Number(n) => n.to_string(),
+    })
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("healthcode-data"),
+            database_url: None,
+            region: "330100".into(),
+            policy_file: None,
+            data_key: None,
+            max_body_bytes: 1024 * 1024,
+            batch_approval_threshold: 50,
+            login: LoginConfig::default(),
+        }
+    }
+}
+
+impl Default for LoginConfig {
+    fn default() -> LoginConfig {
+        LoginConfig {
+            code_ttl_seconds: 300,
+            codes_per_hour: 5,
+            max_attempts: 5,
+            session_hours: 72,
+            log_codes: false,
+        }
+    }
+}
+
+/// A secret value: `Debug` and `Serialize` never show it.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"<secret>\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<secret>")
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        // HEALTHCODE_TEST_DATABASE_URL belongs to the test suite, not to the node.
+        figment = figment.merge(
+            Env::prefixed("HEALTHCODE_")
+                .split("__")
+                .ignore(&["test_database_url"]),
+        );
+        figment.extract().map_err(Box::new)
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("healthcode.db").display())
+        })
+    }
+
+    /// An example configuration file with every key and its default.
+    pub fn example() -> String {
+        let body = toml_of(&Config::default());
+        format!(
+            "# healthcode configuration: every key with its default value.\n# Environment variables override: HEALTHCODE_LISTEN, HEALTHCODE_LOGIN__SESSION_HOURS, ...\n{body}"
+        )
+    }
+}
+
+fn toml_of(config: &Config) -> String {
+    let mut out = String::new();
+    let value = serde_json::to_value(config).unwrap_or_default();
+    let mut tables = Vec::new();
+    if let serde_json::Value::Object(map) = value {
+        for (key, v) in map {
+            match v {
+                serde_json::Value::Object(inner) => tables.push((key, inner)),
+                serde_json::Value::Null => out.push_str(&format!("# {key} = \n")),
+                other => out.push_str(&format!("{key} = {other}\n")),
+            }
+        }
+        for (name, inner) in tables {
+            out.push_str(&format!("\n[{name}]\n"));
+            for (key, v) in inner {
+                out.push_str(&format!("{key} = {v}\n"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's test jail decides the closure's type
+    fn layers_file_then_environment_and_refuses_unknown_keys() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "hc.toml",
+                "listen = \"0.0.0.0:9000\"\nregion = \"110000\"\n[login]\nmax_attempts = 3\n",
+            )?;
+            jail.set_env("HEALTHCODE_REGION", "310000");
+            jail.set_env("HEALTHCODE_LOGIN__SESSION_HOURS", "1");
+            jail.set_env("HEALTHCODE_TEST_DATABASE_URL", "postgres://ignored");
+            let c = Config::load(Some(Path::new("hc.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen, "0.0.0.0:9000");
+            assert_eq!(c.region, "310000", "environment wins over the file");
+            assert_eq!((c.login.max_attempts, c.login.session_hours), (3, 1));
+            jail.create_file("bad.toml", "lisen = \"x\"\n")?;
+            assert!(Config::load(Some(Path::new("bad.toml"))).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_do_not_print_and_the_example_parses() {
+        let c = Config {
+            data_key: Some(Secret("00".repeat(32))),
+            ..Config::default()
+        };
+        assert!(!format!("{c:?}").contains("0000"));
+        let example = Config::example();
+        let parsed: Config = Figment::from(Toml::string(&example)).extract().unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+}

@@ -1,0 +1,116 @@
+//! The regional node over HTTP: residents enroll and declare, officials and departments record
+//! facts, everyone reads the colour the published policy derives, and every access to personal
+//! data lands on the audit chain.
+
+pub mod auth;
+mod body;
+pub mod config;
+pub mod error;
+mod routes;
+
+use axum::Router;
+use config::Config;
+use healthcode_core::Policy;
+use healthcode_store::{Store, Vault};
+use std::sync::Arc;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub policy: Arc<Policy>,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// The node's clock: the one place the server reads the time; the domain takes it as a
+    /// parameter.
+    pub fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error("the data key: {0}")]
+    Key(#[from] healthcode_store::vault::VaultError),
+    #[error("the store: {0}")]
+    Store(#[from] healthcode_store::StoreError),
+    #[error("the policy: {0}")]
+    Policy(String),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(String, std::io::Error),
+}
+
+/// Opens the data directory, the data key, the store (applying migrations) and the policy.
+pub async fn open_state(config: Config) -> Result<AppState, StartError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+    let vault = match &config.data_key {
+        Some(hex) => Vault::from_hex(&hex.0)?,
+        None => Vault::load_or_create(&config.data_dir.join("data.key"))?,
+    };
+    let store = Store::open(&config.database_url(), vault).await?;
+    let policy = match &config.policy_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| StartError::Policy(format!("{}: {e}", path.display())))?;
+            Policy::from_json(&text)
+        }
+        None => Policy::default_policy(),
+    }
+    .map_err(|e| StartError::Policy(e.to_string()))?;
+    Ok(AppState {
+        store,
+        policy: Arc::new(policy),
+        config: Arc::new(config),
+    })
+}
+
+pub fn router(state: AppState) -> Router {
+    routes::router(state)
+}
+
+/// A bound, running node; dropping the handle does not stop it, `shutdown` does.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, finishes the requests in flight, and waits.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(());
+        self.task.await.unwrap_or(Ok(()))
+    }
+}
+
+/// Binds `config.listen` (port 0 for any) and serves until `shutdown` or the future given ends.
+pub async fn start(state: AppState) -> Result<Running, StartError> {
+    let listen = state.config.listen.clone();
+    let listener = TcpListener::bind(&listen)
+        .await
+        .map_err(|e| StartError::Listen(listen.clone(), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Listen(listen, e))?;
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(Running {
+        addr,
+        shutdown,
+        task,
+    })
+}

@@ -1,0 +1,356 @@
+//! People: enrollment, declarations, facts, the derived status, and the audit entries about them.
+
+use crate::AppState;
+use crate::auth::{Caller, Role};
+use crate::body::Body;
+use crate::error::{ApiError, ApiResult};
+use crate::routes::login::normalise_phone;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use healthcode_core::identity::{Document, DocumentKind};
+use healthcode_core::{Fact, Status};
+use healthcode_store::{AuditEntry, Enrollment, NewPerson, Person};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Staff who may read and change any person's record.
+const CASEWORKERS: [Role; 3] = [Role::HealthOfficial, Role::CommunityWorker, Role::Admin];
+
+/// Admits residents acting for this person, and the staff roles given.
+fn may_act_for(caller: &Caller, person_id: &str, staff: &[Role]) -> ApiResult<()> {
+    match caller {
+        Caller::Resident { .. } if caller.acts_for(person_id) => Ok(()),
+        Caller::Resident { .. } => Err(ApiError::forbidden()),
+        Caller::Staff { .. } => caller.require(staff),
+    }
+}
+
+pub async fn me(caller: Caller) -> Json<Value> {
+    Json(match caller {
+        Caller::Resident { people, .. } => json!({"role": "resident", "people": people}),
+        Caller::Staff { account, role } => json!({"role": role, "account": account}),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    document_kind: DocumentKind,
+    #[serde(default)]
+    document_number: String,
+    #[serde(default)]
+    country: Option<String>,
+    name: String,
+    #[serde(default)]
+    phone: Option<String>,
+    /// Enrolls a child in the care of this (already enrolled) person.
+    #[serde(default)]
+    guardian_id: Option<String>,
+}
+
+/// Enrollment. A resident enrolls themselves (under the phone they logged in with) or a child in
+/// their care; staff may enroll anyone. A resident ID checked by its check character is confirmed
+/// at once; other documents and children wait for staff to confirm them (审核中).
+pub async fn enroll(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<EnrollRequest>,
+) -> ApiResult<(StatusCode, Json<Person>)> {
+    let now = state.now();
+    let name = req.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(ApiError::unprocessable(
+            "bad_name",
+            "a name has 1 to 64 characters",
+            "姓名应为 1 至 64 个字符",
+        ));
+    }
+    let document = Document::parse(
+        req.document_kind,
+        &req.document_number,
+        req.country.as_deref(),
+        now.date(),
+    )
+    .map_err(|e| ApiError::unprocessable(e.code, e.en, e.zh))?;
+    let phone = req.phone.as_deref().map(normalise_phone).transpose()?;
+    if let Some(guardian) = &req.guardian_id {
+        match &caller {
+            Caller::Resident { .. } if caller.acts_for(guardian) => {}
+            Caller::Resident { .. } => return Err(ApiError::forbidden()),
+            Caller::Staff { .. } => caller.require(&CASEWORKERS)?,
+        }
+        if state.store.person(guardian).await?.is_none() {
+            return Err(ApiError::not_found("guardian"));
+        }
+    } else if req.document_kind == DocumentKind::None {
+        return Err(ApiError::unprocessable(
+            "guardian_required",
+            "a person without a document is enrolled by a guardian",
+            "无证件人员须由监护人代办",
+        ));
+    }
+    let enrollment = match &caller {
+        Caller::Resident { phone_index, .. } => {
+            let phone = phone.as_deref().ok_or_else(|| {
+                ApiError::unprocessable(
+                    "phone_required",
+                    "give the phone number you logged in with",
+                    "请填写登录所用的手机号",
+                )
+            })?;
+            if state.store.phone_index_of(phone) != *phone_index {
+                return Err(ApiError::forbidden());
+            }
+            if req.document_kind == DocumentKind::ResidentId && req.guardian_id.is_none() {
+                Enrollment::Confirmed
+            } else {
+                Enrollment::Pending
+            }
+        }
+        Caller::Staff { .. } => {
+            caller.require(&CASEWORKERS)?;
+            Enrollment::Confirmed
+        }
+    };
+    let new = NewPerson {
+        document,
+        name,
+        phone,
+        guardian_id: req.guardian_id,
+        enrollment,
+    };
+    let person = state
+        .store
+        .enroll(&new, &caller.actor("enrollment"), now)
+        .await?;
+    Ok((StatusCode::CREATED, Json(person)))
+}
+
+pub async fn confirm(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(&CASEWORKERS)?;
+    state
+        .store
+        .confirm_enrollment(&id, &caller.actor("identity check"), state.now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The code shown: the policy's colour, or `pending` (审核中) while enrollment is under review.
+#[derive(Serialize)]
+pub struct StatusView {
+    person: Person,
+    code: &'static str,
+    code_zh: &'static str,
+    status: Status,
+}
+
+pub async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StatusView>> {
+    may_act_for(&caller, &id, &CASEWORKERS)?;
+    let now = state.now();
+    let person = state
+        .store
+        .person(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("person"))?;
+    state
+        .store
+        .audit(
+            &caller.actor("status query"),
+            "status.read",
+            Some(&id),
+            "",
+            now,
+        )
+        .await?;
+    let facts = state.store.facts(&id).await?;
+    let status = state.policy.evaluate(&facts, now);
+    let (code, code_zh) = match person.enrollment {
+        Enrollment::Pending => ("pending", "审核中"),
+        Enrollment::Confirmed => (status.color.as_str(), status.color.word_zh()),
+    };
+    Ok(Json(StatusView {
+        person,
+        code,
+        code_zh,
+        status,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclarationRequest {
+    /// Degrees Celsius, e.g. 36.6.
+    #[serde(default)]
+    temperature_c: Option<f64>,
+    #[serde(default)]
+    symptoms: Vec<String>,
+    #[serde(default)]
+    address: Option<String>,
+}
+
+/// The daily health declaration (健康申报), recorded as a self-declared fact.
+pub async fn declare(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(req): Body<DeclarationRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    may_act_for(&caller, &id, &CASEWORKERS)?;
+    let temperature = req
+        .temperature_c
+        .map(|t| {
+            if (30.0..=45.0).contains(&t) {
+                Ok((t * 10.0).round() as i64)
+            } else {
+                Err(ApiError::unprocessable(
+                    "bad_temperature",
+                    "a body temperature is between 30 and 45 °C",
+                    "体温应在 30 至 45 °C 之间",
+                ))
+            }
+        })
+        .transpose()?;
+    let body = json!({
+        "type": "declaration",
+        "temperature_decicelsius": temperature,
+        "symptoms": req.symptoms,
+        "address": req.address,
+        "legal_basis": "self-declared",
+    });
+    record(&state, &caller, &id, body).await
+}
+
+/// Which roles may record which kind of fact. Declarations, trips and check-ins come from the
+/// resident (or staff on their behalf); the rest need an official or a department feed.
+fn recorders(kind: &str) -> &'static [Role] {
+    match kind {
+        "case" | "contact" | "retraction" => &[Role::HealthOfficial],
+        "test" | "risk_stay" | "itinerary" => &[Role::HealthOfficial, Role::Department],
+        "observation" | "release" => &[Role::HealthOfficial, Role::CommunityWorker],
+        "declaration" | "trip" | "checkin" => {
+            &[Role::HealthOfficial, Role::CommunityWorker, Role::Resident]
+        }
+        _ => &[],
+    }
+}
+
+/// Records a fact: the body is a fact as docs/POLICY.md defines it, with its `legal_basis`; the
+/// node sets `recorded_at` and, unless given, `id`.
+pub async fn record_fact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if caller.role() == Role::Resident {
+        may_act_for(&caller, &id, &[])?;
+    }
+    record(&state, &caller, &id, body).await
+}
+
+async fn record(
+    state: &AppState,
+    caller: &Caller,
+    person_id: &str,
+    mut body: Value,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let now = state.now();
+    let Value::Object(map) = &mut body else {
+        return Err(ApiError::unprocessable(
+            "invalid_body",
+            "a fact is a JSON object",
+            "事实应为 JSON 对象",
+        ));
+    };
+    let kind = map
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if !recorders(&kind).contains(&caller.role()) {
+        return Err(ApiError::forbidden());
+    }
+    let basis = map
+        .get("legal_basis")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    if basis.is_empty() {
+        return Err(ApiError::unprocessable(
+            "legal_basis_required",
+            "every fact needs a legal basis: a document or case number",
+            "每条记录都需要法律依据（文件号或案件号）",
+        ));
+    }
+    map.entry("id")
+        .or_insert_with(|| json!(format!("f-{}", random_id())));
+    map.insert(
+        "recorded_at".into(),
+        json!(
+            now.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        ),
+    );
+    let fact: Fact = serde_json::from_value(body).map_err(|e| {
+        ApiError::unprocessable(
+            "invalid_fact",
+            format!("not a valid fact: {e}"),
+            format!("不是有效的事实记录：{e}"),
+        )
+    })?;
+    if state.store.person(person_id).await?.is_none() {
+        return Err(ApiError::not_found("person"));
+    }
+    let purpose = fact.legal_basis.clone();
+    state
+        .store
+        .record_fact(person_id, &fact, &caller.actor(purpose), now)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"id": fact.id, "recorded_at": fact.recorded_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()}),
+        ),
+    ))
+}
+
+fn random_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::rngs::OsRng;
+    (0..12)
+        .map(|_| format!("{:02x}", rng.r#gen::<u8>()))
+        .collect()
+}
+
+/// The audit entries about a person: what they see under "who read my data". Staff reads of it
+/// are themselves audited.
+pub async fn audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<AuditEntry>>> {
+    may_act_for(&caller, &id, &[Role::Auditor, Role::Admin])?;
+    if let Caller::Staff { .. } = caller {
+        state
+            .store
+            .audit(
+                &caller.actor("audit review"),
+                "audit.read",
+                Some(&id),
+                "",
+                state.now(),
+            )
+            .await?;
+    }
+    Ok(Json(state.store.audit_about(&id).await?))
+}

@@ -1,0 +1,438 @@
+//! The node over real HTTP on a free port, on every store: SQLite always, PostgreSQL when
+//! HEALTHCODE_TEST_DATABASE_URL is set (a fresh database per test).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use healthcode_server::config::Config;
+use healthcode_server::{AppState, Running, open_state, start};
+use healthcode_store::Actor;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Connection;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000;
+    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+}
+
+/// A node on each available store, listening on 127.0.0.1:0.
+async fn nodes() -> Vec<Node> {
+    let mut urls = vec![None];
+    if let Ok(url) = std::env::var("HEALTHCODE_TEST_DATABASE_URL") {
+        let name = unique("hc_test");
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+        urls.push(Some(format!("{base}/{name}")));
+    }
+    let mut nodes = Vec::new();
+    for database_url in urls {
+        let config = Config {
+            listen: "127.0.0.1:0".into(),
+            data_dir: std::env::temp_dir().join(unique("hc_node")),
+            database_url,
+            max_body_bytes: 64 * 1024,
+            ..Config::default()
+        };
+        let state = open_state(config).await.unwrap();
+        let running = start(state.clone()).await.unwrap();
+        nodes.push(Node {
+            base: format!("http://{}", running.addr),
+            state,
+            running,
+            http: Client::new(),
+        });
+    }
+    nodes
+}
+
+struct Node {
+    base: String,
+    state: AppState,
+    running: Running,
+    http: Client,
+}
+
+impl Node {
+    fn store_name(&self) -> &'static str {
+        self.state.store.backend_name()
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    async fn staff(&self, role: &str) -> String {
+        let token = format!("test-{role}-{}", unique("t"));
+        let admin = Actor::new("test", "admin", "test setup");
+        self.state
+            .store
+            .create_account(role, role, &token, &admin, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        token
+    }
+
+    /// Logs a resident in the way a phone does: ask for a code, read it from the SMS outbox.
+    async fn resident(&self, phone: &str) -> String {
+        let (status, _) = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/code",
+                None,
+                Some(json!({"phone": phone})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        let sms = self.state.store.unsent_sms(100).await.unwrap();
+        let (id, _, body) = sms.iter().rev().find(|(_, to, _)| to == phone).unwrap();
+        self.state
+            .store
+            .mark_sms_sent(id, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        let code: String = body.chars().filter(char::is_ascii_digit).take(6).collect();
+        let (status, login) = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"phone": phone, "code": code})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{login}");
+        login["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn stop(self) {
+        self.running.shutdown().await.unwrap();
+        self.state.store.close().await;
+    }
+}
+
+fn later(t: &str, ms: i64) -> String {
+    let t = OffsetDateTime::parse(t, &Rfc3339).unwrap() + time::Duration::milliseconds(ms);
+    t.format(&Rfc3339).unwrap()
+}
+
+#[tokio::test]
+async fn a_whole_day_of_the_loop() {
+    for node in nodes().await {
+        let store = node.store_name();
+        let official = node.staff("health_official").await;
+        let me = node.resident("13800138000").await;
+
+        // Enroll an adult (confirmed by the ID's check character) and a child (pending review).
+        let (status, adult) = node
+            .post(
+                "/api/v1/people",
+                &me,
+                json!({"document_kind": "resident_id", "document_number": "11010519491231002X",
+                "name": "张三丰", "phone": "13800138000"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{store}: {adult}");
+        assert_eq!(adult["enrollment"], "confirmed");
+        let id = adult["id"].as_str().unwrap().to_owned();
+        let (status, child) = node
+            .post(
+                "/api/v1/people",
+                &me,
+                json!({"document_kind": "none", "name": "张小明",
+                "phone": "13800138000", "guardian_id": id}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{child}");
+        let child_id = child["id"].as_str().unwrap();
+        let (_, child_status) = node
+            .get(&format!("/api/v1/people/{child_id}/status"), &me)
+            .await;
+        assert_eq!(
+            child_status["code"], "pending",
+            "a child under review is not green"
+        );
+        assert_eq!(child_status["code_zh"], "审核中");
+
+        // Green, then a fever: yellow with its reason.
+        let (_, s) = node.get(&format!("/api/v1/people/{id}/status"), &me).await;
+        assert_eq!(s["code"], "green", "{s}");
+        let (status, decl) = node
+            .post(
+                &format!("/api/v1/people/{id}/declarations"),
+                &me,
+                json!({"temperature_c": 38.2, "symptoms": ["cough"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{decl}");
+        let (_, s) = node.get(&format!("/api/v1/people/{id}/status"), &me).await;
+        assert_eq!(s["code"], "yellow", "{s}");
+        assert_eq!(s["status"]["reasons"][0]["rule"], "declared-symptoms");
+        assert!(
+            s["status"]["reasons"][0]["text"]["en"]
+                .as_str()
+                .unwrap()
+                .contains("fever")
+        );
+
+        // Two negative tests sampled after the declaration: green again.
+        let t0 = decl["recorded_at"].as_str().unwrap();
+        for (n, offset) in [(1, 1), (2, 3)] {
+            let (status, body) = node
+                .post(&format!("/api/v1/people/{id}/facts"), &official, json!({"type": "test", "sample_id": format!("S{n}-{store}"),
+                    "result": "negative", "sampled_at": later(t0, offset), "reported_at": later(t0, offset + 1),
+                    "legal_basis": "Lab report 2020-0405"}))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let (_, s) = node.get(&format!("/api/v1/people/{id}/status"), &me).await;
+        assert_eq!(s["code"], "green", "{s}");
+
+        // A case needs an official and a legal basis; then red.
+        let case =
+            json!({"type": "case", "kind": "confirmed", "legal_basis": "CDC notice 2020-0412"});
+        let (status, body) = node
+            .post(&format!("/api/v1/people/{id}/facts"), &me, case.clone())
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "a resident cannot record a case: {body}"
+        );
+        let (status, body) = node
+            .post(
+                &format!("/api/v1/people/{id}/facts"),
+                &official,
+                json!({"type": "case", "kind": "confirmed", "legal_basis": " "}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("legal_basis_required")
+            )
+        );
+        let (status, _) = node
+            .post(&format!("/api/v1/people/{id}/facts"), &official, case)
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (_, s) = node.get(&format!("/api/v1/people/{id}/status"), &me).await;
+        assert_eq!(
+            (s["code"].as_str(), s["code_zh"].as_str()),
+            (Some("red"), Some("红码")),
+            "{s}"
+        );
+        assert_eq!(s["status"]["reasons"][0]["rule"], "case-confirmed");
+
+        // The resident reads who did what to their record, and on what basis.
+        let (status, entries) = node.get(&format!("/api/v1/people/{id}/audit"), &me).await;
+        assert_eq!(status, StatusCode::OK);
+        let entries = entries.as_array().unwrap();
+        assert!(
+            entries.iter().any(|e| e["action"] == "fact.record"
+                && e["purpose"] == "CDC notice 2020-0412"
+                && e["role"] == "health_official"),
+            "{entries:?}"
+        );
+        assert!(entries.iter().any(|e| e["action"] == "status.read"));
+        let (status, _) = node
+            .get(&format!("/api/v1/people/{child_id}/audit"), &official)
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "officials are not auditors");
+
+        // The chain verifies; a tampered entry is found.
+        let check = node.state.store.verify_audit_chain().await.unwrap();
+        assert_eq!(check.first_broken, None);
+        let seq = entries[1]["seq"].as_i64().unwrap();
+        node.state
+            .store
+            .execute_raw(&format!(
+                "UPDATE audit_log SET purpose = 'routine' WHERE seq = {seq}"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            node.state
+                .store
+                .verify_audit_chain()
+                .await
+                .unwrap()
+                .first_broken,
+            Some(seq),
+            "{store}"
+        );
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_and_never_a_500() {
+    for node in nodes().await {
+        let me = node.resident("13900139000").await;
+        let official = node.staff("health_official").await;
+        let checkpoint = node.staff("checkpoint").await;
+        let raw = |body: &'static str, token: String| {
+            let req = node
+                .http
+                .post(format!("{}/api/v1/people", node.base))
+                .bearer_auth(token);
+            async move {
+                let resp = req
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status();
+                (status, resp.json::<Value>().await.unwrap())
+            }
+        };
+        let (status, body) = raw("{\"document_kind\": ", me.clone()).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("bad_json"))
+        );
+        assert!(body["message_zh"].as_str().is_some_and(|m| !m.is_empty()));
+        let (status, body) = raw(
+            "{\"document_kind\": \"resident_id\", \"nmae\": \"x\"}",
+            me.clone(),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")),
+            "{body}"
+        );
+        let cases = [
+            (
+                json!({"document_kind": "resident_id", "document_number": "110105194912310021", "name": "李四", "phone": "13900139000"}),
+                "bad_checksum",
+            ),
+            (
+                json!({"document_kind": "passport", "document_number": "E12345678", "name": "李四", "phone": "13900139000"}),
+                "bad_country",
+            ),
+            (
+                json!({"document_kind": "none", "name": "李小四", "phone": "13900139000"}),
+                "guardian_required",
+            ),
+            (
+                json!({"document_kind": "resident_id", "document_number": "11010519491231002X", "name": "", "phone": "13900139000"}),
+                "bad_name",
+            ),
+            (
+                json!({"document_kind": "resident_id", "document_number": "11010519491231002X", "name": "李四", "phone": "12345"}),
+                "bad_phone",
+            ),
+        ];
+        for (body, code) in cases {
+            let (status, answer) = node.post("/api/v1/people", &me, body).await;
+            assert_eq!(
+                (status, answer["code"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some(code)),
+                "{answer}"
+            );
+        }
+        let (status, body) = node.call(Method::GET, "/api/v1/me", None, None).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+        );
+        let (status, _) = node.get("/api/v1/me", "not-a-token").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _) = node
+            .post("/api/v1/people", &checkpoint, json!({"document_kind": "resident_id", "document_number": "11010519491231002X", "name": "李四"}))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "a checkpoint does not enroll people"
+        );
+        let (status, _) = node.get("/api/v1/people/nobody/status", &official).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = node.get("/api/v1/no/such/path", &official).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, body) = node
+            .post(
+                "/api/v1/people/nobody/facts",
+                &official,
+                json!({"type": "case", "kind": "imaginary", "legal_basis": "x"}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_fact"))
+        );
+        let huge = "x".repeat(100 * 1024);
+        let (status, _) = node
+            .post("/api/v1/people", &me, json!({"name": huge}))
+            .await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        let (status, body) = node
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"phone": "13900139000", "code": "000000"})),
+            )
+            .await;
+        assert!(
+            status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS,
+            "{status} {body}"
+        );
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_policy_is_public_and_the_node_reports_ready() {
+    for node in nodes().await {
+        let (status, policy) = node.call(Method::GET, "/api/v1/policy", None, None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(policy["rules"].as_array().unwrap().len() >= 8);
+        assert_eq!(
+            node.call(Method::GET, "/healthz", None, None).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            node.call(Method::GET, "/readyz", None, None).await.0,
+            StatusCode::OK
+        );
+        node.stop().await;
+    }
+}

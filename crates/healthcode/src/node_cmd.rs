@@ -1,0 +1,213 @@
+//! The node: `serve`, and the administration commands that work on its store (`accounts`,
+//! `audit`, `config`).
+
+use crate::failure::Failure;
+use clap::{Args, Subcommand};
+use healthcode_server::auth::{Role, STAFF_ROLES};
+use healthcode_server::config::Config;
+use healthcode_server::{AppState, open_state, start};
+use healthcode_store::Actor;
+use rand::RngCore;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use time::OffsetDateTime;
+
+/// Where the node's configuration comes from; shared by every command that opens the store.
+#[derive(Args, Clone)]
+pub struct NodeArgs {
+    /// A TOML configuration file (see `healthcode config example`).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// The data directory (SQLite database and keys); overrides the configuration.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// postgres://… to use PostgreSQL; overrides the configuration.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+}
+
+impl NodeArgs {
+    pub fn load(&self) -> Result<Config, Failure> {
+        let mut config = Config::load(self.config.as_deref()).map_err(|e| {
+            Failure::new(
+                "bad_config",
+                format!("configuration: {e}"),
+                format!("配置有误：{e}"),
+            )
+        })?;
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(url) = &self.database_url {
+            config.database_url = Some(url.clone());
+        }
+        Ok(config)
+    }
+}
+
+pub async fn open(config: Config) -> Result<AppState, Failure> {
+    open_state(config)
+        .await
+        .map_err(|e| Failure::new("start_failed", e.to_string(), format!("无法启动：{e}")))
+}
+
+#[derive(Subcommand)]
+pub enum AccountsCommand {
+    /// Create a staff or department account and print its API token (shown once, stored only as
+    /// a hash).
+    Create {
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke an account: its token stops working at once.
+    Revoke { id: String },
+    /// List accounts (never tokens).
+    List,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s)
+        .filter(|r| *r != Role::Resident)
+        .ok_or_else(|| {
+            let names: Vec<&str> = STAFF_ROLES.iter().map(|r| r.as_str()).collect();
+            format!("unknown role {s:?}; one of {}", names.join(", "))
+        })
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of the audit log and name the first broken entry (exit 1).
+    Verify,
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// Print an example configuration with every key and its default.
+    Example,
+}
+
+fn cli_actor(purpose: &str) -> Actor {
+    let user = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    Actor::new(format!("cli:{user}"), "admin", purpose)
+}
+
+fn failed(e: impl std::fmt::Display) -> Failure {
+    Failure::new("store", e.to_string(), format!("存储出错：{e}"))
+}
+
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!(
+        "hc_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+pub async fn serve(config: Config) -> Result<ExitCode, Failure> {
+    let state = open(config).await?;
+    let backend = state.store.backend_name();
+    let running = start(state)
+        .await
+        .map_err(|e| Failure::new("start_failed", e.to_string(), format!("无法启动：{e}")))?;
+    tracing::info!(addr = %running.addr, store = backend, "healthcode node listening");
+    println!(
+        "healthcode node listening on http://{} (store: {backend})",
+        running.addr
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    running.shutdown().await.map_err(failed)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+pub async fn accounts(config: Config, command: AccountsCommand) -> Result<ExitCode, Failure> {
+    let state = open(config).await?;
+    let now = OffsetDateTime::now_utc();
+    match command {
+        AccountsCommand::Create { role, name } => {
+            let token = new_token();
+            let account = state
+                .store
+                .create_account(
+                    role.as_str(),
+                    &name,
+                    &token,
+                    &cli_actor("account administration"),
+                    now,
+                )
+                .await
+                .map_err(failed)?;
+            println!(
+                "account {} ({}, {})",
+                account.id,
+                role.as_str(),
+                account.name
+            );
+            println!("token (shown once; keep it secret): {token}");
+        }
+        AccountsCommand::Revoke { id } => {
+            state
+                .store
+                .revoke_account(&id, &cli_actor("account administration"), now)
+                .await
+                .map_err(failed)?;
+            println!("revoked {id}");
+        }
+        AccountsCommand::List => {
+            for a in state.store.accounts().await.map_err(failed)? {
+                let revoked = if a.revoked_at.is_some() {
+                    " (revoked)"
+                } else {
+                    ""
+                };
+                println!("{}  {:<16} {}{revoked}", a.id, a.role, a.name);
+            }
+        }
+    }
+    state.store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn audit(config: Config, command: AuditCommand) -> Result<ExitCode, Failure> {
+    let state = open(config).await?;
+    let AuditCommand::Verify = command;
+    let check = state.store.verify_audit_chain().await.map_err(failed)?;
+    state.store.close().await;
+    match check.first_broken {
+        None => {
+            println!("audit chain intact: {} entries 审计链完整", check.entries);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(seq) => {
+            println!(
+                "audit chain BROKEN at entry {seq} ({} entries before it verify) 审计链在第 {seq} 条处断裂",
+                check.entries
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
