@@ -1,11 +1,55 @@
 //! Facts: append-only, each written with its audit entry in one transaction.
 
-use crate::audit::{self, Actor};
-use crate::{Store, StoreError, db, from_ms, ms, unique_violation};
+use crate::audit::Actor;
+use crate::{Store, StoreError, db, from_ms};
 use healthcode_core::{Fact, FactBody};
 use time::OffsetDateTime;
 
 type FactRow = (String, String, i64, String);
+
+/// Inserts a fact and its audit entry inside an open transaction.
+macro_rules! insert {
+    ($tx:expr, $person_id:expr, $fact:expr, $actor:expr, $now:expr) => {{
+        let fact: &healthcode_core::Fact = $fact;
+        let person_id: &str = $person_id;
+        let body = serde_json::to_string(&fact.body)
+            .map_err(|e| $crate::StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO facts (id, person_id, kind, body, recorded_at, legal_basis, actor) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&fact.id)
+        .bind(person_id)
+        .bind(fact.body.list())
+        .bind(&body)
+        .bind($crate::ms(fact.recorded_at))
+        .bind(&fact.legal_basis)
+        .bind(&$actor.id)
+        .execute(&mut *$tx)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+                $crate::StoreError::NotFound(format!("person {person_id}"))
+            }
+            _ => $crate::unique_violation(e, "a fact with this id is already recorded"),
+        })?;
+        let detail = format!(
+            "{} {} (legal basis: {})",
+            fact.body.list(),
+            fact.id,
+            fact.legal_basis
+        );
+        $crate::audit::append!(
+            $tx,
+            $crate::ms($now),
+            $actor,
+            "fact.record",
+            Some(person_id.to_owned()),
+            detail
+        );
+    }};
+}
+pub(crate) use insert;
 
 impl Store {
     /// Records a fact about a person. The fact's id must be new; the actor and legal basis go on
@@ -17,30 +61,9 @@ impl Store {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let body =
-            serde_json::to_string(&fact.body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let kind = fact.body.list();
-        let detail = format!("{} {} (legal basis: {})", kind, fact.id, fact.legal_basis);
         db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO facts (id, person_id, kind, body, recorded_at, legal_basis, actor) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&fact.id)
-            .bind(person_id)
-            .bind(kind)
-            .bind(&body)
-            .bind(ms(fact.recorded_at))
-            .bind(&fact.legal_basis)
-            .bind(&actor.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match &e {
-                sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::NotFound(format!("person {person_id}")),
-                _ => unique_violation(e, "a fact with this id is already recorded"),
-            })?;
-            audit::append!(tx, ms(now), actor, "fact.record", Some(person_id.to_owned()), detail);
+            insert!(tx, person_id, fact, actor, now);
             tx.commit().await?;
         });
         Ok(())

@@ -4,14 +4,18 @@
 //! transaction. Time is a parameter.
 
 pub mod accounts;
+mod appeals;
 pub mod audit;
+mod batches;
 mod db;
 mod facts;
 mod people;
 pub mod vault;
 
 pub use accounts::{Account, CodeRejection};
+pub use appeals::{Appeal, AppealOutcome};
 pub use audit::{Actor, AuditEntry, ChainCheck};
+pub use batches::{Batch, BatchItem};
 pub use db::Backend;
 pub use people::{Enrollment, NewPerson, Person, PersonDetail};
 pub use vault::Vault;

@@ -437,3 +437,173 @@ async fn login_codes_are_limited_and_open_a_session() {
         store.close().await;
     }
 }
+
+fn fact(id: &str, json: serde_json::Value) -> Fact {
+    let mut v = json;
+    v["id"] = serde_json::json!(id);
+    v["recorded_at"] = serde_json::json!("2020-04-05T09:00:00+08:00");
+    v["legal_basis"] = serde_json::json!("CDC trace 2020-0412");
+    serde_json::from_value(v).unwrap()
+}
+
+fn close_contact(id: &str) -> Fact {
+    fact(
+        id,
+        serde_json::json!({"type": "contact", "level": "close", "case_id": "2020-0412", "venue": "Metro Line 1",
+        "exposure_start": "2020-04-03T14:02:00+08:00", "exposure_end": "2020-04-03T14:40:00+08:00"}),
+    )
+}
+
+#[tokio::test]
+async fn an_upheld_appeal_retracts_the_fact_and_both_outcomes_are_recorded() {
+    use healthcode_store::AppealOutcome;
+    let policy = Policy::default_policy().unwrap();
+    for store in stores().await {
+        let me = Actor::new("self", "resident", "appeal");
+        let person = store.enroll(&adult(), &me, NOW).await.unwrap();
+        store
+            .record_fact(&person.id, &close_contact("c1"), &official(), NOW)
+            .await
+            .unwrap();
+        store
+            .record_fact(&person.id, &close_contact("c2"), &official(), NOW)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.file_appeal(&person.id, "nope", "?", &me, NOW).await,
+            Err(StoreError::NotFound(_))
+        ));
+        let a1 = store
+            .file_appeal(&person.id, "c1", "I was at home that day", &me, NOW)
+            .await
+            .unwrap();
+        let a2 = store
+            .file_appeal(&person.id, "c2", "wrong train", &me, NOW)
+            .await
+            .unwrap();
+        assert_eq!(store.open_appeals(10).await.unwrap().len(), 2);
+        let later = NOW + time::Duration::hours(1);
+        let d1 = store
+            .decide_appeal(
+                &a1.id,
+                AppealOutcome::FactRetracted,
+                "phone location confirms",
+                &official(),
+                later,
+            )
+            .await
+            .unwrap();
+        assert_eq!(d1.state, "fact_retracted");
+        let d2 = store
+            .decide_appeal(
+                &a2.id,
+                AppealOutcome::FactUpheld,
+                "ticket record matches",
+                &official(),
+                later,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (d2.state.as_str(), d2.decision_reason.as_deref()),
+            ("fact_upheld", Some("ticket record matches"))
+        );
+        assert!(matches!(
+            store
+                .decide_appeal(
+                    &a1.id,
+                    AppealOutcome::FactUpheld,
+                    "again",
+                    &official(),
+                    later
+                )
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        let status = policy.evaluate(
+            &store.facts(&person.id).await.unwrap(),
+            later + time::Duration::MINUTE,
+        );
+        assert_eq!(
+            status
+                .reasons
+                .iter()
+                .map(|r| r.facts[0].as_str())
+                .collect::<Vec<_>>(),
+            ["c2"],
+            "{}",
+            store.backend_name()
+        );
+        assert_eq!(store.appeals_of(&person.id).await.unwrap().len(), 2);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_batch_needs_a_second_official_and_applies_atomically() {
+    use healthcode_store::BatchItem;
+    for store in stores().await {
+        let me = Actor::new("self", "resident", "enrollment");
+        let a = store.enroll(&adult(), &me, NOW).await.unwrap();
+        let mut other = adult();
+        other.document = resident_id("440524198001010013");
+        other.phone = None;
+        let b = store.enroll(&other, &me, NOW).await.unwrap();
+        let items = vec![
+            BatchItem {
+                person_id: a.id.clone(),
+                fact: close_contact("b1"),
+            },
+            BatchItem {
+                person_id: b.id.clone(),
+                fact: close_contact("b2"),
+            },
+        ];
+        let first = official();
+        let batch = store
+            .propose_batch("CDC notice 2020-17", &items, &first, NOW)
+            .await
+            .unwrap();
+        assert_eq!((batch.state.as_str(), batch.size), ("awaiting_approval", 2));
+        assert!(
+            store.facts(&a.id).await.unwrap().is_empty(),
+            "nothing lands before approval"
+        );
+        assert!(matches!(
+            store.approve_batch(&batch.id, &first, NOW).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let second = Actor::new("acct-second", "health_official", "review of notice 2020-17");
+        let done = store.approve_batch(&batch.id, &second, NOW).await.unwrap();
+        assert_eq!(
+            (done.state.as_str(), done.approved_by.as_deref()),
+            ("applied", Some("acct-second"))
+        );
+        assert_eq!(store.facts(&a.id).await.unwrap().len(), 1);
+        assert_eq!(store.facts(&b.id).await.unwrap().len(), 1);
+        assert!(matches!(
+            store.approve_batch(&batch.id, &second, NOW).await,
+            Err(StoreError::Conflict(_))
+        ));
+
+        // All or nothing: one bad item (an unknown person) and no fact lands.
+        let bad = vec![
+            BatchItem {
+                person_id: a.id.clone(),
+                fact: close_contact("b3"),
+            },
+            BatchItem {
+                person_id: "nobody".into(),
+                fact: close_contact("b4"),
+            },
+        ];
+        assert!(store.record_facts(&bad, &first, NOW).await.is_err());
+        assert_eq!(
+            store.facts(&a.id).await.unwrap().len(),
+            1,
+            "{}",
+            store.backend_name()
+        );
+        store.close().await;
+    }
+}

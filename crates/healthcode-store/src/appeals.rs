@@ -1,0 +1,203 @@
+//! Appeals (纠错/申诉): a resident contests a fact; an official upholds it or retracts it, with a
+//! reason. A retraction is a new fact, written in the same transaction as the decision.
+
+use crate::audit::{self, Actor};
+use crate::facts::insert;
+use crate::{Store, StoreError, db, from_ms, ms, new_id};
+use healthcode_core::{Fact, FactBody};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppealOutcome {
+    /// The fact stands.
+    FactUpheld,
+    /// The fact is withdrawn by a retraction fact.
+    FactRetracted,
+}
+
+impl AppealOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            AppealOutcome::FactUpheld => "fact_upheld",
+            AppealOutcome::FactRetracted => "fact_retracted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Appeal {
+    pub id: String,
+    pub person_id: String,
+    pub fact_id: String,
+    pub reason: String,
+    /// `open`, `fact_upheld` or `fact_retracted`.
+    pub state: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<OffsetDateTime>,
+    pub decided_by: Option<String>,
+    pub decision_reason: Option<String>,
+}
+
+type AppealRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
+const SELECT: &str = "SELECT id, person_id, fact_id, reason, state, created_at, decided_at, decided_by, decision_reason FROM appeals";
+
+fn appeal_from(row: AppealRow) -> Appeal {
+    let (
+        id,
+        person_id,
+        fact_id,
+        reason,
+        state,
+        created_at,
+        decided_at,
+        decided_by,
+        decision_reason,
+    ) = row;
+    Appeal {
+        id,
+        person_id,
+        fact_id,
+        reason,
+        state,
+        created_at: from_ms(created_at),
+        decided_at: decided_at.map(from_ms),
+        decided_by,
+        decision_reason,
+    }
+}
+
+impl Store {
+    /// Files an appeal against one of the person's facts.
+    pub async fn file_appeal(
+        &self,
+        person_id: &str,
+        fact_id: &str,
+        reason: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Appeal, StoreError> {
+        let appeal = Appeal {
+            id: new_id(),
+            person_id: person_id.to_owned(),
+            fact_id: fact_id.to_owned(),
+            reason: reason.to_owned(),
+            state: "open".into(),
+            created_at: now,
+            decided_at: None,
+            decided_by: None,
+            decision_reason: None,
+        };
+        db::with_pool!(&self.backend, pool => {
+            let mut tx = pool.begin().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO appeals (id, person_id, fact_id, reason, state, created_at) \
+                 SELECT $1, $2, $3, $4, 'open', $5 WHERE EXISTS (SELECT 1 FROM facts WHERE id = $3 AND person_id = $2)",
+            )
+            .bind(&appeal.id)
+            .bind(person_id)
+            .bind(fact_id)
+            .bind(reason)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+            if inserted.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("fact {fact_id} of this person")));
+            }
+            audit::append!(tx, ms(now), actor, "appeal.file", Some(person_id.to_owned()), format!("appeal {} against fact {fact_id}", appeal.id));
+            tx.commit().await?;
+        });
+        Ok(appeal)
+    }
+
+    pub async fn appeal(&self, id: &str) -> Result<Option<Appeal>, StoreError> {
+        let sql = format!("{SELECT} WHERE id = $1");
+        let row: Option<AppealRow> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?
+        });
+        Ok(row.map(appeal_from))
+    }
+
+    /// A person's appeals, oldest first.
+    pub async fn appeals_of(&self, person_id: &str) -> Result<Vec<Appeal>, StoreError> {
+        let sql = format!("{SELECT} WHERE person_id = $1 ORDER BY created_at, id");
+        let rows: Vec<AppealRow> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(&sql).bind(person_id).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(appeal_from).collect())
+    }
+
+    /// Open appeals, oldest first: an official's queue.
+    pub async fn open_appeals(&self, limit: i64) -> Result<Vec<Appeal>, StoreError> {
+        let sql = format!("{SELECT} WHERE state = 'open' ORDER BY created_at, id LIMIT $1");
+        let rows: Vec<AppealRow> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(&sql).bind(limit).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(appeal_from).collect())
+    }
+
+    /// Decides an open appeal. Retracting records a retraction fact naming the contested fact, in
+    /// the same transaction, so the colour follows at once.
+    pub async fn decide_appeal(
+        &self,
+        id: &str,
+        outcome: AppealOutcome,
+        reason: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Appeal, StoreError> {
+        let appeal = self
+            .appeal(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("appeal {id}")))?;
+        let retraction = Fact {
+            id: format!("retraction-{id}"),
+            recorded_at: now,
+            legal_basis: format!("appeal {id}: {reason}"),
+            body: FactBody::Retraction {
+                retracts: appeal.fact_id.clone(),
+                reason: reason.to_owned(),
+            },
+        };
+        db::with_pool!(&self.backend, pool => {
+            let mut tx = pool.begin().await?;
+            let decided = sqlx::query(
+                "UPDATE appeals SET state = $1, decided_at = $2, decided_by = $3, decision_reason = $4 \
+                 WHERE id = $5 AND state = 'open'",
+            )
+            .bind(outcome.as_str())
+            .bind(ms(now))
+            .bind(&actor.id)
+            .bind(reason)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if decided.rows_affected() == 0 {
+                return Err(StoreError::Conflict(format!("appeal {id} is already decided")));
+            }
+            audit::append!(tx, ms(now), actor, "appeal.decide", Some(appeal.person_id.clone()),
+                format!("appeal {id}: {} ({reason})", outcome.as_str()));
+            if outcome == AppealOutcome::FactRetracted {
+                insert!(tx, &appeal.person_id, &retraction, actor, now);
+            }
+            tx.commit().await?;
+        });
+        self.appeal(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("appeal {id}")))
+    }
+}
