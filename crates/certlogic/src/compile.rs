@@ -21,6 +21,17 @@ pub(crate) struct Fragment {
     pub(crate) key: Box<str>,
     /// The fragment as an array index, if it is all digits.
     pub(crate) index: Option<usize>,
+    /// Which key of a `reduce` lambda context this fragment names, resolved
+    /// here so evaluation does not compare strings.
+    pub(crate) lambda_key: LambdaKey,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LambdaKey {
+    Current,
+    Accumulator,
+    Data,
+    None,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +87,16 @@ pub(crate) enum Node {
         index: i64,
     },
     DccDateOfBirth(Box<Node>),
+}
+
+impl Node {
+    /// Operations that always evaluate to `true`/`false`.
+    pub(crate) fn is_boolean_valued(&self) -> bool {
+        matches!(
+            self,
+            Node::Not(_) | Node::StrictEq(_) | Node::In(_) | Node::Compare { .. }
+        )
+    }
 }
 
 /// How many operands an operator takes.
@@ -177,7 +198,9 @@ impl Compiler {
         if matches!(expr, Value::Array(_) | Value::Object(_)) && depth + 1 > MAX_NESTING {
             self.issues.push(Issue {
                 expr: Value::Null,
-                message: format!("expression nests deeper than the maximum of {MAX_NESTING} levels"),
+                message: format!(
+                    "expression nests deeper than the maximum of {MAX_NESTING} levels"
+                ),
             });
             return None;
         }
@@ -272,6 +295,12 @@ impl Compiler {
                 } else {
                     None
                 },
+                lambda_key: match key {
+                    "current" => LambdaKey::Current,
+                    "accumulator" => LambdaKey::Accumulator,
+                    "data" => LambdaKey::Data,
+                    _ => LambdaKey::None,
+                },
             })
             .collect();
         Some(Node::Var(fragments))
@@ -330,7 +359,12 @@ impl Compiler {
         Some(node)
     }
 
-    fn compile_plus_time(&mut self, expr: &Value, operands: &[Value], depth: usize) -> Option<Node> {
+    fn compile_plus_time(
+        &mut self,
+        expr: &Value,
+        operands: &[Value],
+        depth: usize,
+    ) -> Option<Node> {
         let date = self.compile(&operands[0], depth);
         let amount = match &operands[1] {
             Value::Number(n) => json_integer(n),

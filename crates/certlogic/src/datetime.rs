@@ -181,8 +181,16 @@ fn parse(text: &str, allow_time: bool) -> Option<i64> {
         return None;
     }
     let hour = c.digits(2)?;
-    let minute = if c.eat(b':') { c.digits(2)? } else { return None };
-    let second = if c.eat(b':') { c.digits(2)? } else { return None };
+    let minute = if c.eat(b':') {
+        c.digits(2)?
+    } else {
+        return None;
+    };
+    let second = if c.eat(b':') {
+        c.digits(2)?
+    } else {
+        return None;
+    };
     if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
@@ -359,17 +367,46 @@ mod tests {
     #[test]
     fn plus_time_follows_js_set_utc() {
         let plus = |text: &str, amount, unit| {
-            format_date_time(plus_time(parse_date_time(text).expect(text), amount, unit).expect("in range"))
+            format_date_time(
+                plus_time(parse_date_time(text).expect(text), amount, unit).expect("in range"),
+            )
         };
-        assert_eq!(plus("2020-02-29", 1, TimeUnit::Day), "2020-03-01T00:00:00.000Z");
-        assert_eq!(plus("2020-02-29", 1, TimeUnit::Month), "2020-03-29T00:00:00.000Z");
-        assert_eq!(plus("2020-02-29", 1, TimeUnit::Year), "2021-03-01T00:00:00.000Z");
-        assert_eq!(plus("2021-01-31T12:00:00Z", 1, TimeUnit::Month), "2021-03-03T12:00:00.000Z");
-        assert_eq!(plus("2021-03-31", -1, TimeUnit::Month), "2021-03-03T00:00:00.000Z");
-        assert_eq!(plus("2021-01-15", -13, TimeUnit::Month), "2019-12-15T00:00:00.000Z");
-        assert_eq!(plus("2021-06-01T00:00:00+00:00", 40, TimeUnit::Hour), "2021-06-02T16:00:00.000Z");
-        assert_eq!(plus("2021-12-31T23:00:00Z", -18, TimeUnit::Year), "2003-12-31T23:00:00.000Z");
-        assert_eq!(plus("1970-01-01", -1, TimeUnit::Day), "1969-12-31T00:00:00.000Z");
+        assert_eq!(
+            plus("2020-02-29", 1, TimeUnit::Day),
+            "2020-03-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            plus("2020-02-29", 1, TimeUnit::Month),
+            "2020-03-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            plus("2020-02-29", 1, TimeUnit::Year),
+            "2021-03-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            plus("2021-01-31T12:00:00Z", 1, TimeUnit::Month),
+            "2021-03-03T12:00:00.000Z"
+        );
+        assert_eq!(
+            plus("2021-03-31", -1, TimeUnit::Month),
+            "2021-03-03T00:00:00.000Z"
+        );
+        assert_eq!(
+            plus("2021-01-15", -13, TimeUnit::Month),
+            "2019-12-15T00:00:00.000Z"
+        );
+        assert_eq!(
+            plus("2021-06-01T00:00:00+00:00", 40, TimeUnit::Hour),
+            "2021-06-02T16:00:00.000Z"
+        );
+        assert_eq!(
+            plus("2021-12-31T23:00:00Z", -18, TimeUnit::Year),
+            "2003-12-31T23:00:00.000Z"
+        );
+        assert_eq!(
+            plus("1970-01-01", -1, TimeUnit::Day),
+            "1969-12-31T00:00:00.000Z"
+        );
         assert_eq!(plus_time(0, i64::MAX, TimeUnit::Hour), None);
         assert_eq!(plus_time(0, i64::MIN, TimeUnit::Month), None);
         assert_eq!(plus_time(0, 300_000, TimeUnit::Year), None);

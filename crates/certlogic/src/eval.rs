@@ -5,9 +5,9 @@
 
 use std::rc::Rc;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use crate::compile::{Fragment, Node};
+use crate::compile::{Fragment, LambdaKey, Node, Order};
 use crate::datetime::{parse_date_of_birth, parse_date_time, plus_time};
 use crate::error::EvalError;
 use crate::value::Val;
@@ -42,10 +42,25 @@ impl<'a> Ctx<'_, 'a> {
     }
 }
 
+/// Object member lookup. Small objects (the norm in DCC payloads) are
+/// scanned comparing lengths first, which skips nearly all byte comparisons;
+/// the map's ordered search does a full string comparison per step.
+#[inline]
+fn member_of<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if map.len() <= 16 {
+        map.iter()
+            .find(|(k, _)| k.len() == key.len() && k.as_bytes() == key.as_bytes())
+            .map(|(_, v)| v)
+    } else {
+        map.get(key)
+    }
+}
+
+#[inline]
 fn lookup_json<'a>(mut value: &'a Value, path: &[Fragment]) -> Val<'a> {
     for fragment in path {
         let next = match value {
-            Value::Object(map) => map.get(&*fragment.key),
+            Value::Object(map) => member_of(map, &fragment.key),
             Value::Array(items) => fragment.index.and_then(|i| items.get(i)),
             _ => None,
         };
@@ -57,25 +72,27 @@ fn lookup_json<'a>(mut value: &'a Value, path: &[Fragment]) -> Val<'a> {
     Val::from_json(value)
 }
 
+/// Walks a computed value. Recursion is bounded by the value's own nesting,
+/// which is bounded by the expression's (computed values come from it).
 fn lookup_val<'a>(value: &Val<'a>, path: &[Fragment]) -> Val<'a> {
-    let mut current = value.clone();
-    for (i, fragment) in path.iter().enumerate() {
-        current = match &current {
-            Val::Json(json) => return lookup_json(json, &path[i..]),
-            Val::Array(items) => match fragment.index.and_then(|i| items.get(i)) {
-                Some(v) => v.clone(),
-                None => return Val::Null,
-            },
-            Val::Map(entries) => match entries.iter().find(|(k, _)| **k == *fragment.key) {
-                Some((_, v)) => v.clone(),
-                None => return Val::Null,
-            },
-            _ => return Val::Null,
-        };
+    let Some((first, rest)) = path.split_first() else {
+        return value.clone();
+    };
+    match value {
+        Val::Json(json) => lookup_json(json, path),
+        Val::Array(items) => match first.index.and_then(|i| items.get(i)) {
+            Some(item) => lookup_val(item, rest),
+            None => Val::Null,
+        },
+        Val::Map(entries) => match entries.iter().find(|(k, _)| **k == *first.key) {
+            Some((_, entry)) => lookup_val(entry, rest),
+            None => Val::Null,
+        },
+        _ => Val::Null,
     }
-    current
 }
 
+#[inline]
 fn lookup<'a>(mut ctx: &Ctx<'_, 'a>, mut path: &[Fragment]) -> Val<'a> {
     loop {
         match ctx {
@@ -88,36 +105,43 @@ fn lookup<'a>(mut ctx: &Ctx<'_, 'a>, mut path: &[Fragment]) -> Val<'a> {
                 let Some((first, rest)) = path.split_first() else {
                     return ctx.to_val();
                 };
-                match &*first.key {
-                    "current" => return lookup_val(current, rest),
-                    "accumulator" => return lookup_val(accumulator, rest),
-                    "data" => {
+                match first.lambda_key {
+                    LambdaKey::Current => return lookup_val(current, rest),
+                    LambdaKey::Accumulator => return lookup_val(accumulator, rest),
+                    LambdaKey::Data => {
                         ctx = data;
                         path = rest;
                     }
-                    _ => return Val::Null,
+                    LambdaKey::None => return Val::Null,
                 }
             }
         }
     }
 }
 
-fn truthy(value: &Val<'_>, context: &'static str) -> Result<bool, EvalError> {
-    value.truthy().ok_or_else(|| EvalError::NotTruthyOrFalsy {
-        context,
-        found: value.describe(),
+/// Errors are boxed so that the hot-path results (`Result<bool, _>`,
+/// `Result<i64, _>`) fit in two registers.
+pub(crate) type Fail = Box<EvalError>;
+
+fn truthy(value: &Val<'_>, context: &'static str) -> Result<bool, Fail> {
+    value.truthy().ok_or_else(|| {
+        Box::new(EvalError::NotTruthyOrFalsy {
+            context,
+            found: value.describe(),
+        })
     })
 }
 
-fn mismatch(op: &'static str, expected: &'static str, found: &Val<'_>) -> EvalError {
-    EvalError::TypeMismatch {
+#[cold]
+fn mismatch(op: &'static str, expected: &'static str, found: &Val<'_>) -> Fail {
+    Box::new(EvalError::TypeMismatch {
         op,
         expected,
         found: found.describe(),
-    }
+    })
 }
 
-fn member(needle: &Val<'_>, haystack: &Val<'_>) -> Result<bool, EvalError> {
+fn member(needle: &Val<'_>, haystack: &Val<'_>) -> Result<bool, Fail> {
     match haystack {
         Val::Json(Value::Array(items)) => Ok(items
             .iter()
@@ -127,13 +151,147 @@ fn member(needle: &Val<'_>, haystack: &Val<'_>) -> Result<bool, EvalError> {
     }
 }
 
-pub(crate) fn eval<'a>(node: &'a Node, ctx: &Ctx<'_, 'a>) -> Result<Val<'a>, EvalError> {
+/// Evaluates an operand that must be an integer, without building a [`Val`]
+/// for the common shapes (literals, `var`, nested `+`).
+fn eval_int<'a>(node: &'a Node, ctx: &Ctx<'_, 'a>, op: &'static str) -> Result<i64, Fail> {
+    let value = match node {
+        Node::Literal(literal) => Val::from_json(literal),
+        Node::Plus(pair) => return plus(pair, ctx),
+        Node::Var(path) => lookup(ctx, path),
+        _ => eval(node, ctx)?,
+    };
+    match value {
+        Val::Int(i) => Ok(i),
+        other => Err(mismatch(op, "an integer", &other)),
+    }
+}
+
+fn plus<'a>(pair: &'a [Node; 2], ctx: &Ctx<'_, 'a>) -> Result<i64, Fail> {
+    let [left, right] = pair;
+    let (a, b) = (eval_int(left, ctx, "+")?, eval_int(right, ctx, "+")?);
+    a.checked_add(b)
+        .ok_or_else(|| Box::new(EvalError::Overflow { op: "+" }))
+}
+
+fn eval_date_time<'a>(node: &'a Node, ctx: &Ctx<'_, 'a>, op: &'static str) -> Result<i64, Fail> {
+    match eval(node, ctx)? {
+        Val::DateTime(ms) => Ok(ms),
+        other => Err(mismatch(op, "a date-time", &other)),
+    }
+}
+
+fn compare<'a>(
+    op: &'static str,
+    order: Order,
+    date_times: bool,
+    operands: &'a [Node],
+    ctx: &Ctx<'_, 'a>,
+) -> Result<bool, Fail> {
+    // All operands are evaluated and type-checked before comparing.
+    let mut numbers = [0i64; 3];
+    for (slot, operand) in numbers.iter_mut().zip(operands) {
+        *slot = if date_times {
+            eval_date_time(operand, ctx, op)?
+        } else {
+            eval_int(operand, ctx, op)?
+        };
+    }
+    let n = operands.len().min(3);
+    Ok(numbers[..n].windows(2).all(|w| order.holds(w[0], w[1])))
+}
+
+/// Evaluates `node` and applies truthiness, short-cutting operations whose
+/// result is a boolean anyway. Same semantics as `truthy(eval(node))`.
+pub(crate) fn eval_truthy<'a>(
+    node: &'a Node,
+    ctx: &Ctx<'_, 'a>,
+    context: &'static str,
+) -> Result<bool, Fail> {
+    match node {
+        Node::Var(path) => truthy(&lookup(ctx, path), context),
+        Node::Not(operand) => Ok(!eval_truthy(operand, ctx, "operand of \"!\"")?),
+        Node::And(operands) => {
+            let Some((last, init)) = operands.split_last() else {
+                return Ok(true);
+            };
+            for operand in init {
+                if !eval_truthy(operand, ctx, "operand of \"and\"")? {
+                    return Ok(false);
+                }
+            }
+            eval_truthy(last, ctx, context)
+        }
+        Node::If(parts) => {
+            let [guard, then, otherwise] = &**parts;
+            if eval_truthy(guard, ctx, "guard of \"if\"")? {
+                eval_truthy(then, ctx, context)
+            } else {
+                eval_truthy(otherwise, ctx, context)
+            }
+        }
+        Node::StrictEq(pair) => strict_eq(pair, ctx),
+        Node::In(pair) => is_in(pair, ctx),
+        Node::Compare {
+            op,
+            order,
+            date_times,
+            operands,
+        } => compare(op, *order, *date_times, operands, ctx),
+        _ => truthy(&eval(node, ctx)?, context),
+    }
+}
+
+fn strict_eq<'a>(pair: &'a [Node; 2], ctx: &Ctx<'_, 'a>) -> Result<bool, Fail> {
+    let [left, right] = pair;
+    Ok(eval(left, ctx)?.strict_eq(&eval(right, ctx)?))
+}
+
+fn is_in<'a>(pair: &'a [Node; 2], ctx: &Ctx<'_, 'a>) -> Result<bool, Fail> {
+    let [needle, haystack] = pair;
+    let needle = eval(needle, ctx)?;
+    member(&needle, &eval(haystack, ctx)?)
+}
+
+fn reduce<'a>(parts: &'a [Node; 3], ctx: &Ctx<'_, 'a>) -> Result<Val<'a>, Fail> {
+    let [operand, lambda, initial] = parts;
+    let operand = eval(operand, ctx)?;
+    let mut accumulator = match &operand {
+        Val::Null | Val::Json(Value::Array(_)) | Val::Array(_) => eval(initial, ctx)?,
+        other => return Err(mismatch("reduce", "an array or null", other)),
+    };
+    let step = |current: &Val<'a>, accumulator: &Val<'a>| {
+        eval(
+            lambda,
+            &Ctx::Lambda {
+                current,
+                accumulator,
+                data: ctx,
+            },
+        )
+    };
+    match &operand {
+        Val::Json(Value::Array(items)) => {
+            for item in items {
+                accumulator = step(&Val::from_json(item), &accumulator)?;
+            }
+        }
+        Val::Array(items) => {
+            for current in items.iter() {
+                accumulator = step(current, &accumulator)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(accumulator)
+}
+
+pub(crate) fn eval<'a>(node: &'a Node, ctx: &Ctx<'_, 'a>) -> Result<Val<'a>, Fail> {
     Ok(match node {
         Node::Literal(value) => Val::from_json(value),
         Node::Var(path) => lookup(ctx, path),
         Node::If(parts) => {
             let [guard, then, otherwise] = &**parts;
-            if truthy(&eval(guard, ctx)?, "guard of \"if\"")? {
+            if eval_truthy(guard, ctx, "guard of \"if\"")? {
                 eval(then, ctx)?
             } else {
                 eval(otherwise, ctx)?
@@ -141,11 +299,9 @@ pub(crate) fn eval<'a>(node: &'a Node, ctx: &Ctx<'_, 'a>) -> Result<Val<'a>, Eva
         }
         Node::And(operands) => {
             // Lazy, in order; the last operand's value is returned as is.
-            let (last, init) = operands.split_last().ok_or(EvalError::TypeMismatch {
-                op: "and",
-                expected: "at least one operand",
-                found: "none".to_owned(),
-            })?;
+            let Some((last, init)) = operands.split_last() else {
+                return Ok(Val::Bool(true));
+            };
             for operand in init {
                 let value = eval(operand, ctx)?;
                 if !truthy(&value, "operand of \"and\"")? {
@@ -154,64 +310,38 @@ pub(crate) fn eval<'a>(node: &'a Node, ctx: &Ctx<'_, 'a>) -> Result<Val<'a>, Eva
             }
             eval(last, ctx)?
         }
-        Node::Not(operand) => Val::Bool(!truthy(&eval(operand, ctx)?, "operand of \"!\"")?),
-        Node::StrictEq(pair) => {
-            let [left, right] = &**pair;
-            Val::Bool(eval(left, ctx)?.strict_eq(&eval(right, ctx)?))
-        }
-        Node::In(pair) => {
-            let [needle, haystack] = &**pair;
-            let needle = eval(needle, ctx)?;
-            Val::Bool(member(&needle, &eval(haystack, ctx)?)?)
-        }
-        Node::Plus(pair) => {
-            let [left, right] = &**pair;
-            match (eval(left, ctx)?, eval(right, ctx)?) {
-                (Val::Int(a), Val::Int(b)) => {
-                    Val::Int(a.checked_add(b).ok_or(EvalError::Overflow { op: "+" })?)
-                }
-                (Val::Int(_), other) | (other, _) => return Err(mismatch("+", "an integer", &other)),
-            }
-        }
+        Node::Not(operand) => Val::Bool(!eval_truthy(operand, ctx, "operand of \"!\"")?),
+        Node::StrictEq(pair) => Val::Bool(strict_eq(pair, ctx)?),
+        Node::In(pair) => Val::Bool(is_in(pair, ctx)?),
+        Node::Plus(pair) => Val::Int(plus(pair, ctx)?),
         Node::Compare {
             op,
             order,
             date_times,
             operands,
-        } => {
-            // All operands are evaluated and type-checked before comparing.
-            let mut numbers = [0i64; 3];
-            for (slot, operand) in numbers.iter_mut().zip(operands) {
-                *slot = match (eval(operand, ctx)?, date_times) {
-                    (Val::Int(i), false) | (Val::DateTime(i), true) => i,
-                    (other, false) => return Err(mismatch(op, "an integer", &other)),
-                    (other, true) => return Err(mismatch(op, "a date-time", &other)),
-                };
-            }
-            let n = operands.len();
-            Val::Bool(numbers[..n].windows(2).all(|w| order.holds(w[0], w[1])))
-        }
+        } => Val::Bool(compare(op, *order, *date_times, operands, ctx)?),
         Node::PlusTime { date, amount, unit } => {
             let ms = match eval(date, ctx)? {
-                Val::Str(text) => parse_date_time(text).ok_or_else(|| EvalError::InvalidDate {
-                    op: "plusTime",
-                    value: text.to_owned(),
+                Val::Str(text) => parse_date_time(text).ok_or_else(|| {
+                    Box::new(EvalError::InvalidDate {
+                        op: "plusTime",
+                        value: text.to_owned(),
+                    })
                 })?,
                 other => return Err(mismatch("plusTime", "a date(-time) string", &other)),
             };
             Val::DateTime(
-                plus_time(ms, *amount, *unit).ok_or(EvalError::DateOutOfRange { op: "plusTime" })?,
+                plus_time(ms, *amount, *unit)
+                    .ok_or_else(|| Box::new(EvalError::DateOutOfRange { op: "plusTime" }))?,
             )
         }
         Node::DccDateOfBirth(operand) => match eval(operand, ctx)? {
-            Val::Str(text) => {
-                Val::DateTime(
-                    parse_date_of_birth(text).ok_or_else(|| EvalError::InvalidDate {
-                        op: "dccDateOfBirth",
-                        value: text.to_owned(),
-                    })?,
-                )
-            }
+            Val::Str(text) => Val::DateTime(parse_date_of_birth(text).ok_or_else(|| {
+                Box::new(EvalError::InvalidDate {
+                    op: "dccDateOfBirth",
+                    value: text.to_owned(),
+                })
+            })?),
             other => return Err(mismatch("dccDateOfBirth", "a date string", &other)),
         },
         Node::ExtractFromUvci { operand, index } => match eval(operand, ctx)? {
@@ -219,48 +349,12 @@ pub(crate) fn eval<'a>(node: &'a Node, ctx: &Ctx<'_, 'a>) -> Result<Val<'a>, Eva
             Val::Str(uvci) => crate::uvci::extract(uvci, *index).map_or(Val::Null, Val::Str),
             other => return Err(mismatch("extractFromUVCI", "a string or null", &other)),
         },
-        Node::Reduce(parts) => {
-            let [operand, lambda, initial] = &**parts;
-            let operand = eval(operand, ctx)?;
-            match &operand {
-                Val::Null => eval(initial, ctx)?,
-                Val::Json(Value::Array(items)) => {
-                    let mut accumulator = eval(initial, ctx)?;
-                    for item in items {
-                        let current = Val::from_json(item);
-                        accumulator = eval(
-                            lambda,
-                            &Ctx::Lambda {
-                                current: &current,
-                                accumulator: &accumulator,
-                                data: ctx,
-                            },
-                        )?;
-                    }
-                    accumulator
-                }
-                Val::Array(items) => {
-                    let mut accumulator = eval(initial, ctx)?;
-                    for current in items.iter() {
-                        accumulator = eval(
-                            lambda,
-                            &Ctx::Lambda {
-                                current,
-                                accumulator: &accumulator,
-                                data: ctx,
-                            },
-                        )?;
-                    }
-                    accumulator
-                }
-                other => return Err(mismatch("reduce", "an array or null", other)),
-            }
-        }
+        Node::Reduce(parts) => reduce(parts, ctx)?,
         Node::Array(items) => Val::Array(
             items
                 .iter()
                 .map(|item| eval(item, ctx))
-                .collect::<Result<Rc<[Val<'a>]>, EvalError>>()?,
+                .collect::<Result<Rc<[Val<'a>]>, Fail>>()?,
         ),
     })
 }

@@ -35,7 +35,7 @@ pub use error::{CompileError, EvalError, Issue};
 pub use value::is_truthy;
 
 use compile::{Compiler, Node};
-use eval::{Ctx, eval};
+use eval::{Ctx, eval, eval_truthy};
 use value::Val;
 
 /// A validated, compiled CertLogic expression. Cheap to evaluate repeatedly
@@ -71,32 +71,38 @@ impl Expr {
 
     /// Evaluates against `data`. Date-times render as `YYYY-MM-DDThh:mm:ss.sssZ`.
     pub fn evaluate(&self, data: &Value) -> Result<Value, EvalError> {
-        Ok(eval(&self.root, &Ctx::Root(data))?.to_json())
+        // Boolean-valued operations skip the intermediate value entirely.
+        if self.root.is_boolean_valued() {
+            return eval_truthy(&self.root, &Ctx::Root(data), "result")
+                .map(Value::Bool)
+                .map_err(|e| *e);
+        }
+        Ok(eval(&self.root, &Ctx::Root(data))
+            .map_err(|e| *e)?
+            .to_json())
     }
 
     /// Evaluates and applies CertLogic truthiness; a result that is neither
     /// truthy nor falsy (a date-time, a non-integer number) is an error.
     pub fn evaluate_truthy(&self, data: &Value) -> Result<bool, EvalError> {
-        let value = eval(&self.root, &Ctx::Root(data))?;
-        value.truthy().ok_or_else(|| EvalError::NotTruthyOrFalsy {
-            context: "result",
-            found: value.describe(),
-        })
+        eval_truthy(&self.root, &Ctx::Root(data), "result").map_err(|e| *e)
     }
 
     /// Evaluates to a point in time, in milliseconds since the epoch: a
     /// date-time result, or a string in one of the `plusTime` formats. `None`
     /// for a `null` result; anything else is an error.
     pub fn evaluate_date_time(&self, data: &Value) -> Result<Option<i64>, EvalError> {
-        match eval(&self.root, &Ctx::Root(data))? {
+        match eval(&self.root, &Ctx::Root(data)).map_err(|e| *e)? {
             Val::Null => Ok(None),
             Val::DateTime(ms) => Ok(Some(ms)),
-            Val::Str(text) => parse_date_time(text)
-                .map(Some)
-                .ok_or_else(|| EvalError::InvalidDate {
-                    op: "evaluate_date_time",
-                    value: text.to_owned(),
-                }),
+            Val::Str(text) => {
+                parse_date_time(text)
+                    .map(Some)
+                    .ok_or_else(|| EvalError::InvalidDate {
+                        op: "evaluate_date_time",
+                        value: text.to_owned(),
+                    })
+            }
             other => Err(EvalError::TypeMismatch {
                 op: "evaluate_date_time",
                 expected: "a date-time, a date(-time) string or null",

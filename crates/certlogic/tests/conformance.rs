@@ -130,9 +130,9 @@ fn validation_test_suite() {
             }
             // Valid expressions must compile; invalid ones must not.
             if Expr::compile(expr).is_ok() != expected.as_array().unwrap().is_empty() {
-                tally
-                    .failures
-                    .push(format!("{file_name} / case #{i} {expr}: compile disagrees with validate"));
+                tally.failures.push(format!(
+                    "{file_name} / case #{i} {expr}: compile disagrees with validate"
+                ));
             }
         }
     }
@@ -144,7 +144,11 @@ fn validation_test_suite() {
 #[test]
 fn patched_reduce_passes_with_data_extension() {
     let mut tally = Tally::default();
-    run_file(&Path::new(SUITES).join("testSuite/patched-reduce.json"), true, &mut tally);
+    run_file(
+        &Path::new(SUITES).join("testSuite/patched-reduce.json"),
+        true,
+        &mut tally,
+    );
     report("patched-reduce (forced)", &tally);
     assert!(tally.passed >= 10);
 }
