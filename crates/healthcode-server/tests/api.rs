@@ -436,3 +436,118 @@ async fn the_policy_is_public_and_the_node_reports_ready() {
         node.stop().await;
     }
 }
+
+#[tokio::test]
+async fn appeals_trips_and_batches_over_http() {
+    for node in nodes().await {
+        let official = node.staff("health_official").await;
+        let second = node.staff("health_official").await;
+        let me = node.resident("13700137000").await;
+        let (_, person) = node
+            .post(
+                "/api/v1/people",
+                &me,
+                json!({"document_kind": "resident_id", "document_number": "11010519491231002X",
+                "name": "王五", "phone": "13700137000"}),
+            )
+            .await;
+        let id = person["id"].as_str().unwrap().to_owned();
+
+        // A trip from abroad, declared by the resident: yellow.
+        let (status, _) = node
+            .post(&format!("/api/v1/people/{id}/trips"), &me, json!({"origin": "Milan, IT", "destination": "330100",
+                "arrived_at": later(&OffsetDateTime::now_utc().format(&Rfc3339).unwrap(), -3_600_000), "abroad": true}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (_, s) = node.get(&format!("/api/v1/people/{id}/status"), &me).await;
+        assert_eq!(
+            s["status"]["reasons"][0]["rule"], "arrival-from-abroad",
+            "{s}"
+        );
+
+        // A close contact, appealed and retracted: the red goes, both records stay visible.
+        let (_, fact) = node
+            .post(&format!("/api/v1/people/{id}/facts"), &official, json!({"type": "contact", "level": "close",
+                "case_id": "2020-0412", "venue": "Metro Line 1", "exposure_start": "2020-04-03T14:02:00+08:00",
+                "exposure_end": later(&OffsetDateTime::now_utc().format(&Rfc3339).unwrap(), -7_200_000),
+                "legal_basis": "CDC trace 2020-0412"}))
+            .await;
+        let (_, s) = node.get(&format!("/api/v1/people/{id}/status"), &me).await;
+        assert_eq!(s["code"], "red");
+        let (status, appeal) = node
+            .post(
+                &format!("/api/v1/people/{id}/appeals"),
+                &me,
+                json!({"fact_id": fact["id"], "reason": "I was at home"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{appeal}");
+        let (_, queue) = node.get("/api/v1/appeals", &official).await;
+        assert_eq!(queue.as_array().unwrap().len(), 1);
+        let (status, _) = node.get("/api/v1/appeals", &me).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, decided) = node
+            .post(
+                &format!(
+                    "/api/v1/appeals/{}/decision",
+                    appeal["id"].as_str().unwrap()
+                ),
+                &official,
+                json!({"outcome": "fact_retracted", "reason": "phone location shows home"}),
+            )
+            .await;
+        assert_eq!(
+            (status, decided["state"].as_str()),
+            (StatusCode::OK, Some("fact_retracted")),
+            "{decided}"
+        );
+        let (_, s) = node.get(&format!("/api/v1/people/{id}/status"), &me).await;
+        assert_eq!(
+            s["code"], "yellow",
+            "the retracted contact no longer counts: {s}"
+        );
+        let (_, mine) = node.get(&format!("/api/v1/people/{id}/appeals"), &me).await;
+        assert_eq!(mine[0]["decision_reason"], "phone location shows home");
+
+        // A batch above the threshold (50) waits for a second official.
+        let items: Vec<Value> = (0..51)
+            .map(|i| json!({"person_id": id, "fact": {"id": format!("rs-{i}"), "type": "risk_stay", "level": "medium",
+                "region": "420106", "arrived_at": "2020-04-01T10:00:00+08:00", "left_at": "2020-04-02T10:00:00+08:00"}}))
+            .collect();
+        let (status, batch) = node
+            .post(
+                "/api/v1/facts/batch",
+                &official,
+                json!({"legal_basis": "Notice 2020-17", "items": items}),
+            )
+            .await;
+        assert_eq!(
+            (status, batch["state"].as_str()),
+            (StatusCode::ACCEPTED, Some("awaiting_approval")),
+            "{batch}"
+        );
+        let path = format!("/api/v1/batches/{}/approve", batch["id"].as_str().unwrap());
+        let (status, body) = node.post(&path, &official, json!({})).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::CONFLICT, Some("conflict")),
+            "the proposer cannot approve"
+        );
+        let (status, body) = node.post(&path, &second, json!({})).await;
+        assert_eq!(
+            (status, body["state"].as_str()),
+            (StatusCode::OK, Some("applied")),
+            "{body}"
+        );
+        let small = json!({"legal_basis": "Notice 2020-18", "items": [{"person_id": id, "fact": {"type": "test",
+            "sample_id": "S-batch", "result": "negative", "sampled_at": "2020-04-05T09:00:00+08:00",
+            "reported_at": "2020-04-05T19:00:00+08:00"}}]});
+        let (status, body) = node.post("/api/v1/facts/batch", &official, small).await;
+        assert_eq!(
+            (status, body["state"].as_str()),
+            (StatusCode::CREATED, Some("applied")),
+            "{body}"
+        );
+        node.stop().await;
+    }
+}

@@ -1,5 +1,6 @@
 //! The HTTP surface: `/healthz`, `/readyz`, and the API under `/api/v1`.
 
+mod appeals;
 mod health;
 mod login;
 mod people;
@@ -22,7 +23,17 @@ pub fn router(state: AppState) -> Router {
         .route("/people/{id}/confirm", post(people::confirm))
         .route("/people/{id}/declarations", post(people::declare))
         .route("/people/{id}/facts", post(people::record_fact))
-        .route("/people/{id}/audit", get(people::audit));
+        .route("/people/{id}/trips", post(people::declare_trip))
+        .route("/people/{id}/audit", get(people::audit))
+        .route(
+            "/people/{id}/appeals",
+            post(appeals::file).get(appeals::of_person),
+        )
+        .route("/appeals", get(appeals::open))
+        .route("/appeals/{id}/decision", post(appeals::decide))
+        .route("/facts/batch", post(appeals::submit_batch))
+        .route("/batches/{id}", get(appeals::batch))
+        .route("/batches/{id}/approve", post(appeals::approve));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -15,10 +15,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Staff who may read and change any person's record.
-const CASEWORKERS: [Role; 3] = [Role::HealthOfficial, Role::CommunityWorker, Role::Admin];
+pub const CASEWORKERS: [Role; 3] = [Role::HealthOfficial, Role::CommunityWorker, Role::Admin];
 
 /// Admits residents acting for this person, and the staff roles given.
-fn may_act_for(caller: &Caller, person_id: &str, staff: &[Role]) -> ApiResult<()> {
+pub fn may_act_for(caller: &Caller, person_id: &str, staff: &[Role]) -> ApiResult<()> {
     match caller {
         Caller::Resident { .. } if caller.acts_for(person_id) => Ok(()),
         Caller::Resident { .. } => Err(ApiError::forbidden()),
@@ -229,6 +229,38 @@ pub async fn declare(
     record(&state, &caller, &id, body).await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TripRequest {
+    origin: String,
+    destination: String,
+    #[serde(default)]
+    departed_at: Option<String>,
+    arrived_at: String,
+    #[serde(default)]
+    abroad: bool,
+}
+
+/// A trip declaration, past or planned (行程申报), recorded as a self-declared fact.
+pub async fn declare_trip(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(req): Body<TripRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    may_act_for(&caller, &id, &CASEWORKERS)?;
+    let body = json!({
+        "type": "trip",
+        "origin": req.origin,
+        "destination": req.destination,
+        "departed_at": req.departed_at,
+        "arrived_at": req.arrived_at,
+        "abroad": req.abroad,
+        "legal_basis": "self-declared",
+    });
+    record(&state, &caller, &id, body).await
+}
+
 /// Which roles may record which kind of fact. Declarations, trips and check-ins come from the
 /// resident (or staff on their behalf); the rest need an official or a department feed.
 fn recorders(kind: &str) -> &'static [Role] {
@@ -261,9 +293,37 @@ async fn record(
     state: &AppState,
     caller: &Caller,
     person_id: &str,
-    mut body: Value,
+    body: Value,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let now = state.now();
+    let fact = fact_from_request(caller, body, now)?;
+    if state.store.person(person_id).await?.is_none() {
+        return Err(ApiError::not_found("person"));
+    }
+    let purpose = fact.legal_basis.clone();
+    state
+        .store
+        .record_fact(person_id, &fact, &caller.actor(purpose), now)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": fact.id, "recorded_at": rfc3339(fact.recorded_at)})),
+    ))
+}
+
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A fact as a client sends it (docs/POLICY.md, with `legal_basis`): checks that the caller's
+/// role may record this kind and that a legal basis is given; the node sets `recorded_at` and,
+/// unless given, `id`.
+pub fn fact_from_request(
+    caller: &Caller,
+    mut body: Value,
+    now: time::OffsetDateTime,
+) -> ApiResult<Fact> {
     let Value::Object(map) = &mut body else {
         return Err(ApiError::unprocessable(
             "invalid_body",
@@ -294,34 +354,14 @@ async fn record(
     }
     map.entry("id")
         .or_insert_with(|| json!(format!("f-{}", random_id())));
-    map.insert(
-        "recorded_at".into(),
-        json!(
-            now.format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default()
-        ),
-    );
-    let fact: Fact = serde_json::from_value(body).map_err(|e| {
+    map.insert("recorded_at".into(), json!(rfc3339(now)));
+    serde_json::from_value(body).map_err(|e| {
         ApiError::unprocessable(
             "invalid_fact",
             format!("not a valid fact: {e}"),
             format!("不是有效的事实记录：{e}"),
         )
-    })?;
-    if state.store.person(person_id).await?.is_none() {
-        return Err(ApiError::not_found("person"));
-    }
-    let purpose = fact.legal_basis.clone();
-    state
-        .store
-        .record_fact(person_id, &fact, &caller.actor(purpose), now)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            json!({"id": fact.id, "recorded_at": fact.recorded_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()}),
-        ),
-    ))
+    })
 }
 
 fn random_id() -> String {

@@ -1,0 +1,187 @@
+//! Appeals (纠错/申诉) and batches that need a second official.
+
+use crate::AppState;
+use crate::auth::{Caller, Role};
+use crate::body::Body;
+use crate::error::{ApiError, ApiResult};
+use crate::routes::people::{CASEWORKERS, fact_from_request, may_act_for};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use healthcode_store::{Appeal, AppealOutcome, Batch, BatchItem};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppealRequest {
+    fact_id: String,
+    reason: String,
+}
+
+fn reason_required(reason: &str) -> ApiResult<()> {
+    if reason.trim().is_empty() {
+        return Err(ApiError::unprocessable(
+            "reason_required",
+            "give a reason",
+            "请填写理由",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn file(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(req): Body<AppealRequest>,
+) -> ApiResult<(StatusCode, Json<Appeal>)> {
+    may_act_for(&caller, &id, &CASEWORKERS)?;
+    reason_required(&req.reason)?;
+    let appeal = state
+        .store
+        .file_appeal(
+            &id,
+            &req.fact_id,
+            req.reason.trim(),
+            &caller.actor("appeal"),
+            state.now(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(appeal)))
+}
+
+pub async fn of_person(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<Appeal>>> {
+    may_act_for(&caller, &id, &CASEWORKERS)?;
+    Ok(Json(state.store.appeals_of(&id).await?))
+}
+
+pub async fn open(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Appeal>>> {
+    caller.require(&[Role::HealthOfficial])?;
+    Ok(Json(state.store.open_appeals(500).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    outcome: AppealOutcome,
+    reason: String,
+}
+
+pub async fn decide(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(req): Body<Decision>,
+) -> ApiResult<Json<Appeal>> {
+    caller.require(&[Role::HealthOfficial])?;
+    reason_required(&req.reason)?;
+    let purpose = format!("appeal review {id}");
+    let appeal = state
+        .store
+        .decide_appeal(
+            &id,
+            req.outcome,
+            req.reason.trim(),
+            &caller.actor(purpose),
+            state.now(),
+        )
+        .await?;
+    Ok(Json(appeal))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    legal_basis: String,
+    items: Vec<BatchRequestItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequestItem {
+    person_id: String,
+    fact: Value,
+}
+
+/// Facts about many people. Up to the configured threshold they land at once (all or none);
+/// above it the batch waits for a second official.
+pub async fn submit_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<BatchRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(&[Role::HealthOfficial, Role::Department])?;
+    let now = state.now();
+    if req.legal_basis.trim().is_empty() {
+        return Err(ApiError::unprocessable(
+            "legal_basis_required",
+            "a batch needs a legal basis",
+            "批量记录需要法律依据",
+        ));
+    }
+    let mut items = Vec::with_capacity(req.items.len());
+    for (index, item) in req.items.into_iter().enumerate() {
+        let mut fact = item.fact;
+        if let Value::Object(map) = &mut fact {
+            map.entry("legal_basis")
+                .or_insert_with(|| json!(req.legal_basis));
+        }
+        let fact = fact_from_request(&caller, fact, now).map_err(|mut e| {
+            e.en = format!("item {index}: {}", e.en);
+            e.zh = format!("第 {index} 项：{}", e.zh);
+            e
+        })?;
+        items.push(BatchItem {
+            person_id: item.person_id,
+            fact,
+        });
+    }
+    let actor = caller.actor(req.legal_basis.trim());
+    if items.len() > state.config.batch_approval_threshold as usize {
+        let batch = state
+            .store
+            .propose_batch(req.legal_basis.trim(), &items, &actor, now)
+            .await?;
+        return Ok((StatusCode::ACCEPTED, Json(json!(batch))));
+    }
+    state.store.record_facts(&items, &actor, now).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"state": "applied", "size": items.len()})),
+    ))
+}
+
+pub async fn batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Batch>> {
+    caller.require(&[Role::HealthOfficial, Role::Department, Role::Auditor])?;
+    Ok(Json(
+        state
+            .store
+            .batch(&id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("batch"))?,
+    ))
+}
+
+pub async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Batch>> {
+    caller.require(&[Role::HealthOfficial])?;
+    let purpose = format!("second approval of batch {id}");
+    Ok(Json(
+        state
+            .store
+            .approve_batch(&id, &caller.actor(purpose), state.now())
+            .await?,
+    ))
+}
