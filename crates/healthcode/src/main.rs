@@ -1,6 +1,7 @@
 //! `healthcode`: the command of a healthcode node: the node itself (`serve`), its
 //! administration, and the tools of people who write and review colour policy.
 
+mod demo;
 mod failure;
 mod node_cmd;
 mod policy_cmd;
@@ -30,6 +31,12 @@ enum Command {
     /// Check a colour policy and explain the colour it gives.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Seed a demo city (once per data directory) and run the node, printing what to try.
+    Demo {
+        /// Address to listen on; overrides the configuration.
+        #[arg(long)]
+        listen: Option<String>,
+    },
     /// Run the regional node (HTTP API) until interrupted.
     Serve {
         /// Address to listen on, e.g. 127.0.0.1:8080; overrides the configuration.
@@ -69,6 +76,18 @@ fn main() -> ExitCode {
             }
             node_cmd::serve(config).await
         }),
+        Command::Demo { listen } => {
+            let default_dir = !cli.node.has_data_dir();
+            node(&cli.node, |mut config| async move {
+                if let Some(listen) = listen {
+                    config.listen = listen;
+                }
+                if default_dir {
+                    config.data_dir = "healthcode-demo".into();
+                }
+                demo::run(config).await
+            })
+        }
         Command::Accounts(cmd) => node(&cli.node, |config| node_cmd::accounts(config, cmd)),
         Command::Audit(cmd) => node(&cli.node, |config| node_cmd::audit(config, cmd)),
     };

@@ -27,6 +27,10 @@ pub struct NodeArgs {
 }
 
 impl NodeArgs {
+    pub fn has_data_dir(&self) -> bool {
+        self.data_dir.is_some()
+    }
+
     pub fn load(&self) -> Result<Config, Failure> {
         let mut config = Config::load(self.config.as_deref()).map_err(|e| {
             Failure::new(
@@ -117,13 +121,14 @@ pub async fn serve(config: Config) -> Result<ExitCode, Failure> {
         "healthcode node listening on http://{} (store: {backend})",
         running.addr
     );
-    shutdown_signal().await;
+    wait_for_shutdown().await;
     tracing::info!("shutting down: finishing requests in flight");
     running.shutdown().await.map_err(failed)?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn wait_for_shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -1,0 +1,242 @@
+//! `healthcode demo`: a small city seeded into a fresh node, then the node itself, with what to
+//! try printed. Seeding is deterministic (a fixed random seed) and happens once per data directory.
+
+use crate::failure::Failure;
+use crate::node_cmd::{self, new_token};
+use healthcode_core::Fact;
+use healthcode_core::identity::{Document, DocumentKind};
+use healthcode_server::auth::STAFF_ROLES;
+use healthcode_server::config::Config;
+use healthcode_store::{Actor, Enrollment, NewPerson, Store};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+const RESIDENTS: usize = 1000;
+
+/// Hangzhou's urban districts (GB/T 2260), where the demo city lives.
+const DISTRICTS: [(&str, &str); 6] = [
+    ("330102", "上城区"),
+    ("330105", "拱墅区"),
+    ("330106", "西湖区"),
+    ("330108", "滨江区"),
+    ("330109", "萧山区"),
+    ("330110", "余杭区"),
+];
+
+const SURNAMES: [&str; 20] = [
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "高", "林", "罗",
+];
+const GIVEN: [&str; 20] = [
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
+    "超", "秀英", "霞", "平",
+];
+const VENUES: [&str; 6] = [
+    "地铁1号线武林广场站",
+    "西湖银泰",
+    "杭州东站",
+    "浙大一院",
+    "滨江宝龙城",
+    "余杭菜市场",
+];
+
+pub async fn run(mut config: Config) -> Result<ExitCode, Failure> {
+    config.login.log_codes = true;
+    let state = node_cmd::open(config).await?;
+    let store = &state.store;
+    let now = OffsetDateTime::now_utc();
+    let tokens = if store.accounts().await.map_err(failed)?.is_empty() {
+        let tokens = seed_accounts(store, now).await?;
+        let colours = seed_city(store, &state.policy, now).await?;
+        println!("Seeded a demo city of {RESIDENTS} residents in Hangzhou's districts:");
+        for (code, count) in &colours {
+            println!("  {code:<8} {count}");
+        }
+        tokens
+    } else {
+        println!(
+            "The data directory is already seeded; staff tokens were printed when it was created."
+        );
+        println!(
+            "(Delete {} to start a fresh demo city.)",
+            state.config.data_dir.display()
+        );
+        Vec::new()
+    };
+    let running = healthcode_server::start(state.clone())
+        .await
+        .map_err(|e| Failure::new("start_failed", e.to_string(), format!("无法启动：{e}")))?;
+    let base = format!("http://{}", running.addr);
+    print_tour(&base, &tokens);
+    crate::node_cmd::wait_for_shutdown().await;
+    running.shutdown().await.map_err(failed)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn failed(e: impl std::fmt::Display) -> Failure {
+    Failure::new("demo", e.to_string(), format!("演示数据出错：{e}"))
+}
+
+async fn seed_accounts(
+    store: &Store,
+    now: OffsetDateTime,
+) -> Result<Vec<(String, String)>, Failure> {
+    let admin = Actor::new("demo", "admin", "demo setup");
+    let mut tokens = Vec::new();
+    for role in STAFF_ROLES {
+        let token = new_token();
+        let name = format!("demo {}", role.as_str());
+        store
+            .create_account(role.as_str(), &name, &token, &admin, now)
+            .await
+            .map_err(failed)?;
+        tokens.push((role.as_str().to_owned(), token));
+    }
+    Ok(tokens)
+}
+
+/// A valid resident ID: district, birth date, sequence, MOD 11-2 check character.
+fn resident_id(rng: &mut StdRng, district: &str) -> String {
+    let year = rng.gen_range(1940..2008);
+    let month = rng.gen_range(1..=12);
+    let day = rng.gen_range(1..=28);
+    let body = format!(
+        "{district}{year:04}{month:02}{day:02}{:03}",
+        rng.gen_range(0..1000)
+    );
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{body}{check}")
+}
+
+fn at(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// The facts that give the `i`-th resident their story: most have none that matter.
+fn story(rng: &mut StdRng, i: usize, now: OffsetDateTime) -> Vec<serde_json::Value> {
+    let hours = |h: i64| now - Duration::hours(h);
+    let venue = VENUES[i % VENUES.len()];
+    let roll = rng.gen_range(0..100);
+    let mut facts = vec![
+        json!({"type": "declaration", "temperature_decicelsius": rng.gen_range(360..372),
+        "symptoms": [], "legal_basis": "self-declared", "recorded_at": at(hours(20))}),
+    ];
+    match roll {
+        0..=2 => facts.push(json!({"type": "case", "kind": "confirmed", "onset_at": at(hours(72)),
+            "legal_basis": format!("杭卫发〔2020〕{}号", 100 + i), "recorded_at": at(hours(30))})),
+        3..=6 => facts.push(json!({"type": "contact", "level": "close", "case_id": format!("2020-{:04}", i % 97),
+            "venue": venue, "exposure_start": at(hours(50)), "exposure_end": at(hours(49)),
+            "legal_basis": format!("流调 2020-{:04}", i % 97), "recorded_at": at(hours(24))})),
+        7..=11 => facts.push(json!({"type": "contact", "level": "secondary", "case_id": format!("2020-{:04}", i % 97),
+            "venue": venue, "exposure_start": at(hours(40)), "exposure_end": at(hours(39)),
+            "legal_basis": format!("流调 2020-{:04}", i % 97), "recorded_at": at(hours(20))})),
+        12..=14 => facts.push(json!({"type": "trip", "origin": "Milan, IT", "destination": "330100",
+            "arrived_at": at(hours(60)), "abroad": true, "legal_basis": "self-declared", "recorded_at": at(hours(70))})),
+        15..=17 => facts.push(json!({"type": "declaration", "temperature_decicelsius": 382, "symptoms": ["cough"],
+            "legal_basis": "self-declared", "recorded_at": at(hours(3))})),
+        18..=19 => facts.push(json!({"type": "risk_stay", "level": "medium", "region": "420106",
+            "arrived_at": at(hours(120)), "left_at": at(hours(96)), "legal_basis": "通信行程卡 2020-04",
+            "recorded_at": at(hours(48))})),
+        _ => {}
+    }
+    facts
+}
+
+async fn seed_city(
+    store: &Store,
+    policy: &healthcode_core::Policy,
+    now: OffsetDateTime,
+) -> Result<BTreeMap<String, usize>, Failure> {
+    let mut rng = StdRng::seed_from_u64(2020_0211);
+    let resident = Actor::new("demo", "resident", "enrollment");
+    let official = Actor::new("demo-official", "health_official", "demo records");
+    let mut colours = BTreeMap::new();
+    for i in 0..RESIDENTS {
+        let (district, _) = DISTRICTS[i % DISTRICTS.len()];
+        let name = format!(
+            "{}{}",
+            SURNAMES[rng.gen_range(0..SURNAMES.len())],
+            GIVEN[rng.gen_range(0..GIVEN.len())]
+        );
+        let phone = format!("138{:08}", i);
+        // Every fiftieth enrolls with a Hong Kong permit and waits for review (审核中).
+        let (kind, number) = if i % 50 == 49 {
+            (
+                DocumentKind::HkMacauPermit,
+                format!("H{:08}", 10_000_000 + i),
+            )
+        } else {
+            (DocumentKind::ResidentId, resident_id(&mut rng, district))
+        };
+        let Ok(document) = Document::parse(kind, &number, None, now.date()) else {
+            continue;
+        };
+        let new = NewPerson {
+            document,
+            name,
+            phone: Some(phone),
+            guardian_id: None,
+            enrollment: if kind == DocumentKind::ResidentId {
+                Enrollment::Confirmed
+            } else {
+                Enrollment::Pending
+            },
+        };
+        let person = match store.enroll(&new, &resident, now).await {
+            Ok(p) => p,
+            Err(healthcode_store::StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(failed(e)),
+        };
+        let mut facts = Vec::new();
+        for (n, mut body) in story(&mut rng, i, now).into_iter().enumerate() {
+            body["id"] = json!(format!("demo-{i}-{n}"));
+            let fact: Fact = serde_json::from_value(body).map_err(failed)?;
+            store
+                .record_fact(&person.id, &fact, &official, now)
+                .await
+                .map_err(failed)?;
+            facts.push(fact);
+        }
+        let code = match new.enrollment {
+            Enrollment::Pending => "pending",
+            Enrollment::Confirmed => policy.evaluate(&facts, now).color.as_str(),
+        };
+        *colours.entry(code.to_owned()).or_default() += 1;
+    }
+    Ok(colours)
+}
+
+fn print_tour(base: &str, tokens: &[(String, String)]) {
+    println!();
+    println!("healthcode demo node: {base}   (Ctrl-C to stop)");
+    println!("  published policy:  curl {base}/api/v1/policy");
+    if !tokens.is_empty() {
+        println!("  staff tokens (shown once):");
+        for (role, token) in tokens {
+            println!("    {role:<17} {token}");
+        }
+    }
+    println!(
+        "  residents log in by phone: 13800000000 … 13800000999. Ask for a code, it is printed in this log:"
+    );
+    println!(
+        "    curl -X POST {base}/api/v1/auth/code -H 'content-type: application/json' -d '{{\"phone\":\"13800000004\"}}'"
+    );
+    println!(
+        "    curl -X POST {base}/api/v1/auth/login -H 'content-type: application/json' -d '{{\"phone\":\"13800000004\",\"code\":\"CODE\"}}'"
+    );
+    println!("    curl {base}/api/v1/me -H 'authorization: Bearer TOKEN'");
+    println!("    curl {base}/api/v1/people/PERSON_ID/status -H 'authorization: Bearer TOKEN'");
+    println!("  see README.md for the whole tour.");
+}
