@@ -6,6 +6,7 @@ pub mod auth;
 mod body;
 pub mod config;
 pub mod error;
+pub mod metrics;
 mod routes;
 
 use axum::Router;
@@ -22,6 +23,7 @@ pub struct AppState {
     pub store: Store,
     pub policy: Arc<Policy>,
     pub config: Arc<Config>,
+    pub metrics: metrics::Metrics,
 }
 
 impl AppState {
@@ -68,6 +70,7 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
         store,
         policy: Arc::new(policy),
         config: Arc::new(config),
+        metrics: metrics::Metrics::default(),
     })
 }
 

@@ -433,6 +433,16 @@ async fn the_policy_is_public_and_the_node_reports_ready() {
             node.call(Method::GET, "/readyz", None, None).await.0,
             StatusCode::OK
         );
+        let (status, text) = node.call(Method::GET, "/metrics", None, None).await;
+        assert_eq!(status, StatusCode::OK);
+        let text = text.as_str().unwrap();
+        let policy_reads =
+            r#"healthcode_http_requests_total{route="/api/v1/policy",method="GET",status="200"} 1"#;
+        assert!(text.contains(policy_reads), "{text}");
+        assert!(
+            text.contains(r#"healthcode_http_request_duration_seconds_bucket{route="/readyz""#),
+            "{text}"
+        );
         node.stop().await;
     }
 }

@@ -17,3 +17,16 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<&'static str> {
 pub async fn not_found() -> ApiError {
     ApiError::not_found("this path")
 }
+
+/// Prometheus exposition.
+pub async fn metrics(
+    State(state): State<AppState>,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.metrics.render(),
+    )
+}
