@@ -21,9 +21,12 @@ struct Series {
     buckets: [u64; BUCKETS.len()],
 }
 
+/// Route template, method, status.
+type Key = (String, String, u16);
+
 #[derive(Clone, Default)]
 pub struct Metrics {
-    series: Arc<Mutex<BTreeMap<(String, String, u16), Series>>>,
+    series: Arc<Mutex<BTreeMap<Key, Series>>>,
 }
 
 impl Metrics {
