@@ -269,7 +269,19 @@ async fn a_whole_day_of_the_loop() {
                 && e["role"] == "health_official"),
             "{entries:?}"
         );
-        assert!(entries.iter().any(|e| e["action"] == "status.read"));
+        assert!(
+            !entries.iter().any(|e| e["action"] == "status.read"),
+            "own reads are not others' reads"
+        );
+        node.get(&format!("/api/v1/people/{id}/status"), &official)
+            .await;
+        let (_, entries) = node.get(&format!("/api/v1/people/{id}/audit"), &me).await;
+        let entries = entries.as_array().unwrap().clone();
+        assert!(
+            entries
+                .iter()
+                .any(|e| e["action"] == "status.read" && e["role"] == "health_official")
+        );
         let (status, _) = node
             .get(&format!("/api/v1/people/{child_id}/audit"), &official)
             .await;

@@ -161,16 +161,15 @@ pub async fn status(
         .person(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("person"))?;
-    state
-        .store
-        .audit(
-            &caller.actor("status query"),
-            "status.read",
-            Some(&id),
-            "",
-            now,
-        )
-        .await?;
+    // Reads by staff go on the record the person can see; a resident reading their own (or
+    // their child's) status is not someone else looking at their data.
+    if let Caller::Staff { .. } = caller {
+        let actor = caller.actor("status query");
+        state
+            .store
+            .audit(&actor, "status.read", Some(&id), "", now)
+            .await?;
+    }
     let facts = state.store.facts(&id).await?;
     let status = state.policy.evaluate(&facts, now);
     let (code, code_zh) = match person.enrollment {
