@@ -111,6 +111,9 @@ impl Caller {
     }
 }
 
+/// The prefix of resident session tokens (staff API tokens never start with it).
+pub const SESSION_PREFIX: &str = "hs_";
+
 fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     value
@@ -124,14 +127,19 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
         let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        if let Some(account) = state.store.account_by_token(token).await? {
+        // Resident sessions carry their own prefix, so each token costs one lookup.
+        if !token.starts_with(SESSION_PREFIX) {
+            let account = state
+                .store
+                .account_by_token(token)
+                .await?
+                .ok_or_else(ApiError::unauthorized)?;
             let role = Role::parse(&account.role).ok_or_else(ApiError::forbidden)?;
             return Ok(Caller::Staff { account, role });
         }
-        let now = state.now();
         let phone_index = state
             .store
-            .session_phone_index(token, now)
+            .session_phone_index(token, state.now())
             .await?
             .ok_or_else(ApiError::unauthorized)?;
         let people = state.store.find_by_phone_index(&phone_index).await?;

@@ -99,7 +99,7 @@ pub async fn login(
 ) -> ApiResult<Json<Value>> {
     let phone = normalise_phone(&req.phone)?;
     let login = &state.config.login;
-    let token = random_hex(32);
+    let token = format!("{}{}", crate::auth::SESSION_PREFIX, random_hex(32));
     let verdict = state
         .store
         .redeem_login_code(

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Status reads per second over HTTP on loopback, next to the same node's trivial /healthz (the
+# floor), on SQLite and PostgreSQL. Needs wrk (Debian: apt-get install wrk) and, for PostgreSQL,
+# a server at $HEALTHCODE_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
+# Usage: bash bench/http-status.sh [seconds per run, default 10] [connections, default 64]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-10}"
+conns="${2:-64}"
+pg="${HEALTHCODE_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+cargo build --release -q -p healthcode
+bin="$PWD/target/release/healthcode"
+port=18390
+
+run_wrk() { # label url [token]
+  local out
+  if [ -n "${3:-}" ]; then
+    out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -H "authorization: Bearer $3" "$2")
+  else
+    out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency "$2")
+  fi
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  local errors
+  errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+  printf '%-9s %-22s %10s req/s  p50 %8s  p99 %8s  non-2xx %s\n' "$store" "$1" "$rps" "$p50" "$p99" "${errors:-0}"
+  echo "$rps" > "/tmp/hc-bench-$1"
+}
+
+for store in sqlite postgres; do
+  dir=$(mktemp -d)
+  args=(--data-dir "$dir")
+  if [ "$store" = postgres ]; then
+    db="hc_bench_$$"
+    psql "$pg" -qc "DROP DATABASE IF EXISTS $db" >/dev/null
+    psql "$pg" -qc "CREATE DATABASE $db" >/dev/null
+    args+=(--database-url "${pg%/*}/$db")
+  fi
+  log="$dir/node.log"
+  RUST_LOG=warn,healthcode_server::routes::login=info "$bin" "${args[@]}" demo --listen "127.0.0.1:$port" >"$log" 2>&1 &
+  node=$!
+  for _ in $(seq 1 600); do grep -q "demo node" "$log" 2>/dev/null && break; sleep 0.1; done
+  base="http://127.0.0.1:$port"
+  phone=13800000004
+  curl -s -XPOST "$base/api/v1/auth/code" -H 'content-type: application/json' -d "{\"phone\":\"$phone\"}" >/dev/null
+  code=$(grep -o 'code=[0-9]*' "$log" | tail -n1 | cut -d= -f2)
+  token=$(curl -s -XPOST "$base/api/v1/auth/login" -H 'content-type: application/json' \
+    -d "{\"phone\":\"$phone\",\"code\":\"$code\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  person=$(curl -s "$base/api/v1/me" -H "authorization: Bearer $token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["people"][0]["id"])')
+  run_wrk healthz "$base/healthz"
+  run_wrk status "$base/api/v1/people/$person/status" "$token"
+  ratio=$(python3 -c "print(round($(cat /tmp/hc-bench-status)/$(cat /tmp/hc-bench-healthz), 3))")
+  echo "$store    status/healthz ratio: $ratio"
+  kill "$node"; wait "$node" 2>/dev/null || true
+  if [ "$store" = postgres ]; then psql "$pg" -qc "DROP DATABASE IF EXISTS $db" >/dev/null; fi
+  rm -rf "$dir"
+done
