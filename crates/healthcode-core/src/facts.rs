@@ -13,7 +13,7 @@ use time::{Date, OffsetDateTime};
 /// One recorded fact: who it is about is implied by where it is stored; every fact names when it
 /// was recorded and the legal basis it was recorded under (a document or case number, or
 /// `self-declared` for a resident's own declarations).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Fact {
     pub id: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -23,7 +23,7 @@ pub struct Fact {
     pub body: FactBody,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseKind {
     Confirmed,
@@ -31,58 +31,56 @@ pub enum CaseKind {
     Asymptomatic,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TestOutcome {
     Negative,
     Positive,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ContactLevel {
     Close,
     Secondary,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskLevel {
     Medium,
     High,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ObservationKind {
     Home,
     Centralized,
 }
 
-type Time = OffsetDateTime;
-
 /// What a fact says. The `type` tag names the list it appears in within the rule document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FactBody {
     /// A confirmed, suspected or asymptomatic case (确诊 / 疑似 / 无症状感染者).
     Case {
         kind: CaseKind,
         #[serde(default, with = "time::serde::rfc3339::option")]
-        onset_at: Option<Time>,
+        onset_at: Option<OffsetDateTime>,
         #[serde(default, with = "time::serde::rfc3339::option")]
-        sampled_at: Option<Time>,
+        sampled_at: Option<OffsetDateTime>,
         #[serde(default, with = "time::serde::rfc3339::option")]
-        isolated_at: Option<Time>,
+        isolated_at: Option<OffsetDateTime>,
     },
     /// A nucleic-acid test result (核酸检测).
     Test {
         sample_id: String,
         result: TestOutcome,
         #[serde(with = "time::serde::rfc3339")]
-        sampled_at: Time,
+        sampled_at: OffsetDateTime,
         #[serde(with = "time::serde::rfc3339")]
-        reported_at: Time,
+        reported_at: OffsetDateTime,
     },
     /// Presence overlapping a case's at a venue (密接 / 次密接).
     Contact {
@@ -90,9 +88,9 @@ pub enum FactBody {
         case_id: String,
         venue: String,
         #[serde(with = "time::serde::rfc3339")]
-        exposure_start: Time,
+        exposure_start: OffsetDateTime,
         #[serde(with = "time::serde::rfc3339")]
-        exposure_end: Time,
+        exposure_end: OffsetDateTime,
     },
     /// A stay in a medium- or high-risk area (中/高风险地区).
     RiskStay {
@@ -101,9 +99,9 @@ pub enum FactBody {
         #[serde(default)]
         venue: Option<String>,
         #[serde(with = "time::serde::rfc3339")]
-        arrived_at: Time,
+        arrived_at: OffsetDateTime,
         #[serde(default, with = "time::serde::rfc3339::option")]
-        left_at: Option<Time>,
+        left_at: Option<OffsetDateTime>,
     },
     /// A city on the telecom 14-day itinerary (通信行程卡).
     Itinerary { region: String, date: Date },
@@ -112,9 +110,9 @@ pub enum FactBody {
         origin: String,
         destination: String,
         #[serde(default, with = "time::serde::rfc3339::option")]
-        departed_at: Option<Time>,
+        departed_at: Option<OffsetDateTime>,
         #[serde(with = "time::serde::rfc3339")]
-        arrived_at: Time,
+        arrived_at: OffsetDateTime,
         #[serde(default)]
         abroad: bool,
     },
@@ -132,15 +130,15 @@ pub enum FactBody {
     Observation {
         kind: ObservationKind,
         #[serde(with = "time::serde::rfc3339")]
-        start_at: Time,
+        start_at: OffsetDateTime,
         #[serde(default, with = "time::serde::rfc3339::option")]
-        end_at: Option<Time>,
+        end_at: Option<OffsetDateTime>,
     },
     /// A daily check-in (每日打卡); `date` is the local calendar day it counts for.
     Checkin {
         date: Date,
         #[serde(with = "time::serde::rfc3339")]
-        at: Time,
+        at: OffsetDateTime,
         #[serde(default)]
         observation_id: Option<String>,
     },
@@ -149,7 +147,7 @@ pub enum FactBody {
     Release {
         releases: String,
         #[serde(with = "time::serde::rfc3339")]
-        at: Time,
+        at: OffsetDateTime,
     },
     /// Withdraws the named fact as if it had never been recorded (an upheld appeal, an error).
     Retraction { retracts: String, reason: String },

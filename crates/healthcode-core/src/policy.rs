@@ -19,7 +19,7 @@ use time::{OffsetDateTime, UtcOffset};
 const MAX_PARAM_DEPTH: usize = 16;
 
 /// The policy as published: JSON, readable by anyone.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDocument {
     /// The region that publishes it (GB/T 2260 code; `000000` for the national baseline).
@@ -44,7 +44,7 @@ fn default_display_offset() -> String {
 }
 
 /// The colours a rule can give; green is what remains when no rule applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleColor {
     Yellow,
@@ -60,7 +60,7 @@ impl From<RuleColor> for Color {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleDocument {
     pub id: String,
@@ -105,7 +105,7 @@ pub struct PolicyError {
 }
 
 /// The colour a person has at an instant, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Status {
     pub color: Color,
     pub reasons: Vec<Reason>,
@@ -124,7 +124,7 @@ pub struct Status {
 }
 
 /// One applying rule.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Reason {
     pub rule: String,
     pub color: Color,
@@ -137,7 +137,7 @@ pub struct Reason {
     pub notice: Option<Text>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RuleFailure {
     pub rule: String,
     #[serde(skip_serializing_if = "Option::is_none")]

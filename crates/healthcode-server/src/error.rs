@@ -17,6 +17,22 @@ pub struct ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// Every error's body.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable and machine-readable, e.g. `legal_basis_required`.
+    pub code: String,
+    pub message: String,
+    pub message_zh: String,
+}
+
+/// What recording a fact answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Recorded {
+    pub id: String,
+    pub recorded_at: String,
+}
+
 impl ApiError {
     pub fn new(
         status: StatusCode,

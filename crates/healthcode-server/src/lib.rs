@@ -7,6 +7,7 @@ mod body;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod openapi;
 mod routes;
 
 use axum::Router;

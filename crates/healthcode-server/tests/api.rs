@@ -573,3 +573,47 @@ async fn appeals_trips_and_batches_over_http() {
         node.stop().await;
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let node = nodes().await.into_iter().next().unwrap();
+    let (status, doc) = node
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/people",
+        "/api/v1/people/{id}/status",
+        "/api/v1/people/{id}/declarations",
+        "/api/v1/people/{id}/trips",
+        "/api/v1/people/{id}/facts",
+        "/api/v1/people/{id}/appeals",
+        "/api/v1/appeals/{id}/decision",
+        "/api/v1/facts/batch",
+        "/api/v1/auth/login",
+        "/api/v1/policy",
+    ] {
+        assert!(
+            paths.contains_key(path),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for schema in [
+        "StatusView",
+        "Person",
+        "Fact",
+        "FactBody",
+        "ErrorBody",
+        "EnrollRequest",
+    ] {
+        assert!(schemas.contains_key(schema), "{schema} missing");
+    }
+    node.stop().await;
+}

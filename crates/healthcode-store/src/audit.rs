@@ -28,7 +28,7 @@ impl Actor {
 }
 
 /// One entry as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub seq: i64,
     /// Milliseconds since the Unix epoch.

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 /// Whether the person's identity has been confirmed; a pending enrollment shows as 审核中 and is
 /// never a green code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Enrollment {
     Pending,
@@ -42,7 +42,7 @@ pub struct NewPerson {
 }
 
 /// What the node shows about a person without opening sealed data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Person {
     pub id: String,
     pub pseudonym: String,

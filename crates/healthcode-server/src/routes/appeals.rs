@@ -12,7 +12,7 @@ use healthcode_store::{Appeal, AppealOutcome, Batch, BatchItem};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppealRequest {
     fact_id: String,
@@ -30,6 +30,9 @@ fn reason_required(reason: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// GB/T 38963 error correction: a resident contests one of their facts.
+#[utoipa::path(post, path = "/api/v1/people/{id}/appeals", tag = "correction", security(("bearer" = [])), params(("id" = String, Path, description = "the person's id")),
+    request_body = AppealRequest, responses((status = 201, body = Appeal), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn file(
     State(state): State<AppState>,
     caller: Caller,
@@ -51,6 +54,8 @@ pub async fn file(
     Ok((StatusCode::CREATED, Json(appeal)))
 }
 
+#[utoipa::path(get, path = "/api/v1/people/{id}/appeals", tag = "correction", security(("bearer" = [])), params(("id" = String, Path, description = "the person's id")),
+    responses((status = 200, body = Vec<Appeal>), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn of_person(
     State(state): State<AppState>,
     caller: Caller,
@@ -60,18 +65,22 @@ pub async fn of_person(
     Ok(Json(state.store.appeals_of(&id).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/appeals", tag = "correction", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Appeal>), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn open(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Appeal>>> {
     caller.require(&[Role::HealthOfficial])?;
     Ok(Json(state.store.open_appeals(500).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
     outcome: AppealOutcome,
     reason: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/appeals/{id}/decision", tag = "correction", security(("bearer" = [])), params(("id" = String, Path, description = "the appeal's id")),
+    request_body = Decision, responses((status = 200, body = Appeal), (status = 409, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn decide(
     State(state): State<AppState>,
     caller: Caller,
@@ -94,14 +103,14 @@ pub async fn decide(
     Ok(Json(appeal))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     legal_basis: String,
     items: Vec<BatchRequestItem>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequestItem {
     person_id: String,
@@ -110,6 +119,8 @@ pub struct BatchRequestItem {
 
 /// Facts about many people. Up to the configured threshold they land at once (all or none);
 /// above it the batch waits for a second official.
+#[utoipa::path(post, path = "/api/v1/facts/batch", tag = "facts", security(("bearer" = [])), request_body = BatchRequest,
+    responses((status = 201, description = "applied at once"), (status = 202, body = Batch, description = "waiting for a second official"), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn submit_batch(
     State(state): State<AppState>,
     caller: Caller,
@@ -156,6 +167,8 @@ pub async fn submit_batch(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/batches/{id}", tag = "facts", security(("bearer" = [])), params(("id" = String, Path, description = "the batch's id")),
+    responses((status = 200, body = Batch), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn batch(
     State(state): State<AppState>,
     caller: Caller,
@@ -171,6 +184,8 @@ pub async fn batch(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/batches/{id}/approve", tag = "facts", security(("bearer" = [])), params(("id" = String, Path, description = "the batch's id")),
+    responses((status = 200, body = Batch), (status = 409, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,

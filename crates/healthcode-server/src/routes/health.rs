@@ -4,11 +4,13 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use axum::extract::State;
 
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "the process answers")))]
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
 /// Ready when the store answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "the store answers"), (status = 500, body = crate::error::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<&'static str> {
     state.store.ping().await?;
     Ok("ready")
@@ -19,6 +21,7 @@ pub async fn not_found() -> ApiError {
 }
 
 /// Prometheus exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus exposition")))]
 pub async fn metrics(
     State(state): State<AppState>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {

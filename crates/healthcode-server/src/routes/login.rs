@@ -12,13 +12,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
     phone: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     phone: String,
@@ -54,6 +54,8 @@ fn random_hex(bytes: usize) -> String {
         .collect()
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/code", tag = "login", request_body = CodeRequest,
+    responses((status = 202, description = "a code was queued for SMS"), (status = 422, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 pub async fn send_code(
     State(state): State<AppState>,
     Body(req): Body<CodeRequest>,
@@ -93,6 +95,8 @@ pub async fn send_code(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "login", request_body = LoginRequest,
+    responses((status = 200, description = "`{token, expires_at, people}`: a resident session"), (status = 401, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     Body(req): Body<LoginRequest>,

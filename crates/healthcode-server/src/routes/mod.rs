@@ -1,10 +1,10 @@
 //! The HTTP surface: `/healthz`, `/readyz`, and the API under `/api/v1`.
 
-mod appeals;
-mod health;
-mod login;
-mod people;
-mod policy;
+pub mod appeals;
+pub mod health;
+pub mod login;
+pub mod people;
+pub mod policy;
 
 use crate::AppState;
 use axum::Router;
@@ -14,6 +14,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     let api = Router::new()
+        .route("/openapi.json", get(openapi_json))
         .route("/policy", get(policy::published))
         .route("/auth/code", post(login::send_code))
         .route("/auth/login", post(login::login))
@@ -48,4 +49,8 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(crate::openapi::document())
 }

@@ -26,6 +26,8 @@ pub fn may_act_for(caller: &Caller, person_id: &str, staff: &[Role]) -> ApiResul
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/me", tag = "people", security(("bearer" = [])),
+    responses((status = 200, description = "the caller: a resident with the people they act for, or a staff account"), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn me(caller: Caller) -> Json<Value> {
     Json(match caller {
         Caller::Resident { people, .. } => json!({"role": "resident", "people": people}),
@@ -33,7 +35,7 @@ pub async fn me(caller: Caller) -> Json<Value> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     document_kind: DocumentKind,
@@ -52,6 +54,8 @@ pub struct EnrollRequest {
 /// Enrollment. A resident enrolls themselves (under the phone they logged in with) or a child in
 /// their care; staff may enroll anyone. A resident ID checked by its check character is confirmed
 /// at once; other documents and children wait for staff to confirm them (审核中).
+#[utoipa::path(post, path = "/api/v1/people", tag = "people", security(("bearer" = [])), request_body = EnrollRequest,
+    responses((status = 201, body = Person), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn enroll(
     State(state): State<AppState>,
     caller: Caller,
@@ -127,6 +131,8 @@ pub async fn enroll(
     Ok((StatusCode::CREATED, Json(person)))
 }
 
+#[utoipa::path(post, path = "/api/v1/people/{id}/confirm", tag = "people", security(("bearer" = [])), params(("id" = String, Path, description = "the person's id")),
+    responses((status = 204, description = "identity confirmed"), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn confirm(
     State(state): State<AppState>,
     caller: Caller,
@@ -141,7 +147,7 @@ pub async fn confirm(
 }
 
 /// The code shown: the policy's colour, or `pending` (审核中) while enrollment is under review.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StatusView {
     person: Person,
     code: &'static str,
@@ -149,6 +155,9 @@ pub struct StatusView {
     status: Status,
 }
 
+/// GB/T 38963 health-information query: the colour (or `pending`), every reason, until-times.
+#[utoipa::path(get, path = "/api/v1/people/{id}/status", tag = "query", security(("bearer" = [])), params(("id" = String, Path, description = "the person's id")),
+    responses((status = 200, body = StatusView), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn status(
     State(state): State<AppState>,
     caller: Caller,
@@ -185,7 +194,7 @@ pub async fn status(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeclarationRequest {
     /// Degrees Celsius, e.g. 36.6.
@@ -198,6 +207,9 @@ pub struct DeclarationRequest {
 }
 
 /// The daily health declaration (健康申报), recorded as a self-declared fact.
+/// GB/T 38963 health declaration.
+#[utoipa::path(post, path = "/api/v1/people/{id}/declarations", tag = "declaration", security(("bearer" = [])), params(("id" = String, Path, description = "the person's id")),
+    request_body = DeclarationRequest, responses((status = 201, body = crate::error::Recorded), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn declare(
     State(state): State<AppState>,
     caller: Caller,
@@ -229,7 +241,7 @@ pub async fn declare(
     record(&state, &caller, &id, body).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TripRequest {
     origin: String,
@@ -242,6 +254,9 @@ pub struct TripRequest {
 }
 
 /// A trip declaration, past or planned (行程申报), recorded as a self-declared fact.
+/// GB/T 38963 trip declaration.
+#[utoipa::path(post, path = "/api/v1/people/{id}/trips", tag = "declaration", security(("bearer" = [])), params(("id" = String, Path, description = "the person's id")),
+    request_body = TripRequest, responses((status = 201, body = crate::error::Recorded), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn declare_trip(
     State(state): State<AppState>,
     caller: Caller,
@@ -277,6 +292,9 @@ fn recorders(kind: &str) -> &'static [Role] {
 
 /// Records a fact: the body is a fact as docs/POLICY.md defines it, with its `legal_basis`; the
 /// node sets `recorded_at` and, unless given, `id`.
+#[utoipa::path(post, path = "/api/v1/people/{id}/facts", tag = "facts", security(("bearer" = [])), params(("id" = String, Path, description = "the person's id")),
+    request_body(content = Fact, description = "a fact as docs/POLICY.md defines it, with its legal_basis; `id` and `recorded_at` may be left out"),
+    responses((status = 201, body = crate::error::Recorded), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn record_fact(
     State(state): State<AppState>,
     caller: Caller,
@@ -374,6 +392,8 @@ fn random_id() -> String {
 
 /// The audit entries about a person: what they see under "who read my data". Staff reads of it
 /// are themselves audited.
+#[utoipa::path(get, path = "/api/v1/people/{id}/audit", tag = "audit", security(("bearer" = [])), params(("id" = String, Path, description = "the person's id")),
+    responses((status = 200, body = Vec<AuditEntry>), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn audit(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,0 +1,66 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and the types they take and
+//! return; served at /api/v1/openapi.json.
+
+use crate::routes::{appeals, health, login, people, policy};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "healthcode node API",
+        description = "A regional digital health code (健康码). Operations of GB/T 38963: health declaration \
+(`declaration` tag), trip declaration, health-information query (`query`), error correction (`correction`); \
+code request and code verification come with the signed pass. Errors are `{code, message, message_zh}`.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        policy::published,
+        login::send_code,
+        login::login,
+        people::me,
+        people::enroll,
+        people::confirm,
+        people::status,
+        people::declare,
+        people::declare_trip,
+        people::record_fact,
+        people::audit,
+        appeals::file,
+        appeals::of_person,
+        appeals::open,
+        appeals::decide,
+        appeals::submit_batch,
+        appeals::batch,
+        appeals::approve,
+        health::healthz,
+        health::readyz,
+        health::metrics,
+    ),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A staff or department API token (`healthcode accounts create`), or a resident session token (`hs_…`) from /api/v1/auth/login",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as JSON.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
