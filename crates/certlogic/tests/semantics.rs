@@ -322,3 +322,144 @@ fn extract_from_uvci_types() {
         })
     ));
 }
+
+#[test]
+fn bindings_shadow_top_level_keys() {
+    let expr = Expr::parse(r#"{"and": [{">=": [{"var": "fact.level"}, 2]}, {"var": "enabled"}]}"#)
+        .unwrap();
+    let data = json!({"enabled": true, "fact": {"level": 0}});
+    let fact = json!({"level": 3});
+    // The binding shadows the document's own `fact`; other keys still come from the document.
+    assert!(
+        expr.evaluate_truthy_with(&data, &[("fact", &fact)])
+            .unwrap()
+    );
+    assert_eq!(
+        expr.evaluate_with(&data, &[("fact", &fact)]).unwrap(),
+        json!(true)
+    );
+    assert!(!expr.evaluate_truthy(&data).unwrap());
+    // No binding and no such key: the path is missing, so `>=` sees null.
+    assert!(expr.evaluate_truthy_with(&json!({}), &[]).is_err());
+    // The first of repeated names wins; bindings are whole values too.
+    let whole = Expr::parse(r#"{"var": "fact"}"#).unwrap();
+    let other = json!("other");
+    assert_eq!(
+        whole
+            .evaluate_with(&data, &[("fact", &fact), ("fact", &other)])
+            .unwrap(),
+        fact
+    );
+    // Missing paths below a binding are null, as in the document.
+    let missing = Expr::parse(r#"{"var": "fact.nope.deeper"}"#).unwrap();
+    assert_eq!(
+        missing.evaluate_with(&data, &[("fact", &fact)]).unwrap(),
+        json!(null)
+    );
+}
+
+#[test]
+fn bindings_are_visible_as_data_in_reduce_lambdas() {
+    let expr = Expr::parse(
+        r#"{"reduce": [{"var": "fact.items"},
+            {"+": [{"var": "accumulator"}, {"+": [{"var": "current"}, {"var": "data.fact.x"}]}]},
+            0]}"#,
+    )
+    .unwrap();
+    let fact = json!({"x": 10, "items": [1, 2, 3]});
+    assert_eq!(
+        expr.evaluate_with(&json!({}), &[("fact", &fact)]).unwrap(),
+        json!(36)
+    );
+    // Not the summing fast path: the accumulator is read inside `if`.
+    let general = Expr::parse(
+        r#"{"reduce": [[1, 2],
+            {"if": [{"var": "data.fact.x"}, {"+": [{"var": "accumulator"}, {"var": "data.fact.x"}]}, 0]},
+            0]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        general
+            .evaluate_with(&json!(null), &[("fact", &fact)])
+            .unwrap(),
+        json!(20)
+    );
+}
+
+#[test]
+fn empty_var_is_the_data_document_without_bindings() {
+    let whole = Expr::parse(r#"{"var": ""}"#).unwrap();
+    let data = json!({"a": 1});
+    let fact = json!({"level": 3});
+    assert_eq!(
+        whole.evaluate_with(&data, &[("fact", &fact)]).unwrap(),
+        data
+    );
+    let in_lambda = Expr::parse(r#"{"reduce": [[7], {"var": "data"}, 0]}"#).unwrap();
+    assert_eq!(
+        in_lambda.evaluate_with(&data, &[("fact", &fact)]).unwrap(),
+        data
+    );
+}
+
+#[test]
+fn shared_var_prefixes_resolve_like_separate_lookups() {
+    // Several `var`s share `p.v.0` (memoised once per evaluation); results
+    // must not leak between evaluations or between present and missing data.
+    let expr = Expr::parse(
+        r#"{"if": [{"var": "p.v.0"},
+            {"and": [{"===": [{"var": "p.v.0.a"}, "x"]}, {"===": [{"var": "p.v.0.b"}, {"var": "p.v.0.c"}]}]},
+            {"var": "p.v"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        expr.evaluate(&json!({"p": {"v": [{"a": "x", "b": 1, "c": 1}]}}))
+            .unwrap(),
+        json!(true)
+    );
+    assert_eq!(
+        expr.evaluate(&json!({"p": {"v": [{"a": "x", "b": 1, "c": 2}]}}))
+            .unwrap(),
+        json!(false)
+    );
+    assert_eq!(expr.evaluate(&json!({"p": {"v": []}})).unwrap(), json!([]));
+    let fact = json!({"v": [{"a": "x", "b": 2, "c": 2}]});
+    assert_eq!(
+        expr.evaluate_with(&json!({}), &[("p", &fact)]).unwrap(),
+        json!(true)
+    );
+    // More shared prefixes than memo slots still evaluate correctly.
+    let many: Vec<Value> = (0..40)
+        .map(|i| json!({"===": [{"var": format!("k{i}.x")}, {"var": format!("k{i}.y")}]}))
+        .collect();
+    let expr = Expr::compile(&json!({ "and": many })).unwrap();
+    let data: serde_json::Map<String, Value> = (0..40)
+        .map(|i| (format!("k{i}"), json!({"x": i, "y": i})))
+        .collect();
+    assert_eq!(expr.evaluate(&Value::Object(data)).unwrap(), json!(true));
+}
+
+#[test]
+fn summing_reduce_keeps_general_semantics() {
+    let sum = json!({"reduce": [{"var": "xs"}, {"+": [{"var": "current.n"}, {"var": "accumulator"}]}, 0]});
+    assert_eq!(
+        eval(sum.clone(), json!({"xs": [{"n": 1}, {"n": 2}]})).unwrap(),
+        json!(3)
+    );
+    assert!(matches!(
+        eval(sum.clone(), json!({"xs": [{"n": 1}, {"m": 2}]})),
+        Err(EvalError::TypeMismatch { op: "+", .. })
+    ));
+    assert!(matches!(
+        eval(sum.clone(), json!({"xs": [{"n": i64::MAX}, {"n": 1}]})),
+        Err(EvalError::Overflow { op: "+" })
+    ));
+    assert_eq!(eval(sum, json!({"xs": null})).unwrap(), json!(0));
+    // A non-integer initial value takes the general path and fails there.
+    let from_string =
+        json!({"reduce": [[1], {"+": [{"var": "accumulator"}, {"var": "current"}]}, "s"]});
+    assert!(matches!(
+        eval(from_string, json!(null)),
+        Err(EvalError::TypeMismatch { op: "+", .. })
+    ));
+}
