@@ -235,28 +235,23 @@ impl Policy {
     pub fn evaluate(&self, facts: &[Fact], now: OffsetDateTime) -> Status {
         let lists = FactDocument::as_of(facts, now).lists;
         let now_ms = unix_ms(now);
-        let mut context = json!({ "now": rfc3339(now), "facts": lists, "fact": null });
+        let context = json!({ "now": rfc3339(now), "facts": lists });
+        let none: &[Value] = &[];
         let mut reasons = Vec::new();
         let mut errors = Vec::new();
         for (rule, compiled) in self.document.rules.iter().zip(&self.rules) {
-            let count = match &rule.for_each {
+            // A per-fact rule sees each fact as `fact`, bound without copying it; a whole-person
+            // rule sees `fact` as null.
+            let judged: &[Value] = match &rule.for_each {
                 Some(list) => context["facts"][list.as_str()]
                     .as_array()
-                    .map_or(0, Vec::len),
-                None => 1,
+                    .map_or(none, Vec::as_slice),
+                None => std::slice::from_ref(&Value::Null),
             };
-            for index in 0..count {
-                let fact_id = match &rule.for_each {
-                    Some(list) => {
-                        let fact = context["facts"][list.as_str()][index].clone();
-                        let id = fact["id"].as_str().map(str::to_owned);
-                        context["fact"] = fact;
-                        id
-                    }
-                    None => None,
-                };
-                match self.judge(compiled, &context, now_ms) {
-                    Ok(Some(until)) => reasons.push(self.reason(rule, &context, fact_id, until)),
+            for fact in judged {
+                let fact_id = fact["id"].as_str().map(str::to_owned);
+                match self.judge(compiled, &context, fact, now_ms) {
+                    Ok(Some(until)) => reasons.push(self.reason(rule, fact, fact_id, until)),
                     Ok(None) => {}
                     Err(message) => errors.push(RuleFailure {
                         rule: rule.id.clone(),
@@ -265,7 +260,6 @@ impl Policy {
                     }),
                 }
             }
-            context["fact"] = Value::Null;
         }
         // Most severe first; within a colour, the one that lasts longest first.
         reasons.sort_by(|a, b| {
@@ -293,18 +287,22 @@ impl Policy {
         &self,
         rule: &CompiledRule,
         context: &Value,
+        fact: &Value,
         now_ms: i64,
     ) -> Result<Option<Option<i64>>, String> {
+        let bindings = [("fact", fact)];
         if !rule
             .when
-            .evaluate_truthy(context)
+            .evaluate_truthy_with(context, &bindings)
             .map_err(|e| format!("when: {e}"))?
         {
             return Ok(None);
         }
         let until = match &rule.until {
             Some(expr) => {
-                let value = expr.evaluate(context).map_err(|e| format!("until: {e}"))?;
+                let value = expr
+                    .evaluate_with(context, &bindings)
+                    .map_err(|e| format!("until: {e}"))?;
                 earliest(&value).map_err(|e| format!("until: {e}"))?
             }
             None => None,
@@ -318,12 +316,12 @@ impl Policy {
     fn reason(
         &self,
         rule: &RuleDocument,
-        context: &Value,
+        fact_value: &Value,
         fact: Option<String>,
         until: Option<i64>,
     ) -> Reason {
         let template_context = json!({
-            "fact": context["fact"],
+            "fact": fact_value,
             "param": self.document.parameters,
         });
         let render = |s: &str| self.render_time(s);
