@@ -4,6 +4,7 @@
 mod demo;
 mod failure;
 mod node_cmd;
+mod pass_cmd;
 mod policy_cmd;
 mod rules_cmd;
 
@@ -43,6 +44,19 @@ enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+    /// Verify a pass, venue code or EU certificate offline; one JSON object, exit 0/1/2.
+    Verify(pass_cmd::VerifyCommand),
+    /// Signing keys of this node.
+    #[command(subcommand)]
+    Keys(pass_cmd::KeysCommand),
+    /// Build or check the signed list of regions' keys.
+    #[command(subcommand)]
+    TrustList(pass_cmd::TrustListCommand),
+    /// Passes (for testing and demos).
+    #[command(subcommand)]
+    Pass(pass_cmd::PassCommand),
+    /// Issue a signed venue code (场所码).
+    VenueCode(pass_cmd::VenueCodeCommand),
     /// Staff and department accounts.
     #[command(subcommand)]
     Accounts(node_cmd::AccountsCommand),
@@ -88,6 +102,11 @@ fn main() -> ExitCode {
                 demo::run(config).await
             })
         }
+        Command::Verify(cmd) => Ok(pass_cmd::verify(cmd)),
+        Command::Keys(cmd) => Ok(pass_cmd::keys(cmd)),
+        Command::TrustList(cmd) => Ok(pass_cmd::trust_list(cmd)),
+        Command::Pass(cmd) => Ok(pass_cmd::pass(cmd)),
+        Command::VenueCode(cmd) => Ok(pass_cmd::venue_code(cmd)),
         Command::Accounts(cmd) => node(&cli.node, |config| node_cmd::accounts(config, cmd)),
         Command::Audit(cmd) => node(&cli.node, |config| node_cmd::audit(config, cmd)),
     };
