@@ -23,6 +23,12 @@ pub struct Config {
     pub policy_file: Option<PathBuf>,
     /// The master key for personal data, 64 hex characters; `data_dir/data.key` when absent.
     pub data_key: Option<Secret>,
+    /// How long a pass stays valid, in seconds: short, so a screenshot goes stale.
+    pub pass_validity_seconds: i64,
+    /// A signed trust list of other regions' keys (from `healthcode trust-list build`).
+    pub trust_list: Option<PathBuf>,
+    /// The hub's root public key (PEM) that signs the trust list.
+    pub trust_root_key: Option<PathBuf>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// A change affecting more people than this at once needs a second official's approval.
@@ -64,6 +70,9 @@ impl Default for Config {
             region: "330100".into(),
             policy_file: None,
             data_key: None,
+            pass_validity_seconds: 180,
+            trust_list: None,
+            trust_root_key: None,
             max_body_bytes: 1024 * 1024,
             batch_approval_threshold: 50,
             login: LoginConfig::default(),

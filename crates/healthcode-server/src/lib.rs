@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod passes;
 mod routes;
 
 use axum::Router;
@@ -25,6 +26,7 @@ pub struct AppState {
     pub policy: Arc<Policy>,
     pub config: Arc<Config>,
     pub metrics: metrics::Metrics,
+    pub passes: Arc<passes::Passes>,
 }
 
 impl AppState {
@@ -45,6 +47,8 @@ pub enum StartError {
     Store(#[from] healthcode_store::StoreError),
     #[error("the policy: {0}")]
     Policy(String),
+    #[error("passes: {0}")]
+    Passes(String),
     #[error("cannot listen on {0}: {1}")]
     Listen(String, std::io::Error),
 }
@@ -67,7 +71,9 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
         None => Policy::default_policy(),
     }
     .map_err(|e| StartError::Policy(e.to_string()))?;
+    let passes = passes::Passes::open(&config, OffsetDateTime::now_utc())?;
     Ok(AppState {
+        passes: Arc::new(passes),
         store,
         policy: Arc::new(policy),
         config: Arc::new(config),

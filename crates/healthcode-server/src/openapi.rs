@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and the types they take and
 //! return; served at /api/v1/openapi.json.
 
-use crate::routes::{appeals, health, login, people, policy};
+use crate::routes::{appeals, health, login, pass, people, policy};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -10,8 +10,8 @@ use utoipa::{Modify, OpenApi};
     info(
         title = "healthcode node API",
         description = "A regional digital health code (健康码). Operations of GB/T 38963: health declaration \
-(`declaration` tag), trip declaration, health-information query (`query`), error correction (`correction`); \
-code request and code verification come with the signed pass. Errors are `{code, message, message_zh}`.",
+(`declaration` tag), trip declaration, health-information query (`query`), code request and code \
+verification (`code`), error correction (`correction`). Errors are `{code, message, message_zh}`.",
         license(name = "Apache-2.0")
     ),
     paths(
@@ -26,6 +26,8 @@ code request and code verification come with the signed pass. Errors are `{code,
         people::declare_trip,
         people::record_fact,
         people::audit,
+        pass::issue,
+        pass::verify,
         appeals::file,
         appeals::of_person,
         appeals::open,

@@ -617,3 +617,108 @@ async fn the_openapi_document_describes_every_route() {
     }
     node.stop().await;
 }
+
+#[tokio::test]
+async fn code_request_and_verification() {
+    for node in nodes().await {
+        let checkpoint = node.staff("checkpoint").await;
+        let me = node.resident("13600136000").await;
+        let (_, adult) = node
+            .post(
+                "/api/v1/people",
+                &me,
+                json!({"document_kind": "resident_id",
+                "document_number": "11010519491231002X", "name": "赵六", "phone": "13600136000"}),
+            )
+            .await;
+        let id = adult["id"].as_str().unwrap().to_owned();
+        let (_, child) = node
+            .post(
+                "/api/v1/people",
+                &me,
+                json!({"document_kind": "none", "name": "赵小六",
+                "phone": "13600136000", "guardian_id": id}),
+            )
+            .await;
+
+        // The pass says what the policy says now, and verifies offline.
+        let (status, pass) = node.get(&format!("/api/v1/people/{id}/pass"), &me).await;
+        assert_eq!(status, StatusCode::OK, "{pass}");
+        assert_eq!(pass["colour"], "green");
+        assert_eq!(pass["masked_name"], "赵*");
+        let text = pass["text"].as_str().unwrap();
+        assert!(text.starts_with("HCP1:"), "{text}");
+        let (status, report) = node
+            .post("/api/v1/passes/verify", &checkpoint, json!({"text": text}))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(report["valid"], true, "{report}");
+        assert_eq!(report["content"]["colour"], "green");
+        assert_eq!(report["content"]["document_tail"], "002X");
+
+        // Declare a fever: the next pass is yellow.
+        node.post(
+            &format!("/api/v1/people/{id}/declarations"),
+            &me,
+            json!({"temperature_c": 38.5}),
+        )
+        .await;
+        let (_, pass) = node.get(&format!("/api/v1/people/{id}/pass"), &me).await;
+        assert_eq!(pass["colour"], "yellow");
+
+        // A child under review gets a pending pass, never a green one.
+        let (_, pending) = node
+            .get(
+                &format!("/api/v1/people/{}/pass", child["id"].as_str().unwrap()),
+                &me,
+            )
+            .await;
+        assert_eq!(pending["colour"], "pending");
+
+        // The PNG is a real QR code of the same kind of text.
+        let resp = node
+            .http
+            .get(format!("{}/api/v1/people/{id}/pass?format=png", node.base))
+            .bearer_auth(&me)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()["content-type"], "image/png");
+        let png = resp.bytes().await.unwrap();
+        let decoded = healthcode_pass::qr::decode_png(&png).unwrap();
+        assert!(decoded.starts_with("HCP1:"));
+        let (_, report) = node
+            .post(
+                "/api/v1/passes/verify",
+                &checkpoint,
+                json!({"text": decoded}),
+            )
+            .await;
+        assert_eq!(report["valid"], true);
+
+        // An altered pass fails at a named stage; a resident cannot use the verifier.
+        let mut altered = text.to_owned();
+        let last = altered.pop().unwrap();
+        altered.push(if last == '0' { '1' } else { '0' });
+        let (_, report) = node
+            .post(
+                "/api/v1/passes/verify",
+                &checkpoint,
+                json!({"text": altered}),
+            )
+            .await;
+        assert_eq!(report["valid"], false, "{report}");
+        let (status, _) = node
+            .post("/api/v1/passes/verify", &me, json!({"text": text}))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, body) = node
+            .get(&format!("/api/v1/people/{id}/pass?format=gif"), &me)
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("bad_format"))
+        );
+        node.stop().await;
+    }
+}

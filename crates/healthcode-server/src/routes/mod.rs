@@ -3,6 +3,7 @@
 pub mod appeals;
 pub mod health;
 pub mod login;
+pub mod pass;
 pub mod people;
 pub mod policy;
 
@@ -25,6 +26,8 @@ pub fn router(state: AppState) -> Router {
         .route("/people/{id}/declarations", post(people::declare))
         .route("/people/{id}/facts", post(people::record_fact))
         .route("/people/{id}/trips", post(people::declare_trip))
+        .route("/people/{id}/pass", get(pass::issue))
+        .route("/passes/verify", post(pass::verify))
         .route("/people/{id}/audit", get(people::audit))
         .route(
             "/people/{id}/appeals",
