@@ -5,7 +5,7 @@ use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::body::Body;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::people::{CASEWORKERS, may_act_for, rfc3339};
+use crate::routes::people::{current_status, rfc3339};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -42,15 +42,8 @@ pub async fn issue(
     Path(id): Path<String>,
     Query(query): Query<PassQuery>,
 ) -> ApiResult<Response> {
-    may_act_for(&caller, &id, &CASEWORKERS)?;
     let now = state.now();
-    let person = match &caller {
-        Caller::Resident { people, .. } => people.iter().find(|p| p.id == id).cloned(),
-        Caller::Staff { .. } => state.store.person(&id).await?,
-    }
-    .ok_or_else(|| ApiError::not_found("person"))?;
-    let facts = state.store.facts(&id).await?;
-    let status = state.policy.evaluate(&facts, now);
+    let (person, status) = current_status(&state, &caller, &id, "pass.issue").await?;
     let (pass, text) = state
         .passes
         .issue(&person, status.color, &status.policy_version, now)

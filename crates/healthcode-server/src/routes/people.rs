@@ -146,6 +146,31 @@ pub async fn confirm(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The person and the colour the policy gives them now, for a caller who may act for them. A
+/// staff caller's read goes on the record the person can see (as `action`); a resident reading
+/// their own (or their child's) data is not someone else looking at it.
+pub async fn current_status(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: &str,
+) -> ApiResult<(Person, Status)> {
+    may_act_for(caller, id, &CASEWORKERS)?;
+    let now = state.now();
+    let person = match caller {
+        // A resident's session already holds the people they act for.
+        Caller::Resident { people, .. } => people.iter().find(|p| p.id == id).cloned(),
+        Caller::Staff { .. } => state.store.person(id).await?,
+    }
+    .ok_or_else(|| ApiError::not_found("person"))?;
+    if let Caller::Staff { .. } = caller {
+        let actor = caller.actor("status query");
+        state.store.audit(&actor, action, Some(id), "", now).await?;
+    }
+    let facts = state.store.facts(id).await?;
+    Ok((person, state.policy.evaluate(&facts, now)))
+}
+
 /// The code shown: the policy's colour, or `pending` (审核中) while enrollment is under review.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct StatusView {
@@ -163,25 +188,7 @@ pub async fn status(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<StatusView>> {
-    may_act_for(&caller, &id, &CASEWORKERS)?;
-    let now = state.now();
-    let person = match &caller {
-        // A resident's session already holds the people they act for.
-        Caller::Resident { people, .. } => people.iter().find(|p| p.id == id).cloned(),
-        Caller::Staff { .. } => state.store.person(&id).await?,
-    }
-    .ok_or_else(|| ApiError::not_found("person"))?;
-    // Reads by staff go on the record the person can see; a resident reading their own (or
-    // their child's) status is not someone else looking at their data.
-    if let Caller::Staff { .. } = caller {
-        let actor = caller.actor("status query");
-        state
-            .store
-            .audit(&actor, "status.read", Some(&id), "", now)
-            .await?;
-    }
-    let facts = state.store.facts(&id).await?;
-    let status = state.policy.evaluate(&facts, now);
+    let (person, status) = current_status(&state, &caller, &id, "status.read").await?;
     let (code, code_zh) = match person.enrollment {
         Enrollment::Pending => ("pending", "审核中"),
         Enrollment::Confirmed => (status.color.as_str(), status.color.word_zh()),
