@@ -289,21 +289,28 @@ fn mask_middle(s: &str) -> String {
     }
 }
 
-/// A name as shown to staff: 张*三, 李*, 欧**华; for a Latin-script name the first word (the
-/// surname as documents print it) and the initials of the rest: `ZHANG S**`.
+/// A name as shown to staff: the first and last characters with one star between, whatever the
+/// length, so the mask does not tell how long the name is (张*丰, 李*, 欧*华); for a Latin-script
+/// name the first word (the surname as documents print it) and the initials of the rest: `ZHANG S*`.
 pub fn mask_name(name: &str) -> String {
     let name = name.trim();
     if name.is_ascii() {
         let mut words = name.split_whitespace();
         let mut out: Vec<String> = words.next().map(str::to_owned).into_iter().collect();
-        out.extend(words.map(|w| {
-            let mut chars = w.chars();
-            let first = chars.next().map(String::from).unwrap_or_default();
-            first + &"*".repeat(chars.count())
-        }));
+        out.extend(
+            words
+                .filter_map(|w| w.chars().next())
+                .map(|c| format!("{c}*")),
+        );
         return out.join(" ");
     }
-    mask_middle(name)
+    let chars: Vec<char> = name.chars().collect();
+    match chars.as_slice() {
+        [] => String::new(),
+        [_] => "*".into(),
+        [first, _] => format!("{first}*"),
+        [first, .., last] => format!("{first}*{last}"),
+    }
 }
 
 #[cfg(test)]
@@ -431,8 +438,13 @@ mod tests {
     fn names_are_masked_as_on_screen() {
         assert_eq!(mask_name("张三丰"), "张*丰");
         assert_eq!(mask_name("李四"), "李*");
-        assert_eq!(mask_name("欧阳建华"), "欧**华");
-        assert_eq!(mask_name("ZHANG San Feng"), "ZHANG S** F***");
+        assert_eq!(
+            mask_name("欧阳建华"),
+            "欧*华",
+            "one star whatever the length"
+        );
+        assert_eq!(mask_name("ZHANG San Feng"), "ZHANG S* F*");
+        assert_eq!(mask_name("李"), "*");
         assert_eq!(mask_name("Li"), "Li");
     }
 }

@@ -94,17 +94,8 @@ impl DocumentKind {
     }
 }
 
-/// Masks a name for display: first and last character kept, the middle starred (张小三 → 张*三,
-/// 张三 → 张*). Works on characters, not bytes.
-pub fn mask_name(name: &str) -> String {
-    let chars: Vec<char> = name.trim().chars().collect();
-    match chars.as_slice() {
-        [] => String::new(),
-        [_] => "*".to_owned(),
-        [first, _] => format!("{first}*"),
-        [first, .., last] => format!("{first}*{last}"),
-    }
-}
+/// Masks a name for display (张小三 → 张*三): the domain's one masking rule.
+pub use healthcode_core::identity::mask_name;
 
 /// The last four characters of a document number.
 pub fn document_tail(number: &str) -> String {
