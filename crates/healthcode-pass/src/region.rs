@@ -36,6 +36,21 @@ impl RegionCode {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether `code` lies within this division: a province (`330000`) covers its prefectures
+    /// and counties (`33….`), a prefecture-level city (`330100`) its districts (`3301..`), a county
+    /// only itself. A city's node thus signs the venue codes of its districts.
+    pub fn covers(&self, code: &str) -> bool {
+        let own = self.0.as_str();
+        let prefix = if own.ends_with("0000") {
+            &own[..2]
+        } else if own.ends_with("00") {
+            &own[..4]
+        } else {
+            own
+        };
+        code.len() == 6 && code.starts_with(prefix)
+    }
 }
 
 impl TryFrom<String> for RegionCode {
@@ -59,6 +74,18 @@ impl std::fmt::Display for RegionCode {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn divisions_cover_what_lies_within_them() {
+        let zhejiang = super::RegionCode::parse("330000").unwrap();
+        let hangzhou = super::RegionCode::parse("330100").unwrap();
+        let xihu = super::RegionCode::parse("330106").unwrap();
+        assert!(zhejiang.covers("330106") && zhejiang.covers("331000"));
+        assert!(hangzhou.covers("330106") && hangzhou.covers("330100"));
+        assert!(!hangzhou.covers("330200") && !hangzhou.covers("440300"));
+        assert!(xihu.covers("330106") && !xihu.covers("330105"));
+        assert!(!hangzhou.covers("3301"));
+    }
+
     use super::*;
 
     #[test]

@@ -497,8 +497,12 @@ fn check_region_usage(claims: &Claims, signer: Option<&TrustedKey>, usage: Usage
     if !key.usages.is_empty() && !key.usages.contains(&usage) {
         return Stage::failed(format!("key may not sign {usage:?} codes"));
     }
+    // A key of a city or province signs for the divisions within it (GB/T 2260 hierarchy).
+    let covers = |region: &str, iss: &str| {
+        crate::region::RegionCode::parse(region).map_or(region == iss, |r| r.covers(iss))
+    };
     match (&key.region, &claims.iss) {
-        (Some(region), Some(iss)) if region != iss => Stage::failed(format!(
+        (Some(region), Some(iss)) if !covers(region, iss) => Stage::failed(format!(
             "key belongs to region {region}, code claims issuer {iss}"
         )),
         (Some(_), None) => Stage::failed("no issuer (iss)"),

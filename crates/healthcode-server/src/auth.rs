@@ -149,3 +149,14 @@ impl FromRequestParts<AppState> for Caller {
         })
     }
 }
+
+/// A new staff or checkpoint API token: 32 random bytes, hex, prefixed `hc_`.
+pub fn new_staff_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!(
+        "hc_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and the types they take and
 //! return; served at /api/v1/openapi.json.
 
-use crate::routes::{appeals, health, login, pass, people, policy};
+use crate::routes::{appeals, health, login, pass, people, policy, venues};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -28,6 +28,10 @@ verification (`code`), error correction (`correction`). Errors are `{code, messa
         people::audit,
         pass::issue,
         pass::verify,
+        venues::register,
+        venues::list,
+        venues::code,
+        venues::add_checkpoint,
         appeals::file,
         appeals::of_person,
         appeals::open,

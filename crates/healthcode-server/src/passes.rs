@@ -129,3 +129,24 @@ fn subject(pseudonym: &str) -> [u8; 16] {
     }
     out
 }
+
+impl Passes {
+    /// A signed venue code (场所码), valid for a year: printed once and posted at the door.
+    pub fn venue_code(
+        &self,
+        venue: &healthcode_store::Venue,
+        now: OffsetDateTime,
+    ) -> Result<String, String> {
+        let region = RegionCode::parse(&venue.region).map_err(|e| e.to_string())?;
+        let code = healthcode_pass::venue::VenueCode::new(
+            &venue.id,
+            &venue.name,
+            region,
+            &venue.category,
+            now,
+            healthcode_pass::venue::DEFAULT_VALIDITY,
+        )
+        .map_err(|e| e.to_string())?;
+        code.seal(&self.key, 9).map_err(|e| e.to_string())
+    }
+}

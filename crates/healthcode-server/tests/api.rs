@@ -722,3 +722,93 @@ async fn code_request_and_verification() {
         node.stop().await;
     }
 }
+
+#[tokio::test]
+async fn venues_codes_and_checkpoints() {
+    for node in nodes().await {
+        let manager = node.staff("venue_manager").await;
+        let other_manager = node.staff("venue_manager").await;
+        let official = node.staff("health_official").await;
+        let venue = json!({"name": "西湖银泰", "address": "杭州市上城区延安路98号", "region": "330102", "category": "mall"});
+        let (status, body) = node.post("/api/v1/venues", &official, venue.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        let (status, created) = node.post("/api/v1/venues", &manager, venue).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert_eq!(
+            created["dwell_minutes"], 120,
+            "the policy's dwell time for malls"
+        );
+        let id = created["id"].as_str().unwrap();
+        for (bad, code) in [
+            (
+                json!({"name": "x", "address": "y", "region": "33010", "category": "mall"}),
+                "bad_region",
+            ),
+            (
+                json!({"name": "x", "address": "y", "region": "330102", "category": "casino"}),
+                "bad_category",
+            ),
+            (
+                json!({"name": "", "address": "y", "region": "330102", "category": "mall"}),
+                "bad_name",
+            ),
+        ] {
+            let (status, body) = node.post("/api/v1/venues", &manager, bad).await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some(code))
+            );
+        }
+
+        // The printable venue code verifies as a venue code of this node.
+        let resp = node
+            .http
+            .get(format!("{}/api/v1/venues/{id}/code", node.base))
+            .bearer_auth(&manager)
+            .send()
+            .await
+            .unwrap();
+        let text = resp.text().await.unwrap();
+        assert!(text.starts_with("HCV1:"), "{text}");
+        let (_, checkpoint) = node
+            .post(
+                &format!("/api/v1/venues/{id}/checkpoints"),
+                &manager,
+                json!({"name": "A 口"}),
+            )
+            .await;
+        let token = checkpoint["token"].as_str().unwrap().to_owned();
+        let (_, report) = node
+            .post("/api/v1/passes/verify", &token, json!({"text": text}))
+            .await;
+        assert_eq!(report["valid"], true, "{report}");
+        assert_eq!(report["content"]["venue_id"], id);
+        let resp = node
+            .http
+            .get(format!("{}/api/v1/venues/{id}/code?format=png", node.base))
+            .bearer_auth(&manager)
+            .send()
+            .await
+            .unwrap();
+        let png = resp.bytes().await.unwrap();
+        assert_eq!(
+            healthcode_pass::qr::decode_png(&png).unwrap().get(..5),
+            Some("HCV1:")
+        );
+
+        // A checkpoint's token is a checkpoint account; another venue's manager cannot add one.
+        let (_, me) = node.get("/api/v1/me", &token).await;
+        assert_eq!(me["role"], "checkpoint");
+        let (status, _) = node
+            .post(
+                &format!("/api/v1/venues/{id}/checkpoints"),
+                &other_manager,
+                json!({"name": "B 口"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (_, all) = node.get("/api/v1/venues", &official).await;
+        assert_eq!(all.as_array().unwrap().len(), 1);
+        node.stop().await;
+    }
+}

@@ -11,6 +11,7 @@ mod db;
 mod facts;
 mod people;
 pub mod vault;
+mod venues;
 
 pub use accounts::{Account, CodeRejection};
 pub use appeals::{Appeal, AppealOutcome};
@@ -19,6 +20,7 @@ pub use batches::{Batch, BatchItem};
 pub use db::Backend;
 pub use people::{Enrollment, NewPerson, Person, PersonDetail};
 pub use vault::Vault;
+pub use venues::{Checkpoint, NewVenue, Venue};
 
 use time::OffsetDateTime;
 

@@ -607,3 +607,46 @@ async fn a_batch_needs_a_second_official_and_applies_atomically() {
         store.close().await;
     }
 }
+
+#[tokio::test]
+async fn venues_and_their_checkpoints() {
+    use healthcode_store::NewVenue;
+    for store in stores().await {
+        let manager = Actor::new("acct-manager", "venue_manager", "venue registration");
+        let new = NewVenue {
+            name: "地铁1号线武林广场站".into(),
+            address: "杭州市拱墅区武林广场".into(),
+            region: "330105".into(),
+            category: "metro".into(),
+        };
+        let venue = store.create_venue(&new, &manager, NOW).await.unwrap();
+        assert_eq!(store.venue(&venue.id).await.unwrap().unwrap(), venue);
+        assert_eq!(store.venues(10).await.unwrap().len(), 1);
+        let gate = store
+            .create_checkpoint(&venue.id, "Gate A", "token-gate-a", &manager, NOW)
+            .await
+            .unwrap();
+        let account = store
+            .account_by_token("token-gate-a")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(account.role, "checkpoint");
+        assert_eq!(
+            store
+                .checkpoint_of_account(&account.id)
+                .await
+                .unwrap()
+                .unwrap(),
+            gate
+        );
+        assert_eq!(store.checkpoints_of(&venue.id).await.unwrap(), vec![gate]);
+        assert!(matches!(
+            store
+                .create_checkpoint("nowhere", "Gate B", "token-b", &manager, NOW)
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+        store.close().await;
+    }
+}

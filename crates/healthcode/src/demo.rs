@@ -36,13 +36,14 @@ const GIVEN: [&str; 20] = [
     "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
     "超", "秀英", "霞", "平",
 ];
-const VENUES: [&str; 6] = [
-    "地铁1号线武林广场站",
-    "西湖银泰",
-    "杭州东站",
-    "浙大一院",
-    "滨江宝龙城",
-    "余杭菜市场",
+/// The demo city's venues: name, district, category (a key of the policy's `venue_dwell_minutes`).
+const VENUES: [(&str, &str, &str); 6] = [
+    ("地铁1号线武林广场站", "330105", "metro"),
+    ("西湖银泰", "330102", "mall"),
+    ("杭州东站", "330102", "station"),
+    ("浙大一院", "330102", "hospital"),
+    ("滨江宝龙城", "330108", "mall"),
+    ("余杭菜市场", "330110", "market"),
 ];
 
 pub async fn run(mut config: Config) -> Result<ExitCode, Failure> {
@@ -51,7 +52,8 @@ pub async fn run(mut config: Config) -> Result<ExitCode, Failure> {
     let store = &state.store;
     let now = OffsetDateTime::now_utc();
     let tokens = if store.accounts().await.map_err(failed)?.is_empty() {
-        let tokens = seed_accounts(store, now).await?;
+        let mut tokens = seed_accounts(store, now).await?;
+        tokens.extend(seed_venues(store, now).await?);
         let colours = seed_city(store, &state.policy, now).await?;
         println!("Seeded a demo city of {RESIDENTS} residents in Hangzhou's districts:");
         for (code, count) in &colours {
@@ -80,6 +82,36 @@ pub async fn run(mut config: Config) -> Result<ExitCode, Failure> {
 
 fn failed(e: impl std::fmt::Display) -> Failure {
     Failure::new("demo", e.to_string(), format!("演示数据出错：{e}"))
+}
+
+/// The venues, each with one checkpoint whose scanner token is returned.
+async fn seed_venues(store: &Store, now: OffsetDateTime) -> Result<Vec<(String, String)>, Failure> {
+    let manager = Actor::new("demo-venue-manager", "venue_manager", "demo venues");
+    let mut tokens = Vec::new();
+    for (name, district, category) in VENUES {
+        let (_, district_name) = DISTRICTS
+            .iter()
+            .find(|(code, _)| *code == district)
+            .copied()
+            .unwrap_or((district, ""));
+        let new = healthcode_store::NewVenue {
+            name: name.to_owned(),
+            address: format!("杭州市{district_name}"),
+            region: district.to_owned(),
+            category: category.to_owned(),
+        };
+        let venue = store
+            .create_venue(&new, &manager, now)
+            .await
+            .map_err(failed)?;
+        let token = new_token();
+        store
+            .create_checkpoint(&venue.id, "A 口", &token, &manager, now)
+            .await
+            .map_err(failed)?;
+        tokens.push((format!("checkpoint {name}"), token));
+    }
+    Ok(tokens)
 }
 
 async fn seed_accounts(
@@ -126,7 +158,7 @@ fn at(t: OffsetDateTime) -> String {
 /// The facts that give the `i`-th resident their story: most have none that matter.
 fn story(rng: &mut StdRng, i: usize, now: OffsetDateTime) -> Vec<serde_json::Value> {
     let hours = |h: i64| now - Duration::hours(h);
-    let venue = VENUES[i % VENUES.len()];
+    let venue = VENUES[i % VENUES.len()].0;
     let roll = rng.gen_range(0..100);
     let mut facts = vec![
         json!({"type": "declaration", "temperature_decicelsius": rng.gen_range(360..372),
@@ -222,10 +254,13 @@ fn print_tour(base: &str, tokens: &[(String, String)]) {
     println!("healthcode demo node: {base}   (Ctrl-C to stop)");
     println!("  published policy:  curl {base}/api/v1/policy");
     if !tokens.is_empty() {
-        println!("  staff tokens (shown once):");
+        println!("  staff and checkpoint tokens (shown once):");
         for (role, token) in tokens {
             println!("    {role:<17} {token}");
         }
+        println!(
+            "  venues: curl {base}/api/v1/venues -H 'authorization: Bearer <health_official token>'"
+        );
     }
     println!(
         "  residents log in by phone: 13800000000 … 13800000999. Ask for a code, it is printed in this log:"

@@ -7,7 +7,6 @@ use healthcode_server::auth::{Role, STAFF_ROLES};
 use healthcode_server::config::Config;
 use healthcode_server::{AppState, open_state, start};
 use healthcode_store::Actor;
-use rand::RngCore;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use time::OffsetDateTime;
@@ -101,14 +100,7 @@ fn failed(e: impl std::fmt::Display) -> Failure {
     Failure::new("store", e.to_string(), format!("存储出错：{e}"))
 }
 
-pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!(
-        "hc_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
-}
+pub use healthcode_server::auth::new_staff_token as new_token;
 
 pub async fn serve(config: Config) -> Result<ExitCode, Failure> {
     let state = open(config).await?;

@@ -6,6 +6,7 @@ pub mod login;
 pub mod pass;
 pub mod people;
 pub mod policy;
+pub mod venues;
 
 use crate::AppState;
 use axum::Router;
@@ -28,6 +29,9 @@ pub fn router(state: AppState) -> Router {
         .route("/people/{id}/trips", post(people::declare_trip))
         .route("/people/{id}/pass", get(pass::issue))
         .route("/passes/verify", post(pass::verify))
+        .route("/venues", post(venues::register).get(venues::list))
+        .route("/venues/{id}/code", get(venues::code))
+        .route("/venues/{id}/checkpoints", post(venues::add_checkpoint))
         .route("/people/{id}/audit", get(people::audit))
         .route(
             "/people/{id}/appeals",
