@@ -38,9 +38,12 @@ impl Passes {
             .active()
             .map_err(|e| start_error("signing key", e))?;
         let mut trust = TrustStore::new();
-        // Our own keys: the active one and retired ones whose passes may still be valid.
+        // Our own keys: the active one and retired ones whose codes may still be valid; venue
+        // codes live a year, so a retired key keeps verifying what it signed before retiring
+        // (codes it would sign after retiring are refused by `valid_until`).
+        let longest = healthcode_pass::venue::DEFAULT_VALIDITY.max(validity);
         for (verifying, entry) in keyring
-            .verifying_keys(now, validity)
+            .verifying_keys(now, longest)
             .map_err(|e| start_error("signing keys", e))?
         {
             trust.add(TrustedKey {

@@ -812,3 +812,49 @@ async fn venues_codes_and_checkpoints() {
         node.stop().await;
     }
 }
+
+#[tokio::test]
+async fn venue_codes_outlive_a_key_rotation() {
+    let node = nodes().await.into_iter().next().unwrap();
+    let manager = node.staff("venue_manager").await;
+    let (_, venue) = node
+        .post(
+            "/api/v1/venues",
+            &manager,
+            json!({"name": "杭州东站", "address": "杭州市上城区",
+            "region": "330102", "category": "station"}),
+        )
+        .await;
+    let path = format!("/api/v1/venues/{}/code", venue["id"].as_str().unwrap());
+    let text = node
+        .http
+        .get(format!("{}{path}", node.base))
+        .bearer_auth(&manager)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Rotate the node's signing key, as `healthcode keys rotate` would, and start the node again.
+    let keys = node.state.config.data_dir.join("keys");
+    let now = OffsetDateTime::now_utc();
+    let mut ring = healthcode_pass::keyring::Keyring::open_or_create(
+        &keys,
+        healthcode_pass::keys::Algorithm::EdDSA,
+        now,
+    )
+    .unwrap();
+    ring.rotate(healthcode_pass::keys::Algorithm::EdDSA, now)
+        .unwrap();
+    let config = (*node.state.config).clone();
+    node.stop().await;
+    // An hour on, long after any pass of the old key expired, the node starts again.
+    let later = now + time::Duration::hours(1);
+    let passes = healthcode_server::passes::Passes::open(&config, later).unwrap();
+    let report = passes.verify(&text, later);
+    assert!(
+        report.valid,
+        "a venue code printed before the rotation still verifies: {report:?}"
+    );
+}
