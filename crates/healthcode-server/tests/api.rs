@@ -411,10 +411,11 @@ async fn bad_input_gets_a_clear_error_and_never_a_500() {
             (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_fact"))
         );
         let huge = "x".repeat(100 * 1024);
-        let (status, _) = node
+        let (status, body) = node
             .post("/api/v1/people", &me, json!({"name": huge}))
             .await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["code"], "too_large", "{body}");
         let (status, body) = node
             .call(
                 Method::POST,

@@ -11,7 +11,6 @@ pub mod venues;
 use crate::AppState;
 use axum::Router;
 use axum::routing::{get, post};
-use tower_http::limit::RequestBodyLimitLayer;
 
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
@@ -48,8 +47,9 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .nest("/api/v1", api)
         .fallback(health::not_found)
-        .layer(axum::extract::DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(limit))
+        // Bodies are read by our JSON extractor, which answers an oversized one with 413 and the
+        // usual error body.
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
         .route_layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::metrics::track,
