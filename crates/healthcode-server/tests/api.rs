@@ -417,6 +417,13 @@ async fn bad_input_gets_a_clear_error_and_never_a_500() {
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(body["code"], "too_large", "{body}");
         let (status, body) = node
+            .call(Method::DELETE, "/api/v1/policy", None, None)
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed"))
+        );
+        let (status, body) = node
             .call(
                 Method::POST,
                 "/api/v1/auth/login",

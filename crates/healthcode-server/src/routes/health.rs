@@ -20,6 +20,15 @@ pub async fn not_found() -> ApiError {
     ApiError::not_found("this path")
 }
 
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this path does not take this method",
+        "该路径不支持此请求方法",
+    )
+}
+
 /// Prometheus exposition.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus exposition")))]
 pub async fn metrics(

@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .nest("/api/v1", api)
         .fallback(health::not_found)
+        .method_not_allowed_fallback(health::method_not_allowed)
         // Bodies are read by our JSON extractor, which answers an oversized one with 413 and the
         // usual error body.
         .layer(axum::extract::DefaultBodyLimit::max(limit))
