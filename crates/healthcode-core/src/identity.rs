@@ -291,10 +291,13 @@ fn mask_middle(s: &str) -> String {
 
 /// A name as shown to staff: the first and last characters with one star between, whatever the
 /// length, so the mask does not tell how long the name is (张*丰, 李*, 欧*华); for a Latin-script
-/// name the first word (the surname as documents print it) and the initials of the rest: `ZHANG S*`.
+/// name of several words the first word (the surname as documents print it) and the initials of
+/// the rest: `ZHANG S*`.
 pub fn mask_name(name: &str) -> String {
     let name = name.trim();
-    if name.is_ascii() {
+    // A Latin-script name of several words keeps its first; a single word is masked like any
+    // other name, so that every masked name hides something.
+    if name.is_ascii() && name.split_whitespace().nth(1).is_some() {
         let mut words = name.split_whitespace();
         let mut out: Vec<String> = words.next().map(str::to_owned).into_iter().collect();
         out.extend(
@@ -445,6 +448,7 @@ mod tests {
         );
         assert_eq!(mask_name("ZHANG San Feng"), "ZHANG S* F*");
         assert_eq!(mask_name("李"), "*");
-        assert_eq!(mask_name("Li"), "Li");
+        assert_eq!(mask_name("MADONNA"), "M*A");
+        assert_eq!(mask_name("Li"), "L*", "a single word hides its end too");
     }
 }
