@@ -150,13 +150,16 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// `bytes` random bytes from the OS, as hex: tokens and identifiers.
+pub fn random_hex(bytes: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::rngs::OsRng;
+    (0..bytes)
+        .map(|_| format!("{:02x}", rng.r#gen::<u8>()))
+        .collect()
+}
+
 /// A new staff or checkpoint API token: 32 random bytes, hex, prefixed `hc_`.
 pub fn new_staff_token() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!(
-        "hc_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
+    format!("hc_{}", random_hex(32))
 }

@@ -47,13 +47,6 @@ pub fn normalise_phone(raw: &str) -> ApiResult<String> {
     }
 }
 
-fn random_hex(bytes: usize) -> String {
-    let mut rng = rand::rngs::OsRng;
-    (0..bytes)
-        .map(|_| format!("{:02x}", rng.r#gen::<u8>()))
-        .collect()
-}
-
 #[utoipa::path(post, path = "/api/v1/auth/code", tag = "login", request_body = CodeRequest,
     responses((status = 202, description = "a code was queued for SMS"), (status = 422, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 pub async fn send_code(
@@ -103,7 +96,11 @@ pub async fn login(
 ) -> ApiResult<Json<Value>> {
     let phone = normalise_phone(&req.phone)?;
     let login = &state.config.login;
-    let token = format!("{}{}", crate::auth::SESSION_PREFIX, random_hex(32));
+    let token = format!(
+        "{}{}",
+        crate::auth::SESSION_PREFIX,
+        crate::auth::random_hex(32)
+    );
     let verdict = state
         .store
         .redeem_login_code(

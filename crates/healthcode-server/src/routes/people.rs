@@ -378,7 +378,7 @@ pub fn fact_from_request(
         ));
     }
     map.entry("id")
-        .or_insert_with(|| json!(format!("f-{}", random_id())));
+        .or_insert_with(|| json!(format!("f-{}", crate::auth::random_hex(12))));
     map.insert("recorded_at".into(), json!(rfc3339(now)));
     serde_json::from_value(body).map_err(|e| {
         ApiError::unprocessable(
@@ -387,14 +387,6 @@ pub fn fact_from_request(
             format!("不是有效的事实记录：{e}"),
         )
     })
-}
-
-fn random_id() -> String {
-    use rand::Rng;
-    let mut rng = rand::rngs::OsRng;
-    (0..12)
-        .map(|_| format!("{:02x}", rng.r#gen::<u8>()))
-        .collect()
 }
 
 /// The audit entries about a person: what they see under "who read my data". Staff reads of it
