@@ -6,6 +6,7 @@ pub mod facts;
 pub mod identity;
 pub mod policy;
 pub mod text;
+pub mod visits;
 
 pub use color::Color;
 pub use facts::{Fact, FactBody, FactDocument};

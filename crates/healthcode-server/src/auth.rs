@@ -129,11 +129,18 @@ impl FromRequestParts<AppState> for Caller {
         let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
         // Resident sessions carry their own prefix, so each token costs one lookup.
         if !token.starts_with(SESSION_PREFIX) {
-            let account = state
-                .store
-                .account_by_token(token)
-                .await?
-                .ok_or_else(ApiError::unauthorized)?;
+            let account = match state.caches.account(token) {
+                Some(account) => account,
+                None => {
+                    let account = state
+                        .store
+                        .account_by_token(token)
+                        .await?
+                        .ok_or_else(ApiError::unauthorized)?;
+                    state.caches.remember_account(token, &account);
+                    account
+                }
+            };
             let role = Role::parse(&account.role).ok_or_else(ApiError::forbidden)?;
             return Ok(Caller::Staff { account, role });
         }

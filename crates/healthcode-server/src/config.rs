@@ -34,6 +34,42 @@ pub struct Config {
     /// A change affecting more people than this at once needs a second official's approval.
     pub batch_approval_threshold: u32,
     pub login: LoginConfig,
+    pub scans: ScanConfig,
+}
+
+/// Checkpoint scans and check-ins: how they are written and when the node sheds them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScanConfig {
+    /// How long after it was made an offline scan is still accepted (judged at its own time).
+    pub max_offline_hours: i64,
+    /// Scans waiting to be written at most; past it scans get 503 with `Retry-After` while
+    /// reads go on.
+    pub queue_rows: usize,
+    /// Scans written per transaction at most (group commit).
+    pub group_rows: usize,
+    /// Concurrent group writers: 0 for one on SQLite (a single writer) and four on PostgreSQL.
+    pub writers: usize,
+    /// Largest offline batch, in scans.
+    pub batch_max: usize,
+    /// Largest batch body, in bytes.
+    pub batch_body_bytes: usize,
+    /// How often expired visits and scan receipts are removed, in seconds (0: never).
+    pub retention_interval_seconds: u64,
+}
+
+impl Default for ScanConfig {
+    fn default() -> ScanConfig {
+        ScanConfig {
+            max_offline_hours: 72,
+            queue_rows: 50_000,
+            group_rows: 5_000,
+            writers: 0,
+            batch_max: 10_000,
+            batch_body_bytes: 8 * 1024 * 1024,
+            retention_interval_seconds: 3600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +112,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             batch_approval_threshold: 50,
             login: LoginConfig::default(),
+            scans: ScanConfig::default(),
         }
     }
 }

@@ -13,6 +13,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub en: String,
     pub zh: String,
+    /// Seconds after which to try again (sent as `Retry-After`), when the node sheds load.
+    pub retry_after: Option<u64>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -45,6 +47,20 @@ impl ApiError {
             code,
             en: en.into(),
             zh: zh.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 503 with `Retry-After`: past capacity the node answers at once instead of queueing.
+    pub fn overloaded(retry_after: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "the node is at capacity: try again shortly",
+                "系统繁忙，请稍后重试",
+            )
         }
     }
 
@@ -104,7 +120,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"code": self.code, "message": self.en, "message_zh": self.zh});
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

@@ -4,12 +4,16 @@
 
 pub mod auth;
 mod body;
+pub mod caches;
 pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod passes;
+pub mod recorder;
+pub mod retention;
 mod routes;
+pub mod scanning;
 
 use axum::Router;
 use config::Config;
@@ -27,6 +31,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: metrics::Metrics,
     pub passes: Arc<passes::Passes>,
+    /// Group commit of scans and check-ins.
+    pub recorder: recorder::Recorder,
+    pub caches: Arc<caches::Caches>,
 }
 
 impl AppState {
@@ -72,8 +79,11 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
     }
     .map_err(|e| StartError::Policy(e.to_string()))?;
     let passes = passes::Passes::open(&config, OffsetDateTime::now_utc())?;
+    let recorder = recorder::Recorder::spawn(store.clone(), &config.scans);
     Ok(AppState {
         passes: Arc::new(passes),
+        recorder,
+        caches: Arc::default(),
         store,
         policy: Arc::new(policy),
         config: Arc::new(config),
@@ -110,6 +120,7 @@ pub async fn start(state: AppState) -> Result<Running, StartError> {
         .local_addr()
         .map_err(|e| StartError::Listen(listen, e))?;
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    retention::spawn(state.clone());
     let app = router(state);
     let task = tokio::spawn(async move {
         axum::serve(listener, app)

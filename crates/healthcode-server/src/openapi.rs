@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and the types they take and
 //! return; served at /api/v1/openapi.json.
 
-use crate::routes::{appeals, health, login, pass, people, policy, venues};
+use crate::routes::{appeals, health, login, pass, people, policy, scans, venues};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -32,6 +32,12 @@ verification (`code`), error correction (`correction`). Errors are `{code, messa
         venues::list,
         venues::code,
         venues::add_checkpoint,
+        scans::scan,
+        scans::batch,
+        scans::checkin,
+        scans::person_visits,
+        scans::venue_visits,
+        scans::confirm_visit,
         appeals::file,
         appeals::of_person,
         appeals::open,

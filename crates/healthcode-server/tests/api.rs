@@ -20,8 +20,16 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}_{}_{n}_{nanos}", std::process::id())
 }
 
+#[path = "api/scans.rs"]
+mod scans;
+
 /// A node on each available store, listening on 127.0.0.1:0.
 async fn nodes() -> Vec<Node> {
+    nodes_with(|_| {}).await
+}
+
+/// Nodes whose configuration `tweak` adjusts.
+async fn nodes_with(tweak: impl Fn(&mut Config)) -> Vec<Node> {
     let mut urls = vec![None];
     if let Ok(url) = std::env::var("HEALTHCODE_TEST_DATABASE_URL") {
         let name = unique("hc_test");
@@ -35,13 +43,14 @@ async fn nodes() -> Vec<Node> {
     }
     let mut nodes = Vec::new();
     for database_url in urls {
-        let config = Config {
+        let mut config = Config {
             listen: "127.0.0.1:0".into(),
             data_dir: std::env::temp_dir().join(unique("hc_node")),
             database_url,
             max_body_bytes: 64 * 1024,
             ..Config::default()
         };
+        tweak(&mut config);
         let state = open_state(config).await.unwrap();
         let running = start(state.clone()).await.unwrap();
         nodes.push(Node {

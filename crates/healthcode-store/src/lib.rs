@@ -12,6 +12,7 @@ mod facts;
 mod people;
 pub mod vault;
 mod venues;
+mod visits;
 
 pub use accounts::{Account, CodeRejection};
 pub use appeals::{Appeal, AppealOutcome};
@@ -21,6 +22,7 @@ pub use db::Backend;
 pub use people::{Enrollment, NewPerson, Person, PersonDetail};
 pub use vault::Vault;
 pub use venues::{Checkpoint, NewVenue, Venue};
+pub use visits::{Expired, NewScan, NewVisit, Recorded, Visit};
 
 use time::OffsetDateTime;
 
@@ -62,6 +64,8 @@ pub(crate) fn unique_violation(e: sqlx::Error, what: &str) -> StoreError {
 pub struct Store {
     backend: Backend,
     vault: Vault,
+    /// The visit log's day partitions known to exist (PostgreSQL).
+    partitions: std::sync::Arc<tokio::sync::Mutex<std::collections::HashSet<i64>>>,
 }
 
 pub(crate) fn ms(t: OffsetDateTime) -> i64 {
@@ -87,6 +91,7 @@ impl Store {
         Ok(Store {
             backend: Backend::connect(url).await?,
             vault,
+            partitions: Default::default(),
         })
     }
 

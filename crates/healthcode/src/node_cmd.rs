@@ -64,7 +64,8 @@ pub enum AccountsCommand {
         #[arg(long)]
         name: String,
     },
-    /// Revoke an account: its token stops working at once.
+    /// Revoke an account: its token stops working within seconds (nodes trust a token for up to
+    /// five seconds between lookups).
     Revoke { id: String },
     /// List accounts (never tokens).
     List,

@@ -6,6 +6,7 @@ pub mod login;
 pub mod pass;
 pub mod people;
 pub mod policy;
+pub mod scans;
 pub mod venues;
 
 use crate::AppState;
@@ -14,6 +15,7 @@ use axum::routing::{get, post};
 
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
+    let batch_limit = state.config.scans.batch_body_bytes.max(limit);
     let api = Router::new()
         .route("/openapi.json", get(openapi_json))
         .route("/policy", get(policy::published))
@@ -31,6 +33,15 @@ pub fn router(state: AppState) -> Router {
         .route("/venues", post(venues::register).get(venues::list))
         .route("/venues/{id}/code", get(venues::code))
         .route("/venues/{id}/checkpoints", post(venues::add_checkpoint))
+        .route("/venues/{id}/visits", get(scans::venue_visits))
+        .route("/scans", post(scans::scan))
+        .route(
+            "/scans/batch",
+            post(scans::batch).layer(axum::extract::DefaultBodyLimit::max(batch_limit)),
+        )
+        .route("/checkins", post(scans::checkin))
+        .route("/people/{id}/visits", get(scans::person_visits))
+        .route("/visits/{id}/confirm", post(scans::confirm_visit))
         .route("/people/{id}/audit", get(people::audit))
         .route(
             "/people/{id}/appeals",

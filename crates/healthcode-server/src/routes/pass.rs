@@ -15,7 +15,8 @@ use serde_json::json;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct PassQuery {
-    /// `json` (default: the text and what it says), `png` or `svg`.
+    /// `json` (default: the text and what it says), `text` (the QR code's text alone), `png` or
+    /// `svg`.
     #[serde(default)]
     format: Option<String>,
 }
@@ -34,7 +35,7 @@ pub struct IssuedPass {
 /// A fresh pass with the colour the policy gives now, never another.
 #[utoipa::path(get, path = "/api/v1/people/{id}/pass", tag = "code", security(("bearer" = [])),
     params(("id" = String, Path, description = "the person's id"), PassQuery),
-    responses((status = 200, body = IssuedPass, description = "JSON, or image/png, or image/svg+xml"),
+    responses((status = 200, body = IssuedPass, description = "JSON, text/plain, image/png or image/svg+xml"),
         (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn issue(
     State(state): State<AppState>,
@@ -57,6 +58,12 @@ pub async fn issue(
         ApiError::internal()
     };
     Ok(match query.format.as_deref().unwrap_or("json") {
+        "text" => (
+            no_store,
+            [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+            text,
+        )
+            .into_response(),
         "png" => {
             let png = healthcode_pass::qr::render_png(&text, 8).map_err(image)?;
             (no_store, [(CONTENT_TYPE, "image/png")], png).into_response()
@@ -79,8 +86,8 @@ pub async fn issue(
         other => {
             return Err(ApiError::bad_request(
                 "bad_format",
-                format!("format {other:?}: use json, png or svg"),
-                "格式应为 json、png 或 svg",
+                format!("format {other:?}: use json, text, png or svg"),
+                "格式应为 json、text、png 或 svg",
             ));
         }
     })

@@ -1,0 +1,55 @@
+//! Data that expires on schedule: visits after the policy's `visit_retention_days` (28 by
+//! default), scan receipts a day after no retry of their scan could still be accepted.
+
+use crate::AppState;
+use healthcode_core::visits::parameter_i64;
+use healthcode_store::Expired;
+use time::{Duration, OffsetDateTime};
+
+/// The cut-off instants at `now`: visits before the first, receipts received before the second.
+pub fn cutoffs(state: &AppState, now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
+    let days = parameter_i64(state.policy.document(), "visit_retention_days", 28);
+    let receipts = Duration::hours(state.config.scans.max_offline_hours) + Duration::days(1);
+    (now - Duration::days(days), now - receipts)
+}
+
+/// One retention run at `now`; also creates the visit log's partitions for the days ahead.
+pub async fn run(
+    state: &AppState,
+    now: OffsetDateTime,
+) -> Result<Expired, healthcode_store::StoreError> {
+    let today = now.unix_timestamp().div_euclid(86_400);
+    state
+        .store
+        .ensure_partitions((today - 1..=today + 2).collect())
+        .await?;
+    let (visits, receipts) = cutoffs(state, now);
+    let expired = state.store.expire_visits(visits, receipts, 5_000).await?;
+    if expired != Expired::default() {
+        tracing::info!(
+            visits = expired.visits,
+            receipts = expired.receipts,
+            "expired visit data"
+        );
+    }
+    Ok(expired)
+}
+
+/// Runs retention every `scans.retention_interval_seconds` until the process ends.
+pub fn spawn(state: AppState) {
+    let every = state.config.scans.retention_interval_seconds;
+    if every == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        let every = std::time::Duration::from_secs(every);
+        // The first run comes one interval after start, not during start-up.
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = run(&state, state.now()).await {
+                tracing::error!(error = %e, "retention run failed");
+            }
+        }
+    });
+}

@@ -1,0 +1,258 @@
+//! Judging a scan: what the checkpoint's screen shows (colour, masked name, admit or deny and
+//! why) and what the visit log records. Pure: the verifier's report, the venue, the policy and
+//! the scan's own time in, the answer out.
+
+use healthcode_core::PolicyDocument;
+use healthcode_core::visits::{Direction, admits, dwell_minutes};
+use healthcode_pass::verify::{Content, Report};
+use healthcode_store::{NewVisit, Venue};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+/// Why a scan ended as it did, in both languages, with a stable code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Why {
+    /// `admitted`, `exit`, `colour_not_admitted`, `expired`, `bad_signature`, `unknown_issuer`,
+    /// `wrong_key`, `unreadable`, `not_a_pass` or `bad_content`.
+    pub code: String,
+    pub message: String,
+    pub message_zh: String,
+}
+
+fn why(code: &str, message: String, message_zh: String) -> Why {
+    Why {
+        code: code.to_owned(),
+        message,
+        message_zh,
+    }
+}
+
+/// What a checkpoint is told about a scan: the same answer every time the scan is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ScanAnswer {
+    pub scan_id: String,
+    /// `admit`, `deny` or `invalid` (the code could not be trusted).
+    pub outcome: String,
+    pub admit: bool,
+    /// `green`, `yellow`, `red` or `pending`, when the code could be trusted.
+    pub colour: Option<String>,
+    pub colour_zh: Option<String>,
+    pub masked_name: Option<String>,
+    pub document_tail: Option<String>,
+    /// The region that issued the pass.
+    pub region: Option<String>,
+    pub reason: Why,
+    /// `entry` or `exit`.
+    #[schema(value_type = String)]
+    pub direction: Direction,
+    pub venue_id: String,
+    pub scanned_at: String,
+    /// Whether the scan stands in the visit log (admitted entries and exits).
+    pub visit_recorded: bool,
+    /// True when this scan had been sent before: the answer is the one first given.
+    #[serde(default)]
+    pub duplicate: bool,
+}
+
+pub fn colour_zh(colour: &str) -> &'static str {
+    match colour {
+        "green" => "绿码",
+        "yellow" => "黄码",
+        "red" => "红码",
+        "pending" => "审核中",
+        _ => "未知",
+    }
+}
+
+fn category_zh(category: &str) -> &str {
+    match category {
+        "metro" => "地铁",
+        "station" => "车站",
+        "bus" => "公交",
+        "mall" => "商场",
+        "market" => "市场",
+        "restaurant" => "餐馆",
+        "hospital" => "医院",
+        "school" => "学校",
+        "office" => "办公场所",
+        "residential" => "小区",
+        _ => category,
+    }
+}
+
+/// Why the verifier did not trust a code.
+fn distrust(report: &Report) -> Why {
+    let failed = |s: &healthcode_pass::verify::Stage| s.reason.clone().unwrap_or_default();
+    if !(report.prefix.is_ok()
+        && report.base45.is_ok()
+        && report.decompress.is_ok()
+        && report.cose.is_ok())
+    {
+        return why(
+            "unreadable",
+            "not a readable code: scan again".into(),
+            "无法识别的二维码，请重新扫描".into(),
+        );
+    }
+    if !matches!(report.content, Some(Content::Pass(_))) && report.schema.is_ok() {
+        return why(
+            "not_a_pass",
+            "this is not a health-code pass".into(),
+            "这不是健康码".into(),
+        );
+    }
+    if !report.signature.is_ok() {
+        return match report.signature.outcome {
+            Some("no_key") => why(
+                "unknown_issuer",
+                "signed by a key this node does not trust".into(),
+                "签发方不在信任列表中".into(),
+            ),
+            _ => why(
+                "bad_signature",
+                format!("forged or altered: {}", failed(&report.signature)),
+                "签名无效：健康码系伪造或被篡改".into(),
+            ),
+        };
+    }
+    if !report.key_usage.is_ok() {
+        return why(
+            "wrong_key",
+            format!(
+                "the key may not sign this pass: {}",
+                failed(&report.key_usage)
+            ),
+            "签名密钥无权签发此健康码".into(),
+        );
+    }
+    if !report.expiry.is_ok() {
+        return why(
+            "expired",
+            format!(
+                "the pass was not valid when scanned: {}; ask for a fresh code",
+                failed(&report.expiry)
+            ),
+            "健康码已过期，请刷新后重新出示".into(),
+        );
+    }
+    why(
+        "bad_content",
+        format!(
+            "the pass's content is not valid: {}",
+            failed(&report.schema)
+        ),
+        "健康码内容无效".into(),
+    )
+}
+
+/// Judges a verified (or not) scan at a venue.
+pub fn judge(
+    report: &Report,
+    venue: &Venue,
+    policy: &PolicyDocument,
+    scan_id: &str,
+    direction: Direction,
+    scanned_at: OffsetDateTime,
+) -> (ScanAnswer, Option<NewVisit>) {
+    let mut answer = ScanAnswer {
+        scan_id: scan_id.to_owned(),
+        outcome: "invalid".into(),
+        admit: false,
+        colour: None,
+        colour_zh: None,
+        masked_name: None,
+        document_tail: None,
+        region: None,
+        reason: distrust(report),
+        direction,
+        venue_id: venue.id.clone(),
+        scanned_at: crate::routes::people::rfc3339(scanned_at),
+        visit_recorded: false,
+        duplicate: false,
+    };
+    let pass = match (&report.content, report.valid) {
+        (Some(Content::Pass(pass)), true) => pass,
+        _ => return (answer, None),
+    };
+    let colour = pass.colour.as_str();
+    answer.colour = Some(colour.to_owned());
+    answer.colour_zh = Some(colour_zh(colour).to_owned());
+    answer.masked_name = Some(pass.masked_name.clone());
+    answer.document_tail = Some(pass.document_tail.clone());
+    answer.region = Some(pass.region.to_string());
+    let admitted = match direction {
+        // Anyone may leave; the exit closes their presence.
+        Direction::Exit => {
+            answer.reason = why("exit", "exit recorded".into(), "已登记离开".into());
+            true
+        }
+        Direction::Entry if admits(policy, &venue.category, colour) => {
+            answer.reason = why(
+                "admitted",
+                format!("{colour} code: admitted"),
+                format!("{}：准予通行", colour_zh(colour)),
+            );
+            true
+        }
+        Direction::Entry => {
+            answer.reason = why(
+                "colour_not_admitted",
+                format!(
+                    "{colour} code: not admitted at a venue of category {}",
+                    venue.category
+                ),
+                format!(
+                    "{}：{}不予通行",
+                    colour_zh(colour),
+                    category_zh(&venue.category)
+                ),
+            );
+            false
+        }
+    };
+    answer.admit = admitted;
+    answer.outcome = if admitted { "admit" } else { "deny" }.into();
+    if !admitted {
+        return (answer, None);
+    }
+    answer.visit_recorded = true;
+    let until = match direction {
+        Direction::Entry => scanned_at + Duration::minutes(dwell_minutes(policy, &venue.category)),
+        Direction::Exit => scanned_at,
+    };
+    let visit = NewVisit {
+        subject: hex(&pass.subject),
+        region: pass.region.to_string(),
+        direction,
+        via: "scan",
+        until,
+        colour: colour.to_owned(),
+        masked_name: pass.masked_name.clone(),
+        flag: None,
+    };
+    (answer, Some(visit))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether a device's region and a venue's are in the same city (the first four digits of a
+/// GB/T 2260 code: province and prefecture).
+pub fn same_city(device_region: &str, venue_region: &str) -> bool {
+    device_region.len() >= 4
+        && venue_region.len() >= 4
+        && device_region.get(..4) == venue_region.get(..4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cities_compare_by_province_and_prefecture() {
+        assert!(same_city("330106", "330100"));
+        assert!(!same_city("110105", "330100"));
+        assert!(!same_city("", "330100"));
+    }
+}
