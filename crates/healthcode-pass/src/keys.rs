@@ -307,6 +307,12 @@ pub struct VerifyingKey {
     raw: Vec<u8>,
     spki: Vec<u8>,
     kid: Kid,
+    /// An Ed25519 key decoded once: verification is the hot path of every checkpoint scan.
+    ed25519: Option<ed25519_dalek::VerifyingKey>,
+}
+
+fn decode_ed25519(raw: &[u8]) -> Option<ed25519_dalek::VerifyingKey> {
+    ed25519_dalek::VerifyingKey::from_bytes(raw.try_into().ok()?).ok()
 }
 
 impl fmt::Debug for VerifyingKey {
@@ -332,9 +338,13 @@ impl VerifyingKey {
         let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(der)
             .map_err(|e| KeyError::BadPublicKey(e.to_string()))?;
         let alg = spki_algorithm(&spki)?;
+        let raw = spki.subject_public_key.data.to_vec();
         Ok(VerifyingKey {
             alg,
-            raw: spki.subject_public_key.data.to_vec(),
+            ed25519: (alg == Algorithm::EdDSA)
+                .then(|| decode_ed25519(&raw))
+                .flatten(),
+            raw,
             spki: der.to_vec(),
             kid: Kid::from_der(der),
         })
@@ -349,6 +359,9 @@ impl VerifyingKey {
     pub fn from_raw(alg: Algorithm, raw: Vec<u8>, kid: Kid) -> VerifyingKey {
         VerifyingKey {
             alg,
+            ed25519: (alg == Algorithm::EdDSA)
+                .then(|| decode_ed25519(&raw))
+                .flatten(),
             raw,
             spki: Vec::new(),
             kid,
@@ -364,6 +377,9 @@ impl VerifyingKey {
     /// The same key used with another algorithm of its family (PS384 for an RSA key, ...).
     pub fn with_algorithm(mut self, alg: Algorithm) -> VerifyingKey {
         self.alg = alg;
+        self.ed25519 = (alg == Algorithm::EdDSA)
+            .then(|| decode_ed25519(&self.raw))
+            .flatten();
         self
     }
 
@@ -387,6 +403,15 @@ impl VerifyingKey {
 
     /// Checks a signature made with this key's algorithm.
     pub fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
+        if self.alg == Algorithm::EdDSA {
+            // Strict: canonical encodings only and no weak keys, as ring's check (RFC 8032).
+            let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else {
+                return false;
+            };
+            return self
+                .ed25519
+                .is_some_and(|key| key.verify_strict(message, &sig).is_ok());
+        }
         UnparsedPublicKey::new(self.alg.verification(), &self.raw)
             .verify(message, sig)
             .is_ok()

@@ -50,7 +50,10 @@ async fn serve(data_dir: &Path, database_url: Option<&str>, port: u16) -> Child 
                 return child;
             }
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "the node did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the node did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -96,14 +99,18 @@ async fn database_urls() -> Vec<Option<String>> {
 async fn a_killed_node_loses_no_acknowledged_scan_and_doubles_none() {
     for database_url in database_urls().await {
         let url = database_url.as_deref();
-        let data_dir: PathBuf = std::env::temp_dir().join(format!(
-            "hc_crash_{}_{}",
-            std::process::id(),
-            url.is_some()
-        ));
+        let data_dir: PathBuf =
+            std::env::temp_dir().join(format!("hc_crash_{}_{}", std::process::id(), url.is_some()));
         let _ = std::fs::remove_dir_all(&data_dir);
         let created = healthcode(&data_dir, url)
-            .args(["accounts", "create", "--role", "admin", "--name", "crash test"])
+            .args([
+                "accounts",
+                "create",
+                "--role",
+                "admin",
+                "--name",
+                "crash test",
+            ])
             .output()
             .unwrap();
         assert!(created.status.success(), "{created:?}");
@@ -124,8 +131,10 @@ async fn a_killed_node_loses_no_acknowledged_scan_and_doubles_none() {
             .call(
                 "/venues",
                 &admin,
-                Some(json!({"name": "Line 1 Wulin Square", "address": "Wulin Square",
-                    "region": "330106", "category": "metro"})),
+                Some(
+                    json!({"name": "Line 1 Wulin Square", "address": "Wulin Square",
+                    "region": "330106", "category": "metro"}),
+                ),
             )
             .await;
         let venue = venue["id"].as_str().unwrap().to_owned();
@@ -195,7 +204,11 @@ async fn a_killed_node_loses_no_acknowledged_scan_and_doubles_none() {
         }
         let acked = acked.lock().unwrap().clone();
         let in_flight = in_flight.lock().unwrap().clone();
-        assert!(acked.len() >= 300, "only {} scans acknowledged", acked.len());
+        assert!(
+            acked.len() >= 300,
+            "only {} scans acknowledged",
+            acked.len()
+        );
 
         let mut node = serve(&data_dir, url, port).await;
         let visits_now = |client: Arc<Client>, admin: String, venue: String| async move {
@@ -216,7 +229,10 @@ async fn a_killed_node_loses_no_acknowledged_scan_and_doubles_none() {
                 )
                 .await;
             assert_eq!(status, 200, "{answer}");
-            assert_eq!(answer["duplicate"], true, "acknowledged scan {scan_id} was lost");
+            assert_eq!(
+                answer["duplicate"], true,
+                "acknowledged scan {scan_id} was lost"
+            );
         }
         // Scans cut off mid-flight may or may not have landed; each that did is counted once.
         let mut landed_unacknowledged = 0;
