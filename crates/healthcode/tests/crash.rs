@@ -29,6 +29,8 @@ fn healthcode(data_dir: &Path, database_url: Option<&str>) -> Command {
     cmd
 }
 
+// The caller kills and waits for the child it gets; a panic here ends the test process.
+#[allow(clippy::zombie_processes)]
 async fn serve(data_dir: &Path, database_url: Option<&str>, port: u16) -> Child {
     let child = healthcode(data_dir, database_url)
         .arg("serve")
