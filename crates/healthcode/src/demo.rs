@@ -5,7 +5,7 @@ use crate::failure::Failure;
 use crate::node_cmd::{self, new_token};
 use healthcode_core::Fact;
 use healthcode_core::identity::{Document, DocumentKind};
-use healthcode_server::auth::STAFF_ROLES;
+use healthcode_server::auth::{Role, STAFF_ROLES};
 use healthcode_server::config::Config;
 use healthcode_store::{Actor, Enrollment, NewPerson, Store};
 use rand::rngs::StdRng;
@@ -120,7 +120,8 @@ async fn seed_accounts(
 ) -> Result<Vec<(String, String)>, Failure> {
     let admin = Actor::new("demo", "admin", "demo setup");
     let mut tokens = Vec::new();
-    for role in STAFF_ROLES {
+    // Checkpoint accounts belong to a checkpoint at a venue: the venues' own, above.
+    for role in STAFF_ROLES.into_iter().filter(|r| *r != Role::Checkpoint) {
         let token = new_token();
         let name = format!("demo {}", role.as_str());
         store
