@@ -297,13 +297,8 @@ impl Store {
         to: OffsetDateTime,
         limit: i64,
     ) -> Result<Vec<Visit>, StoreError> {
-        let sql = format!(
-            "{SELECT_VISIT} WHERE subject = $1 AND at >= $2 AND at < $3 ORDER BY at, id LIMIT $4"
-        );
-        let rows: Vec<VisitRow> = db::with_pool!(&self.backend, pool => {
-            sqlx::query_as(&sql).bind(subject).bind(ms(from)).bind(ms(to)).bind(limit).fetch_all(pool).await?
-        });
-        Ok(rows.into_iter().map(visit_from).collect())
+        self.visits_in_window("subject", subject, from, to, limit)
+            .await
     }
 
     /// The visits at a venue between two instants, oldest first.
@@ -314,11 +309,24 @@ impl Store {
         to: OffsetDateTime,
         limit: i64,
     ) -> Result<Vec<Visit>, StoreError> {
+        self.visits_in_window("venue_id", venue_id, from, to, limit)
+            .await
+    }
+
+    /// Visits whose indexed `column` (`subject` or `venue_id`) is `key`, in a window.
+    async fn visits_in_window(
+        &self,
+        column: &'static str,
+        key: &str,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<Visit>, StoreError> {
         let sql = format!(
-            "{SELECT_VISIT} WHERE venue_id = $1 AND at >= $2 AND at < $3 ORDER BY at, id LIMIT $4"
+            "{SELECT_VISIT} WHERE {column} = $1 AND at >= $2 AND at < $3 ORDER BY at, id LIMIT $4"
         );
         let rows: Vec<VisitRow> = db::with_pool!(&self.backend, pool => {
-            sqlx::query_as(&sql).bind(venue_id).bind(ms(from)).bind(ms(to)).bind(limit).fetch_all(pool).await?
+            sqlx::query_as(&sql).bind(key).bind(ms(from)).bind(ms(to)).bind(limit).fetch_all(pool).await?
         });
         Ok(rows.into_iter().map(visit_from).collect())
     }
@@ -385,39 +393,38 @@ impl Store {
         receipts_before: OffsetDateTime,
         batch: i64,
     ) -> Result<Expired, StoreError> {
+        // Deletes rows by `$sql` (bound to a cut-off and a batch size) until a batch comes short.
+        macro_rules! drain {
+            ($pool:expr, $sql:expr, $before:expr) => {{
+                let mut total = 0u64;
+                loop {
+                    let n = sqlx::query($sql)
+                        .bind(ms($before))
+                        .bind(batch)
+                        .execute($pool)
+                        .await?
+                        .rows_affected();
+                    total += n;
+                    if n < batch as u64 {
+                        break total;
+                    }
+                }
+            }};
+        }
         let mut expired = Expired::default();
         match &self.backend {
             db::Backend::Sqlite(pool) => {
-                loop {
-                    let n = sqlx::query(
-                        "DELETE FROM visits WHERE rowid IN \
-                         (SELECT rowid FROM visits WHERE at < $1 LIMIT $2)",
-                    )
-                    .bind(ms(visits_before))
-                    .bind(batch)
-                    .execute(pool)
-                    .await?
-                    .rows_affected();
-                    expired.visits += n;
-                    if n < batch as u64 {
-                        break;
-                    }
-                }
-                loop {
-                    let n = sqlx::query(
-                        "DELETE FROM scan_receipts WHERE rowid IN \
-                         (SELECT rowid FROM scan_receipts WHERE received_at < $1 LIMIT $2)",
-                    )
-                    .bind(ms(receipts_before))
-                    .bind(batch)
-                    .execute(pool)
-                    .await?
-                    .rows_affected();
-                    expired.receipts += n;
-                    if n < batch as u64 {
-                        break;
-                    }
-                }
+                expired.visits = drain!(
+                    pool,
+                    "DELETE FROM visits WHERE rowid IN (SELECT rowid FROM visits WHERE at < $1 LIMIT $2)",
+                    visits_before
+                );
+                expired.receipts = drain!(
+                    pool,
+                    "DELETE FROM scan_receipts WHERE rowid IN \
+                     (SELECT rowid FROM scan_receipts WHERE received_at < $1 LIMIT $2)",
+                    receipts_before
+                );
             }
             db::Backend::Postgres(pool) => {
                 let cutoff_day = ms(visits_before).div_euclid(MS_PER_DAY);
@@ -429,37 +436,25 @@ impl Store {
                 .await?;
                 let mut known = self.partitions.lock().await;
                 for (name,) in names {
-                    let Some(day) = partition_day(&name) else {
+                    let Some(day) = partition_day(&name).filter(|&d| d < cutoff_day) else {
                         continue;
                     };
-                    if day < cutoff_day {
-                        let (rows,): (i64,) =
-                            sqlx::query_as(&format!("SELECT COUNT(*) FROM {name}"))
-                                .fetch_one(pool)
-                                .await?;
-                        sqlx::query(&format!("DROP TABLE {name}"))
-                            .execute(pool)
-                            .await?;
-                        known.remove(&day);
-                        expired.visits += rows as u64;
-                    }
+                    let (rows,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {name}"))
+                        .fetch_one(pool)
+                        .await?;
+                    sqlx::query(&format!("DROP TABLE {name}"))
+                        .execute(pool)
+                        .await?;
+                    known.remove(&day);
+                    expired.visits += rows as u64;
                 }
                 drop(known);
-                loop {
-                    let n = sqlx::query(
-                        "DELETE FROM scan_receipts WHERE ctid = ANY(ARRAY( \
-                         SELECT ctid FROM scan_receipts WHERE received_at < $1 LIMIT $2))",
-                    )
-                    .bind(ms(receipts_before))
-                    .bind(batch)
-                    .execute(pool)
-                    .await?
-                    .rows_affected();
-                    expired.receipts += n;
-                    if n < batch as u64 {
-                        break;
-                    }
-                }
+                expired.receipts = drain!(
+                    pool,
+                    "DELETE FROM scan_receipts WHERE ctid = ANY(ARRAY( \
+                     SELECT ctid FROM scan_receipts WHERE received_at < $1 LIMIT $2))",
+                    receipts_before
+                );
             }
         }
         Ok(expired)
