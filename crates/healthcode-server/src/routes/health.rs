@@ -39,6 +39,11 @@ pub async fn metrics(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        state.metrics.render(),
+        format!(
+            "{}# HELP healthcode_scan_queue_rows Scans waiting to be written (group commit).\n\
+             # TYPE healthcode_scan_queue_rows gauge\nhealthcode_scan_queue_rows {}\n",
+            state.metrics.render(),
+            state.recorder.queued()
+        ),
     )
 }

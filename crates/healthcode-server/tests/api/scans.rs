@@ -733,6 +733,16 @@ async fn past_capacity_scans_are_shed_at_once_while_reads_go_on() {
     while node.state.recorder.queued() < 2 {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+    let (_, metrics) = node
+        .call(reqwest::Method::GET, "/metrics", None, None)
+        .await;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("healthcode_scan_queue_rows 2"),
+        "the queue shows in /metrics"
+    );
     let started = std::time::Instant::now();
     let shed = node
         .http
