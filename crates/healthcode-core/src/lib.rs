@@ -2,6 +2,7 @@
 //! colour. Pure: no I/O, and time is always a parameter.
 
 pub mod color;
+pub mod contacts;
 pub mod facts;
 pub mod identity;
 pub mod policy;
