@@ -18,31 +18,29 @@ BIN = os.path.join(ROOT, "target", "release", "healthcode")
 BATCH = 1000
 PEOPLE = 200
 
-LUA_SINGLE = r"""
+# Each wrk thread reads the passes and numbers its scans with its own prefix.
+LUA_PRELUDE = r"""
 local passes, n, id = {}, 0, 0
 for line in io.lines("%(passes)s") do passes[#passes + 1] = line end
 local threads = 0
 function setup(thread) threads = threads + 1; thread:set("tid", threads) end
 function init(args) id = tid end
-function request()
+local function scan(tag)
   n = n + 1
-  local body = '{"scan_id":"t' .. id .. '-' .. n .. '","text":"' .. passes[n %% #passes + 1] .. '"}'
-  return wrk.format("POST", "/api/v1/scans", nil, body)
+  return '{"scan_id":"' .. tag .. id .. '-' .. n .. '","text":"' .. passes[n %% #passes + 1] .. '"}'
 end
 """
 
-LUA_BATCH = r"""
-local passes, n, id = {}, 0, 0
-for line in io.lines("%(passes)s") do passes[#passes + 1] = line end
-local threads = 0
-function setup(thread) threads = threads + 1; thread:set("tid", threads) end
-function init(args) id = tid end
+LUA_SINGLE = LUA_PRELUDE + r"""
+function request()
+  return wrk.format("POST", "/api/v1/scans", nil, scan("t"))
+end
+"""
+
+LUA_BATCH = LUA_PRELUDE + r"""
 function request()
   local items = {}
-  for i = 1, %(batch)d do
-    n = n + 1
-    items[i] = '{"scan_id":"b' .. id .. '-' .. n .. '","text":"' .. passes[n %% #passes + 1] .. '"}'
-  end
+  for i = 1, %(batch)d do items[i] = scan("b") end
   return wrk.format("POST", "/api/v1/scans/batch", nil, '{"scans":[' .. table.concat(items, ",") .. ']}')
 end
 """

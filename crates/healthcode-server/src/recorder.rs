@@ -23,7 +23,8 @@ pub enum RecordError {
 struct Job {
     scans: Vec<NewScan>,
     reply: oneshot::Sender<Result<Vec<Recorded>, RecordError>>,
-    _permits: OwnedSemaphorePermit,
+    /// One permit per scan, returned to the queue when the job is answered.
+    permits: OwnedSemaphorePermit,
 }
 
 #[derive(Clone)]
@@ -74,7 +75,7 @@ impl Recorder {
             .send(Job {
                 scans,
                 reply,
-                _permits: permits,
+                permits,
             })
             .map_err(|_| RecordError::Store("the writer stopped".into()))?;
         answer
@@ -122,7 +123,7 @@ async fn write_groups(
             Ok(results) => {
                 let mut results = results.into_iter();
                 for job in group {
-                    let n = job._permits.num_permits();
+                    let n = job.permits.num_permits();
                     let mine: Vec<Recorded> = results.by_ref().take(n).collect();
                     let _ = job.reply.send(Ok(mine));
                 }

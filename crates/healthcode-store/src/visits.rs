@@ -177,8 +177,10 @@ impl Store {
             .collect();
         self.ensure_partitions(days).await?;
         let received = ms(now);
-        let mut new_keys: HashSet<(String, String)> = HashSet::new();
-        let mut earlier: HashMap<(String, String), String> = HashMap::new();
+        // Which scans (by index) are new, the first answers of those recorded by an earlier
+        // group, and the visits written now.
+        let mut fresh = vec![false; scans.len()];
+        let mut earlier: HashMap<usize, String> = HashMap::new();
         let mut visit_ids: HashMap<usize, String> = HashMap::new();
         db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin().await?;
@@ -194,27 +196,27 @@ impl Store {
                     q = q.bind(&s.source).bind(&s.scan_id).bind(&s.venue_id)
                         .bind(ms(s.scanned_at)).bind(received).bind(s.outcome).bind(&s.answer);
                 }
-                new_keys.extend(q.fetch_all(&mut *tx).await?);
+                for (source, scan_id) in q.fetch_all(&mut *tx).await? {
+                    if let Some(&i) = first.get(&(source.as_str(), scan_id.as_str())) {
+                        fresh[i] = true;
+                    }
+                }
             }
             // Scans recorded by an earlier group: their first answer stands.
-            for &i in &unique {
-                let key = (scans[i].source.clone(), scans[i].scan_id.clone());
-                if !new_keys.contains(&key) {
-                    let (answer,): (String,) = sqlx::query_as(
-                        "SELECT answer FROM scan_receipts WHERE source = $1 AND scan_id = $2",
-                    )
-                    .bind(&key.0)
-                    .bind(&key.1)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    earlier.insert(key, answer);
-                }
+            for &i in unique.iter().filter(|&&i| !fresh[i]) {
+                let (answer,): (String,) = sqlx::query_as(
+                    "SELECT answer FROM scan_receipts WHERE source = $1 AND scan_id = $2",
+                )
+                .bind(&scans[i].source)
+                .bind(&scans[i].scan_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                earlier.insert(i, answer);
             }
             let visits: Vec<(usize, &NewScan, &NewVisit)> = unique
                 .iter()
-                .map(|&i| (i, &scans[i]))
-                .filter(|(_, s)| new_keys.contains(&(s.source.clone(), s.scan_id.clone())))
-                .filter_map(|(i, s)| s.visit.as_ref().map(|v| (i, s, v)))
+                .filter(|&&i| fresh[i])
+                .filter_map(|&i| scans[i].visit.as_ref().map(|v| (i, &scans[i], v)))
                 .collect();
             for chunk in visits.chunks(CHUNK) {
                 let sql = format!(
@@ -235,30 +237,27 @@ impl Store {
                 }
                 q.execute(&mut *tx).await?;
             }
-            if !new_keys.is_empty() {
+            let recorded = fresh.iter().filter(|&&f| f).count();
+            if recorded > 0 {
                 let actor = Actor::new("node", "system", "recording scans and check-ins");
-                let detail = format!("{} scans recorded, {} visits", new_keys.len(), visits.len());
+                let detail = format!("{recorded} scans recorded, {} visits", visits.len());
                 audit::append!(tx, received, actor, "visits.record", None, detail);
             }
             tx.commit().await?;
         });
-        Ok(scans
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let key = (s.source.clone(), s.scan_id.clone());
-                match earlier.get(&key) {
+        Ok((0..scans.len())
+            .map(|i| {
+                let f = same_as[i];
+                match earlier.get(&f) {
                     Some(answer) => Recorded {
                         answer: answer.clone(),
                         duplicate: true,
                         visit_id: None,
                     },
                     None => Recorded {
-                        answer: scans[same_as[i]].answer.clone(),
-                        duplicate: same_as[i] != i,
-                        visit_id: (same_as[i] == i)
-                            .then(|| visit_ids.get(&i).cloned())
-                            .flatten(),
+                        answer: scans[f].answer.clone(),
+                        duplicate: f != i,
+                        visit_id: (f == i).then(|| visit_ids.get(&i).cloned()).flatten(),
                     },
                 }
             })

@@ -259,7 +259,7 @@ pub async fn batch(
             .and_then(|req| prepare(&state, &checkpoint, &venue, req, now));
         match prepared {
             Ok(scan) => {
-                ready.push((results.len(), scan.clone()));
+                ready.push((results.len(), scan));
                 results.push(BatchItem {
                     index,
                     scan_id,
