@@ -34,6 +34,12 @@ impl Color {
         }
     }
 
+    pub fn parse(s: &str) -> Option<Color> {
+        [Color::Green, Color::Yellow, Color::Red]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+
     /// The word shown on screen, as the codes of 2020 showed it (绿码 / 黄码 / 红码).
     pub fn word_zh(self) -> &'static str {
         match self {

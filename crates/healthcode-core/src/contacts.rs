@@ -1,10 +1,19 @@
 //! Who was exposed (DESIGN.md §6): presences that overlap an infectious person's presence at the
 //! same venue, with a margin, for at least a minimum time. The case's own presences count inside
 //! its infectious window; a close contact's from their first exposure on, which finds secondary
-//! contacts, and so on to the policy's depth. Pure: this is the reference the store's indexed
-//! tracing is checked against.
+//! contacts, and so on to the policy's depth.
+//!
+//! Two implementations of the same definition: `Trace` asks an indexed visit log (the store's
+//! `(venue, at)` and `(subject, at)` indexes) only for the rows that can matter, level by level;
+//! `trace_all_pairs` compares every pair of presences and is the reference it is tested against.
 
-use crate::visits::{Presence, VisitPoint, presences};
+use crate::policy::PolicyDocument;
+use crate::visits::{Direction, Presence, VisitPoint, dwell_minutes, parameter_i64, presences};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+
+const MINUTE_MS: i64 = 60_000;
+const DAY_MS: i64 = 86_400_000;
 
 /// The policy's tracing parameters, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +24,51 @@ pub struct TraceParams {
     pub min_overlap_ms: i64,
     /// 1: close contacts only; 2: and secondary contacts; …
     pub depth: u8,
+    /// The longest a visit stands for presence (the longest dwell time): how far back from an
+    /// infectious span an indexed query must look for entries still present.
+    pub longest_dwell_ms: i64,
+}
+
+impl TraceParams {
+    /// From the policy's `contact_margin_minutes`, `contact_min_overlap_minutes`,
+    /// `contact_depth` and `venue_dwell_minutes`.
+    pub fn from_policy(policy: &PolicyDocument) -> TraceParams {
+        let longest = policy
+            .parameters
+            .get("venue_dwell_minutes")
+            .and_then(|t| t.as_object())
+            .map(|t| {
+                t.keys()
+                    .map(|c| dwell_minutes(policy, c))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0)
+            .max(dwell_minutes(policy, "other"));
+        TraceParams {
+            margin_ms: parameter_i64(policy, "contact_margin_minutes", 10).max(0) * MINUTE_MS,
+            min_overlap_ms: parameter_i64(policy, "contact_min_overlap_minutes", 15).max(0)
+                * MINUTE_MS,
+            depth: parameter_i64(policy, "contact_depth", 2).clamp(0, 8) as u8,
+            longest_dwell_ms: longest * MINUTE_MS,
+        }
+    }
+}
+
+/// The infectious window of a case (ms): from `infectious_days_before` (policy, default 2) days
+/// before onset — or the positive sample when there are no symptoms, or the day it was recorded
+/// when neither is known — to isolation, or `now` while the case is not isolated.
+pub fn infectious_window(
+    policy: &PolicyDocument,
+    onset: Option<i64>,
+    sampled: Option<i64>,
+    recorded: i64,
+    isolated: Option<i64>,
+    now: i64,
+) -> (i64, i64) {
+    let days = parameter_i64(policy, "infectious_days_before", 2).max(0);
+    let start = onset.or(sampled).unwrap_or(recorded) - days * DAY_MS;
+    (start, isolated.unwrap_or(now).max(start))
 }
 
 /// One exposure: `subject` shared `venue` with `source` from `from` to `until`.
@@ -28,6 +82,215 @@ pub struct Exposure {
     pub until: i64,
     /// Whose presence it overlapped: the case, or the close contact for a secondary one.
     pub source: String,
+}
+
+/// A visit as the log gives it to tracing (only visits that count as presence: a flagged
+/// check-in that no one confirmed is left out by the log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedVisit {
+    pub subject: String,
+    pub venue: String,
+    pub direction: Direction,
+    pub at: i64,
+    pub until: i64,
+}
+
+/// Where tracing reads visits from: two range queries on the visit log's indexes.
+pub trait VisitLog {
+    type Error;
+    /// Visits at `venue` made in `[from, to)`.
+    fn at_venue(
+        &self,
+        venue: &str,
+        from: i64,
+        to: i64,
+    ) -> impl Future<Output = Result<Vec<LoggedVisit>, Self::Error>> + Send;
+    /// Visits of `subject` made in `[from, to)`.
+    fn of_subject(
+        &self,
+        subject: &str,
+        from: i64,
+        to: i64,
+    ) -> impl Future<Output = Result<Vec<LoggedVisit>, Self::Error>> + Send;
+}
+
+/// An infectious span of one level: `source` was at `venue` from `from` to `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Span {
+    source: String,
+    venue: String,
+    from: i64,
+    until: i64,
+}
+
+/// A trace in progress, one level at a time, so a job can record each level as it is found.
+#[derive(Debug)]
+pub struct Trace {
+    params: TraceParams,
+    until: i64,
+    level: u8,
+    known: HashSet<String>,
+    sources: Vec<Span>,
+    /// Visits fetched (a measure of the work done).
+    pub rows_read: u64,
+}
+
+impl Trace {
+    /// Starts from the case's presences inside `window`; contacts' presences count up to `until`.
+    pub async fn start<L: VisitLog>(
+        log: &L,
+        case: &str,
+        window: (i64, i64),
+        until: i64,
+        params: TraceParams,
+    ) -> Result<Trace, L::Error> {
+        let rows = log
+            .of_subject(case, window.0 - params.longest_dwell_ms, window.1)
+            .await?;
+        let sources = spans_of(&rows, window.0, window.1);
+        Ok(Trace {
+            params,
+            until,
+            level: 0,
+            known: [case.to_owned()].into(),
+            sources,
+            rows_read: rows.len() as u64,
+        })
+    }
+
+    /// The level the next call finds (1 for close contacts).
+    pub fn next_level_number(&self) -> u8 {
+        self.level + 1
+    }
+
+    /// Finds the next level's exposures, or `None` when the depth is reached or no one is left.
+    pub async fn next_level<L: VisitLog>(
+        &mut self,
+        log: &L,
+    ) -> Result<Option<Vec<Exposure>>, L::Error> {
+        if self.level >= self.params.depth || self.sources.is_empty() {
+            return Ok(None);
+        }
+        self.level += 1;
+        let p = self.params;
+        let reach = p.margin_ms + p.longest_dwell_ms;
+        let mut by_venue: BTreeMap<&str, Vec<&Span>> = BTreeMap::new();
+        for span in &self.sources {
+            by_venue.entry(span.venue.as_str()).or_default().push(span);
+        }
+        let mut found: Vec<Exposure> = Vec::new();
+        for (venue, mut spans) in by_venue {
+            spans.sort_by_key(|s| s.from);
+            // One query per run of spans whose look-back ranges overlap.
+            let mut runs: Vec<(i64, i64, Vec<&Span>)> = Vec::new();
+            for span in spans {
+                let (lo, hi) = (span.from - reach, span.until + p.margin_ms);
+                match runs.last_mut() {
+                    Some(run) if lo <= run.1 => {
+                        run.1 = run.1.max(hi);
+                        run.2.push(span);
+                    }
+                    _ => runs.push((lo, hi, vec![span])),
+                }
+            }
+            for (lo, hi, run) in runs {
+                let rows = log.at_venue(venue, lo, hi).await?;
+                self.rows_read += rows.len() as u64;
+                let points = points_of(&rows);
+                let mut present: Vec<Presence> = presences(&points)
+                    .into_iter()
+                    .filter(|pr| !self.known.contains(points[pr.entry].subject))
+                    .collect();
+                present.sort_by_key(|pr| pr.from);
+                for span in run {
+                    // Presences that can overlap began within `reach` before the span.
+                    let first = present.partition_point(|pr| pr.from < span.from - reach);
+                    let last = present.partition_point(|pr| pr.from < span.until + p.margin_ms);
+                    for pr in &present[first..last] {
+                        if let Some((from, until)) =
+                            overlap((span.from, span.until), (pr.from, pr.until), &p)
+                        {
+                            found.push(Exposure {
+                                level: self.level,
+                                subject: points[pr.entry].subject.to_owned(),
+                                venue: venue.to_owned(),
+                                from,
+                                until,
+                                source: span.source.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        // The next level's sources: each new contact's presences from their first exposure on.
+        let mut first: HashMap<&str, i64> = HashMap::new();
+        for e in &found {
+            let at = first.entry(e.subject.as_str()).or_insert(e.from);
+            *at = (*at).min(e.from);
+        }
+        let mut sources = Vec::new();
+        if self.level < p.depth {
+            for (&subject, &start) in &first {
+                let rows = log
+                    .of_subject(subject, start - p.longest_dwell_ms, self.until)
+                    .await?;
+                self.rows_read += rows.len() as u64;
+                sources.extend(spans_of(&rows, start, self.until));
+            }
+        }
+        self.known.extend(first.keys().map(|s| (*s).to_owned()));
+        self.sources = sources;
+        Ok(Some(found))
+    }
+}
+
+/// Every level's exposures, in order.
+pub async fn trace<L: VisitLog>(
+    log: &L,
+    case: &str,
+    window: (i64, i64),
+    until: i64,
+    params: TraceParams,
+) -> Result<Vec<Exposure>, L::Error> {
+    let mut trace = Trace::start(log, case, window, until, params).await?;
+    let mut out = Vec::new();
+    while let Some(level) = trace.next_level(log).await? {
+        out.extend(level);
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn points_of(rows: &[LoggedVisit]) -> Vec<VisitPoint<'_>> {
+    rows.iter()
+        .map(|v| VisitPoint {
+            subject: &v.subject,
+            venue: &v.venue,
+            direction: v.direction,
+            at: v.at,
+            until: v.until,
+        })
+        .collect()
+}
+
+/// The presences among `rows`, clipped to `[from, until]`, as infectious spans.
+fn spans_of(rows: &[LoggedVisit], from: i64, until: i64) -> Vec<Span> {
+    let points = points_of(rows);
+    presences(&points)
+        .into_iter()
+        .filter_map(|p| {
+            let (a, b) = (p.from.max(from), p.until.min(until));
+            (b > a).then(|| Span {
+                source: points[p.entry].subject.to_owned(),
+                venue: points[p.entry].venue.to_owned(),
+                from: a,
+                until: b,
+            })
+        })
+        .collect()
 }
 
 /// The overlap of an infectious span (widened by the margin) with another presence, if it is
@@ -137,6 +400,90 @@ mod tests {
             margin_ms: 5 * MIN,
             min_overlap_ms: 10 * MIN,
             depth,
+            longest_dwell_ms: 120 * MIN,
+        }
+    }
+
+    /// The visit log in memory, answering the two range queries by scanning.
+    struct Memory(Vec<LoggedVisit>);
+
+    impl VisitLog for Memory {
+        type Error = std::convert::Infallible;
+        fn at_venue(
+            &self,
+            venue: &str,
+            from: i64,
+            to: i64,
+        ) -> impl Future<Output = Result<Vec<LoggedVisit>, Self::Error>> + Send {
+            std::future::ready(Ok(self.select(|v| v.venue == venue, from, to)))
+        }
+        fn of_subject(
+            &self,
+            subject: &str,
+            from: i64,
+            to: i64,
+        ) -> impl Future<Output = Result<Vec<LoggedVisit>, Self::Error>> + Send {
+            std::future::ready(Ok(self.select(|v| v.subject == subject, from, to)))
+        }
+    }
+
+    impl Memory {
+        fn of(visits: &[VisitPoint<'_>]) -> Memory {
+            Memory(
+                visits
+                    .iter()
+                    .map(|v| LoggedVisit {
+                        subject: v.subject.to_owned(),
+                        venue: v.venue.to_owned(),
+                        direction: v.direction,
+                        at: v.at,
+                        until: v.until,
+                    })
+                    .collect(),
+            )
+        }
+
+        fn select(
+            &self,
+            keep: impl Fn(&LoggedVisit) -> bool,
+            from: i64,
+            to: i64,
+        ) -> Vec<LoggedVisit> {
+            self.0
+                .iter()
+                .filter(|v| keep(v) && v.at >= from && v.at < to)
+                .cloned()
+                .collect()
+        }
+    }
+
+    /// Runs a future that never waits (the in-memory log answers at once).
+    fn ready<F: Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        loop {
+            if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return out;
+            }
+        }
+    }
+
+    /// Both implementations, which must agree.
+    fn both(
+        visits: &[VisitPoint<'_>],
+        case: &str,
+        window: (i64, i64),
+        until: i64,
+        params: &TraceParams,
+    ) -> Vec<Exposure> {
+        let reference = trace_all_pairs(visits, case, window, until, params);
+        let indexed = ready(trace(&Memory::of(visits), case, window, until, *params));
+        match indexed {
+            Ok(found) => {
+                assert_eq!(found, reference, "indexed tracing disagrees with all pairs");
+                found
+            }
+            Err(never) => match never {},
         }
     }
 
@@ -155,7 +502,7 @@ mod tests {
             entry("brief", "metro", 32, 60), // 32..35 with the margin: 3 minutes
             entry("elsewhere", "mall", 0, 60),
         ];
-        let found = trace_all_pairs(&visits, "case", (0, 1000 * MIN), 1000 * MIN, &params(1));
+        let found = both(&visits, "case", (0, 1000 * MIN), 1000 * MIN, &params(1));
         assert_eq!(who(&found), vec![(1, "long", "metro")]);
         assert_eq!((found[0].from, found[0].until), (10 * MIN, 35 * MIN));
         assert_eq!(found[0].source, "case");
@@ -169,7 +516,7 @@ mod tests {
             entry("a", "metro", 0, 30),
             entry("b", "mall", 100, 30),
         ];
-        let found = trace_all_pairs(
+        let found = both(
             &visits,
             "case",
             (60 * MIN, 200 * MIN),
@@ -189,14 +536,14 @@ mod tests {
             entry("close", "office", 200, 60), // after exposure
             entry("second", "office", 210, 60),
         ];
-        let found = trace_all_pairs(&visits, "case", (0, 1000 * MIN), 1000 * MIN, &params(2));
+        let found = both(&visits, "case", (0, 1000 * MIN), 1000 * MIN, &params(2));
         assert_eq!(
             who(&found),
             vec![(1, "close", "metro"), (2, "second", "office")]
         );
         assert_eq!(found[1].source, "close");
         // Depth 1 stops at close contacts.
-        let close_only = trace_all_pairs(&visits, "case", (0, 1000 * MIN), 1000 * MIN, &params(1));
+        let close_only = both(&visits, "case", (0, 1000 * MIN), 1000 * MIN, &params(1));
         assert_eq!(who(&close_only), vec![(1, "close", "metro")]);
     }
 
@@ -207,10 +554,62 @@ mod tests {
             direction: Direction::Exit,
             ..entry("a", "mall", 4, 0)
         });
-        let found = trace_all_pairs(&visits, "case", (0, 1000 * MIN), 1000 * MIN, &params(1));
+        let found = both(&visits, "case", (0, 1000 * MIN), 1000 * MIN, &params(1));
         assert!(
             found.is_empty(),
             "4 minutes is below the minimum: {found:?}"
         );
+    }
+
+    mod random_cities {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// (subject, venue, minute, dwell minutes, is an exit)
+        fn visit() -> impl Strategy<Value = (usize, usize, i64, i64, bool)> {
+            (
+                0usize..10,
+                0usize..4,
+                0i64..3000,
+                1i64..=120,
+                prop::bool::weighted(0.15),
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(400))]
+            #[test]
+            fn indexed_tracing_agrees_with_all_pairs(
+                raw in prop::collection::vec(visit(), 0..60),
+                window_from in 0i64..360,
+                window_len in 0i64..720,
+                margin in 0i64..20,
+                min_overlap in 0i64..40,
+                depth in 1u8..4,
+            ) {
+                let subjects: Vec<String> = (0..10).map(|i| format!("s{i}")).collect();
+                let venues: Vec<String> = (0..4).map(|i| format!("v{i}")).collect();
+                let visits: Vec<VisitPoint<'_>> = raw
+                    .iter()
+                    .map(|&(s, v, at, dwell, exit)| VisitPoint {
+                        subject: &subjects[s],
+                        venue: &venues[v],
+                        direction: if exit { Direction::Exit } else { Direction::Entry },
+                        at: at * MIN,
+                        until: (at + if exit { 0 } else { dwell }) * MIN,
+                    })
+                    .collect();
+                let params = TraceParams {
+                    margin_ms: margin * MIN,
+                    min_overlap_ms: min_overlap * MIN,
+                    depth,
+                    longest_dwell_ms: 120 * MIN,
+                };
+                let window = (window_from * MIN, (window_from + window_len) * MIN);
+                // `both` asserts that the two agree.
+                let found = both(&visits, "s0", window, 1000 * MIN, &params);
+                prop_assert!(found.iter().all(|e| e.subject != "s0" && e.until - e.from >= params.min_overlap_ms.max(1)));
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@ pub mod color;
 pub mod contacts;
 pub mod facts;
 pub mod identity;
+pub mod notice;
 pub mod policy;
 pub mod text;
 pub mod visits;

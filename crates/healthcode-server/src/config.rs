@@ -35,6 +35,61 @@ pub struct Config {
     pub batch_approval_threshold: u32,
     pub login: LoginConfig,
     pub scans: ScanConfig,
+    pub tracing: TracingConfig,
+    pub notifications: NotificationConfig,
+}
+
+/// Contact tracing jobs and the re-derivation of colours that end by time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracingConfig {
+    /// Traces run at once on this node (0: this node runs none; another node sharing the
+    /// PostgreSQL store does).
+    pub workers: usize,
+    /// How long a running trace is held before another worker may take it up, in seconds;
+    /// renewed after each level.
+    pub lease_seconds: i64,
+    /// How often idle workers look for queued traces, in seconds.
+    pub poll_seconds: u64,
+    /// How often colours whose end by time has come are re-derived, in seconds (0: never).
+    pub schedule_interval_seconds: u64,
+}
+
+impl Default for TracingConfig {
+    fn default() -> TracingConfig {
+        TracingConfig {
+            workers: 1,
+            lease_seconds: 300,
+            poll_seconds: 5,
+            schedule_interval_seconds: 60,
+        }
+    }
+}
+
+/// The notification outbox and its sender.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationConfig {
+    /// `log` (writes each message to the node's log: the demo's gateway) or `none` (messages
+    /// stay in the outbox for another node or a gateway to drain).
+    pub sender: String,
+    /// How often the outbox is drained, in seconds.
+    pub poll_seconds: u64,
+    /// Attempts before a message is given up as failed.
+    pub max_attempts: i64,
+    /// The first retry's delay, in seconds; each further one doubles it, up to an hour.
+    pub backoff_seconds: i64,
+}
+
+impl Default for NotificationConfig {
+    fn default() -> NotificationConfig {
+        NotificationConfig {
+            sender: "log".into(),
+            poll_seconds: 2,
+            max_attempts: 8,
+            backoff_seconds: 10,
+        }
+    }
 }
 
 /// Checkpoint scans and check-ins: how they are written and when the node sheds them.
@@ -113,6 +168,8 @@ impl Default for Config {
             batch_approval_threshold: 50,
             login: LoginConfig::default(),
             scans: ScanConfig::default(),
+            tracing: TracingConfig::default(),
+            notifications: NotificationConfig::default(),
         }
     }
 }

@@ -2,18 +2,21 @@
 //! facts, everyone reads the colour the published policy derives, and every access to personal
 //! data lands on the audit chain.
 
+pub mod assess;
 pub mod auth;
 mod body;
 pub mod caches;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod notifier;
 pub mod openapi;
 pub mod passes;
 pub mod recorder;
 pub mod retention;
 mod routes;
 pub mod scanning;
+pub mod tracer;
 
 use axum::Router;
 use config::Config;
@@ -34,6 +37,10 @@ pub struct AppState {
     /// Group commit of scans and check-ins.
     pub recorder: recorder::Recorder,
     pub caches: Arc<caches::Caches>,
+    /// Wakes the tracing workers when a case is recorded.
+    pub tracer: Arc<tokio::sync::Notify>,
+    /// Delivers the outbox's messages; `None` leaves them for another node or gateway.
+    pub sender: Option<Arc<dyn notifier::Sender>>,
 }
 
 impl AppState {
@@ -54,6 +61,8 @@ pub enum StartError {
     Store(#[from] healthcode_store::StoreError),
     #[error("the policy: {0}")]
     Policy(String),
+    #[error("notifications: {0}")]
+    Notifications(String),
     #[error("passes: {0}")]
     Passes(String),
     #[error("cannot listen on {0}: {1}")]
@@ -80,7 +89,11 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
     .map_err(|e| StartError::Policy(e.to_string()))?;
     let passes = passes::Passes::open(&config, OffsetDateTime::now_utc())?;
     let recorder = recorder::Recorder::spawn(store.clone(), &config.scans);
+    let sender =
+        notifier::configured(&config.notifications.sender).map_err(StartError::Notifications)?;
     Ok(AppState {
+        tracer: Arc::default(),
+        sender,
         passes: Arc::new(passes),
         recorder,
         caches: Arc::default(),
@@ -121,6 +134,8 @@ pub async fn start(state: AppState) -> Result<Running, StartError> {
         .map_err(|e| StartError::Listen(listen, e))?;
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     retention::spawn(state.clone());
+    tracer::spawn(state.clone());
+    notifier::spawn(state.clone());
     let app = router(state);
     let task = tokio::spawn(async move {
         axum::serve(listener, app)

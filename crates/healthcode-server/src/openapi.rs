@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and the types they take and
 //! return; served at /api/v1/openapi.json.
 
-use crate::routes::{appeals, health, login, pass, people, policy, scans, venues};
+use crate::routes::{appeals, cases, health, login, pass, people, policy, scans, venues};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -45,6 +45,10 @@ verification (`code`), error correction (`correction`). Errors are `{code, messa
         appeals::submit_batch,
         appeals::batch,
         appeals::approve,
+        cases::record_case,
+        cases::trace,
+        cases::retrace,
+        cases::notifications,
         health::healthz,
         health::readyz,
         health::metrics,

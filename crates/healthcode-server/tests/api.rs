@@ -22,6 +22,8 @@ fn unique(prefix: &str) -> String {
 
 #[path = "api/scans.rs"]
 mod scans;
+#[path = "api/tracing.rs"]
+mod tracing;
 
 /// A node on each available store, listening on 127.0.0.1:0.
 async fn nodes() -> Vec<Node> {
@@ -51,14 +53,7 @@ async fn nodes_with(tweak: impl Fn(&mut Config)) -> Vec<Node> {
             ..Config::default()
         };
         tweak(&mut config);
-        let state = open_state(config).await.unwrap();
-        let running = start(state.clone()).await.unwrap();
-        nodes.push(Node {
-            base: format!("http://{}", running.addr),
-            state,
-            running,
-            http: Client::new(),
-        });
+        nodes.push(Node::start(config).await);
     }
     nodes
 }
@@ -71,6 +66,17 @@ struct Node {
 }
 
 impl Node {
+    async fn start(config: Config) -> Node {
+        let state = open_state(config).await.unwrap();
+        let running = start(state.clone()).await.unwrap();
+        Node {
+            base: format!("http://{}", running.addr),
+            state,
+            running,
+            http: Client::new(),
+        }
+    }
+
     fn store_name(&self) -> &'static str {
         self.state.store.backend_name()
     }

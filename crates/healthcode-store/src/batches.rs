@@ -118,13 +118,14 @@ impl Store {
         Ok(())
     }
 
-    /// Approves a batch proposed by someone else and applies it, atomically.
+    /// Approves a batch proposed by someone else and applies it, atomically; gives the batch
+    /// and the facts now on record.
     pub async fn approve_batch(
         &self,
         id: &str,
         actor: &Actor,
         now: OffsetDateTime,
-    ) -> Result<Batch, StoreError> {
+    ) -> Result<(Batch, Vec<BatchItem>), StoreError> {
         let (created_by, items): (String, String) = db::with_pool!(&self.backend, pool => {
             sqlx::query_as("SELECT created_by, items FROM batches WHERE id = $1")
                 .bind(id)
@@ -162,8 +163,10 @@ impl Store {
             }
             tx.commit().await?;
         });
-        self.batch(id)
+        let batch = self
+            .batch(id)
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("batch {id}")))
+            .ok_or_else(|| StoreError::NotFound(format!("batch {id}")))?;
+        Ok((batch, items))
     }
 }

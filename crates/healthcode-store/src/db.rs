@@ -73,3 +73,50 @@ impl Backend {
         with_pool!(self, pool => pool.close().await)
     }
 }
+
+/// Rows per multi-row INSERT: 7 and 15 columns stay far below both stores' bind limits.
+pub(crate) const CHUNK: usize = 500;
+
+/// The groups of a multi-row VALUES list of `rows` rows of `cols` columns: `($1, $2), …` on
+/// PostgreSQL; `(?, ?), …` on SQLite, where looking up thousands of numbered parameters by name
+/// costs more than the insert itself.
+pub(crate) fn placeholders(backend: &Backend, rows: usize, cols: usize) -> String {
+    let numbered = matches!(backend, Backend::Postgres(_));
+    (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (1..=cols)
+                .map(|c| {
+                    if numbered {
+                        format!("${}", r * cols + c)
+                    } else {
+                        "?".to_owned()
+                    }
+                })
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Begins a transaction that reads and then writes. SQLite takes the write lock at once
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads first cannot later upgrade to a writer
+/// if another connection wrote meanwhile, and fails with "database is locked" without waiting.
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}

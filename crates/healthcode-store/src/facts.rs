@@ -3,6 +3,7 @@
 use crate::audit::Actor;
 use crate::{Store, StoreError, db, from_ms};
 use healthcode_core::{Fact, FactBody};
+use std::collections::HashMap;
 use time::OffsetDateTime;
 
 type FactRow = (String, String, i64, String);
@@ -33,6 +34,9 @@ macro_rules! insert {
             }
             _ => $crate::unique_violation(e, "a fact with this id is already recorded"),
         })?;
+        if let healthcode_core::FactBody::Case { .. } = &fact.body {
+            $crate::traces::queue_trace!($tx, person_id, fact);
+        }
         let detail = format!(
             "{} {} (legal basis: {})",
             fact.body.list(),
@@ -81,15 +85,51 @@ impl Store {
         });
         rows.into_iter()
             .map(|(id, body, recorded_at, legal_basis)| {
-                let body: FactBody = serde_json::from_str(&body)
-                    .map_err(|e| StoreError::Corrupt(format!("fact {id}: {e}")))?;
-                Ok(Fact {
-                    id,
-                    recorded_at: from_ms(recorded_at),
-                    legal_basis,
-                    body,
-                })
+                fact_from(id, &body, recorded_at, legal_basis)
             })
             .collect()
     }
+
+    /// The facts of many people at once (oldest first for each), for re-deriving colours in bulk.
+    pub async fn facts_of_people(
+        &self,
+        person_ids: &[String],
+    ) -> Result<HashMap<String, Vec<Fact>>, StoreError> {
+        let mut out: HashMap<String, Vec<Fact>> = HashMap::new();
+        for chunk in person_ids.chunks(crate::db::CHUNK) {
+            let sql = format!(
+                "SELECT person_id, id, body, recorded_at, legal_basis FROM facts WHERE person_id IN ({}) \
+                 ORDER BY person_id, recorded_at, id",
+                crate::traces::numbered(1, chunk.len())
+            );
+            let rows: Vec<(String, String, String, i64, String)> = db::with_pool!(&self.backend, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(pool).await?
+            });
+            for (person, id, body, recorded_at, legal_basis) in rows {
+                let fact = fact_from(id, &body, recorded_at, legal_basis)?;
+                out.entry(person).or_default().push(fact);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn fact_from(
+    id: String,
+    body: &str,
+    recorded_at: i64,
+    legal_basis: String,
+) -> Result<Fact, StoreError> {
+    let body: FactBody =
+        serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("fact {id}: {e}")))?;
+    Ok(Fact {
+        id,
+        recorded_at: from_ms(recorded_at),
+        legal_basis,
+        body,
+    })
 }

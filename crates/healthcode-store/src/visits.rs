@@ -5,6 +5,7 @@
 //! whole days; on SQLite it expires by deleting in bounded batches.
 
 use crate::audit::{self, Actor};
+use crate::db::{CHUNK, placeholders};
 use crate::{Store, StoreError, db, from_ms, ms, new_id};
 use healthcode_core::visits::Direction;
 use serde::Serialize;
@@ -123,31 +124,7 @@ fn visit_from(row: VisitRow) -> Visit {
     }
 }
 
-/// Rows per multi-row INSERT: 7 and 15 columns stay far below both stores' bind limits.
-const CHUNK: usize = 500;
 const MS_PER_DAY: i64 = 86_400_000;
-
-/// The groups of a multi-row VALUES list of `rows` rows of `cols` columns: `($1, $2), …` on
-/// PostgreSQL; `(?, ?), …` on SQLite, where looking up thousands of numbered parameters by name
-/// costs more than the insert itself.
-fn placeholders(backend: &db::Backend, rows: usize, cols: usize) -> String {
-    let numbered = matches!(backend, db::Backend::Postgres(_));
-    (0..rows)
-        .map(|r| {
-            let cells: Vec<String> = (1..=cols)
-                .map(|c| {
-                    if numbered {
-                        format!("${}", r * cols + c)
-                    } else {
-                        "?".to_owned()
-                    }
-                })
-                .collect();
-            format!("({})", cells.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 impl Store {
     /// Records a group of scans in one transaction and says, for each in order, the answer it

@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use time::OffsetDateTime;
 use time::macros::{date, datetime};
 
+#[path = "store/tracing.rs"]
+mod tracing;
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn unique(prefix: &str) -> String {
@@ -574,7 +577,8 @@ async fn a_batch_needs_a_second_official_and_applies_atomically() {
             Err(StoreError::Conflict(_))
         ));
         let second = Actor::new("acct-second", "health_official", "review of notice 2020-17");
-        let done = store.approve_batch(&batch.id, &second, NOW).await.unwrap();
+        let (done, applied) = store.approve_batch(&batch.id, &second, NOW).await.unwrap();
+        assert_eq!(applied.len(), batch.size as usize);
         assert_eq!(
             (done.state.as_str(), done.approved_by.as_deref()),
             ("applied", Some("acct-second"))

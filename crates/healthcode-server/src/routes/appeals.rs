@@ -1,6 +1,7 @@
 //! Appeals (纠错/申诉) and batches that need a second official.
 
 use crate::AppState;
+use crate::assess::{after_facts, reassess};
 use crate::auth::{Caller, Role};
 use crate::body::Body;
 use crate::error::{ApiError, ApiResult};
@@ -90,6 +91,7 @@ pub async fn decide(
     caller.require(&[Role::HealthOfficial])?;
     reason_required(&req.reason)?;
     let purpose = format!("appeal review {id}");
+    let now = state.now();
     let appeal = state
         .store
         .decide_appeal(
@@ -97,9 +99,12 @@ pub async fn decide(
             req.outcome,
             req.reason.trim(),
             &caller.actor(purpose),
-            state.now(),
+            now,
         )
         .await?;
+    if let Err(e) = reassess(&state, std::slice::from_ref(&appeal.person_id), now).await {
+        tracing::error!(error = %e, "re-deriving a colour after an appeal failed");
+    }
     Ok(Json(appeal))
 }
 
@@ -161,6 +166,12 @@ pub async fn submit_batch(
         return Ok((StatusCode::ACCEPTED, Json(json!(batch))));
     }
     state.store.record_facts(&items, &actor, now).await?;
+    after_facts(
+        &state,
+        items.iter().map(|i| (i.person_id.as_str(), &i.fact)),
+        now,
+    )
+    .await;
     Ok((
         StatusCode::CREATED,
         Json(json!({"state": "applied", "size": items.len()})),
@@ -193,10 +204,16 @@ pub async fn approve(
 ) -> ApiResult<Json<Batch>> {
     caller.require(&[Role::HealthOfficial])?;
     let purpose = format!("second approval of batch {id}");
-    Ok(Json(
-        state
-            .store
-            .approve_batch(&id, &caller.actor(purpose), state.now())
-            .await?,
-    ))
+    let now = state.now();
+    let (batch, items) = state
+        .store
+        .approve_batch(&id, &caller.actor(purpose), now)
+        .await?;
+    after_facts(
+        &state,
+        items.iter().map(|i| (i.person_id.as_str(), &i.fact)),
+        now,
+    )
+    .await;
+    Ok(Json(batch))
 }

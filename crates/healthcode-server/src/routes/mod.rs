@@ -1,6 +1,7 @@
 //! The HTTP surface: `/healthz`, `/readyz`, and the API under `/api/v1`.
 
 pub mod appeals;
+pub mod cases;
 pub mod health;
 pub mod login;
 pub mod pass;
@@ -43,6 +44,9 @@ pub fn router(state: AppState) -> Router {
         .route("/people/{id}/visits", get(scans::person_visits))
         .route("/visits/{id}/confirm", post(scans::confirm_visit))
         .route("/people/{id}/audit", get(people::audit))
+        .route("/people/{id}/notifications", get(cases::notifications))
+        .route("/cases", post(cases::record_case))
+        .route("/cases/{id}/trace", get(cases::trace).post(cases::retrace))
         .route(
             "/people/{id}/appeals",
             post(appeals::file).get(appeals::of_person),

@@ -314,7 +314,7 @@ pub async fn record_fact(
     record(&state, &caller, &id, body).await
 }
 
-async fn record(
+pub(crate) async fn record(
     state: &AppState,
     caller: &Caller,
     person_id: &str,
@@ -330,6 +330,7 @@ async fn record(
         .store
         .record_fact(person_id, &fact, &caller.actor(purpose), now)
         .await?;
+    crate::assess::after_facts(state, [(person_id, &fact)], now).await;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": fact.id, "recorded_at": rfc3339(fact.recorded_at)})),

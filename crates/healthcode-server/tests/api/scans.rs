@@ -20,7 +20,7 @@ use time::{Duration, OffsetDateTime};
 static PEOPLE: AtomicU32 = AtomicU32::new(0);
 
 /// A fresh resident ID number with its MOD 11-2 check character.
-fn resident_id() -> String {
+pub(super) fn resident_id() -> String {
     let n = PEOPLE.fetch_add(1, Ordering::SeqCst) + std::process::id() % 500;
     let body = format!(
         "3301061990{:02}{:02}{:03}",
@@ -39,7 +39,7 @@ fn resident_id() -> String {
 }
 
 /// A node whose signing key is two hours old, so that it can have issued passes in the past.
-fn aged_keys(c: &mut healthcode_server::config::Config) {
+pub(super) fn aged_keys(c: &mut healthcode_server::config::Config) {
     healthcode_pass::keyring::Keyring::open_or_create(
         &c.data_dir.join("keys"),
         Algorithm::EdDSA,
@@ -49,7 +49,7 @@ fn aged_keys(c: &mut healthcode_server::config::Config) {
 }
 
 /// A pass the node issued at `when`.
-async fn pass_issued_at(node: &Node, id: &str, when: OffsetDateTime) -> String {
+pub(super) async fn pass_issued_at(node: &Node, id: &str, when: OffsetDateTime) -> String {
     let person = node.state.store.person(id).await.unwrap().unwrap();
     node.state
         .passes
@@ -58,17 +58,17 @@ async fn pass_issued_at(node: &Node, id: &str, when: OffsetDateTime) -> String {
         .1
 }
 
-fn at(t: OffsetDateTime) -> String {
+pub(super) fn at(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap()
 }
 
 /// A venue with a checkpoint, registered by a venue manager.
-struct Gate {
-    venue: String,
-    token: String,
+pub(super) struct Gate {
+    pub(super) venue: String,
+    pub(super) token: String,
 }
 
-async fn gate(node: &Node, manager: &str, category: &str) -> Gate {
+pub(super) async fn gate(node: &Node, manager: &str, category: &str) -> Gate {
     let (status, venue) = node
         .post(
             "/api/v1/venues",
@@ -122,7 +122,7 @@ async fn venue_code(node: &Node, manager: &str, venue: &str) -> String {
     text.as_str().unwrap().to_owned()
 }
 
-async fn scan(node: &Node, gate: &Gate, body: Value) -> (StatusCode, Value) {
+pub(super) async fn scan(node: &Node, gate: &Gate, body: Value) -> (StatusCode, Value) {
     node.post("/api/v1/scans", &gate.token, body).await
 }
 

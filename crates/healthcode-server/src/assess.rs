@@ -1,0 +1,133 @@
+//! Re-deriving colours: after new facts, when a trace finds contacts, when an end by time comes,
+//! and for everyone when asked. The colour is the policy's answer for the facts and the moment;
+//! what is kept is only what lets the node announce a change (`Store::keep_colours`).
+
+use crate::AppState;
+use healthcode_core::{Fact, Policy, Status};
+use healthcode_store::{ColourChange, StoreError};
+use std::collections::HashMap;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// People evaluated per store round trip when many are re-derived.
+const PAGE: usize = 2_000;
+
+/// Re-derives these people's colours at `now`, keeps them, and announces the changes.
+pub async fn reassess(
+    state: &AppState,
+    person_ids: &[String],
+    now: OffsetDateTime,
+) -> Result<Vec<ColourChange>, StoreError> {
+    let mut changes = Vec::new();
+    for page in person_ids.chunks(PAGE) {
+        let facts = state.store.facts_of_people(page).await?;
+        let statuses = evaluate_all(&state.policy, page, facts, now).await;
+        changes.extend(state.store.keep_colours(&statuses, now).await?);
+    }
+    Ok(changes)
+}
+
+/// After facts land about these people: wakes the tracers when a case is among them and
+/// re-derives the people's colours, announcing changes. The facts are recorded whatever happens
+/// here; a failure is logged, and the scheduler and the next fact make up for it.
+pub async fn after_facts<'a>(
+    state: &AppState,
+    facts: impl IntoIterator<Item = (&'a str, &'a Fact)>,
+    now: OffsetDateTime,
+) {
+    let mut people: Vec<String> = Vec::new();
+    let mut case = false;
+    for (person, fact) in facts {
+        case |= matches!(fact.body, healthcode_core::FactBody::Case { .. });
+        people.push(person.to_owned());
+    }
+    people.sort();
+    people.dedup();
+    if case {
+        state.tracer.notify_one();
+    }
+    if let Err(e) = reassess(state, &people, now).await {
+        tracing::error!(error = %e, "re-deriving colours after new facts failed");
+    }
+}
+
+/// What a sweep of everyone did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Sweep {
+    pub people: u64,
+    /// People with facts or a kept colour: the only ones evaluated one by one.
+    pub evaluated: u64,
+    pub changed: u64,
+}
+
+/// Re-derives everyone, a page at a time (after a policy change, or to check the kept colours).
+/// People with no facts and no kept colour all have the colour of an empty record; it is
+/// derived once and kept for none of them unless it is not plain green.
+pub async fn reassess_everyone(state: &AppState, now: OffsetDateTime) -> Result<Sweep, StoreError> {
+    let mut sweep = Sweep::default();
+    let empty = state.policy.evaluate(&[], now);
+    let plain = empty.reasons.is_empty() && empty.next_change.is_none();
+    let mut after = String::new();
+    loop {
+        let page = state.store.person_ids_after(&after, PAGE as i64).await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.clone();
+        sweep.people += page.len() as u64;
+        let ids = if plain {
+            state.store.people_with_history(&page).await?
+        } else {
+            page
+        };
+        sweep.evaluated += ids.len() as u64;
+        sweep.changed += reassess(state, &ids, now).await?.len() as u64;
+    }
+    Ok(sweep)
+}
+
+/// Evaluates each person's facts; large pages on the blocking pool, split across the cores.
+async fn evaluate_all(
+    policy: &Arc<Policy>,
+    ids: &[String],
+    mut facts: HashMap<String, Vec<Fact>>,
+    now: OffsetDateTime,
+) -> Vec<(String, Status)> {
+    let work: Vec<(String, Vec<Fact>)> = ids
+        .iter()
+        .map(|id| (id.clone(), facts.remove(id).unwrap_or_default()))
+        .collect();
+    if work.len() <= 32 {
+        return work
+            .into_iter()
+            .map(|(id, facts)| {
+                let status = policy.evaluate(&facts, now);
+                (id, status)
+            })
+            .collect();
+    }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let per = work.len().div_ceil(threads);
+    let mut tasks = Vec::new();
+    let mut rest = work;
+    while !rest.is_empty() {
+        let part: Vec<(String, Vec<Fact>)> = rest.drain(..per.min(rest.len())).collect();
+        let policy = policy.clone();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            part.into_iter()
+                .map(|(id, facts)| {
+                    let status = policy.evaluate(&facts, now);
+                    (id, status)
+                })
+                .collect::<Vec<_>>()
+        }));
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for task in tasks {
+        // A panicking evaluation would be a bug in the policy engine; the others still count.
+        if let Ok(part) = task.await {
+            out.extend(part);
+        }
+    }
+    out
+}

@@ -1,0 +1,171 @@
+//! Draining the notification outbox through a pluggable sender, with back-off, and the
+//! scheduler that re-derives colours whose end by time has come (which is what announces a
+//! colour turning back to green).
+
+use crate::AppState;
+use crate::assess::reassess;
+use healthcode_store::{Outgoing, StoreError};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Delivers one message: an SMS gateway, a push service, or the log. It gets the message's
+/// stable id, which a real gateway takes as its idempotency key, so a retry after a crash
+/// between sending and marking sent is not delivered twice.
+pub trait Sender: Send + Sync {
+    fn send<'a>(
+        &'a self,
+        message: &'a Outgoing,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
+/// The demo's gateway: writes each message to the node's log.
+pub struct LogSender;
+
+impl Sender for LogSender {
+    fn send<'a>(
+        &'a self,
+        message: &'a Outgoing,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        let n = &message.notification;
+        let to = match (&n.channel[..], &message.phone) {
+            ("sms", Some(phone)) => mask_phone(phone),
+            _ => format!("app:{}", n.person_id),
+        };
+        tracing::info!(id = %n.id, channel = %n.channel, to = %to, zh = %n.text.zh, en = %n.text.en, "notification");
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// `139****5678`: enough to tell phones apart in a log.
+fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() < 7 {
+        return "****".into();
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}****{tail}")
+}
+
+/// The sender the configuration names; `None` for `none`.
+pub fn configured(name: &str) -> Result<Option<std::sync::Arc<dyn Sender>>, String> {
+    match name {
+        "log" => Ok(Some(std::sync::Arc::new(LogSender))),
+        "none" => Ok(None),
+        other => Err(format!(
+            "notifications.sender {other:?} is not one of: log, none"
+        )),
+    }
+}
+
+/// What one drain did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drained {
+    pub sent: u64,
+    pub retried: u64,
+    pub failed: u64,
+}
+
+/// Sends what is due, once. A message that fails is retried after the configured back-off,
+/// doubled for each attempt (at most an hour), and given up after `max_attempts`; an SMS to
+/// someone with no phone on record is given up at once.
+pub async fn drain(state: &AppState, now: OffsetDateTime) -> Result<Drained, StoreError> {
+    let mut drained = Drained::default();
+    let Some(sender) = state.sender.clone() else {
+        return Ok(drained);
+    };
+    let config = &state.config.notifications;
+    let claimed = state
+        .store
+        .claim_notifications(now, time::Duration::minutes(1), 200)
+        .await?;
+    for message in claimed {
+        let n = &message.notification;
+        if n.channel == "sms" && message.phone.is_none() {
+            state
+                .store
+                .mark_notification_failed(&n.id, "no phone on record", None)
+                .await?;
+            drained.failed += 1;
+            continue;
+        }
+        match sender.send(&message).await {
+            Ok(()) => {
+                state
+                    .store
+                    .mark_notification_sent(&n.id, state.now())
+                    .await?;
+                drained.sent += 1;
+            }
+            Err(error) => {
+                let attempts = n.attempts + 1;
+                let retry_at = (attempts < config.max_attempts).then(|| {
+                    let delay = config
+                        .backoff_seconds
+                        .max(1)
+                        .saturating_mul(1 << (attempts - 1).clamp(0, 20))
+                        .min(3600);
+                    now + time::Duration::seconds(delay)
+                });
+                tracing::warn!(id = %n.id, attempts, error = %error, "notification not delivered");
+                if retry_at.is_some() {
+                    drained.retried += 1;
+                } else {
+                    drained.failed += 1;
+                }
+                state
+                    .store
+                    .mark_notification_failed(&n.id, &error, retry_at)
+                    .await?;
+            }
+        }
+    }
+    Ok(drained)
+}
+
+/// Re-derives everyone whose colour can change by time at `now`; returns how many changed.
+pub async fn run_schedule(state: &AppState, now: OffsetDateTime) -> Result<u64, StoreError> {
+    let mut changed = 0;
+    loop {
+        let due = state.store.colours_due(now, 2_000).await?;
+        if due.is_empty() {
+            return Ok(changed);
+        }
+        changed += reassess(state, &due, now).await?.len() as u64;
+        if due.len() < 2_000 {
+            return Ok(changed);
+        }
+    }
+}
+
+/// Starts the outbox drain and the time-based scheduler.
+pub fn spawn(state: AppState) {
+    let drain_every = Duration::from_secs(state.config.notifications.poll_seconds.max(1));
+    let drainer = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(drain_every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = drain(&drainer, drainer.now()).await {
+                tracing::error!(error = %e, "draining the outbox failed");
+            }
+        }
+    });
+    let every = state.config.tracing.schedule_interval_seconds;
+    if every == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(every));
+        loop {
+            tick.tick().await;
+            match run_schedule(&state, state.now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(changed = n, "colours changed by time"),
+                Err(e) => tracing::error!(error = %e, "re-deriving due colours failed"),
+            }
+        }
+    });
+}

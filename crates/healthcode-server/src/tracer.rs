@@ -1,0 +1,237 @@
+//! The tracing worker: takes queued traces from the store (or ones whose worker died), runs
+//! them level by level, and records after each level what it found: exposures, one contact
+//! fact per contact person, and their re-derived colours, which announce the change. A trace
+//! run twice records nothing twice.
+
+use crate::AppState;
+use crate::assess::reassess;
+use healthcode_core::contacts::{Exposure, Trace, TraceParams, infectious_window};
+use healthcode_core::facts::ContactLevel;
+use healthcode_core::{Fact, FactBody};
+use healthcode_store::{
+    Actor, ContactFact, IndexedLog, StoreError, TraceJob, TraceProgress, TracedExposure,
+};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Starts the workers; `state.tracer` wakes them when a case is recorded, and they look for
+/// work every `tracing.poll_seconds` anyway (a lease run out, another node's case).
+pub fn spawn(state: AppState) {
+    for _ in 0..state.config.tracing.workers {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let poll = Duration::from_secs(state.config.tracing.poll_seconds.max(1));
+            loop {
+                match run_next(&state).await {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(error = %e, "tracing failed"),
+                }
+                let _ = tokio::time::timeout(poll, state.tracer.notified()).await;
+            }
+        });
+    }
+}
+
+/// Claims and runs one trace; false when there was none to run.
+pub async fn run_next(state: &AppState) -> Result<bool, StoreError> {
+    let lease = time::Duration::seconds(state.config.tracing.lease_seconds);
+    let Some(job) = state.store.claim_trace(state.now(), lease).await? else {
+        return Ok(false);
+    };
+    let outcome = run(state, &job).await;
+    let error = outcome.as_ref().err().map(|e| e.to_string());
+    if let Some(e) = &error {
+        tracing::error!(case = %job.case_id, error = %e, "trace failed");
+    }
+    state
+        .store
+        .finish_trace(&job.case_id, error.as_deref(), state.now())
+        .await?;
+    Ok(true)
+}
+
+fn ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Runs one trace from the start.
+async fn run(state: &AppState, job: &TraceJob) -> Result<(), StoreError> {
+    let store = &state.store;
+    let FactBody::Case {
+        onset_at,
+        sampled_at,
+        isolated_at,
+        ..
+    } = &job.case.body
+    else {
+        return Err(StoreError::Conflict(format!(
+            "{} is not a case",
+            job.case_id
+        )));
+    };
+    let person = store
+        .person(&job.person_id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("person {}", job.person_id)))?;
+    let policy = state.policy.document();
+    let now = state.now();
+    let window = infectious_window(
+        policy,
+        onset_at.map(ms),
+        sampled_at.map(ms),
+        ms(job.case.recorded_at),
+        isolated_at.map(ms),
+        ms(now),
+    );
+    let lease = time::Duration::seconds(state.config.tracing.lease_seconds);
+    let log = IndexedLog(store);
+    let mut trace = Trace::start(
+        &log,
+        &person.pseudonym,
+        window,
+        ms(now),
+        TraceParams::from_policy(policy),
+    )
+    .await?;
+    let mut progress = TraceProgress {
+        window,
+        ..TraceProgress::default()
+    };
+    store
+        .trace_progress(&job.case_id, &progress, state.now() + lease)
+        .await?;
+    let actor = Actor::new(
+        "tracer",
+        "system",
+        format!("contact tracing of case {}", job.case_id),
+    );
+    while let Some(found) = trace.next_level(&log).await? {
+        let level = trace.next_level_number() - 1;
+        let recorded = record_level(state, job, level, &found, &actor).await?;
+        let contacts = found
+            .iter()
+            .map(|e| e.subject.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len() as i64;
+        if level == 1 {
+            progress.close_contacts = contacts;
+        } else {
+            progress.secondary_contacts += contacts;
+        }
+        progress.other_region += recorded.other_region;
+        progress.facts_recorded += recorded.facts as i64;
+        progress.rows_read = trace.rows_read as i64;
+        store
+            .trace_progress(&job.case_id, &progress, state.now() + lease)
+            .await?;
+    }
+    progress.rows_read = trace.rows_read as i64;
+    store
+        .trace_progress(&job.case_id, &progress, state.now() + lease)
+        .await?;
+    Ok(())
+}
+
+struct LevelRecord {
+    facts: u64,
+    other_region: i64,
+}
+
+/// Records one level: its exposures, a contact fact for each of our people (their latest
+/// exposure, which ends last), and their colours.
+async fn record_level(
+    state: &AppState,
+    job: &TraceJob,
+    level: u8,
+    found: &[Exposure],
+    actor: &Actor,
+) -> Result<LevelRecord, StoreError> {
+    let store = &state.store;
+    let mut latest: BTreeMap<&str, &Exposure> = BTreeMap::new();
+    for e in found {
+        let held = latest.entry(e.subject.as_str()).or_insert(e);
+        if (e.until, e.from) > (held.until, held.from) {
+            *held = e;
+        }
+    }
+    let subjects: Vec<String> = latest.keys().map(|s| (*s).to_owned()).collect();
+    let people = store.people_by_pseudonym(&subjects).await?;
+    let foreign: Vec<String> = subjects
+        .iter()
+        .filter(|s| !people.contains_key(*s))
+        .cloned()
+        .collect();
+    let regions = store.subject_regions(&foreign).await?;
+    let exposures: Vec<TracedExposure> = found
+        .iter()
+        .map(|e| TracedExposure {
+            level: i64::from(e.level),
+            subject: e.subject.clone(),
+            region: match people.get(&e.subject) {
+                Some(_) => state.config.region.clone(),
+                None => regions.get(&e.subject).cloned().unwrap_or_default(),
+            },
+            person_id: people.get(&e.subject).cloned(),
+            venue_id: e.venue.clone(),
+            venue_name: None,
+            exposed_from: from_ms(e.from),
+            exposed_until: from_ms(e.until),
+            source: e.source.clone(),
+        })
+        .collect();
+    store.record_exposures(&job.case_id, &exposures).await?;
+
+    let venues: Vec<String> = latest.values().map(|e| e.venue.clone()).collect();
+    let names = store.venue_names(&venues).await?;
+    let now = state.now();
+    let facts: Vec<ContactFact> = latest
+        .iter()
+        .filter_map(|(subject, e)| {
+            let person_id = people.get(*subject)?;
+            let body = FactBody::Contact {
+                level: if level == 1 {
+                    ContactLevel::Close
+                } else {
+                    ContactLevel::Secondary
+                },
+                case_id: job.case_id.clone(),
+                venue: names
+                    .get(&e.venue)
+                    .cloned()
+                    .unwrap_or_else(|| e.venue.clone()),
+                exposure_start: from_ms(e.from),
+                exposure_end: from_ms(e.until),
+            };
+            let digest = serde_json::to_string(&body).ok()?;
+            Some(ContactFact {
+                person_id: person_id.clone(),
+                digest,
+                fact: Fact {
+                    id: format!("f-{}", crate::auth::random_hex(12)),
+                    recorded_at: now,
+                    legal_basis: format!(
+                        "contact tracing of case {} ({})",
+                        job.case_id, job.case.legal_basis
+                    ),
+                    body,
+                },
+            })
+        })
+        .collect();
+    let recorded = store
+        .hold_contact_facts(&job.person_id, &facts, actor, now)
+        .await?;
+    let ids: Vec<String> = facts.iter().map(|f| f.person_id.clone()).collect();
+    reassess(state, &ids, now).await?;
+    Ok(LevelRecord {
+        facts: recorded,
+        other_region: foreign.len() as i64,
+    })
+}

@@ -1,0 +1,437 @@
+//! Contact tracing over real HTTP on every store: a case turns its contacts' colours with the
+//! reason, they are told, a trace survives a restart and runs twice without doubling anything,
+//! colours end by time, and the outbox retries with back-off.
+
+use super::scans::{Gate, aged_keys, at, gate, pass_issued_at, resident_id, scan};
+use super::{Node, nodes_with, unique};
+use healthcode_server::config::Config;
+use healthcode_server::notifier::{self, Sender};
+use healthcode_store::Outgoing;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use time::{Duration, OffsetDateTime};
+
+static PHONES: AtomicU32 = AtomicU32::new(0);
+
+/// Enrolls a person with a phone of their own; returns (id, phone).
+async fn enrolled(node: &Node, official: &str, name: &str) -> (String, String) {
+    let n = PHONES.fetch_add(1, Ordering::SeqCst) + std::process::id() % 10_000 * 100;
+    let phone = format!("137{:08}", n % 100_000_000);
+    let (status, p) = node
+        .post(
+            "/api/v1/people",
+            official,
+            json!({"document_kind": "resident_id", "document_number": resident_id(), "name": name, "phone": phone}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    (p["id"].as_str().unwrap().to_owned(), phone)
+}
+
+/// A checkpoint scan of `id`'s pass at `when` (in the last two hours: the keys are that old).
+async fn scanned(node: &Node, gate: &Gate, id: &str, when: OffsetDateTime, direction: &str) {
+    let text = pass_issued_at(node, id, when).await;
+    let (status, answer) = scan(
+        node,
+        gate,
+        json!({"scan_id": unique("s"), "text": text, "scanned_at": at(when), "direction": direction}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+/// Polls the trace until it is done (or fails the test after 30 s).
+async fn finished(node: &Node, official: &str, case: &str) -> Value {
+    for _ in 0..300 {
+        let (status, trace) = node
+            .get(&format!("/api/v1/cases/{case}/trace?limit=1000"), official)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{trace}");
+        match trace["trace"]["state"].as_str().unwrap() {
+            "done" => return trace,
+            "failed" => panic!("the trace failed: {trace}"),
+            _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+    panic!("the trace of {case} did not finish");
+}
+
+async fn status(node: &Node, token: &str, id: &str) -> Value {
+    let (code, status) = node
+        .get(&format!("/api/v1/people/{id}/status"), token)
+        .await;
+    assert_eq!(code, StatusCode::OK, "{status}");
+    status
+}
+
+async fn notifications(node: &Node, token: &str, id: &str) -> Vec<Value> {
+    let (code, list) = node
+        .get(&format!("/api/v1/people/{id}/notifications"), token)
+        .await;
+    assert_eq!(code, StatusCode::OK, "{list}");
+    list.as_array().unwrap().clone()
+}
+
+async fn record_case(node: &Node, official: &str, person: &str, kind: &str, basis: &str) -> String {
+    let onset = OffsetDateTime::now_utc() - Duration::days(1);
+    let (code, case) = node
+        .post(
+            "/api/v1/cases",
+            official,
+            json!({"person_id": person, "kind": kind, "onset_at": at(onset), "legal_basis": basis}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{case}");
+    let id = case["id"].as_str().unwrap().to_owned();
+    assert_eq!(case["trace"], format!("/api/v1/cases/{id}/trace"));
+    id
+}
+
+/// The city of the tests: a case, a close contact who then goes to the office where a
+/// secondary contact meets them, someone at the metro after the case left, and someone who left
+/// the metro within three minutes. Returns (venues, people by role).
+struct City {
+    metro: Gate,
+    office: Gate,
+    case: String,
+    close: (String, String),
+    secondary: String,
+    later: String,
+    brief: String,
+}
+
+async fn city(node: &Node, official: &str) -> City {
+    let manager = node.staff("venue_manager").await;
+    let metro = gate(node, &manager, "metro").await;
+    let office = gate(node, &manager, "office").await;
+    let (case, _) = enrolled(node, official, "王病例").await;
+    let close = enrolled(node, official, "李密接").await;
+    let (secondary, _) = enrolled(node, official, "赵次密").await;
+    let (later, _) = enrolled(node, official, "钱稍后").await;
+    let (brief, _) = enrolled(node, official, "孙匆匆").await;
+    let t = OffsetDateTime::now_utc();
+    scanned(node, &metro, &case, t - Duration::minutes(110), "entry").await;
+    scanned(node, &metro, &close.0, t - Duration::minutes(108), "entry").await;
+    scanned(node, &metro, &brief, t - Duration::minutes(110), "entry").await;
+    scanned(node, &metro, &brief, t - Duration::minutes(107), "exit").await;
+    scanned(node, &office, &close.0, t - Duration::minutes(70), "entry").await;
+    scanned(
+        node,
+        &office,
+        &secondary,
+        t - Duration::minutes(65),
+        "entry",
+    )
+    .await;
+    // Left: every exposure is over, so a second run finds exactly the same.
+    scanned(node, &office, &close.0, t - Duration::minutes(40), "exit").await;
+    // The case's metro presence ends at -80 (30 minutes' dwell), -70 with the margin.
+    scanned(node, &metro, &later, t - Duration::minutes(30), "entry").await;
+    City {
+        metro,
+        office,
+        case,
+        close,
+        secondary,
+        later,
+        brief,
+    }
+}
+
+fn reasons(status: &Value) -> Vec<(String, String)> {
+    status["status"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["rule"].as_str().unwrap().to_owned(),
+                r["text"]["en"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_case_turns_its_contacts_with_the_reason_and_tells_them() {
+    for node in nodes_with(aged_keys).await {
+        let official = node.staff("health_official").await;
+        let c = city(&node, &official).await;
+        let case = record_case(
+            &node,
+            &official,
+            &c.case,
+            "confirmed",
+            "杭卫疾控〔2020〕37号",
+        )
+        .await;
+        let trace = finished(&node, &official, &case).await;
+        let store = node.store_name();
+        let t = &trace["trace"];
+        assert_eq!(
+            (
+                t["close_contacts"].as_i64(),
+                t["secondary_contacts"].as_i64()
+            ),
+            (Some(1), Some(1)),
+            "{store}: {trace}"
+        );
+        assert_eq!(t["other_region"], 0);
+        assert_eq!(t["facts_recorded"], 2);
+        let contacts = trace["contacts"].as_array().unwrap();
+        let found: Vec<(i64, Option<&str>, &str)> = contacts
+            .iter()
+            .map(|e| {
+                (
+                    e["level"].as_i64().unwrap(),
+                    e["person_id"].as_str(),
+                    e["venue_id"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (1, Some(c.close.0.as_str()), c.metro.venue.as_str()),
+                (2, Some(c.secondary.as_str()), c.office.venue.as_str()),
+            ],
+            "{store}"
+        );
+        assert!(
+            contacts[0]["venue_name"]
+                .as_str()
+                .unwrap()
+                .starts_with("metro")
+        );
+
+        // The close contact sees red on their own phone, and why: the case and the venue.
+        let resident = node.resident(&c.close.1).await;
+        let close = status(&node, &resident, &c.close.0).await;
+        assert_eq!(close["code"], "red", "{store}: {close}");
+        let why = reasons(&close);
+        assert_eq!(why.len(), 1, "{why:?}");
+        assert_eq!(why[0].0, "close-contact");
+        assert!(
+            why[0].1.contains(&case) && why[0].1.contains("metro"),
+            "{why:?}"
+        );
+        let secondary = status(&node, &official, &c.secondary).await;
+        assert_eq!(secondary["code"], "yellow", "{secondary}");
+        assert_eq!(reasons(&secondary)[0].0, "secondary-contact");
+        for id in [&c.later, &c.brief] {
+            assert_eq!(
+                status(&node, &official, id).await["code"],
+                "green",
+                "{store}"
+            );
+        }
+        assert_eq!(status(&node, &official, &c.case).await["code"], "red");
+
+        // They are told, by SMS and in the app, and the log sender delivers it.
+        let mut told = Vec::new();
+        for _ in 0..100 {
+            told = notifications(&node, &resident, &c.close.0).await;
+            if told.iter().all(|n| n["state"] == "sent") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let channels: Vec<&str> = told
+            .iter()
+            .map(|n| n["channel"].as_str().unwrap())
+            .collect();
+        assert_eq!(channels, vec!["app", "sms"], "{store}: {told:?}");
+        for n in &told {
+            assert_eq!(
+                (n["colour_from"].as_str(), n["colour_to"].as_str()),
+                (Some("green"), Some("red"))
+            );
+            assert_eq!(n["state"], "sent", "{n}");
+            assert!(n["text"]["zh"].as_str().unwrap().contains("由绿码转为红码"));
+            assert!(n["text"]["en"].as_str().unwrap().contains(&case));
+        }
+        assert!(notifications(&node, &official, &c.later).await.is_empty());
+        // The trace is for officials only, and reading it is on the case person's record.
+        let (code, _) = node
+            .get(&format!("/api/v1/cases/{case}/trace"), &resident)
+            .await;
+        assert_eq!(code, StatusCode::FORBIDDEN);
+        let auditor = node.staff("auditor").await;
+        let (_, audit) = node
+            .get(&format!("/api/v1/people/{}/audit", c.case), &auditor)
+            .await;
+        assert!(
+            audit
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["action"] == "trace.read")
+        );
+
+        // Run again: nothing doubles.
+        let (code, _) = node
+            .post(&format!("/api/v1/cases/{case}/trace"), &official, json!({}))
+            .await;
+        assert_eq!(code, StatusCode::ACCEPTED);
+        let again = finished(&node, &official, &case).await;
+        assert_eq!(again["trace"]["runs"], 2);
+        assert_eq!(again["trace"]["facts_recorded"], 0, "{again}");
+        assert_eq!(again["contacts"].as_array().unwrap().len(), contacts.len());
+        assert_eq!(notifications(&node, &resident, &c.close.0).await.len(), 2);
+        let facts = node.state.store.facts(&c.close.0).await.unwrap();
+        assert_eq!(facts.len(), 1, "{store}: {facts:?}");
+
+        // A later case for the same person (suspected, then confirmed) updates the contact's
+        // fact instead of adding a second one.
+        let confirmed = record_case(
+            &node,
+            &official,
+            &c.case,
+            "confirmed",
+            "杭卫疾控〔2020〕38号",
+        )
+        .await;
+        finished(&node, &official, &confirmed).await;
+        let close = status(&node, &official, &c.close.0).await;
+        let why = reasons(&close);
+        assert_eq!(why.len(), 1, "{store}: {why:?}");
+        assert!(why[0].1.contains(&confirmed), "{why:?}");
+        // Still red: no second message.
+        assert_eq!(notifications(&node, &resident, &c.close.0).await.len(), 2);
+
+        // Fourteen days on, the scheduler turns them green, and says so.
+        let changed =
+            notifier::run_schedule(&node.state, OffsetDateTime::now_utc() + Duration::days(15))
+                .await
+                .unwrap();
+        assert!(changed >= 2, "{store}: {changed}");
+        let told = notifications(&node, &resident, &c.close.0).await;
+        assert_eq!(told.len(), 4, "{told:?}");
+        assert_eq!(
+            (
+                told[0]["colour_from"].as_str(),
+                told[0]["colour_to"].as_str()
+            ),
+            (Some("red"), Some("green"))
+        );
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_trace_queued_before_a_restart_runs_after_it() {
+    let no_workers = |c: &mut Config| {
+        aged_keys(c);
+        c.tracing.workers = 0;
+    };
+    for node in nodes_with(no_workers).await {
+        let official = node.staff("health_official").await;
+        let c = city(&node, &official).await;
+        let case = record_case(&node, &official, &c.case, "asymptomatic", "case 7").await;
+        let (_, trace) = node
+            .get(&format!("/api/v1/cases/{case}/trace"), &official)
+            .await;
+        assert_eq!(trace["trace"]["state"], "queued");
+        assert_eq!(status(&node, &official, &c.close.0).await["code"], "green");
+
+        // The node stops with the trace queued; the next one on the same store runs it.
+        let mut config = (*node.state.config).clone();
+        config.tracing.workers = 1;
+        node.stop().await;
+        let node = Node::start(config).await;
+        let trace = finished(&node, &official, &case).await;
+        assert_eq!(trace["trace"]["runs"], 1);
+        assert_eq!(status(&node, &official, &c.close.0).await["code"], "red");
+        node.stop().await;
+    }
+}
+
+/// A gateway that is down for its first `failures` attempts and counts deliveries.
+struct Flaky {
+    failures: AtomicU32,
+    delivered: std::sync::Mutex<Vec<String>>,
+}
+
+impl Sender for Flaky {
+    fn send<'a>(
+        &'a self,
+        message: &'a Outgoing,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        let down = self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if !down {
+            self.delivered
+                .lock()
+                .unwrap()
+                .push(message.notification.id.clone());
+        }
+        Box::pin(std::future::ready(if down {
+            Err("gateway unavailable".to_owned())
+        } else {
+            Ok(())
+        }))
+    }
+}
+
+#[tokio::test]
+async fn the_outbox_retries_with_back_off_and_never_sends_twice() {
+    let quiet = |c: &mut Config| c.notifications.sender = "none".into();
+    for node in nodes_with(quiet).await {
+        let official = node.staff("health_official").await;
+        let (id, _) = enrolled(&node, &official, "周发热").await;
+        let (code, _) = node
+            .post(
+                &format!("/api/v1/people/{id}/declarations"),
+                &official,
+                json!({"temperature_c": 38.2}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED);
+        let flaky = Arc::new(Flaky {
+            failures: AtomicU32::new(2),
+            delivered: Default::default(),
+        });
+        let mut state = node.state.clone();
+        state.sender = Some(flaky.clone());
+        let t0 = OffsetDateTime::now_utc();
+        // Two messages (SMS and app), both fail: retried after 10 s.
+        let first = notifier::drain(&state, t0).await.unwrap();
+        assert_eq!((first.sent, first.retried), (0, 2));
+        let early = notifier::drain(&state, t0 + Duration::seconds(5))
+            .await
+            .unwrap();
+        assert_eq!(early, notifier::Drained::default(), "not due yet");
+        let second = notifier::drain(&state, t0 + Duration::seconds(11))
+            .await
+            .unwrap();
+        assert_eq!((second.sent, second.retried), (2, 0));
+        let done = notifier::drain(&state, t0 + Duration::hours(2))
+            .await
+            .unwrap();
+        assert_eq!(
+            done,
+            notifier::Drained::default(),
+            "sent ones are not sent again"
+        );
+        assert_eq!(flaky.delivered.lock().unwrap().len(), 2);
+        let told = notifications(&node, &official, &id).await;
+        assert!(
+            told.iter()
+                .all(|n| n["state"] == "sent" && n["attempts"] == 2),
+            "{told:?}"
+        );
+        assert!(
+            told[0]["text"]["en"]
+                .as_str()
+                .unwrap()
+                .contains("from green to yellow")
+        );
+        node.stop().await;
+    }
+}

@@ -1,0 +1,181 @@
+//! Each person's colour as last derived, the next moment it can change by time alone, and the
+//! announcement of a change. Reads of a colour never come from here (they derive it afresh);
+//! this is what lets the node notice a change nobody asked about: a new fact, a contact found by
+//! a trace, or an end reached by time.
+
+use crate::audit::{self, Actor};
+use crate::db::{BeginWrite, CHUNK};
+use crate::traces::numbered;
+use crate::{Store, StoreError, db, ms, new_id};
+use healthcode_core::notice::colour_change;
+use healthcode_core::{Color, Status};
+use serde::Serialize;
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+/// A colour that changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ColourChange {
+    pub person_id: String,
+    pub from: Color,
+    pub to: Color,
+}
+
+/// The channels every change is announced on.
+const CHANNELS: [&str; 2] = ["sms", "app"];
+
+impl Store {
+    /// Keeps the derived colours of these people and announces every change: in one
+    /// transaction per chunk, the colour and next change are written, and for a changed colour
+    /// an audit entry and one outbox message per channel. A person with no row counts as
+    /// green with nothing due, so the many who never had a fact cost no row.
+    pub async fn keep_colours(
+        &self,
+        statuses: &[(String, Status)],
+        now: OffsetDateTime,
+    ) -> Result<Vec<ColourChange>, StoreError> {
+        let mut changes = Vec::new();
+        let actor = Actor::new("node", "system", "colour derived by the published policy");
+        for chunk in statuses.chunks(CHUNK) {
+            db::with_pool!(&self.backend, pool => {
+                let mut tx = pool.begin_write().await?;
+                let sql = format!(
+                    "SELECT person_id, colour, next_change, evaluated_at FROM colours WHERE person_id IN ({})",
+                    numbered(1, chunk.len())
+                );
+                let mut q = sqlx::query_as::<_, (String, String, Option<i64>, i64)>(&sql);
+                for (id, _) in chunk {
+                    q = q.bind(id);
+                }
+                let held: HashMap<String, (String, Option<i64>, i64)> = q
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .map(|(id, colour, next, at)| (id, (colour, next, at)))
+                    .collect();
+                for (person_id, status) in chunk {
+                    let (old, old_next, old_at) = held
+                        .get(person_id)
+                        .map(|(c, n, at)| (Color::parse(c).unwrap_or(Color::Green), *n, *at))
+                        .unwrap_or((Color::Green, None, 0));
+                    let next = status.next_change.map(ms);
+                    if old == status.color && old_next == next {
+                        continue;
+                    }
+                    sqlx::query(
+                        "INSERT INTO colours (person_id, colour, next_change, evaluated_at, policy_version) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (person_id) DO UPDATE \
+                         SET colour = $2, next_change = $3, evaluated_at = $4, policy_version = $5",
+                    )
+                    .bind(person_id)
+                    .bind(status.color.as_str())
+                    .bind(next)
+                    .bind(ms(now))
+                    .bind(&status.policy_version)
+                    .execute(&mut *tx)
+                    .await?;
+                    if old == status.color {
+                        continue;
+                    }
+                    let text = colour_change(old, status);
+                    let body = serde_json::to_vec(&text)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let mut announced = false;
+                    for channel in CHANNELS {
+                        // Two writers deriving the same change from the same row make the same
+                        // key, and only one message.
+                        let key = format!("{person_id}:{old_at}:{}:{channel}", status.color);
+                        announced |= sqlx::query(
+                            "INSERT INTO notifications (id, person_id, channel, dedup_key, colour_from, colour_to, \
+                             body_sealed, created_at, state, attempts, next_attempt_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $8) ON CONFLICT (dedup_key) DO NOTHING",
+                        )
+                        .bind(new_id())
+                        .bind(person_id)
+                        .bind(channel)
+                        .bind(&key)
+                        .bind(old.as_str())
+                        .bind(status.color.as_str())
+                        .bind(self.vault.seal(&body, "notifications.body"))
+                        .bind(ms(now))
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                            > 0;
+                    }
+                    if announced {
+                        let rules: Vec<&str> = status.reasons.iter().map(|r| r.rule.as_str()).collect();
+                        let detail = format!("colour {old} → {} ({})", status.color, rules.join(", "));
+                        audit::append!(tx, ms(now), actor, "colour.change", Some(person_id.clone()), detail);
+                        changes.push(ColourChange {
+                            person_id: person_id.clone(),
+                            from: old,
+                            to: status.color,
+                        });
+                    }
+                }
+                tx.commit().await?;
+            });
+        }
+        Ok(changes)
+    }
+
+    /// People whose colour can change by time at or before `now`, soonest first.
+    pub async fn colours_due(
+        &self,
+        now: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(
+                "SELECT person_id FROM colours WHERE next_change <= $1 ORDER BY next_change, person_id LIMIT $2",
+            )
+            .bind(ms(now))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// A page of person ids after `after`, in id order: for sweeping everyone.
+    pub async fn person_ids_after(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as("SELECT id FROM people WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Of these people, those who have facts or a kept colour: the only ones whose colour can
+    /// be other than the colour of no facts at all.
+    pub async fn people_with_history(
+        &self,
+        person_ids: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in person_ids.chunks(CHUNK) {
+            let list = numbered(1, chunk.len());
+            let sql = format!(
+                "SELECT DISTINCT person_id FROM facts WHERE person_id IN ({list}) \
+                 UNION SELECT person_id FROM colours WHERE person_id IN ({list})"
+            );
+            let rows: Vec<(String,)> = db::with_pool!(&self.backend, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(pool).await?
+            });
+            out.extend(rows.into_iter().map(|(id,)| id));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,208 @@
+//! The notification outbox: messages written with the change they announce, claimed by a
+//! sender under a lease, marked sent once delivered, retried with back-off otherwise.
+
+use crate::{Store, StoreError, db, from_ms, ms};
+use healthcode_core::Text;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+/// A message as the person (and officials) see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Notification {
+    /// Stable: a sender passes it to its gateway as the idempotency key.
+    pub id: String,
+    pub person_id: String,
+    /// `sms` or `app` (the in-app notice).
+    pub channel: String,
+    pub colour_from: String,
+    pub colour_to: String,
+    pub text: Text,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// `pending`, `sent` or `failed` (given up).
+    pub state: String,
+    pub attempts: i64,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub sent_at: Option<OffsetDateTime>,
+    pub last_error: Option<String>,
+}
+
+/// A claimed message with where it goes: the person's phone, or their guardian's for a child
+/// without one.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub notification: Notification,
+    pub phone: Option<String>,
+}
+
+type NotificationRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Vec<u8>,
+    i64,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+);
+
+const SELECT_NOTIFICATION: &str = "SELECT n.id, n.person_id, n.channel, n.colour_from, n.colour_to, \
+     n.body_sealed, n.created_at, n.state, n.attempts, n.sent_at, n.last_error FROM notifications n";
+
+impl Store {
+    fn notification_from(&self, r: NotificationRow) -> Result<Notification, StoreError> {
+        let body = self.vault.open(&r.5, "notifications.body")?;
+        let text: Text =
+            serde_json::from_slice(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(Notification {
+            id: r.0,
+            person_id: r.1,
+            channel: r.2,
+            colour_from: r.3,
+            colour_to: r.4,
+            text,
+            created_at: from_ms(r.6),
+            state: r.7,
+            attempts: r.8,
+            sent_at: r.9.map(from_ms),
+            last_error: r.10,
+        })
+    }
+
+    /// Claims up to `limit` messages that are due and not held by another sender.
+    pub async fn claim_notifications(
+        &self,
+        now: OffsetDateTime,
+        lease: time::Duration,
+        limit: i64,
+    ) -> Result<Vec<Outgoing>, StoreError> {
+        let now_ms = ms(now);
+        let sql = format!(
+            "{SELECT_NOTIFICATION} WHERE n.state = 'pending' AND n.next_attempt_at <= $1 \
+             AND (n.lease_until IS NULL OR n.lease_until < $1) ORDER BY n.next_attempt_at, n.id LIMIT $2"
+        );
+        let rows: Vec<NotificationRow> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(&sql).bind(now_ms).bind(limit).fetch_all(pool).await?
+        });
+        let mut out = Vec::new();
+        for row in rows {
+            let claimed = db::with_pool!(&self.backend, pool => {
+                sqlx::query(
+                    "UPDATE notifications SET lease_until = $1 WHERE id = $2 AND state = 'pending' \
+                     AND (lease_until IS NULL OR lease_until < $3)",
+                )
+                .bind(ms(now + lease))
+                .bind(&row.0)
+                .bind(now_ms)
+                .execute(pool)
+                .await?
+                .rows_affected()
+            });
+            if claimed == 0 {
+                continue;
+            }
+            let notification = self.notification_from(row)?;
+            let phone = match notification.channel.as_str() {
+                "sms" => self.phone_for(&notification.person_id).await?,
+                _ => None,
+            };
+            out.push(Outgoing {
+                notification,
+                phone,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The phone a message to this person goes to: their own, else their guardian's.
+    async fn phone_for(&self, person_id: &str) -> Result<Option<String>, StoreError> {
+        type Phones = (Option<Vec<u8>>, Option<Vec<u8>>);
+        let row: Option<Phones> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(
+                "SELECT p.phone_sealed, g.phone_sealed FROM people p LEFT JOIN people g ON g.id = p.guardian_id WHERE p.id = $1",
+            )
+            .bind(person_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        row.and_then(|(own, guardian)| own.or(guardian))
+            .map(|sealed| self.vault.open_string(&sealed, "people.phone"))
+            .transpose()
+            .map_err(StoreError::from)
+    }
+
+    /// Marks a claimed message delivered. Only a pending one changes: never sent twice over.
+    pub async fn mark_notification_sent(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        db::with_pool!(&self.backend, pool => {
+            sqlx::query(
+                "UPDATE notifications SET state = 'sent', sent_at = $1, attempts = attempts + 1, lease_until = NULL \
+                 WHERE id = $2 AND state = 'pending'",
+            )
+            .bind(ms(now))
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Records a failed attempt: retried at `retry_at`, or given up (`failed`) when `None`.
+    pub async fn mark_notification_failed(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: Option<OffsetDateTime>,
+    ) -> Result<(), StoreError> {
+        let (state, next) = match retry_at {
+            Some(t) => ("pending", Some(ms(t))),
+            None => ("failed", None),
+        };
+        db::with_pool!(&self.backend, pool => {
+            sqlx::query(
+                "UPDATE notifications SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
+                 attempts = attempts + 1, last_error = $3, lease_until = NULL WHERE id = $4 AND state = 'pending'",
+            )
+            .bind(state)
+            .bind(next)
+            .bind(error)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// A person's messages, newest first.
+    pub async fn notifications_of(
+        &self,
+        person_id: &str,
+        limit: i64,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let sql = format!(
+            "{SELECT_NOTIFICATION} WHERE n.person_id = $1 ORDER BY n.created_at DESC, n.channel, n.id LIMIT $2"
+        );
+        let rows: Vec<NotificationRow> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(&sql).bind(person_id).bind(limit).fetch_all(pool).await?
+        });
+        rows.into_iter()
+            .map(|r| self.notification_from(r))
+            .collect()
+    }
+
+    /// Messages waiting to be sent (for the metrics).
+    pub async fn pending_notifications(&self) -> Result<i64, StoreError> {
+        let (n,): (i64,) = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as("SELECT COUNT(*) FROM notifications WHERE state = 'pending'")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(n)
+    }
+}

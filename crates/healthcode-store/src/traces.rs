@@ -1,0 +1,583 @@
+//! Contact tracing as durable jobs. Recording a case queues its trace in the same transaction;
+//! a worker claims it with a lease, records what each level finds as it goes, and marks it done.
+//! A worker that dies leaves a lease that runs out, and the trace is taken up again from the
+//! start: exposures and contact facts are written so that a second run adds nothing twice.
+
+use crate::audit::{self, Actor};
+use crate::db::{BeginWrite, CHUNK, placeholders};
+use crate::facts::insert;
+use crate::{Store, StoreError, db, from_ms, ms};
+use healthcode_core::contacts::{LoggedVisit, VisitLog};
+use healthcode_core::visits::Direction;
+use healthcode_core::{Fact, FactBody};
+use serde::Serialize;
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+/// A claimed trace: the case it is for.
+#[derive(Debug, Clone)]
+pub struct TraceJob {
+    pub case_id: String,
+    pub person_id: String,
+    pub case: Fact,
+    /// How many times it has been started, this one included.
+    pub runs: i64,
+}
+
+/// A trace as officials see it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct TraceView {
+    pub case_id: String,
+    pub person_id: String,
+    /// `queued`, `running`, `done` or `failed`.
+    pub state: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub window_from: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub window_until: OffsetDateTime,
+    pub close_contacts: i64,
+    pub secondary_contacts: i64,
+    /// Contacts who carry another region's pass (told to that region, not coloured here).
+    pub other_region: i64,
+    pub facts_recorded: i64,
+    /// Visits read from the log so far (a measure of the work done).
+    pub rows_read: i64,
+    pub runs: i64,
+    pub error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+/// One exposure a trace found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TracedExposure {
+    /// 1: close contact; 2: secondary contact.
+    pub level: i64,
+    /// The pass subject (pseudonym) and its region.
+    pub subject: String,
+    pub region: String,
+    /// The person, when the subject is one of this region's.
+    pub person_id: Option<String>,
+    pub venue_id: String,
+    pub venue_name: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub exposed_from: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub exposed_until: OffsetDateTime,
+    /// Whose presence it overlapped (a pass subject).
+    pub source: String,
+}
+
+/// Progress of a running trace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TraceProgress {
+    pub window: (i64, i64),
+    pub close_contacts: i64,
+    pub secondary_contacts: i64,
+    pub other_region: i64,
+    pub facts_recorded: i64,
+    pub rows_read: i64,
+}
+
+/// A contact fact to hold for one person; `digest` identifies its content, so an unchanged one
+/// is not recorded again.
+#[derive(Debug, Clone)]
+pub struct ContactFact {
+    pub person_id: String,
+    pub fact: Fact,
+    pub digest: String,
+}
+
+type TraceRow = (
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+const SELECT_TRACE: &str = "SELECT case_id, person_id, state, window_from, window_until, close_contacts, \
+     secondary_contacts, other_region, facts_recorded, rows_read, runs, error, created_at, started_at, \
+     finished_at FROM traces";
+
+fn trace_from(r: TraceRow) -> TraceView {
+    TraceView {
+        case_id: r.0,
+        person_id: r.1,
+        state: r.2,
+        window_from: from_ms(r.3),
+        window_until: from_ms(r.4),
+        close_contacts: r.5,
+        secondary_contacts: r.6,
+        other_region: r.7,
+        facts_recorded: r.8,
+        rows_read: r.9,
+        runs: r.10,
+        error: r.11,
+        created_at: from_ms(r.12),
+        started_at: r.13.map(from_ms),
+        finished_at: r.14.map(from_ms),
+    }
+}
+
+/// `$first, $first+1, …` for an `IN (…)` list of `n` values.
+pub(crate) fn numbered(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Queues the trace of a case fact inside the transaction that records it.
+macro_rules! queue_trace {
+    ($tx:expr, $person_id:expr, $fact:expr) => {{
+        sqlx::query(
+            "INSERT INTO traces (case_id, person_id, state, window_from, window_until, close_contacts, \
+             secondary_contacts, other_region, facts_recorded, rows_read, runs, created_at) \
+             VALUES ($1, $2, 'queued', 0, 0, 0, 0, 0, 0, 0, 0, $3) ON CONFLICT (case_id) DO NOTHING",
+        )
+        .bind(&$fact.id)
+        .bind($person_id)
+        .bind($crate::ms($fact.recorded_at))
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+pub(crate) use queue_trace;
+
+impl Store {
+    /// Claims the oldest trace that is queued, or running under a lease that has run out.
+    pub async fn claim_trace(
+        &self,
+        now: OffsetDateTime,
+        lease: time::Duration,
+    ) -> Result<Option<TraceJob>, StoreError> {
+        let now_ms = ms(now);
+        loop {
+            let next: Option<(String,)> = db::with_pool!(&self.backend, pool => {
+                sqlx::query_as(
+                    "SELECT case_id FROM traces WHERE state = 'queued' OR (state = 'running' AND lease_until < $1) \
+                     ORDER BY created_at, case_id LIMIT 1",
+                )
+                .bind(now_ms)
+                .fetch_optional(pool)
+                .await?
+            });
+            let Some((case_id,)) = next else {
+                return Ok(None);
+            };
+            // Compare and set: another worker may have claimed it meanwhile.
+            let claimed = db::with_pool!(&self.backend, pool => {
+                sqlx::query(
+                    "UPDATE traces SET state = 'running', lease_until = $1, runs = runs + 1, started_at = $2, \
+                     error = NULL, finished_at = NULL WHERE case_id = $3 AND (state = 'queued' OR (state = 'running' AND lease_until < $2))",
+                )
+                .bind(ms(now + lease))
+                .bind(now_ms)
+                .bind(&case_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+            });
+            if claimed == 0 {
+                continue;
+            }
+            let row: Option<(String, String, i64, String, i64)> = db::with_pool!(&self.backend, pool => {
+                sqlx::query_as(
+                    "SELECT f.person_id, f.body, f.recorded_at, f.legal_basis, t.runs FROM traces t \
+                     JOIN facts f ON f.id = t.case_id WHERE t.case_id = $1",
+                )
+                .bind(&case_id)
+                .fetch_optional(pool)
+                .await?
+            });
+            let Some((person_id, body, recorded_at, legal_basis, runs)) = row else {
+                self.finish_trace(&case_id, Some("the case fact is missing"), now)
+                    .await?;
+                continue;
+            };
+            let body: FactBody = serde_json::from_str(&body)
+                .map_err(|e| StoreError::Corrupt(format!("fact {case_id}: {e}")))?;
+            return Ok(Some(TraceJob {
+                case: Fact {
+                    id: case_id.clone(),
+                    recorded_at: from_ms(recorded_at),
+                    legal_basis,
+                    body,
+                },
+                case_id,
+                person_id,
+                runs,
+            }));
+        }
+    }
+
+    /// Records a running trace's progress and extends its lease.
+    pub async fn trace_progress(
+        &self,
+        case_id: &str,
+        progress: &TraceProgress,
+        lease_until: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        db::with_pool!(&self.backend, pool => {
+            sqlx::query(
+                "UPDATE traces SET window_from = $1, window_until = $2, close_contacts = $3, secondary_contacts = $4, \
+                 other_region = $5, facts_recorded = $6, rows_read = $7, lease_until = $8 WHERE case_id = $9 AND state = 'running'",
+            )
+            .bind(progress.window.0)
+            .bind(progress.window.1)
+            .bind(progress.close_contacts)
+            .bind(progress.secondary_contacts)
+            .bind(progress.other_region)
+            .bind(progress.facts_recorded)
+            .bind(progress.rows_read)
+            .bind(ms(lease_until))
+            .bind(case_id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Ends a trace: done, or failed with the error.
+    pub async fn finish_trace(
+        &self,
+        case_id: &str,
+        error: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let state = if error.is_some() { "failed" } else { "done" };
+        db::with_pool!(&self.backend, pool => {
+            sqlx::query(
+                "UPDATE traces SET state = $1, error = $2, finished_at = $3, lease_until = NULL WHERE case_id = $4",
+            )
+            .bind(state)
+            .bind(error)
+            .bind(ms(now))
+            .bind(case_id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Queues a finished or failed trace to run again (after visits arrived late, say).
+    pub async fn requeue_trace(
+        &self,
+        case_id: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        db::with_pool!(&self.backend, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE traces SET state = 'queued', lease_until = NULL WHERE case_id = $1 AND state IN ('done', 'failed')",
+            )
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                let exists: Option<(String,)> = sqlx::query_as("SELECT state FROM traces WHERE case_id = $1")
+                    .bind(case_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                return Err(match exists {
+                    None => StoreError::NotFound(format!("trace of case {case_id}")),
+                    Some((state,)) => StoreError::Conflict(format!("the trace is {state}")),
+                });
+            }
+            audit::append!(tx, ms(now), actor, "trace.requeue", None, format!("trace of case {case_id}"));
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn trace(&self, case_id: &str) -> Result<Option<TraceView>, StoreError> {
+        let sql = format!("{SELECT_TRACE} WHERE case_id = $1");
+        let row: Option<TraceRow> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(&sql).bind(case_id).fetch_optional(pool).await?
+        });
+        Ok(row.map(trace_from))
+    }
+
+    /// Traces not yet done, oldest first (for the console and the metrics).
+    pub async fn traces_in(&self, state: &str, limit: i64) -> Result<Vec<TraceView>, StoreError> {
+        let sql = format!("{SELECT_TRACE} WHERE state = $1 ORDER BY created_at, case_id LIMIT $2");
+        let rows: Vec<TraceRow> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(&sql).bind(state).bind(limit).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(trace_from).collect())
+    }
+
+    /// Records exposures a trace found; ones already recorded by an earlier run are left as
+    /// they are.
+    pub async fn record_exposures(
+        &self,
+        case_id: &str,
+        exposures: &[TracedExposure],
+    ) -> Result<(), StoreError> {
+        db::with_pool!(&self.backend, pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in exposures.chunks(CHUNK) {
+                let sql = format!(
+                    "INSERT INTO trace_exposures (case_id, level, subject, region, person_id, venue_id, exposed_from, \
+                     exposed_until, source) VALUES {} ON CONFLICT DO NOTHING",
+                    placeholders(&self.backend, chunk.len(), 9)
+                );
+                let mut q = sqlx::query(&sql);
+                for e in chunk {
+                    q = q.bind(case_id).bind(e.level).bind(&e.subject).bind(&e.region).bind(&e.person_id)
+                        .bind(&e.venue_id).bind(ms(e.exposed_from)).bind(ms(e.exposed_until)).bind(&e.source);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// A trace's exposures, by level and time, with venue names; a page at a time.
+    pub async fn trace_exposures(
+        &self,
+        case_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<TracedExposure>, StoreError> {
+        type Row = (
+            i64,
+            String,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+            i64,
+            i64,
+            String,
+        );
+        let rows: Vec<Row> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(
+                "SELECT e.level, e.subject, e.region, e.person_id, e.venue_id, v.name, e.exposed_from, e.exposed_until, e.source \
+                 FROM trace_exposures e LEFT JOIN venues v ON v.id = e.venue_id WHERE e.case_id = $1 \
+                 ORDER BY e.level, e.exposed_from, e.subject, e.venue_id, e.source LIMIT $2 OFFSET $3",
+            )
+            .bind(case_id)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|r| TracedExposure {
+                level: r.0,
+                subject: r.1,
+                region: r.2,
+                person_id: r.3,
+                venue_id: r.4,
+                venue_name: r.5,
+                exposed_from: from_ms(r.6),
+                exposed_until: from_ms(r.7),
+                source: r.8,
+            })
+            .collect())
+    }
+
+    /// This region's people behind pass subjects: pseudonym → person id.
+    pub async fn people_by_pseudonym(
+        &self,
+        pseudonyms: &[String],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let mut out = HashMap::new();
+        for chunk in pseudonyms.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT pseudonym, id FROM people WHERE pseudonym IN ({})",
+                numbered(1, chunk.len())
+            );
+            let rows: Vec<(String, String)> = db::with_pool!(&self.backend, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for p in chunk {
+                    q = q.bind(p);
+                }
+                q.fetch_all(pool).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// The region of each pass subject, from its visits.
+    pub async fn subject_regions(
+        &self,
+        subjects: &[String],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let mut out = HashMap::new();
+        for chunk in subjects.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT subject, MIN(region) FROM visits WHERE subject IN ({}) GROUP BY subject",
+                numbered(1, chunk.len())
+            );
+            let rows: Vec<(String, String)> = db::with_pool!(&self.backend, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for s in chunk {
+                    q = q.bind(s);
+                }
+                q.fetch_all(pool).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Venue names by id.
+    pub async fn venue_names(&self, ids: &[String]) -> Result<HashMap<String, String>, StoreError> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT id, name FROM venues WHERE id IN ({})",
+                numbered(1, chunk.len())
+            );
+            let rows: Vec<(String, String)> = db::with_pool!(&self.backend, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(pool).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Holds one contact fact per (case person, contact person): an unchanged one stays, a
+    /// changed one (a later case of the same person, a new exposure) is recorded and the one it
+    /// replaces is retracted, so a person is never counted twice for one infected person.
+    /// Returns how many facts were recorded.
+    pub async fn hold_contact_facts(
+        &self,
+        case_person: &str,
+        facts: &[ContactFact],
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut recorded = 0;
+        for chunk in facts.chunks(CHUNK) {
+            db::with_pool!(&self.backend, pool => {
+                let mut tx = pool.begin_write().await?;
+                let sql = format!(
+                    "SELECT contact_person, fact_id, digest FROM contact_facts WHERE case_person = $1 AND contact_person IN ({})",
+                    numbered(2, chunk.len())
+                );
+                let mut q = sqlx::query_as::<_, (String, String, String)>(&sql).bind(case_person);
+                for c in chunk {
+                    q = q.bind(&c.person_id);
+                }
+                let held: HashMap<String, (String, String)> = q
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .map(|(person, fact, digest)| (person, (fact, digest)))
+                    .collect();
+                for c in chunk {
+                    let previous = held.get(&c.person_id);
+                    if previous.is_some_and(|(_, digest)| *digest == c.digest) {
+                        continue;
+                    }
+                    if let Some((old, _)) = previous {
+                        let retraction = Fact {
+                            id: format!("{}-r", c.fact.id),
+                            recorded_at: c.fact.recorded_at,
+                            legal_basis: c.fact.legal_basis.clone(),
+                            body: FactBody::Retraction {
+                                retracts: old.clone(),
+                                reason: format!("superseded by {}", c.fact.id),
+                            },
+                        };
+                        insert!(tx, &c.person_id, &retraction, actor, now);
+                    }
+                    insert!(tx, &c.person_id, &c.fact, actor, now);
+                    sqlx::query(
+                        "INSERT INTO contact_facts (case_person, contact_person, fact_id, digest) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (case_person, contact_person) DO UPDATE SET fact_id = $3, digest = $4",
+                    )
+                    .bind(case_person)
+                    .bind(&c.person_id)
+                    .bind(&c.fact.id)
+                    .bind(&c.digest)
+                    .execute(&mut *tx)
+                    .await?;
+                    recorded += 1;
+                }
+                tx.commit().await?;
+            });
+        }
+        Ok(recorded)
+    }
+}
+
+/// The store's visit log as tracing reads it: two range queries on the `(venue_id, at)` and
+/// `(subject, at)` indexes, visits that count as presence only.
+pub struct IndexedLog<'a>(pub &'a Store);
+
+impl IndexedLog<'_> {
+    async fn select(
+        &self,
+        column: &'static str,
+        key: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<LoggedVisit>, StoreError> {
+        let sql = format!(
+            "SELECT subject, venue_id, direction, at, until_at FROM visits \
+             WHERE {column} = $1 AND at >= $2 AND at < $3 AND confirmed = TRUE"
+        );
+        let rows: Vec<(String, String, String, i64, i64)> = db::with_pool!(&self.0.backend, pool => {
+            sqlx::query_as(&sql).bind(key).bind(from).bind(to).fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(subject, venue, direction, at, until)| LoggedVisit {
+                subject,
+                venue,
+                direction: Direction::parse(&direction).unwrap_or(Direction::Entry),
+                at,
+                until,
+            })
+            .collect())
+    }
+}
+
+impl VisitLog for IndexedLog<'_> {
+    type Error = StoreError;
+
+    async fn at_venue(
+        &self,
+        venue: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<LoggedVisit>, StoreError> {
+        self.select("venue_id", venue, from, to).await
+    }
+
+    async fn of_subject(
+        &self,
+        subject: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<LoggedVisit>, StoreError> {
+        self.select("subject", subject, from, to).await
+    }
+}
