@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and the types they take and
 //! return; served at /api/v1/openapi.json.
 
-use crate::routes::{appeals, cases, health, login, pass, people, policy, scans, venues};
+use crate::routes::{appeals, cases, feeds, health, login, pass, people, policy, scans, venues};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -49,6 +49,10 @@ verification (`code`), error correction (`correction`). Errors are `{code, messa
         cases::trace,
         cases::retrace,
         cases::notifications,
+        feeds::lab_results,
+        feeds::itinerary,
+        feeds::propose_risk_area,
+        feeds::published,
         health::healthz,
         health::readyz,
         health::metrics,

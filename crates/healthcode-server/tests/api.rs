@@ -20,6 +20,8 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}_{}_{n}_{nanos}", std::process::id())
 }
 
+#[path = "api/feeds.rs"]
+mod feeds;
 #[path = "api/scans.rs"]
 mod scans;
 #[path = "api/tracing.rs"]

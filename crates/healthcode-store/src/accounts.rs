@@ -21,17 +21,24 @@ pub struct Account {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
+    /// The feeds a department account may deliver (`lab_results`, `itinerary`, `risk_areas`).
+    pub feeds: Vec<String>,
 }
 
-type AccountRow = (String, String, String, i64, Option<i64>);
+type AccountRow = (String, String, String, i64, Option<i64>, String);
 
-fn account_from((id, role, name, created_at, revoked_at): AccountRow) -> Account {
+fn account_from((id, role, name, created_at, revoked_at, feeds): AccountRow) -> Account {
     Account {
         id,
         role,
         name,
         created_at: from_ms(created_at),
         revoked_at: revoked_at.map(from_ms),
+        feeds: feeds
+            .split(',')
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect(),
     }
 }
 
@@ -63,6 +70,7 @@ impl Store {
             name: name.to_owned(),
             created_at: now,
             revoked_at: None,
+            feeds: Vec::new(),
         };
         db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin().await?;
@@ -78,6 +86,31 @@ impl Store {
             tx.commit().await?;
         });
         Ok(account)
+    }
+
+    /// Sets the feeds an account may deliver.
+    pub async fn grant_feeds(
+        &self,
+        id: &str,
+        feeds: &[String],
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let list = feeds.join(",");
+        db::with_pool!(&self.backend, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("UPDATE accounts SET feeds = $1 WHERE id = $2")
+                .bind(&list)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("account {id}")));
+            }
+            audit::append!(tx, ms(now), actor, "account.feeds", None, format!("account {id} may deliver: {list}"));
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     pub async fn revoke_account(
@@ -104,7 +137,7 @@ impl Store {
 
     pub async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
         let rows: Vec<AccountRow> = db::with_pool!(&self.backend, pool => {
-            sqlx::query_as("SELECT id, role, name, created_at, revoked_at FROM accounts ORDER BY created_at, id")
+            sqlx::query_as("SELECT id, role, name, created_at, revoked_at, feeds FROM accounts ORDER BY created_at, id")
                 .fetch_all(pool)
                 .await?
         });
@@ -115,7 +148,7 @@ impl Store {
     pub async fn account_by_token(&self, token: &str) -> Result<Option<Account>, StoreError> {
         let row: Option<AccountRow> = db::with_pool!(&self.backend, pool => {
             sqlx::query_as(
-                "SELECT id, role, name, created_at, revoked_at FROM accounts WHERE token_hash = $1 AND revoked_at IS NULL",
+                "SELECT id, role, name, created_at, revoked_at, feeds FROM accounts WHERE token_hash = $1 AND revoked_at IS NULL",
             )
             .bind(secret_hash(token))
             .fetch_optional(pool)

@@ -3,6 +3,7 @@
 
 mod demo;
 mod failure;
+mod import_cmd;
 mod node_cmd;
 mod pass_cmd;
 mod policy_cmd;
@@ -60,6 +61,9 @@ enum Command {
     /// Staff and department accounts.
     #[command(subcommand)]
     Accounts(node_cmd::AccountsCommand),
+    /// Deliver a department's file (lab results, telecom itineraries, risk areas) to a node's
+    /// feed API, with progress and a summary of rejected rows.
+    Import(import_cmd::ImportCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(node_cmd::AuditCommand),
@@ -109,6 +113,11 @@ fn main() -> ExitCode {
         Command::VenueCode(cmd) => Ok(pass_cmd::venue_code(cmd)),
         Command::Accounts(cmd) => node(&cli.node, |config| node_cmd::accounts(config, cmd)),
         Command::Audit(cmd) => node(&cli.node, |config| node_cmd::audit(config, cmd)),
+        Command::Import(cmd) => tokio::runtime::Runtime::new()
+            .map_err(|e| {
+                failure::Failure::new("runtime", e.to_string(), format!("无法启动运行时：{e}"))
+            })
+            .and_then(|runtime| runtime.block_on(import_cmd::run(cmd))),
     };
     match outcome {
         Ok(code) => code,

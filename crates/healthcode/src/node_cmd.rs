@@ -63,12 +63,27 @@ pub enum AccountsCommand {
         role: Role,
         #[arg(long)]
         name: String,
+        /// For a department: the feeds it may deliver, comma-separated (lab_results,
+        /// itinerary, risk_areas).
+        #[arg(long, value_delimiter = ',', value_parser = parse_feed)]
+        feeds: Vec<String>,
     },
     /// Revoke an account: its token stops working within seconds (nodes trust a token for up to
     /// five seconds between lookups).
     Revoke { id: String },
     /// List accounts (never tokens).
     List,
+}
+
+/// The feeds a department account can be granted.
+pub const FEEDS: [&str; 3] = ["lab_results", "itinerary", "risk_areas"];
+
+fn parse_feed(s: &str) -> Result<String, String> {
+    FEEDS
+        .iter()
+        .find(|f| **f == s)
+        .map(|f| (*f).to_owned())
+        .ok_or_else(|| format!("unknown feed {s:?}; one of {}", FEEDS.join(", ")))
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -146,7 +161,14 @@ pub async fn accounts(config: Config, command: AccountsCommand) -> Result<ExitCo
     let state = open(config).await?;
     let now = OffsetDateTime::now_utc();
     match command {
-        AccountsCommand::Create { role, name } => {
+        AccountsCommand::Create { role, name, feeds } => {
+            if !feeds.is_empty() && role != Role::Department {
+                return Err(Failure::new(
+                    "feeds_for_departments",
+                    "only department accounts deliver feeds",
+                    "只有部门账号可以交付数据",
+                ));
+            }
             let token = new_token();
             let account = state
                 .store
@@ -159,6 +181,19 @@ pub async fn accounts(config: Config, command: AccountsCommand) -> Result<ExitCo
                 )
                 .await
                 .map_err(failed)?;
+            if !feeds.is_empty() {
+                state
+                    .store
+                    .grant_feeds(
+                        &account.id,
+                        &feeds,
+                        &cli_actor("account administration"),
+                        now,
+                    )
+                    .await
+                    .map_err(failed)?;
+                println!("may deliver: {}", feeds.join(", "));
+            }
             println!(
                 "account {} ({}, {})",
                 account.id,

@@ -2,6 +2,7 @@
 
 pub mod appeals;
 pub mod cases;
+pub mod feeds;
 pub mod health;
 pub mod login;
 pub mod pass;
@@ -46,6 +47,18 @@ pub fn router(state: AppState) -> Router {
         .route("/people/{id}/audit", get(people::audit))
         .route("/people/{id}/notifications", get(cases::notifications))
         .route("/cases", post(cases::record_case))
+        .route(
+            "/feeds/lab-results",
+            post(feeds::lab_results).layer(axum::extract::DefaultBodyLimit::max(batch_limit)),
+        )
+        .route(
+            "/feeds/itinerary",
+            post(feeds::itinerary).layer(axum::extract::DefaultBodyLimit::max(batch_limit)),
+        )
+        .route(
+            "/risk-areas",
+            post(feeds::propose_risk_area).get(feeds::published),
+        )
         .route("/cases/{id}/trace", get(cases::trace).post(cases::retrace))
         .route(
             "/people/{id}/appeals",

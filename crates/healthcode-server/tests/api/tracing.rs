@@ -60,7 +60,7 @@ async fn finished(node: &Node, official: &str, case: &str) -> Value {
     panic!("the trace of {case} did not finish");
 }
 
-async fn status(node: &Node, token: &str, id: &str) -> Value {
+pub(super) async fn status(node: &Node, token: &str, id: &str) -> Value {
     let (code, status) = node
         .get(&format!("/api/v1/people/{id}/status"), token)
         .await;

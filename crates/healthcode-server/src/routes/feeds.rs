@@ -1,0 +1,570 @@
+//! Department feeds (数据共享): lab results, the telecom itinerary, and risk areas. Each row
+//! stands alone: a bad row gets its own error and the good ones land, idempotently, so a file
+//! can be delivered again after a failure without doubling anything.
+
+use crate::AppState;
+use crate::assess::after_facts;
+use crate::auth::{Caller, Role};
+use crate::body::Body;
+use crate::error::{ApiError, ApiResult};
+use crate::routes::login::normalise_phone;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use healthcode_core::facts::{RiskLevel, TestOutcome};
+use healthcode_core::identity::{Document, DocumentKind};
+use healthcode_core::{Fact, FactBody};
+use healthcode_store::{Batch, BatchItem, Delivered, RiskArea, region_prefix};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime};
+
+/// Rows per request at most; the command-line import sends files in requests of 1,000.
+pub const MAX_ROWS: usize = 10_000;
+
+/// Health officials deliver every feed; a department account only the feeds it was granted.
+fn may_deliver(caller: &Caller, feed: &str) -> ApiResult<()> {
+    match caller {
+        Caller::Staff {
+            role: Role::HealthOfficial,
+            ..
+        } => Ok(()),
+        Caller::Staff {
+            role: Role::Department,
+            account,
+        } if account.feeds.iter().any(|f| f == feed) => Ok(()),
+        _ => Err(ApiError::forbidden()),
+    }
+}
+
+/// A rejected row: its place in the request, and why.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Rejected {
+    pub index: usize,
+    pub code: &'static str,
+    pub message: String,
+    pub message_zh: String,
+}
+
+impl Rejected {
+    fn new(index: usize, e: ApiError) -> Rejected {
+        Rejected {
+            index,
+            code: e.code,
+            message: e.en,
+            message_zh: e.zh,
+        }
+    }
+}
+
+/// What a delivery did: counts, and every rejected row with its reason.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct FeedReport {
+    pub received: usize,
+    /// Facts recorded now.
+    pub recorded: usize,
+    /// Facts already on record, unchanged (a delivery sent again).
+    pub duplicates: usize,
+    pub rejected: Vec<Rejected>,
+}
+
+fn too_many(n: usize) -> ApiResult<()> {
+    if n > MAX_ROWS {
+        return Err(ApiError::unprocessable(
+            "too_many_rows",
+            format!("at most {MAX_ROWS} rows per request, not {n}"),
+            format!("每次最多 {MAX_ROWS} 行，收到 {n} 行"),
+        ));
+    }
+    Ok(())
+}
+
+fn bad(code: &'static str, en: impl Into<String>, zh: impl Into<String>) -> ApiError {
+    ApiError::unprocessable(code, en, zh)
+}
+
+fn instant(field: &str, value: &str) -> ApiResult<OffsetDateTime> {
+    OffsetDateTime::parse(value, &Rfc3339).map_err(|_| {
+        bad(
+            "bad_time",
+            format!("{field} {value:?} is not an RFC 3339 date-time"),
+            format!("{field} {value:?} 不是 RFC 3339 时间"),
+        )
+    })
+}
+
+fn row<T: serde::de::DeserializeOwned>(value: Value) -> ApiResult<T> {
+    serde_json::from_value(value).map_err(|e| {
+        bad(
+            "bad_row",
+            format!("not a valid row: {e}"),
+            format!("不是有效的数据行：{e}"),
+        )
+    })
+}
+
+/// Lands the facts of the rows that passed, records the outcome of each, and re-derives the
+/// colours of the people concerned.
+async fn deliver(
+    state: &AppState,
+    caller: &Caller,
+    purpose: &str,
+    received: usize,
+    facts: Vec<(usize, BatchItem)>,
+    mut rejected: Vec<Rejected>,
+) -> ApiResult<Json<FeedReport>> {
+    let now = state.now();
+    let items: Vec<BatchItem> = facts.iter().map(|(_, item)| item.clone()).collect();
+    let outcomes = state
+        .store
+        .deliver_facts(&items, &caller.actor(purpose), now)
+        .await?;
+    let mut report = FeedReport {
+        received,
+        ..FeedReport::default()
+    };
+    let mut landed = Vec::new();
+    for ((index, item), outcome) in facts.iter().zip(outcomes) {
+        match outcome {
+            Delivered::Recorded => {
+                report.recorded += 1;
+                landed.push(item);
+            }
+            Delivered::Duplicate => report.duplicates += 1,
+            Delivered::Conflict => rejected.push(Rejected::new(
+                *index,
+                bad(
+                    "conflicting_row",
+                    format!("a different fact is already on record as {}", item.fact.id),
+                    format!("已有不同的记录 {}", item.fact.id),
+                ),
+            )),
+        }
+    }
+    after_facts(
+        state,
+        landed.iter().map(|i| (i.person_id.as_str(), &i.fact)),
+        now,
+    )
+    .await;
+    rejected.sort_by_key(|r| r.index);
+    report.rejected = rejected;
+    Ok(Json(report))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabResults {
+    /// Rows as `LabResult`s; each is checked on its own.
+    #[schema(value_type = Vec<LabResult>)]
+    results: Vec<Value>,
+    /// The lab's report or batch number.
+    legal_basis: String,
+}
+
+/// One nucleic-acid test result (核酸检测结果).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabResult {
+    /// Unique per sample: a sample delivered twice lands once.
+    sample_id: String,
+    document_kind: DocumentKind,
+    document_number: String,
+    #[serde(default)]
+    country: Option<String>,
+    result: TestOutcome,
+    sampled_at: String,
+    /// When the lab reported it; the time of delivery when absent.
+    #[serde(default)]
+    reported_at: Option<String>,
+}
+
+/// Lab results, idempotent by sample id (`lab_results` feed).
+#[utoipa::path(post, path = "/api/v1/feeds/lab-results", tag = "feeds", security(("bearer" = [])), request_body = LabResults,
+    responses((status = 200, body = FeedReport), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn lab_results(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<LabResults>,
+) -> ApiResult<Json<FeedReport>> {
+    may_deliver(&caller, "lab_results")?;
+    let basis = legal_basis(&req.legal_basis)?;
+    too_many(req.results.len())?;
+    let now = state.now();
+    let received = req.results.len();
+    let (mut facts, mut rejected) = (Vec::new(), Vec::new());
+    for (index, value) in req.results.into_iter().enumerate() {
+        match lab_fact(&state, value, &basis, now).await {
+            Ok(item) => facts.push((index, item)),
+            Err(e) => rejected.push(Rejected::new(index, e)),
+        }
+    }
+    deliver(&state, &caller, &basis, received, facts, rejected).await
+}
+
+async fn lab_fact(
+    state: &AppState,
+    value: Value,
+    basis: &str,
+    now: OffsetDateTime,
+) -> ApiResult<BatchItem> {
+    let r: LabResult = row(value)?;
+    let sample = r.sample_id.trim();
+    if sample.is_empty() || sample.len() > 64 {
+        return Err(bad(
+            "bad_sample_id",
+            "a sample id has 1 to 64 characters",
+            "样本编号应为 1 至 64 个字符",
+        ));
+    }
+    let document = Document::parse(
+        r.document_kind,
+        &r.document_number,
+        r.country.as_deref(),
+        now.date(),
+    )
+    .map_err(|e| bad(e.code, e.en, e.zh))?;
+    let person = state
+        .store
+        .find_by_document(&document)
+        .await?
+        .ok_or_else(|| {
+            bad(
+                "unknown_person",
+                "no one is enrolled under this document",
+                "没有以此证件登记的人员",
+            )
+        })?;
+    let sampled_at = instant("sampled_at", &r.sampled_at)?;
+    let reported_at = match &r.reported_at {
+        Some(t) => instant("reported_at", t)?,
+        None => now,
+    };
+    if sampled_at > reported_at || reported_at > now + time::Duration::minutes(5) {
+        return Err(bad(
+            "bad_time",
+            "a sample is taken before it is reported, and neither is in the future",
+            "采样时间应早于报告时间，且均不在将来",
+        ));
+    }
+    Ok(BatchItem {
+        person_id: person.id,
+        fact: Fact {
+            id: format!("lab-{sample}"),
+            recorded_at: now,
+            legal_basis: basis.to_owned(),
+            body: FactBody::Test {
+                sample_id: sample.to_owned(),
+                result: r.result,
+                sampled_at,
+                reported_at,
+            },
+        },
+    })
+}
+
+fn legal_basis(basis: &str) -> ApiResult<String> {
+    let basis = basis.trim();
+    if basis.is_empty() {
+        return Err(bad(
+            "legal_basis_required",
+            "a delivery needs a legal basis: the data-sharing agreement or report number",
+            "数据交付需要法律依据（共享协议或报告编号）",
+        ));
+    }
+    Ok(basis.to_owned())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Itineraries {
+    #[schema(value_type = Vec<Itinerary>)]
+    records: Vec<Value>,
+    legal_basis: String,
+}
+
+/// The telecom 14-day itinerary of one phone number (通信行程卡).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Itinerary {
+    phone: String,
+    cities: Vec<City>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct City {
+    /// GB/T 2260 code of the city.
+    region: String,
+    /// The day the phone was there (YYYY-MM-DD).
+    date: String,
+}
+
+/// Days back the telecom itinerary covers.
+const ITINERARY_DAYS: i64 = 14;
+
+/// Telecom itineraries: per phone number, the cities of the last 14 days (`itinerary` feed).
+/// Each (person, city, day) lands once; the people are those enrolled under the phone number
+/// as its holder (not the children in their care).
+#[utoipa::path(post, path = "/api/v1/feeds/itinerary", tag = "feeds", security(("bearer" = [])), request_body = Itineraries,
+    responses((status = 200, body = FeedReport), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn itinerary(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<Itineraries>,
+) -> ApiResult<Json<FeedReport>> {
+    may_deliver(&caller, "itinerary")?;
+    let basis = legal_basis(&req.legal_basis)?;
+    too_many(req.records.len())?;
+    let now = state.now();
+    let received = req.records.len();
+    let (mut facts, mut rejected) = (Vec::new(), Vec::new());
+    for (index, value) in req.records.into_iter().enumerate() {
+        match itinerary_facts(&state, value, &basis, now).await {
+            Ok(items) => facts.extend(items.into_iter().map(|i| (index, i))),
+            Err(e) => rejected.push(Rejected::new(index, e)),
+        }
+    }
+    deliver(&state, &caller, &basis, received, facts, rejected).await
+}
+
+async fn itinerary_facts(
+    state: &AppState,
+    value: Value,
+    basis: &str,
+    now: OffsetDateTime,
+) -> ApiResult<Vec<BatchItem>> {
+    let r: Itinerary = row(value)?;
+    let phone = normalise_phone(&r.phone)?;
+    let today = now.date();
+    let mut cities = Vec::new();
+    for city in &r.cities {
+        if city.region.len() != 6 || !city.region.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad(
+                "bad_region",
+                format!("{:?} is not a six-digit region code", city.region),
+                format!("{:?} 不是六位行政区划代码", city.region),
+            ));
+        }
+        let date = Date::parse(
+            &city.date,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map_err(|_| {
+            bad(
+                "bad_date",
+                format!("{:?} is not a date (YYYY-MM-DD)", city.date),
+                format!("{:?} 不是日期（YYYY-MM-DD）", city.date),
+            )
+        })?;
+        if date > today || (today - date).whole_days() > ITINERARY_DAYS {
+            return Err(bad(
+                "date_out_of_range",
+                format!("{date} is not within the last {ITINERARY_DAYS} days"),
+                format!("{date} 不在最近 {ITINERARY_DAYS} 天内"),
+            ));
+        }
+        cities.push((city.region.clone(), date));
+    }
+    let holders: Vec<_> = state
+        .store
+        .find_by_phone(&phone)
+        .await?
+        .into_iter()
+        .filter(|p| p.guardian_id.is_none())
+        .collect();
+    if holders.is_empty() {
+        return Err(bad(
+            "unknown_phone",
+            "no one is enrolled under this phone number",
+            "没有以此手机号登记的人员",
+        ));
+    }
+    Ok(holders
+        .iter()
+        .flat_map(|person| {
+            cities.iter().map(move |(region, date)| BatchItem {
+                person_id: person.id.clone(),
+                fact: Fact {
+                    id: format!("itin-{}-{region}-{date}", person.id),
+                    recorded_at: now,
+                    legal_basis: basis.to_owned(),
+                    body: FactBody::Itinerary {
+                        region: region.clone(),
+                        date: *date,
+                    },
+                },
+            })
+        })
+        .collect())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RiskAreaRequest {
+    /// GB/T 2260 code: a province or city covers the codes under it.
+    region: String,
+    /// One venue instead of a whole region.
+    #[serde(default)]
+    venue_id: Option<String>,
+    /// The name published, e.g. 某某小区.
+    name: String,
+    level: RiskLevel,
+    starts_at: String,
+    /// Absent while the area lasts.
+    #[serde(default)]
+    ends_at: Option<String>,
+    legal_basis: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RiskAreaProposal {
+    risk_area: RiskArea,
+    /// Approving it (`POST /batches/{id}/approve`, a second official) publishes the area and
+    /// records a stay in it for everyone affected.
+    batch: Batch,
+}
+
+/// Proposes a risk area (`risk_areas` feed, or a health official): finds everyone whose visits
+/// or itinerary fall inside it and stages a risk-stay fact for each, to land when a second
+/// official approves.
+#[utoipa::path(post, path = "/api/v1/risk-areas", tag = "feeds", security(("bearer" = [])), request_body = RiskAreaRequest,
+    responses((status = 202, body = RiskAreaProposal), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn propose_risk_area(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<RiskAreaRequest>,
+) -> ApiResult<(StatusCode, Json<RiskAreaProposal>)> {
+    may_deliver(&caller, "risk_areas")?;
+    let basis = legal_basis(&req.legal_basis)?;
+    let now = state.now();
+    if req.region.len() != 6 || !req.region.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(
+            "bad_region",
+            "a region is a six-digit GB/T 2260 code",
+            "地区应为六位行政区划代码",
+        ));
+    }
+    let name = req.name.trim().to_owned();
+    if name.is_empty() {
+        return Err(bad(
+            "bad_name",
+            "a risk area needs a name",
+            "风险地区需要名称",
+        ));
+    }
+    let starts_at = instant("starts_at", &req.starts_at)?;
+    let ends_at = req
+        .ends_at
+        .as_deref()
+        .map(|t| instant("ends_at", t))
+        .transpose()?;
+    if ends_at.is_some_and(|e| e <= starts_at) {
+        return Err(bad(
+            "bad_time",
+            "a risk area ends after it starts",
+            "风险地区的结束时间应晚于开始时间",
+        ));
+    }
+    let venue = match &req.venue_id {
+        Some(id) => Some(
+            state
+                .store
+                .venue(id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("venue"))?,
+        ),
+        None => None,
+    };
+    let area = RiskArea {
+        id: format!("ra-{}", crate::auth::random_hex(8)),
+        region: req.region.clone(),
+        venue_id: req.venue_id.clone(),
+        name,
+        level: match req.level {
+            RiskLevel::Medium => "medium".into(),
+            RiskLevel::High => "high".into(),
+        },
+        starts_at,
+        ends_at,
+        legal_basis: basis.clone(),
+        batch_id: String::new(),
+        state: "proposed".into(),
+        affected: 0,
+        proposed_by: String::new(),
+        created_at: now,
+    };
+    // Everyone present inside it, from their first arrival to their last departure.
+    let until = ends_at.unwrap_or(now).min(now);
+    let mut stays: BTreeMap<String, (OffsetDateTime, OffsetDateTime)> = BTreeMap::new();
+    let present = state
+        .store
+        .present_in(&req.region, req.venue_id.as_deref(), starts_at, until)
+        .await?;
+    let subjects: Vec<String> = present.iter().map(|(s, _, _)| s.clone()).collect();
+    let people = state.store.people_by_pseudonym(&subjects).await?;
+    for (subject, from, to) in present {
+        if let Some(person) = people.get(&subject) {
+            widen(&mut stays, person, from, to);
+        }
+    }
+    // And everyone whose telecom itinerary was in the region on a day it covers.
+    if venue.is_none() {
+        let prefix = region_prefix(&req.region);
+        for (person, fact) in state.store.itinerary_facts().await? {
+            if let FactBody::Itinerary { region, date } = &fact.body {
+                let day = date.midnight().assume_utc();
+                let day_end = day + time::Duration::days(1);
+                if region.starts_with(prefix) && day_end > starts_at && day < until {
+                    widen(&mut stays, &person, day.max(starts_at), day_end.min(until));
+                }
+            }
+        }
+    }
+    let items: Vec<BatchItem> = stays
+        .into_iter()
+        .map(|(person, (arrived, left))| BatchItem {
+            fact: Fact {
+                id: format!("risk-{}-{person}", area.id),
+                recorded_at: now,
+                legal_basis: basis.clone(),
+                body: FactBody::RiskStay {
+                    level: req.level,
+                    region: req.region.clone(),
+                    venue: venue.as_ref().map(|v| v.name.clone()),
+                    arrived_at: arrived,
+                    left_at: Some(left),
+                },
+            },
+            person_id: person,
+        })
+        .collect();
+    let (risk_area, batch) = state
+        .store
+        .propose_risk_area(&area, &items, &caller.actor(basis), now)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RiskAreaProposal { risk_area, batch }),
+    ))
+}
+
+fn widen(
+    stays: &mut BTreeMap<String, (OffsetDateTime, OffsetDateTime)>,
+    person: &str,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+) {
+    let stay = stays.entry(person.to_owned()).or_insert((from, to));
+    stay.0 = stay.0.min(from);
+    stay.1 = stay.1.max(to);
+}
+
+/// The published risk areas, newest first: public, as they were in 2020.
+#[utoipa::path(get, path = "/api/v1/risk-areas", tag = "feeds",
+    responses((status = 200, body = Vec<RiskArea>)))]
+pub async fn published(State(state): State<AppState>) -> ApiResult<Json<Vec<RiskArea>>> {
+    Ok(Json(state.store.risk_areas(false).await?))
+}
