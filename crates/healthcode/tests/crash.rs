@@ -6,59 +6,12 @@
 
 use serde_json::{Value, json};
 use sqlx::Connection;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{free_port, healthcode, serve};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn healthcode(data_dir: &Path, database_url: Option<&str>) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_healthcode"));
-    cmd.arg("--data-dir").arg(data_dir);
-    if let Some(url) = database_url {
-        cmd.arg("--database-url").arg(url);
-    }
-    cmd.env_remove("HEALTHCODE_TEST_DATABASE_URL");
-    cmd
-}
-
-// The caller kills and waits for the child it gets; a panic here ends the test process.
-#[allow(clippy::zombie_processes)]
-async fn serve(data_dir: &Path, database_url: Option<&str>, port: u16) -> Child {
-    let child = healthcode(data_dir, database_url)
-        .arg("serve")
-        .env("HEALTHCODE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let http = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = http
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-        {
-            if r.status().is_success() {
-                return child;
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the node did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 struct Client {
     http: reqwest::Client,
