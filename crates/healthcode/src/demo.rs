@@ -54,7 +54,10 @@ pub async fn run(mut config: Config) -> Result<ExitCode, Failure> {
     let tokens = if store.accounts().await.map_err(failed)?.is_empty() {
         let mut tokens = seed_accounts(store, now).await?;
         tokens.extend(seed_venues(store, now).await?);
-        let colours = seed_city(store, &state.policy, now).await?;
+        let (colours, people) = seed_city(store, &state.policy, now).await?;
+        let traveller =
+            seed_visits(store, &state.policy, &state.config.region, &people, now).await?;
+        tokens.push(("(a person to trace)".into(), traveller));
         println!("Seeded a demo city of {RESIDENTS} residents in Hangzhou's districts:");
         for (code, count) in &colours {
             println!("  {code:<8} {count}");
@@ -124,10 +127,17 @@ async fn seed_accounts(
     for role in STAFF_ROLES.into_iter().filter(|r| *r != Role::Checkpoint) {
         let token = new_token();
         let name = format!("demo {}", role.as_str());
-        store
+        let account = store
             .create_account(role.as_str(), &name, &token, &admin, now)
             .await
             .map_err(failed)?;
+        if role == Role::Department {
+            let feeds = node_cmd::FEEDS.map(str::to_owned);
+            store
+                .grant_feeds(&account.id, &feeds, &admin, now)
+                .await
+                .map_err(failed)?;
+        }
         tokens.push((role.as_str().to_owned(), token));
     }
     Ok(tokens)
@@ -166,7 +176,7 @@ fn story(rng: &mut StdRng, i: usize, now: OffsetDateTime) -> Vec<serde_json::Val
         "symptoms": [], "legal_basis": "self-declared", "recorded_at": at(hours(20))}),
     ];
     match roll {
-        0..=2 => facts.push(json!({"type": "case", "kind": "confirmed", "onset_at": at(hours(72)),
+        0..=2 => facts.push(json!({"type": "case", "kind": "confirmed", "onset_at": at(hours(72)), "isolated_at": at(hours(30)),
             "legal_basis": format!("杭卫发〔2020〕{}号", 100 + i), "recorded_at": at(hours(30))})),
         3..=6 => facts.push(json!({"type": "contact", "level": "close", "case_id": format!("2020-{:04}", i % 97),
             "venue": venue, "exposure_start": at(hours(50)), "exposure_end": at(hours(49)),
@@ -190,8 +200,9 @@ async fn seed_city(
     store: &Store,
     policy: &healthcode_core::Policy,
     now: OffsetDateTime,
-) -> Result<BTreeMap<String, usize>, Failure> {
+) -> Result<(BTreeMap<String, usize>, Vec<healthcode_store::Person>), Failure> {
     let mut rng = StdRng::seed_from_u64(2020_0211);
+    let mut people = Vec::new();
     let resident = Actor::new("demo", "resident", "enrollment");
     let official = Actor::new("demo-official", "health_official", "demo records");
     let mut colours = BTreeMap::new();
@@ -246,8 +257,50 @@ async fn seed_city(
             Enrollment::Confirmed => policy.evaluate(&facts, now).color.as_str(),
         };
         *colours.entry(code.to_owned()).or_default() += 1;
+        people.push(person);
     }
-    Ok(colours)
+    Ok((colours, people))
+}
+
+/// A day of checkpoint scans by the first 300 residents, two each, so that a case recorded now
+/// has contacts to find. Returns the id of a resident with visits, for the tour.
+async fn seed_visits(
+    store: &Store,
+    policy: &healthcode_core::Policy,
+    region: &str,
+    people: &[healthcode_store::Person],
+    now: OffsetDateTime,
+) -> Result<String, Failure> {
+    let mut rng = StdRng::seed_from_u64(2020_0123);
+    let venues = store.venues(100).await.map_err(failed)?;
+    let mut scans = Vec::new();
+    for person in people.iter().take(300) {
+        for n in 0..2 {
+            let venue = &venues[rng.gen_range(0..venues.len())];
+            let at = now - Duration::minutes(rng.gen_range(60..20 * 60));
+            let dwell = healthcode_core::visits::dwell_minutes(policy.document(), &venue.category);
+            scans.push(healthcode_store::NewScan {
+                source: "demo-checkpoints".into(),
+                scan_id: format!("demo-{}-{n}", person.id),
+                venue_id: venue.id.clone(),
+                scanned_at: at,
+                outcome: "admit",
+                answer: "{}".into(),
+                visit: Some(healthcode_store::NewVisit {
+                    subject: person.pseudonym.clone(),
+                    region: region.to_owned(),
+                    direction: healthcode_core::visits::Direction::Entry,
+                    via: "scan",
+                    until: at + Duration::minutes(dwell),
+                    colour: "green".into(),
+                    masked_name: person.name_masked.clone(),
+                    flag: None,
+                }),
+            });
+        }
+    }
+    store.record_scans(&scans, now).await.map_err(failed)?;
+    Ok(people.first().map(|p| p.id.clone()).unwrap_or_default())
 }
 
 fn print_tour(base: &str, tokens: &[(String, String)]) {
@@ -274,5 +327,18 @@ fn print_tour(base: &str, tokens: &[(String, String)]) {
     );
     println!("    curl {base}/api/v1/me -H 'authorization: Bearer TOKEN'");
     println!("    curl {base}/api/v1/people/PERSON_ID/status -H 'authorization: Bearer TOKEN'");
+    println!(
+        "  the seeded residents scanned in at the venues over the last day: record a case for one of them"
+    );
+    println!(
+        "  (the person printed above) as the health official, and follow its trace as the contacts turn:"
+    );
+    println!(
+        "    curl -X POST {base}/api/v1/cases -H 'authorization: Bearer OFFICIAL' -H 'content-type: application/json' \\"
+    );
+    println!(
+        "         -d '{{\"person_id\":\"PERSON_ID\",\"kind\":\"confirmed\",\"legal_basis\":\"杭卫发〔2020〕1号\"}}'"
+    );
+    println!("    curl {base}/api/v1/cases/CASE_ID/trace -H 'authorization: Bearer OFFICIAL'");
     println!("  see README.md for the whole tour.");
 }

@@ -64,6 +64,9 @@ enum Command {
     /// Deliver a department's file (lab results, telecom itineraries, risk areas) to a node's
     /// feed API, with progress and a summary of rejected rows.
     Import(import_cmd::ImportCommand),
+    /// Re-derive everyone's colour now (after a policy change, or to check the kept colours),
+    /// announcing every change; prints what it did and how long it took.
+    Reassess,
     /// The audit log.
     #[command(subcommand)]
     Audit(node_cmd::AuditCommand),
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
         Command::VenueCode(cmd) => Ok(pass_cmd::venue_code(cmd)),
         Command::Accounts(cmd) => node(&cli.node, |config| node_cmd::accounts(config, cmd)),
         Command::Audit(cmd) => node(&cli.node, |config| node_cmd::audit(config, cmd)),
+        Command::Reassess => node(&cli.node, node_cmd::reassess),
         Command::Import(cmd) => tokio::runtime::Runtime::new()
             .map_err(|e| {
                 failure::Failure::new("runtime", e.to_string(), format!("无法启动运行时：{e}"))

@@ -244,3 +244,21 @@ pub async fn audit(config: Config, command: AuditCommand) -> Result<ExitCode, Fa
         }
     }
 }
+
+pub async fn reassess(config: Config) -> Result<ExitCode, Failure> {
+    let state = open(config).await?;
+    let started = std::time::Instant::now();
+    let sweep = healthcode_server::assess::reassess_everyone(&state, OffsetDateTime::now_utc())
+        .await
+        .map_err(failed)?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{} people in {secs:.2} s ({:.0}/s): {} evaluated (with facts or a kept colour), {} changed colour",
+        sweep.people,
+        sweep.people as f64 / secs.max(1e-9),
+        sweep.evaluated,
+        sweep.changed
+    );
+    state.store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
