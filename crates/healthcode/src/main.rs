@@ -8,6 +8,7 @@ mod node_cmd;
 mod pass_cmd;
 mod policy_cmd;
 mod rules_cmd;
+mod trace_bench_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -67,6 +68,8 @@ enum Command {
     /// Re-derive everyone's colour now (after a policy change, or to check the kept colours),
     /// announcing every change; prints what it did and how long it took.
     Reassess,
+    /// Time contact tracing on this store's visit log, case by case (docs/BENCHMARKS.md).
+    TraceBench(trace_bench_cmd::TraceBenchCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(node_cmd::AuditCommand),
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
         Command::Accounts(cmd) => node(&cli.node, |config| node_cmd::accounts(config, cmd)),
         Command::Audit(cmd) => node(&cli.node, |config| node_cmd::audit(config, cmd)),
         Command::Reassess => node(&cli.node, node_cmd::reassess),
+        Command::TraceBench(cmd) => node(&cli.node, |config| trace_bench_cmd::run(config, cmd)),
         Command::Import(cmd) => tokio::runtime::Runtime::new()
             .map_err(|e| {
                 failure::Failure::new("runtime", e.to_string(), format!("无法启动运行时：{e}"))
