@@ -462,10 +462,11 @@ impl Store {
         Ok(out)
     }
 
-    /// Holds one contact fact per (case person, contact person): an unchanged one stays, a
-    /// changed one (a later case of the same person, a new exposure) is recorded and the one it
-    /// replaces is retracted, so a person is never counted twice for one infected person.
-    /// Returns how many facts were recorded.
+    /// Holds one contact fact per person and level. An unchanged one stays. A changed one from
+    /// the same infected person (a later case of theirs, a re-run that finds more), or one from
+    /// another case whose exposure ends no earlier, is recorded and the one it replaces is
+    /// retracted, so a person is never a close contact twice over. Returns how many facts were
+    /// recorded.
     pub async fn hold_contact_facts(
         &self,
         case_person: &str,
@@ -478,25 +479,33 @@ impl Store {
             db::with_pool!(&self.backend, pool => {
                 let mut tx = pool.begin_write().await?;
                 let sql = format!(
-                    "SELECT contact_person, fact_id, digest FROM contact_facts WHERE case_person = $1 AND contact_person IN ({})",
-                    numbered(2, chunk.len())
+                    "SELECT contact_person, level, case_person, fact_id, digest, exposure_end FROM contact_facts \
+                     WHERE contact_person IN ({})",
+                    numbered(1, chunk.len())
                 );
-                let mut q = sqlx::query_as::<_, (String, String, String)>(&sql).bind(case_person);
+                let mut q = sqlx::query_as::<_, (String, i64, String, String, String, i64)>(&sql);
                 for c in chunk {
                     q = q.bind(&c.person_id);
                 }
-                let held: HashMap<String, (String, String)> = q
+                let held: HashMap<(String, i64), (String, String, String, i64)> = q
                     .fetch_all(&mut *tx)
                     .await?
                     .into_iter()
-                    .map(|(person, fact, digest)| (person, (fact, digest)))
+                    .map(|(person, level, case, fact, digest, end)| ((person, level), (case, fact, digest, end)))
                     .collect();
                 for c in chunk {
-                    let previous = held.get(&c.person_id);
-                    if previous.is_some_and(|(_, digest)| *digest == c.digest) {
+                    let Some((level, end)) = contact_level(&c.fact) else {
                         continue;
+                    };
+                    let previous = held.get(&(c.person_id.clone(), level));
+                    if let Some((held_case, _, digest, held_end)) = previous {
+                        let unchanged = *digest == c.digest;
+                        let outlasted = held_case != case_person && *held_end > end;
+                        if unchanged || outlasted {
+                            continue;
+                        }
                     }
-                    if let Some((old, _)) = previous {
+                    if let Some((_, old, _, _)) = previous {
                         let retraction = Fact {
                             id: format!("{}-r", c.fact.id),
                             recorded_at: c.fact.recorded_at,
@@ -510,13 +519,16 @@ impl Store {
                     }
                     insert!(tx, &c.person_id, &c.fact, actor, now);
                     sqlx::query(
-                        "INSERT INTO contact_facts (case_person, contact_person, fact_id, digest) VALUES ($1, $2, $3, $4) \
-                         ON CONFLICT (case_person, contact_person) DO UPDATE SET fact_id = $3, digest = $4",
+                        "INSERT INTO contact_facts (contact_person, level, case_person, fact_id, digest, exposure_end) \
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (contact_person, level) DO UPDATE \
+                         SET case_person = $3, fact_id = $4, digest = $5, exposure_end = $6",
                     )
-                    .bind(case_person)
                     .bind(&c.person_id)
+                    .bind(level)
+                    .bind(case_person)
                     .bind(&c.fact.id)
                     .bind(&c.digest)
+                    .bind(end)
                     .execute(&mut *tx)
                     .await?;
                     recorded += 1;
@@ -525,6 +537,24 @@ impl Store {
             });
         }
         Ok(recorded)
+    }
+}
+
+/// A contact fact's level (1 close, 2 secondary) and the end of its exposure.
+fn contact_level(fact: &Fact) -> Option<(i64, i64)> {
+    match &fact.body {
+        FactBody::Contact {
+            level,
+            exposure_end,
+            ..
+        } => Some((
+            match level {
+                healthcode_core::facts::ContactLevel::Close => 1,
+                healthcode_core::facts::ContactLevel::Secondary => 2,
+            },
+            ms(*exposure_end),
+        )),
+        _ => None,
     }
 }
 

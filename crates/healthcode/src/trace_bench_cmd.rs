@@ -91,7 +91,8 @@ pub async fn run(config: Config, cmd: TraceBenchCommand) -> Result<ExitCode, Fai
     }
     let mut sorted = timings.clone();
     sorted.sort_by(f64::total_cmp);
-    let pct = |p: f64| sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1];
+    let pct =
+        |p: f64| sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1];
     println!(
         "{} cases on {} (depth {}, window {} days): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms; \
          {:.0} contacts and {:.0} visits read per case",
@@ -113,9 +114,8 @@ pub async fn run(config: Config, cmd: TraceBenchCommand) -> Result<ExitCode, Fai
             "margin_ms": params.margin_ms, "min_overlap_ms": params.min_overlap_ms,
             "depth": params.depth, "timings_ms": timings, "cases": exported,
         });
-        std::fs::write(path, doc.to_string()).map_err(|e| {
-            Failure::new("unwritable", e.to_string(), format!("无法写入：{e}"))
-        })?;
+        std::fs::write(path, doc.to_string())
+            .map_err(|e| Failure::new("unwritable", e.to_string(), format!("无法写入：{e}")))?;
     }
     state.store.close().await;
     Ok(ExitCode::SUCCESS)

@@ -41,14 +41,17 @@ CREATE TABLE trace_exposures (
     PRIMARY KEY (case_id, subject, venue_id, exposed_from, source)
 );
 
--- The contact fact in force for each (case person, contact person): a later case of the same
--- person supersedes it instead of adding a second one.
+-- The contact fact in force for each person and level: a person found again at the same level
+-- (a later case of the same person, another case, a re-run) gets that fact updated, not a second
+-- one. Another case's exposure replaces it only if it ends no earlier (it then lasts longer).
 CREATE TABLE contact_facts (
-    case_person TEXT NOT NULL,
     contact_person TEXT NOT NULL,
+    level BIGINT NOT NULL,
+    case_person TEXT NOT NULL,
     fact_id TEXT NOT NULL,
     digest TEXT NOT NULL,
-    PRIMARY KEY (case_person, contact_person)
+    exposure_end BIGINT NOT NULL,
+    PRIMARY KEY (contact_person, level)
 );
 
 -- Each person's colour as last derived, and the next moment it can change with no new fact; the

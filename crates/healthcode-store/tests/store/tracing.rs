@@ -183,3 +183,89 @@ async fn a_trace_whose_worker_died_is_taken_up_again() {
         assert_eq!(store.trace("case-1").await.unwrap().unwrap().state, "done");
     }
 }
+
+#[tokio::test]
+async fn a_person_holds_one_contact_fact_per_level_whoever_the_case() {
+    use healthcode_core::FactDocument;
+    use healthcode_core::facts::ContactLevel;
+    use healthcode_store::ContactFact;
+    for store in stores().await {
+        let x = store
+            .enroll(
+                &NewPerson {
+                    document: resident_id("11010519491231002X"),
+                    name: "冯八".into(),
+                    phone: None,
+                    guardian_id: None,
+                    enrollment: Enrollment::Confirmed,
+                },
+                &official(),
+                T0,
+            )
+            .await
+            .unwrap();
+        let contact = |n: u32, case: &str, level: ContactLevel, end_hour: i64| {
+            let body = FactBody::Contact {
+                level,
+                case_id: case.into(),
+                venue: "Wulin Square".into(),
+                exposure_start: T0,
+                exposure_end: T0 + time::Duration::hours(end_hour),
+            };
+            ContactFact {
+                person_id: x.id.clone(),
+                digest: serde_json::to_string(&body).unwrap(),
+                fact: Fact {
+                    id: format!("ct-{n}"),
+                    recorded_at: T0 + time::Duration::minutes(n.into()),
+                    legal_basis: format!("trace of {case}"),
+                    body,
+                },
+            }
+        };
+        let hold = |case_person: &'static str, c: ContactFact| {
+            let store = store.clone();
+            async move {
+                store
+                    .hold_contact_facts(case_person, &[c], &official(), T0)
+                    .await
+                    .unwrap()
+            }
+        };
+        use ContactLevel::{Close, Secondary};
+        assert_eq!(hold("person-a", contact(1, "case-a1", Close, 10)).await, 1);
+        assert_eq!(
+            hold("person-a", contact(2, "case-a1", Close, 10)).await,
+            0,
+            "unchanged"
+        );
+        assert_eq!(
+            hold("person-b", contact(3, "case-b1", Close, 9)).await,
+            0,
+            "ends earlier"
+        );
+        assert_eq!(
+            hold("person-b", contact(4, "case-b1", Close, 11)).await,
+            1,
+            "lasts longer"
+        );
+        assert_eq!(
+            hold("person-a", contact(5, "case-a2", Secondary, 12)).await,
+            1
+        );
+        let facts = store.facts(&x.id).await.unwrap();
+        let doc = FactDocument::as_of(&facts, T0 + time::Duration::days(1));
+        let held: Vec<(&str, &str)> = doc.lists["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["case_id"].as_str().unwrap(), c["level"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            held,
+            vec![("case-b1", "close"), ("case-a2", "secondary")],
+            "{}",
+            store.backend_name()
+        );
+    }
+}
