@@ -401,22 +401,11 @@ impl Store {
         &self,
         pseudonyms: &[String],
     ) -> Result<HashMap<String, String>, StoreError> {
-        let mut out = HashMap::new();
-        for chunk in pseudonyms.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT pseudonym, id FROM people WHERE pseudonym IN ({})",
-                numbered(1, chunk.len())
-            );
-            let rows: Vec<(String, String)> = db::with_pool!(&self.backend, pool => {
-                let mut q = sqlx::query_as(&sql);
-                for p in chunk {
-                    q = q.bind(p);
-                }
-                q.fetch_all(pool).await?
-            });
-            out.extend(rows);
-        }
-        Ok(out)
+        self.lookup(
+            "SELECT pseudonym, id FROM people WHERE pseudonym IN ({list})",
+            pseudonyms,
+        )
+        .await
     }
 
     /// The region of each pass subject, from its visits.
@@ -424,36 +413,32 @@ impl Store {
         &self,
         subjects: &[String],
     ) -> Result<HashMap<String, String>, StoreError> {
-        let mut out = HashMap::new();
-        for chunk in subjects.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT subject, MIN(region) FROM visits WHERE subject IN ({}) GROUP BY subject",
-                numbered(1, chunk.len())
-            );
-            let rows: Vec<(String, String)> = db::with_pool!(&self.backend, pool => {
-                let mut q = sqlx::query_as(&sql);
-                for s in chunk {
-                    q = q.bind(s);
-                }
-                q.fetch_all(pool).await?
-            });
-            out.extend(rows);
-        }
-        Ok(out)
+        self.lookup(
+            "SELECT subject, MIN(region) FROM visits WHERE subject IN ({list}) GROUP BY subject",
+            subjects,
+        )
+        .await
     }
 
     /// Venue names by id.
     pub async fn venue_names(&self, ids: &[String]) -> Result<HashMap<String, String>, StoreError> {
+        self.lookup("SELECT id, name FROM venues WHERE id IN ({list})", ids)
+            .await
+    }
+
+    /// Runs a two-column query whose `{list}` is an `IN` list of `keys`, a chunk at a time.
+    async fn lookup(
+        &self,
+        sql: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, String>, StoreError> {
         let mut out = HashMap::new();
-        for chunk in ids.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT id, name FROM venues WHERE id IN ({})",
-                numbered(1, chunk.len())
-            );
+        for chunk in keys.chunks(CHUNK) {
+            let sql = sql.replace("{list}", &numbered(1, chunk.len()));
             let rows: Vec<(String, String)> = db::with_pool!(&self.backend, pool => {
                 let mut q = sqlx::query_as(&sql);
-                for id in chunk {
-                    q = q.bind(id);
+                for key in chunk {
+                    q = q.bind(key);
                 }
                 q.fetch_all(pool).await?
             });

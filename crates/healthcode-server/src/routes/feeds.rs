@@ -105,6 +105,25 @@ fn row<T: serde::de::DeserializeOwned>(value: Value) -> ApiResult<T> {
     })
 }
 
+/// Turns each row into its facts, or its rejection: one bad row never stops the others.
+async fn each_row<F, Fut>(
+    rows: Vec<Value>,
+    mut facts_of: F,
+) -> (Vec<(usize, BatchItem)>, Vec<Rejected>)
+where
+    F: FnMut(Value) -> Fut,
+    Fut: std::future::Future<Output = ApiResult<Vec<BatchItem>>>,
+{
+    let (mut facts, mut rejected) = (Vec::new(), Vec::new());
+    for (index, value) in rows.into_iter().enumerate() {
+        match facts_of(value).await {
+            Ok(items) => facts.extend(items.into_iter().map(|item| (index, item))),
+            Err(e) => rejected.push(Rejected::new(index, e)),
+        }
+    }
+    (facts, rejected)
+}
+
 /// Lands the facts of the rows that passed, records the outcome of each, and re-derives the
 /// colours of the people concerned.
 async fn deliver(
@@ -194,13 +213,12 @@ pub async fn lab_results(
     too_many(req.results.len())?;
     let now = state.now();
     let received = req.results.len();
-    let (mut facts, mut rejected) = (Vec::new(), Vec::new());
-    for (index, value) in req.results.into_iter().enumerate() {
-        match lab_fact(&state, value, &basis, now).await {
-            Ok(item) => facts.push((index, item)),
-            Err(e) => rejected.push(Rejected::new(index, e)),
-        }
-    }
+    let (facts, rejected) = each_row(req.results, |value| async {
+        lab_fact(&state, value, &basis, now)
+            .await
+            .map(|item| vec![item])
+    })
+    .await;
     deliver(&state, &caller, &basis, received, facts, rejected).await
 }
 
@@ -320,13 +338,10 @@ pub async fn itinerary(
     too_many(req.records.len())?;
     let now = state.now();
     let received = req.records.len();
-    let (mut facts, mut rejected) = (Vec::new(), Vec::new());
-    for (index, value) in req.records.into_iter().enumerate() {
-        match itinerary_facts(&state, value, &basis, now).await {
-            Ok(items) => facts.extend(items.into_iter().map(|i| (index, i))),
-            Err(e) => rejected.push(Rejected::new(index, e)),
-        }
-    }
+    let (facts, rejected) = each_row(req.records, |value| {
+        itinerary_facts(&state, value, &basis, now)
+    })
+    .await;
     deliver(&state, &caller, &basis, received, facts, rejected).await
 }
 
