@@ -98,12 +98,15 @@ pub struct LoggedVisit {
 /// Where tracing reads visits from: two range queries on the visit log's indexes.
 pub trait VisitLog {
     type Error;
-    /// Visits at `venue` made in `[from, to)`.
+    /// Visits at `venue` made in `[from, to)`, except entries whose presence ended by
+    /// `ended_by` (`until <= ended_by`): they can overlap nothing after it. Exits are all kept,
+    /// since an exit closes an entry that may still matter.
     fn at_venue(
         &self,
         venue: &str,
         from: i64,
         to: i64,
+        ended_by: i64,
     ) -> impl Future<Output = Result<Vec<LoggedVisit>, Self::Error>> + Send;
     /// Visits of `subject` made in `[from, to)`.
     fn of_subject(
@@ -181,7 +184,9 @@ impl Trace {
         let mut found: Vec<Exposure> = Vec::new();
         for (venue, mut spans) in by_venue {
             spans.sort_by_key(|s| s.from);
-            // One query per run of spans whose look-back ranges overlap.
+            // One query per run of spans whose look-back ranges overlap. Entries that began
+            // within the longest dwell before a span but ended before it (less the margin)
+            // are left in the index.
             let mut runs: Vec<(i64, i64, Vec<&Span>)> = Vec::new();
             for span in spans {
                 let (lo, hi) = (span.from - reach, span.until + p.margin_ms);
@@ -194,7 +199,8 @@ impl Trace {
                 }
             }
             for (lo, hi, run) in runs {
-                let rows = log.at_venue(venue, lo, hi).await?;
+                let ended_by = lo + p.longest_dwell_ms;
+                let rows = log.at_venue(venue, lo, hi, ended_by).await?;
                 self.rows_read += rows.len() as u64;
                 let points = points_of(&rows);
                 let mut present: Vec<Presence> = presences(&points)
@@ -414,8 +420,12 @@ mod tests {
             venue: &str,
             from: i64,
             to: i64,
+            ended_by: i64,
         ) -> impl Future<Output = Result<Vec<LoggedVisit>, Self::Error>> + Send {
-            std::future::ready(Ok(self.select(|v| v.venue == venue, from, to)))
+            let keep = |v: &LoggedVisit| {
+                v.venue == venue && (v.direction == Direction::Exit || v.until > ended_by)
+            };
+            std::future::ready(Ok(self.select(keep, from, to)))
         }
         fn of_subject(
             &self,

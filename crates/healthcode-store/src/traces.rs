@@ -548,19 +548,28 @@ fn contact_level(fact: &Fact) -> Option<(i64, i64)> {
 pub struct IndexedLog<'a>(pub &'a Store);
 
 impl IndexedLog<'_> {
+    /// With `ended_by`, entries whose presence ended by then are left out (exits are kept).
     async fn select(
         &self,
         column: &'static str,
         key: &str,
-        from: i64,
-        to: i64,
+        (from, to): (i64, i64),
+        ended_by: Option<i64>,
     ) -> Result<Vec<LoggedVisit>, StoreError> {
+        let filter = match ended_by {
+            Some(_) => "AND (until_at > $4 OR direction = 'exit')",
+            None => "",
+        };
         let sql = format!(
             "SELECT subject, venue_id, direction, at, until_at FROM visits \
-             WHERE {column} = $1 AND at >= $2 AND at < $3 AND confirmed = TRUE"
+             WHERE {column} = $1 AND at >= $2 AND at < $3 AND confirmed = TRUE {filter}"
         );
         let rows: Vec<(String, String, String, i64, i64)> = db::with_pool!(&self.0.backend, pool => {
-            sqlx::query_as(&sql).bind(key).bind(from).bind(to).fetch_all(pool).await?
+            let mut q = sqlx::query_as(&sql).bind(key).bind(from).bind(to);
+            if let Some(t) = ended_by {
+                q = q.bind(t);
+            }
+            q.fetch_all(pool).await?
         });
         Ok(rows
             .into_iter()
@@ -583,8 +592,11 @@ impl VisitLog for IndexedLog<'_> {
         venue: &str,
         from: i64,
         to: i64,
+        ended_by: i64,
     ) -> Result<Vec<LoggedVisit>, StoreError> {
-        self.select("venue_id", venue, from, to).await
+        // The covering index (venue_id, at, until_at, …) filters without reading the table.
+        self.select("venue_id", venue, (from, to), Some(ended_by))
+            .await
     }
 
     async fn of_subject(
@@ -593,6 +605,6 @@ impl VisitLog for IndexedLog<'_> {
         from: i64,
         to: i64,
     ) -> Result<Vec<LoggedVisit>, StoreError> {
-        self.select("subject", subject, from, to).await
+        self.select("subject", subject, (from, to), None).await
     }
 }
