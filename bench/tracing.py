@@ -51,27 +51,25 @@ def export_visits(args, csv_path):
     started = time.time()
     if args.pg_url:
         query = ("\\copy (SELECT subject, venue_id, direction, at, until_at FROM visits "
-                 "WHERE confirmed) TO '%s' WITH (FORMAT csv)" % csv_path)
+                 "WHERE confirmed) TO PROGRAM 'gzip -1 > %s' WITH (FORMAT csv)" % csv_path)
         subprocess.run(["psql", args.pg_url, "-c", query], check=True, capture_output=True)
     else:
         db = os.path.join(args.sqlite_dir, "healthcode.db")
-        with open(csv_path, "w") as out:
-            subprocess.run(["sqlite3", "-csv", db,
-                            "SELECT subject, venue_id, direction, at, until_at FROM visits "
-                            "WHERE confirmed"], stdout=out, check=True)
+        sql = "SELECT subject, venue_id, direction, at, until_at FROM visits WHERE confirmed"
+        subprocess.run(f"sqlite3 -csv '{db}' '{sql}' | gzip -1 > '{csv_path}'", shell=True, check=True)
     print(f"  exported the visits to {csv_path} in {time.time() - started:.0f} s")
 
 
 CONTACTS = """
 WITH c AS (
-    SELECT venue_id, greatest(at, $wf) AS f, least(until_at, $wu) AS u
+    SELECT venue_id, greatest("at", $wf) AS f, least(until_at, $wu) AS u
     FROM visits
-    WHERE subject = $s AND direction = 'entry' AND at < $wu AND until_at > $wf
+    WHERE subject = $s AND direction = 'entry' AND "at" < $wu AND until_at > $wf
 )
 SELECT DISTINCT v.subject
 FROM visits v JOIN c ON v.venue_id = c.venue_id
 WHERE v.subject <> $s AND v.direction = 'entry'
-  AND least(v.until_at, c.u + $m) - greatest(v.at, c.f - $m) >= $min
+  AND least(v.until_at, c.u + $m) - greatest(v."at", c.f - $m) >= $min
 """
 
 
@@ -81,13 +79,13 @@ def duckdb_run(args, exported):
     path = os.path.join(args.work, "visits.duckdb")
     con = duckdb.connect(path)
     if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'visits'").fetchone()[0]:
-        csv_path = os.path.join(args.work, "visits.csv")
+        csv_path = os.path.join(args.work, "visits.csv.gz")
         export_visits(args, csv_path)
         started = time.time()
         con.execute(
             "CREATE TABLE visits AS SELECT * FROM read_csv(?, header = false, columns = "
             "{'subject': 'VARCHAR', 'venue_id': 'VARCHAR', 'direction': 'VARCHAR', "
-            "'at': 'BIGINT', 'until_at': 'BIGINT'}) ORDER BY venue_id, at", [csv_path])
+            "'at': 'BIGINT', 'until_at': 'BIGINT'}) ORDER BY venue_id, \"at\"", [csv_path])
         print(f"  loaded DuckDB in {time.time() - started:.0f} s")
     rows = con.execute("SELECT count(*) FROM visits").fetchone()[0]
     params = {"wf": exported["window_from"], "wu": exported["window_until"],
