@@ -64,6 +64,20 @@ fn visit_indexes(backend: &db::Backend) -> Vec<(String, String)> {
     })
 }
 
+/// Whether an index's first column grows with time: the visit's time, or its id, which begins
+/// with the time.
+fn time_led(create: &str) -> bool {
+    create.contains("ON visits (at") || create.contains("ON visits (id")
+}
+
+/// The order in which a bulk load's visits arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisitOrder {
+    Any,
+    /// Nondecreasing in time, ids too (their time prefix first).
+    ByTime,
+}
+
 fn index_statements(migration: &str) -> Vec<(String, String)> {
     migration
         .lines()
@@ -84,9 +98,16 @@ impl Store {
     }
 
     /// Starts a bulk load: takes one connection, sets it up for speed and drops the visit log's
-    /// indexes (`BulkLoader::finish` rebuilds them). Meant for a store nothing else is writing
-    /// to: until `finish`, lookups in the visit log scan the whole table.
-    pub async fn bulk_loader(&self, actor: &Actor) -> Result<BulkLoader, StoreError> {
+    /// indexes (`BulkLoader::finish` rebuilds them). With `VisitOrder::ByTime` the indexes that
+    /// lead with the time (`at`, and `id`, which begins with it) stay: time-ordered rows land at
+    /// their right edge, cheaper than a rebuild that reads the whole table again. Meant for a
+    /// store nothing else is writing to: until `finish`, lookups by subject or venue scan the
+    /// whole visit log.
+    pub async fn bulk_loader(
+        &self,
+        actor: &Actor,
+        order: VisitOrder,
+    ) -> Result<BulkLoader, StoreError> {
         let conn = match &self.backend {
             db::Backend::Sqlite(pool) => {
                 let mut conn = pool.acquire().await?;
@@ -116,7 +137,10 @@ impl Store {
             store: self.clone(),
             conn,
             actor: actor.clone(),
-            indexes: visit_indexes(&self.backend),
+            indexes: visit_indexes(&self.backend)
+                .into_iter()
+                .filter(|(_, create)| order == VisitOrder::Any || !time_led(create))
+                .collect(),
             visits: 0,
         };
         for (name, _) in &loader.indexes {
@@ -388,6 +412,8 @@ mod tests {
         );
         let postgres = index_statements(include_str!("../migrations/postgres/0005_visits.sql"));
         assert_eq!(postgres.len(), 3, "no time index on the partitioned log");
+        let led: Vec<bool> = sqlite.iter().map(|(_, c)| time_led(c)).collect();
+        assert_eq!(led, [false, false, true, true]);
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub use accounts::{Account, CodeRejection};
 pub use appeals::{Appeal, AppealOutcome};
 pub use audit::{Actor, AuditEntry, ChainCheck};
 pub use batches::{Batch, BatchItem};
-pub use bulk::{BulkLoader, BulkPerson, BulkVisit};
+pub use bulk::{BulkLoader, BulkPerson, BulkVisit, VisitOrder};
 pub use colours::ColourChange;
 pub use db::Backend;
 pub use feeds::{Delivered, RiskArea, region_prefix};

@@ -241,6 +241,9 @@ async fn check_city(dir: &Path, url: &str, out: &Output) {
             names,
             ["visits_at", "visits_id", "visits_subject", "visits_venue"]
         );
+        // Written in time order (ids too), which let the time-led indexes stay during the load.
+        let written = fetch!(&mut db, (String,), "SELECT id FROM visits ORDER BY rowid");
+        assert!(written.windows(2).all(|w| w[0].0 <= w[1].0));
     }
 
     // Sealed as enrollment seals: the store opens a person's real document and name.
