@@ -16,7 +16,7 @@ pub enum Enrollment {
 }
 
 impl Enrollment {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Enrollment::Pending => "pending",
             Enrollment::Confirmed => "confirmed",
@@ -82,7 +82,40 @@ type PersonRow = (
 const SELECT_PERSON: &str = "SELECT id, pseudonym, document_kind, document_tail, name_masked, guardian_id, \
      enrollment, created_at, name_sealed, document_sealed, phone_sealed FROM people";
 
-fn kind_str(kind: DocumentKind) -> String {
+/// The columns a new person's row fills, in the order `bind_person` binds them.
+pub(crate) const PERSON_COLUMNS: &str = "id, pseudonym, document_kind, document_index, document_sealed, \
+     document_tail, name_sealed, name_masked, phone_index, phone_sealed, guardian_id, enrollment, created_at";
+
+/// A new person's sealed data and blind indexes.
+pub(crate) struct SealedPerson {
+    pub(crate) document_index: Option<Vec<u8>>,
+    pub(crate) document_sealed: Option<Vec<u8>>,
+    pub(crate) name_sealed: Vec<u8>,
+    pub(crate) phone_index: Option<Vec<u8>>,
+    pub(crate) phone_sealed: Option<Vec<u8>>,
+}
+
+/// Binds one row of `PERSON_COLUMNS` to a query, on either backend (inside `with_pool!`).
+macro_rules! bind_person {
+    ($q:expr, $person:expr, $sealed:expr) => {
+        $q.bind(&$person.id)
+            .bind(&$person.pseudonym)
+            .bind($crate::people::kind_str($person.document_kind))
+            .bind(&$sealed.document_index)
+            .bind(&$sealed.document_sealed)
+            .bind(&$person.document_tail)
+            .bind(&$sealed.name_sealed)
+            .bind(&$person.name_masked)
+            .bind(&$sealed.phone_index)
+            .bind(&$sealed.phone_sealed)
+            .bind(&$person.guardian_id)
+            .bind($person.enrollment.as_str())
+            .bind($crate::ms($person.created_at))
+    };
+}
+pub(crate) use bind_person;
+
+pub(crate) fn kind_str(kind: DocumentKind) -> String {
     serde_json::to_value(kind)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -117,6 +150,41 @@ impl Store {
         self.vault.blind_index("phone", phone)
     }
 
+    /// A new person's row: personal data sealed, blind indexes computed.
+    pub(crate) fn person_row(
+        &self,
+        id: String,
+        pseudonym: String,
+        new: &NewPerson,
+        now: OffsetDateTime,
+    ) -> (Person, SealedPerson) {
+        let has_document = new.document.kind != DocumentKind::None;
+        let person = Person {
+            id,
+            pseudonym,
+            document_kind: new.document.kind,
+            document_tail: has_document.then(|| new.document.tail().to_owned()),
+            name_masked: mask_name(&new.name),
+            guardian_id: new.guardian_id.clone(),
+            enrollment: new.enrollment,
+            created_at: now,
+        };
+        let sealed = SealedPerson {
+            document_index: self.document_index(&new.document),
+            document_sealed: has_document.then(|| {
+                self.vault
+                    .seal(new.document.number.as_bytes(), "people.document")
+            }),
+            name_sealed: self.vault.seal(new.name.as_bytes(), "people.name"),
+            phone_index: new.phone.as_ref().map(|p| self.phone_index(p)),
+            phone_sealed: new
+                .phone
+                .as_ref()
+                .map(|p| self.vault.seal(p.as_bytes(), "people.phone")),
+        };
+        (person, sealed)
+    }
+
     /// Enrolls a person. A document already enrolled is a conflict.
     pub async fn enroll(
         &self,
@@ -124,51 +192,17 @@ impl Store {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<Person, StoreError> {
-        let person = Person {
-            id: new_id(),
-            pseudonym: new_id(),
-            document_kind: new.document.kind,
-            document_tail: (new.document.kind != DocumentKind::None)
-                .then(|| new.document.tail().to_owned()),
-            name_masked: mask_name(&new.name),
-            guardian_id: new.guardian_id.clone(),
-            enrollment: new.enrollment,
-            created_at: now,
-        };
-        let document_sealed = (new.document.kind != DocumentKind::None).then(|| {
-            self.vault
-                .seal(new.document.number.as_bytes(), "people.document")
-        });
-        let name_sealed = self.vault.seal(new.name.as_bytes(), "people.name");
-        let phone_sealed = new
-            .phone
-            .as_ref()
-            .map(|p| self.vault.seal(p.as_bytes(), "people.phone"));
-        let phone_index = new.phone.as_ref().map(|p| self.phone_index(p));
+        let (person, sealed) = self.person_row(new_id(), new_id(), new, now);
         let detail = format!("enrolled under {}", kind_str(new.document.kind));
+        let sql = format!(
+            "INSERT INTO people ({PERSON_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        );
         db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO people (id, pseudonym, document_kind, document_index, document_sealed, document_tail, \
-                 name_sealed, name_masked, phone_index, phone_sealed, guardian_id, enrollment, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(&person.id)
-            .bind(&person.pseudonym)
-            .bind(kind_str(person.document_kind))
-            .bind(self.document_index(&new.document))
-            .bind(&document_sealed)
-            .bind(&person.document_tail)
-            .bind(&name_sealed)
-            .bind(&person.name_masked)
-            .bind(&phone_index)
-            .bind(&phone_sealed)
-            .bind(&person.guardian_id)
-            .bind(person.enrollment.as_str())
-            .bind(ms(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| unique_violation(e, "this document is already enrolled"))?;
+            bind_person!(sqlx::query(&sql), person, sealed)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| unique_violation(e, "this document is already enrolled"))?;
             audit::append!(tx, ms(now), actor, "person.enroll", Some(person.id.clone()), detail);
             tx.commit().await?;
         });

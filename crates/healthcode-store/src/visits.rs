@@ -124,7 +124,7 @@ fn visit_from(row: VisitRow) -> Visit {
     }
 }
 
-const MS_PER_DAY: i64 = 86_400_000;
+pub(crate) const MS_PER_DAY: i64 = 86_400_000;
 
 impl Store {
     /// Records a group of scans in one transaction and says, for each in order, the answer it

@@ -4,7 +4,7 @@
 use crate::failure::Failure;
 use crate::node_cmd::{self, new_token};
 use healthcode_core::Fact;
-use healthcode_core::identity::{Document, DocumentKind};
+use healthcode_core::identity::{self, Document, DocumentKind};
 use healthcode_server::auth::{Role, STAFF_ROLES};
 use healthcode_server::config::Config;
 use healthcode_store::{Actor, Enrollment, NewPerson, Store};
@@ -28,11 +28,11 @@ const DISTRICTS: [(&str, &str); 6] = [
     ("330110", "余杭区"),
 ];
 
-const SURNAMES: [&str; 20] = [
+pub(crate) const SURNAMES: [&str; 20] = [
     "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
     "何", "高", "林", "罗",
 ];
-const GIVEN: [&str; 20] = [
+pub(crate) const GIVEN: [&str; 20] = [
     "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
     "超", "秀英", "霞", "平",
 ];
@@ -152,13 +152,7 @@ fn resident_id(rng: &mut StdRng, district: &str) -> String {
         "{district}{year:04}{month:02}{day:02}{:03}",
         rng.gen_range(0..1000)
     );
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
-    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    let check = identity::resident_id_check(&body).unwrap_or('0');
     format!("{body}{check}")
 }
 

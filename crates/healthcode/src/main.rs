@@ -8,6 +8,7 @@ mod node_cmd;
 mod pass_cmd;
 mod policy_cmd;
 mod rules_cmd;
+mod simulate_cmd;
 mod trace_bench_cmd;
 
 use clap::{Parser, Subcommand};
@@ -76,13 +77,21 @@ enum Command {
     /// The node's configuration.
     #[command(subcommand)]
     Config(node_cmd::ConfigCommand),
+    /// Fill the store with a reproducible synthetic city (people, venues, visits) for benchmarks.
+    Simulate(simulate_cmd::SimulateCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A bulk load's statements are slow by design: sqlx's slow-statement warnings are noise there.
+    let default_filter = match cli.command {
+        Command::Simulate(_) => "info,sqlx::query=error",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -126,6 +135,7 @@ fn main() -> ExitCode {
                 failure::Failure::new("runtime", e.to_string(), format!("无法启动运行时：{e}"))
             })
             .and_then(|runtime| runtime.block_on(import_cmd::run(cmd))),
+        Command::Simulate(cmd) => node(&cli.node, |config| simulate_cmd::run(config, cmd)),
     };
     match outcome {
         Ok(code) => code,

@@ -107,7 +107,7 @@ pub enum ConfigCommand {
     Example,
 }
 
-fn cli_actor(purpose: &str) -> Actor {
+pub(crate) fn cli_actor(purpose: &str) -> Actor {
     let user = std::env::var("USER").unwrap_or_else(|_| "operator".into());
     Actor::new(format!("cli:{user}"), "admin", purpose)
 }
