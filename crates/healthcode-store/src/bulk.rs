@@ -56,12 +56,20 @@ const VISIT_CHUNK: usize = 2_000;
 const VISIT_COLUMNS: &str = "id, subject, region, venue_id, direction, via, source, at, until_at, \
      colour, masked_name, flag, confirmed, recorded_at";
 
-/// The visit log's indexes, as its migration creates them: (name, statement).
+/// The visit log's indexes as its migrations leave them: (name, statement), a later migration's
+/// definition replacing an earlier one of the same name.
 fn visit_indexes(backend: &db::Backend) -> Vec<(String, String)> {
-    index_statements(match backend {
-        db::Backend::Sqlite(_) => include_str!("../migrations/sqlite/0005_visits.sql"),
-        db::Backend::Postgres(_) => include_str!("../migrations/postgres/0005_visits.sql"),
-    })
+    let migrations = match backend {
+        db::Backend::Sqlite(_) => [
+            include_str!("../migrations/sqlite/0005_visits.sql"),
+            include_str!("../migrations/sqlite/0006_tracing.sql"),
+        ],
+        db::Backend::Postgres(_) => [
+            include_str!("../migrations/postgres/0005_visits.sql"),
+            include_str!("../migrations/postgres/0006_tracing.sql"),
+        ],
+    };
+    index_statements(&migrations.concat())
 }
 
 /// Whether an index's first column grows with time: the visit's time, or its id, which begins
@@ -78,15 +86,22 @@ pub enum VisitOrder {
     ByTime,
 }
 
-fn index_statements(migration: &str) -> Vec<(String, String)> {
-    migration
+fn index_statements(migrations: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in migrations
         .lines()
         .filter(|l| l.starts_with("CREATE INDEX visits_"))
-        .filter_map(|l| {
-            let name = l.split_whitespace().nth(2)?;
-            Some((name.to_owned(), l.trim_end_matches(';').to_owned()))
-        })
-        .collect()
+    {
+        let Some(name) = line.split_whitespace().nth(2) else {
+            continue;
+        };
+        let create = line.trim_end_matches(';').to_owned();
+        match out.iter_mut().find(|(n, _)| n == name) {
+            Some(held) => held.1 = create,
+            None => out.push((name.to_owned(), create)),
+        }
+    }
+    out
 }
 
 impl Store {
@@ -398,9 +413,16 @@ fn copy_row(buf: &mut Vec<u8>, v: &BulkVisit) {
 mod tests {
     use super::*;
 
+    fn visit_indexes_of(first: &str, second: &str) -> Vec<(String, String)> {
+        index_statements(&[first, second].concat())
+    }
+
     #[test]
     fn indexes_come_from_the_migrations() {
-        let sqlite = index_statements(include_str!("../migrations/sqlite/0005_visits.sql"));
+        let sqlite = visit_indexes_of(
+            include_str!("../migrations/sqlite/0005_visits.sql"),
+            include_str!("../migrations/sqlite/0006_tracing.sql"),
+        );
         let names: Vec<&str> = sqlite.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,
@@ -410,7 +432,15 @@ mod tests {
             sqlite[0].1,
             "CREATE INDEX visits_subject ON visits (subject, at)"
         );
-        let postgres = index_statements(include_str!("../migrations/postgres/0005_visits.sql"));
+        assert_eq!(
+            sqlite[1].1,
+            "CREATE INDEX visits_venue ON visits (venue_id, at, until_at, direction, confirmed, subject)",
+            "the covering index of 0006 replaces 0005's"
+        );
+        let postgres = visit_indexes_of(
+            include_str!("../migrations/postgres/0005_visits.sql"),
+            include_str!("../migrations/postgres/0006_tracing.sql"),
+        );
         assert_eq!(postgres.len(), 3, "no time index on the partitioned log");
         let led: Vec<bool> = sqlite.iter().map(|(_, c)| time_led(c)).collect();
         assert_eq!(led, [false, false, true, true]);
