@@ -265,7 +265,7 @@ async fn write_visits(
         std::thread::spawn(move || generate(&city, &tx))
     };
     let progress = bar(total, "visits");
-    let mut written = Ok(0);
+    let mut written = Ok(());
     while let Some(batch) = rx.recv().await {
         if let Err(e) = loader.visits(&batch, now).await {
             written = Err(failed(e));
@@ -275,9 +275,17 @@ async fn write_visits(
     }
     // The generator stops when the queue closes.
     drop(rx);
-    let _ = generator.join();
+    let generated = generator.join();
     progress.finish();
-    written.map(|_: u64| loader.visits_written())
+    written?;
+    // A generator that died early closes the queue too: a short count is a failure, not a city.
+    if generated.is_err() || loader.visits_written() != total {
+        return Err(failed(format!(
+            "the generator stopped after {} of {total} visits",
+            loader.visits_written()
+        )));
+    }
+    Ok(total)
 }
 
 /// Sends the city's visits as rows of the log, a day at a time in time order (ids too): the

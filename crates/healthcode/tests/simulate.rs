@@ -316,6 +316,7 @@ async fn a_small_city_is_reproducible_skewed_and_indexed_on_both_stores() {
             visits_a, visits_d,
             "the same seed gives the same visits on PostgreSQL"
         );
+        let _ = std::fs::remove_dir_all(d);
     }
     for dir in [a, b, c] {
         let _ = std::fs::remove_dir_all(dir);
