@@ -9,11 +9,11 @@ use healthcode_core::contacts::{Exposure, Trace, TraceParams, infectious_window}
 use healthcode_core::facts::ContactLevel;
 use healthcode_core::{Fact, FactBody};
 use healthcode_store::{
-    Actor, ContactFact, IndexedLog, StoreError, TraceJob, TraceProgress, TracedExposure,
+    Actor, ContactFact, IndexedLog, StoreError, TraceJob, TraceProgress, TracedExposure, from_ms,
+    ms,
 };
 use std::collections::BTreeMap;
 use std::time::Duration;
-use time::OffsetDateTime;
 
 /// Starts the workers; `state.tracer` wakes them when a case is recorded, and they look for
 /// work every `tracing.poll_seconds` anyway (a lease run out, another node's case).
@@ -50,15 +50,6 @@ pub async fn run_next(state: &AppState) -> Result<bool, StoreError> {
         .finish_trace(&job.case_id, error.as_deref(), state.now())
         .await?;
     Ok(true)
-}
-
-fn ms(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-fn from_ms(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// Runs one trace from the start.

@@ -78,11 +78,13 @@ pub struct Store {
     partitions: std::sync::Arc<tokio::sync::Mutex<std::collections::HashSet<i64>>>,
 }
 
-pub(crate) fn ms(t: OffsetDateTime) -> i64 {
+/// Milliseconds since the Unix epoch: how the store (and tracing) hold instants.
+pub fn ms(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-pub(crate) fn from_ms(ms: i64) -> OffsetDateTime {
+/// The instant `ms` milliseconds after the Unix epoch (the epoch itself when out of range).
+pub fn from_ms(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }

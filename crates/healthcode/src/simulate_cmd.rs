@@ -60,15 +60,6 @@ fn parse_date(s: &str) -> Result<Date, String> {
         .map_err(|e| format!("{s:?} is not a date YYYY-MM-DD: {e}"))
 }
 
-pub(crate) fn millis(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-fn from_millis(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
@@ -309,7 +300,7 @@ fn generate(city: &City, tx: &tokio::sync::mpsc::Sender<Vec<BulkVisit>>) {
                 .iter()
                 .map(|s| {
                     let person = &city.people[s.person as usize];
-                    let at = from_millis(s.at);
+                    let at = healthcode_store::from_ms(s.at);
                     BulkVisit {
                         id: s.id(),
                         subject: Arc::clone(&person.pseudonym),
@@ -319,7 +310,7 @@ fn generate(city: &City, tx: &tokio::sync::mpsc::Sender<Vec<BulkVisit>>) {
                         via: "scan",
                         source: Arc::clone(&source),
                         at,
-                        until: from_millis(s.until),
+                        until: healthcode_store::from_ms(s.until),
                         colour: Arc::clone(&green),
                         masked_name: Arc::clone(&masked[usize::from(person.name)]),
                         flag: None,

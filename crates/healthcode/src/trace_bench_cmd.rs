@@ -51,7 +51,7 @@ pub async fn run(config: Config, cmd: TraceBenchCommand) -> Result<ExitCode, Fai
             .map_err(|e| Failure::new("bad_time", e.to_string(), format!("时间有误：{e}")))?,
         None => OffsetDateTime::now_utc(),
     };
-    let end_ms = (end.unix_timestamp_nanos() / 1_000_000) as i64;
+    let end_ms = healthcode_store::ms(end);
     let window = (end_ms - cmd.window_days * 86_400_000, end_ms);
     let params = TraceParams {
         depth: cmd.depth,

@@ -494,7 +494,7 @@ pub struct VisitView {
 
 fn with_presence(visits: Vec<Visit>) -> Vec<VisitView> {
     use healthcode_core::visits::{VisitPoint, presences};
-    let ms = |t: OffsetDateTime| (t.unix_timestamp_nanos() / 1_000_000) as i64;
+    use healthcode_store::ms;
     let points: Vec<VisitPoint<'_>> = visits
         .iter()
         .map(|v| VisitPoint {

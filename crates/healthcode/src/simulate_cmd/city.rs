@@ -319,8 +319,7 @@ impl City {
     /// The visits of people `first..first + count` on `day`: `visits_per_day` each, in time
     /// order per person.
     pub fn visits(&self, day: u32, first: u32, count: u32, out: &mut Vec<SimVisit>) {
-        let midnight =
-            crate::simulate_cmd::millis(self.params.start + Duration::days(i64::from(day)));
+        let midnight = healthcode_store::ms(self.params.start + Duration::days(i64::from(day)));
         let last = (first + count).min(self.params.people);
         let per_day = self.params.visits_per_day as usize;
         let mut minutes = Vec::with_capacity(per_day);
@@ -429,7 +428,7 @@ mod tests {
         let city = city(1);
         let visits = all_visits(&city);
         assert_eq!(visits.len(), 2_000 * 2 * 3);
-        let start = crate::simulate_cmd::millis(city.params.start);
+        let start = healthcode_store::ms(city.params.start);
         for day in 0..2i64 {
             let from = start + day * 86_400_000;
             let on_day: Vec<&SimVisit> = visits
