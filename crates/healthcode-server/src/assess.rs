@@ -124,9 +124,11 @@ async fn evaluate_all(
     }
     let mut out = Vec::with_capacity(ids.len());
     for task in tasks {
-        // A panicking evaluation would be a bug in the policy engine; the others still count.
-        if let Ok(part) = task.await {
-            out.extend(part);
+        // A panicking evaluation would be a bug in the policy engine; the others still count,
+        // and the scheduler or the next fact derives the rest again.
+        match task.await {
+            Ok(part) => out.extend(part),
+            Err(e) => tracing::error!(error = %e, "evaluating colours failed"),
         }
     }
     out
