@@ -20,8 +20,8 @@ use time::OffsetDateTime;
 #[derive(Args, Debug)]
 pub struct TraceBenchCommand {
     /// Cases to trace, drawn at random among the people.
-    #[arg(long, default_value_t = 100)]
-    cases: usize,
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    cases: u64,
     /// The random seed for drawing cases.
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -57,10 +57,18 @@ pub async fn run(config: Config, cmd: TraceBenchCommand) -> Result<ExitCode, Fai
         depth: cmd.depth,
         ..TraceParams::from_policy(state.policy.document())
     };
-    // Cases: the person after a random id, so every draw is one indexed lookup.
+    if store.people_count().await.map_err(failed)? == 0 {
+        return Err(Failure::new(
+            "empty_store",
+            "the store holds no one to trace (fill one with healthcode simulate)",
+            "库中没有可追踪的人员（可先运行 healthcode simulate）",
+        ));
+    }
+    // Cases: the person after a random id, so every draw is one indexed lookup; a draw past
+    // the last id finds no one and is drawn again.
     let mut rng = StdRng::seed_from_u64(cmd.seed);
     let mut subjects = Vec::new();
-    while subjects.len() < cmd.cases {
+    while (subjects.len() as u64) < cmd.cases {
         let after: String = (0..32)
             .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
             .collect();
