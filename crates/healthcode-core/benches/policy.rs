@@ -90,6 +90,19 @@ fn red() -> Vec<Fact> {
     v
 }
 
+/// Someone found at a high-risk venue (what publishing a risk area gives 181,609 people of the
+/// simulated city at once): one fact.
+fn risk_stay() -> Vec<Fact> {
+    facts(json!([fact(
+        "r",
+        "risk_stay",
+        "2020-04-07T10:00:00+08:00",
+        json!({"level": "high",
+        "region": "330106", "venue": "Wulin Mall", "arrived_at": "2020-04-06T12:00:00+08:00",
+        "left_at": "2020-04-06T13:00:00+08:00"})
+    )]))
+}
+
 fn bench(c: &mut Criterion) {
     let policy = Policy::default_policy().unwrap();
     let now = datetime!(2020-04-08 12:00 +08:00);
@@ -99,6 +112,7 @@ fn bench(c: &mut Criterion) {
         ("green_19_facts", green()),
         ("yellow_13_facts", yellow()),
         ("red_15_facts", red()),
+        ("risk_stay_1_fact", risk_stay()),
     ] {
         let expected = policy.evaluate(&facts, now).color;
         eprintln!("{name}: {expected}");

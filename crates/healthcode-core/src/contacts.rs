@@ -84,47 +84,78 @@ pub struct Exposure {
     pub source: String,
 }
 
+/// The subjects and venues a trace has met, numbered in the order met. Tracing compares,
+/// sorts and hashes the numbers; a name is copied once, when first met, and looked up again
+/// only for the exposures found.
+#[derive(Debug, Default)]
+pub struct Names {
+    numbers: HashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Names {
+    /// The number of `name`, given it now if it is new.
+    pub fn number(&mut self, name: &str) -> u32 {
+        if let Some(&n) = self.numbers.get(name) {
+            return n;
+        }
+        let n = self.names.len() as u32;
+        self.names.push(name.into());
+        self.numbers.insert(name.into(), n);
+        n
+    }
+
+    pub fn name(&self, number: u32) -> &str {
+        &self.names[number as usize]
+    }
+}
+
 /// A visit as the log gives it to tracing (only visits that count as presence: a flagged
-/// check-in that no one confirmed is left out by the log).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// check-in that no one confirmed is left out by the log), its subject and venue numbered by
+/// the trace's `Names`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoggedVisit {
-    pub subject: String,
-    pub venue: String,
+    pub subject: u32,
+    pub venue: u32,
     pub direction: Direction,
     pub at: i64,
     pub until: i64,
 }
 
-/// Where tracing reads visits from: two range queries on the visit log's indexes.
+/// Where tracing reads visits from: two range queries on the visit log's indexes. Each numbers
+/// the subjects and venues it returns in `names`.
 pub trait VisitLog {
     type Error;
-    /// Visits at `venue` made in `[from, to)`, except entries whose presence ended by
+    /// Visits at `venue` made in `range` (`[from, to)`), except entries whose presence ended by
     /// `ended_by` (`until <= ended_by`): they can overlap nothing after it. Exits are all kept,
     /// since an exit closes an entry that may still matter.
     fn at_venue(
         &self,
         venue: &str,
-        from: i64,
-        to: i64,
+        range: (i64, i64),
         ended_by: i64,
+        names: &mut Names,
     ) -> impl Future<Output = Result<Vec<LoggedVisit>, Self::Error>> + Send;
-    /// Visits of `subject` made in `[from, to)`.
+    /// Visits of `subject` made in `range` (`[from, to)`).
     fn of_subject(
         &self,
         subject: &str,
-        from: i64,
-        to: i64,
+        range: (i64, i64),
+        names: &mut Names,
     ) -> impl Future<Output = Result<Vec<LoggedVisit>, Self::Error>> + Send;
 }
 
 /// An infectious span of one level: `source` was at `venue` from `from` to `until`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Span {
-    source: String,
-    venue: String,
+    source: u32,
+    venue: u32,
     from: i64,
     until: i64,
 }
+
+/// An exposure by numbers: (subject, venue, from, until, source).
+type Found = (u32, u32, i64, i64, u32);
 
 /// A trace in progress, one level at a time, so a job can record each level as it is found.
 #[derive(Debug)]
@@ -132,7 +163,8 @@ pub struct Trace {
     params: TraceParams,
     until: i64,
     level: u8,
-    known: HashSet<String>,
+    names: Names,
+    known: HashSet<u32>,
     sources: Vec<Span>,
     /// Visits fetched (a measure of the work done).
     pub rows_read: u64,
@@ -147,15 +179,22 @@ impl Trace {
         until: i64,
         params: TraceParams,
     ) -> Result<Trace, L::Error> {
+        let mut names = Names::default();
+        let case_number = names.number(case);
         let rows = log
-            .of_subject(case, window.0 - params.longest_dwell_ms, window.1)
+            .of_subject(
+                case,
+                (window.0 - params.longest_dwell_ms, window.1),
+                &mut names,
+            )
             .await?;
         let sources = spans_of(&rows, window.0, window.1);
         Ok(Trace {
             params,
             until,
             level: 0,
-            known: [case.to_owned()].into(),
+            names,
+            known: [case_number].into(),
             sources,
             rows_read: rows.len() as u64,
         })
@@ -177,17 +216,17 @@ impl Trace {
         self.level += 1;
         let p = self.params;
         let reach = p.margin_ms + p.longest_dwell_ms;
-        let mut by_venue: BTreeMap<&str, Vec<&Span>> = BTreeMap::new();
+        let mut by_venue: BTreeMap<u32, Vec<Span>> = BTreeMap::new();
         for span in &self.sources {
-            by_venue.entry(span.venue.as_str()).or_default().push(span);
+            by_venue.entry(span.venue).or_default().push(*span);
         }
-        let mut found: Vec<Exposure> = Vec::new();
+        let mut found: Vec<Found> = Vec::new();
         for (venue, mut spans) in by_venue {
             spans.sort_by_key(|s| s.from);
             // One query per run of spans whose look-back ranges overlap. Entries that began
             // within the longest dwell before a span but ended before it (less the margin)
             // are left in the index.
-            let mut runs: Vec<(i64, i64, Vec<&Span>)> = Vec::new();
+            let mut runs: Vec<(i64, i64, Vec<Span>)> = Vec::new();
             for span in spans {
                 let (lo, hi) = (span.from - reach, span.until + p.margin_ms);
                 match runs.last_mut() {
@@ -198,14 +237,17 @@ impl Trace {
                     _ => runs.push((lo, hi, vec![span])),
                 }
             }
+            let venue_name = self.names.name(venue).to_owned();
             for (lo, hi, run) in runs {
                 let ended_by = lo + p.longest_dwell_ms;
-                let rows = log.at_venue(venue, lo, hi, ended_by).await?;
+                let rows = log
+                    .at_venue(&venue_name, (lo, hi), ended_by, &mut self.names)
+                    .await?;
                 self.rows_read += rows.len() as u64;
                 let points = points_of(&rows);
                 let mut present: Vec<Presence> = presences(&points)
                     .into_iter()
-                    .filter(|pr| !self.known.contains(points[pr.entry].subject))
+                    .filter(|pr| !self.known.contains(&points[pr.entry].subject))
                     .collect();
                 present.sort_by_key(|pr| pr.from);
                 for span in run {
@@ -216,40 +258,51 @@ impl Trace {
                         if let Some((from, until)) =
                             overlap((span.from, span.until), (pr.from, pr.until), &p)
                         {
-                            found.push(Exposure {
-                                level: self.level,
-                                subject: points[pr.entry].subject.to_owned(),
-                                venue: venue.to_owned(),
-                                from,
-                                until,
-                                source: span.source.clone(),
-                            });
+                            found.push((points[pr.entry].subject, venue, from, until, span.source));
                         }
                     }
                 }
             }
         }
-        found.sort();
+        found.sort_unstable();
         found.dedup();
         // The next level's sources: each new contact's presences from their first exposure on.
-        let mut first: HashMap<&str, i64> = HashMap::new();
-        for e in &found {
-            let at = first.entry(e.subject.as_str()).or_insert(e.from);
-            *at = (*at).min(e.from);
+        let mut first: HashMap<u32, i64> = HashMap::new();
+        for &(subject, _, from, _, _) in &found {
+            let at = first.entry(subject).or_insert(from);
+            *at = (*at).min(from);
         }
         let mut sources = Vec::new();
         if self.level < p.depth {
             for (&subject, &start) in &first {
+                let name = self.names.name(subject).to_owned();
                 let rows = log
-                    .of_subject(subject, start - p.longest_dwell_ms, self.until)
+                    .of_subject(
+                        &name,
+                        (start - p.longest_dwell_ms, self.until),
+                        &mut self.names,
+                    )
                     .await?;
                 self.rows_read += rows.len() as u64;
                 sources.extend(spans_of(&rows, start, self.until));
             }
         }
-        self.known.extend(first.keys().map(|s| (*s).to_owned()));
+        self.known.extend(first.keys());
         self.sources = sources;
-        Ok(Some(found))
+        let names = &self.names;
+        let mut exposures: Vec<Exposure> = found
+            .into_iter()
+            .map(|(subject, venue, from, until, source)| Exposure {
+                level: self.level,
+                subject: names.name(subject).to_owned(),
+                venue: names.name(venue).to_owned(),
+                from,
+                until,
+                source: names.name(source).to_owned(),
+            })
+            .collect();
+        exposures.sort_unstable();
+        Ok(Some(exposures))
     }
 }
 
@@ -270,11 +323,11 @@ pub async fn trace<L: VisitLog>(
     Ok(out)
 }
 
-fn points_of(rows: &[LoggedVisit]) -> Vec<VisitPoint<'_>> {
+fn points_of(rows: &[LoggedVisit]) -> Vec<VisitPoint<u32>> {
     rows.iter()
         .map(|v| VisitPoint {
-            subject: &v.subject,
-            venue: &v.venue,
+            subject: v.subject,
+            venue: v.venue,
             direction: v.direction,
             at: v.at,
             until: v.until,
@@ -290,8 +343,8 @@ fn spans_of(rows: &[LoggedVisit], from: i64, until: i64) -> Vec<Span> {
         .filter_map(|p| {
             let (a, b) = (p.from.max(from), p.until.min(until));
             (b > a).then(|| Span {
-                source: points[p.entry].subject.to_owned(),
-                venue: points[p.entry].venue.to_owned(),
+                source: points[p.entry].subject,
+                venue: points[p.entry].venue,
                 from: a,
                 until: b,
             })
@@ -314,7 +367,7 @@ pub fn overlap(
 /// Everyone exposed to `case` over all pairs of presences: the case's presences inside
 /// `window`, then each level's presences from their first exposure until `until`.
 pub fn trace_all_pairs(
-    visits: &[VisitPoint<'_>],
+    visits: &[VisitPoint<&str>],
     case: &str,
     window: (i64, i64),
     until: i64,
@@ -391,7 +444,12 @@ mod tests {
 
     const MIN: i64 = 60_000;
 
-    fn entry<'a>(subject: &'a str, venue: &'a str, at_min: i64, dwell_min: i64) -> VisitPoint<'a> {
+    fn entry<'a>(
+        subject: &'a str,
+        venue: &'a str,
+        at_min: i64,
+        dwell_min: i64,
+    ) -> VisitPoint<&'a str> {
         VisitPoint {
             subject,
             venue,
@@ -411,43 +469,40 @@ mod tests {
     }
 
     /// The visit log in memory, answering the two range queries by scanning.
-    struct Memory(Vec<LoggedVisit>);
+    struct Memory(Vec<(String, String, Direction, i64, i64)>);
 
     impl VisitLog for Memory {
         type Error = std::convert::Infallible;
         fn at_venue(
             &self,
             venue: &str,
-            from: i64,
-            to: i64,
+            range: (i64, i64),
             ended_by: i64,
+            names: &mut Names,
         ) -> impl Future<Output = Result<Vec<LoggedVisit>, Self::Error>> + Send {
-            let keep = |v: &LoggedVisit| {
-                v.venue == venue && (v.direction == Direction::Exit || v.until > ended_by)
+            let keep = |v: &(String, String, Direction, i64, i64)| {
+                v.1 == venue && (v.2 == Direction::Exit || v.4 > ended_by)
             };
-            std::future::ready(Ok(self.select(keep, from, to)))
+            std::future::ready(Ok(self.select(keep, range, names)))
         }
         fn of_subject(
             &self,
             subject: &str,
-            from: i64,
-            to: i64,
+            range: (i64, i64),
+            names: &mut Names,
         ) -> impl Future<Output = Result<Vec<LoggedVisit>, Self::Error>> + Send {
-            std::future::ready(Ok(self.select(|v| v.subject == subject, from, to)))
+            std::future::ready(Ok(self.select(|v| v.0 == subject, range, names)))
         }
     }
 
     impl Memory {
-        fn of(visits: &[VisitPoint<'_>]) -> Memory {
+        fn of(visits: &[VisitPoint<&str>]) -> Memory {
             Memory(
                 visits
                     .iter()
-                    .map(|v| LoggedVisit {
-                        subject: v.subject.to_owned(),
-                        venue: v.venue.to_owned(),
-                        direction: v.direction,
-                        at: v.at,
-                        until: v.until,
+                    .map(|v| {
+                        let (s, p) = (v.subject.to_owned(), v.venue.to_owned());
+                        (s, p, v.direction, v.at, v.until)
                     })
                     .collect(),
             )
@@ -455,14 +510,20 @@ mod tests {
 
         fn select(
             &self,
-            keep: impl Fn(&LoggedVisit) -> bool,
-            from: i64,
-            to: i64,
+            keep: impl Fn(&(String, String, Direction, i64, i64)) -> bool,
+            (from, to): (i64, i64),
+            names: &mut Names,
         ) -> Vec<LoggedVisit> {
             self.0
                 .iter()
-                .filter(|v| keep(v) && v.at >= from && v.at < to)
-                .cloned()
+                .filter(|v| keep(v) && v.3 >= from && v.3 < to)
+                .map(|(subject, venue, direction, at, until)| LoggedVisit {
+                    subject: names.number(subject),
+                    venue: names.number(venue),
+                    direction: *direction,
+                    at: *at,
+                    until: *until,
+                })
                 .collect()
         }
     }
@@ -480,7 +541,7 @@ mod tests {
 
     /// Both implementations, which must agree.
     fn both(
-        visits: &[VisitPoint<'_>],
+        visits: &[VisitPoint<&str>],
         case: &str,
         window: (i64, i64),
         until: i64,
@@ -599,11 +660,11 @@ mod tests {
             ) {
                 let subjects: Vec<String> = (0..10).map(|i| format!("s{i}")).collect();
                 let venues: Vec<String> = (0..4).map(|i| format!("v{i}")).collect();
-                let visits: Vec<VisitPoint<'_>> = raw
+                let visits: Vec<VisitPoint<&str>> = raw
                     .iter()
                     .map(|&(s, v, at, dwell, exit)| VisitPoint {
-                        subject: &subjects[s],
-                        venue: &venues[v],
+                        subject: subjects[s].as_str(),
+                        venue: venues[v].as_str(),
                         direction: if exit { Direction::Exit } else { Direction::Entry },
                         at: at * MIN,
                         until: (at + if exit { 0 } else { dwell }) * MIN,

@@ -87,6 +87,8 @@ pub struct RuleDocument {
 #[derive(Debug, Clone)]
 pub struct Policy {
     document: PolicyDocument,
+    /// The parameters as one value, the `param` root of reasons' placeholders.
+    parameters: Value,
     rules: Vec<CompiledRule>,
     display_offset: UtcOffset,
 }
@@ -218,6 +220,7 @@ impl Policy {
         }
         if problems.is_empty() {
             Ok(Policy {
+                parameters: Value::Object(document.parameters.clone()),
                 document,
                 rules,
                 display_offset,
@@ -320,21 +323,15 @@ impl Policy {
         fact: Option<String>,
         until: Option<i64>,
     ) -> Reason {
-        let template_context = json!({
-            "fact": fact_value,
-            "param": self.document.parameters,
-        });
+        let roots = [("fact", fact_value), ("param", &self.parameters)];
         let render = |s: &str| self.render_time(s);
         Reason {
             rule: rule.id.clone(),
             color: rule.color.into(),
-            text: rule.description.fill(&template_context, &render),
+            text: rule.description.fill(&roots, &render),
             facts: fact.into_iter().collect(),
             until: until.and_then(from_unix_ms),
-            notice: rule
-                .notice
-                .as_ref()
-                .map(|n| n.fill(&template_context, &render)),
+            notice: rule.notice.as_ref().map(|n| n.fill(&roots, &render)),
         }
     }
 

@@ -12,13 +12,18 @@ pub struct Text {
 }
 
 impl Text {
-    /// Fills `{path}` placeholders (dotted paths into `context`, e.g. `{fact.venue}`); date-times
-    /// are shown with `render_time`. A placeholder that resolves to nothing is left visible, so a
-    /// mistake in a policy shows up in review instead of silently vanishing.
-    pub fn fill(&self, context: &Value, render_time: &dyn Fn(&str) -> Option<String>) -> Text {
+    /// Fills `{path}` placeholders: dotted paths whose first part names one of `roots` (e.g.
+    /// `{fact.venue}` with a `fact` root); date-times are shown with `render_time`. A
+    /// placeholder that resolves to nothing is left visible, so a mistake in a policy shows up
+    /// in review instead of silently vanishing.
+    pub fn fill(
+        &self,
+        roots: &[(&str, &Value)],
+        render_time: &dyn Fn(&str) -> Option<String>,
+    ) -> Text {
         Text {
-            zh: fill(&self.zh, context, render_time),
-            en: fill(&self.en, context, render_time),
+            zh: fill(&self.zh, roots, render_time),
+            en: fill(&self.en, roots, render_time),
         }
     }
 
@@ -50,7 +55,11 @@ fn placeholders(template: &str) -> Vec<&str> {
     out
 }
 
-fn fill(template: &str, context: &Value, render_time: &dyn Fn(&str) -> Option<String>) -> String {
+fn fill(
+    template: &str,
+    roots: &[(&str, &Value)],
+    render_time: &dyn Fn(&str) -> Option<String>,
+) -> String {
     let mut out = String::with_capacity(template.len() + 16);
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -61,7 +70,7 @@ fn fill(template: &str, context: &Value, render_time: &dyn Fn(&str) -> Option<St
             return out;
         };
         let path = &after[..end];
-        match lookup(context, path) {
+        match lookup(roots, path) {
             Some(Value::String(s)) => out.push_str(&render_time(s).unwrap_or_else(|| s.clone())),
             Some(Value::Null) | None => {
                 out.push('{');
@@ -76,8 +85,11 @@ fn fill(template: &str, context: &Value, render_time: &dyn Fn(&str) -> Option<St
     out
 }
 
-fn lookup<'a>(mut value: &'a Value, path: &str) -> Option<&'a Value> {
-    for part in path.split('.') {
+fn lookup<'a>(roots: &[(&str, &'a Value)], path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let first = parts.next()?;
+    let mut value = roots.iter().find(|(name, _)| *name == first)?.1;
+    for part in parts {
         value = match value {
             Value::Object(map) => map.get(part)?,
             Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
@@ -98,8 +110,12 @@ mod tests {
             zh: "{fact.venue}，至{until}".into(),
             en: "at {fact.venue} until {until}; {fact.missing}".into(),
         };
-        let ctx = json!({"fact": {"venue": "Metro Line 1"}, "until": "2020-04-17T00:00:00Z"});
-        let filled = text.fill(&ctx, &|s| s.ends_with('Z').then(|| s[..10].to_string()));
+        let (fact, until) = (
+            json!({"venue": "Metro Line 1"}),
+            json!("2020-04-17T00:00:00Z"),
+        );
+        let roots = [("fact", &fact), ("until", &until)];
+        let filled = text.fill(&roots, &|s| s.ends_with('Z').then(|| s[..10].to_string()));
         assert_eq!(filled.zh, "Metro Line 1，至2020-04-17");
         assert_eq!(
             filled.en,

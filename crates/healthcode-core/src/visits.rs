@@ -31,11 +31,12 @@ impl Direction {
 }
 
 /// One recorded visit, as the log keeps it: times in milliseconds since the Unix epoch; `until`
-/// is the end of presence when no exit is scanned (`at` + the category's dwell time).
+/// is the end of presence when no exit is scanned (`at` + the category's dwell time). Subject
+/// and venue are names (`&str`) or the numbers tracing gives them (`u32`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VisitPoint<'a> {
-    pub subject: &'a str,
-    pub venue: &'a str,
+pub struct VisitPoint<K> {
+    pub subject: K,
+    pub venue: K,
     pub direction: Direction,
     pub at: i64,
     pub until: i64,
@@ -53,7 +54,7 @@ pub struct Presence {
 /// The presence each entry stands for: from its time to its default end, closed early by the
 /// first exit of the same subject at the same venue at or after the entry (and not after a later
 /// entry of theirs there, which starts a presence of its own). Exits stand for no presence.
-pub fn presences(visits: &[VisitPoint<'_>]) -> Vec<Presence> {
+pub fn presences<K: Ord + Copy>(visits: &[VisitPoint<K>]) -> Vec<Presence> {
     let mut order: Vec<usize> = (0..visits.len()).collect();
     order.sort_by(|&a, &b| {
         let (x, y) = (&visits[a], &visits[b]);
@@ -67,7 +68,7 @@ pub fn presences(visits: &[VisitPoint<'_>]) -> Vec<Presence> {
     });
     let mut out = Vec::new();
     let mut open: Option<Presence> = None;
-    let mut key: Option<(&str, &str)> = None;
+    let mut key: Option<(K, K)> = None;
     for i in order {
         let v = &visits[i];
         if key != Some((v.subject, v.venue)) {
@@ -133,7 +134,7 @@ pub fn parameter_i64(policy: &PolicyDocument, name: &str, default: i64) -> i64 {
 mod tests {
     use super::*;
 
-    fn entry<'a>(subject: &'a str, venue: &'a str, at: i64) -> VisitPoint<'a> {
+    fn entry<'a>(subject: &'a str, venue: &'a str, at: i64) -> VisitPoint<&'a str> {
         VisitPoint {
             subject,
             venue,
@@ -143,7 +144,7 @@ mod tests {
         }
     }
 
-    fn exit<'a>(subject: &'a str, venue: &'a str, at: i64) -> VisitPoint<'a> {
+    fn exit<'a>(subject: &'a str, venue: &'a str, at: i64) -> VisitPoint<&'a str> {
         VisitPoint {
             direction: Direction::Exit,
             until: at,
@@ -151,7 +152,7 @@ mod tests {
         }
     }
 
-    fn spans(visits: &[VisitPoint<'_>]) -> Vec<(usize, i64, i64)> {
+    fn spans(visits: &[VisitPoint<&str>]) -> Vec<(usize, i64, i64)> {
         presences(visits)
             .into_iter()
             .map(|p| (p.entry, p.from, p.until))

@@ -11,6 +11,8 @@ use time::OffsetDateTime;
 
 /// People evaluated per store round trip when many are re-derived.
 const PAGE: usize = 2_000;
+/// People per page of a sweep of everyone (ids read, then two range reads).
+const SWEEP_PAGE: i64 = 10_000;
 
 /// Re-derives these people's colours at `now`, keeps them, and announces the changes.
 pub async fn reassess(
@@ -60,28 +62,33 @@ pub struct Sweep {
     pub changed: u64,
 }
 
-/// Re-derives everyone, a page at a time (after a policy change, or to check the kept colours).
-/// People with no facts and no kept colour all have the colour of an empty record; it is
-/// derived once and kept for none of them unless it is not plain green.
+/// Re-derives everyone, a page of ids at a time (after a policy change, or to check the kept
+/// colours), reading each page's facts and kept colours as two ranges. People with no facts
+/// and no kept colour all have the colour of an empty record; it is derived once and kept for
+/// none of them unless it is not plain green. Only colours that differ from the kept ones are
+/// written.
 pub async fn reassess_everyone(state: &AppState, now: OffsetDateTime) -> Result<Sweep, StoreError> {
     let mut sweep = Sweep::default();
     let empty = state.policy.evaluate(&[], now);
     let plain = empty.reasons.is_empty() && empty.next_change.is_none();
     let mut after = String::new();
     loop {
-        let page = state.store.person_ids_after(&after, PAGE as i64).await?;
+        let page = state.store.person_ids_after(&after, SWEEP_PAGE).await?;
         let Some(last) = page.last() else {
             break;
         };
+        let mut history = state.store.histories_between(&after, last).await?;
         after = last.clone();
         sweep.people += page.len() as u64;
-        let ids = if plain {
-            state.store.people_with_history(&page).await?
-        } else {
-            page
-        };
+        let ids = if plain { history.people() } else { page };
         sweep.evaluated += ids.len() as u64;
-        sweep.changed += reassess(state, &ids, now).await?.len() as u64;
+        let facts = std::mem::take(&mut history.facts);
+        let statuses = evaluate_all(&state.policy, &ids, facts, now).await;
+        let differ: Vec<(String, Status)> = statuses
+            .into_iter()
+            .filter(|(id, status)| history.differs(id, status))
+            .collect();
+        sweep.changed += state.store.keep_colours(&differ, now).await?.len() as u64;
     }
     Ok(sweep)
 }

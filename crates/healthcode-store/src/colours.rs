@@ -8,7 +8,7 @@ use crate::db::{BeginWrite, CHUNK};
 use crate::traces::numbered;
 use crate::{Store, StoreError, db, ms, new_id};
 use healthcode_core::notice::colour_change;
-use healthcode_core::{Color, Status};
+use healthcode_core::{Color, Fact, Status};
 use serde::Serialize;
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -154,28 +154,77 @@ impl Store {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
-    /// Of these people, those who have facts or a kept colour: the only ones whose colour can
-    /// be other than the colour of no facts at all.
-    pub async fn people_with_history(
+    /// Everything that shapes the colours of the people whose ids are in `(after, last]`: their
+    /// facts and their kept colours, one range read of each index, for sweeping everyone in id
+    /// order. Only people with a history appear.
+    pub async fn histories_between(
         &self,
-        person_ids: &[String],
-    ) -> Result<Vec<String>, StoreError> {
-        let mut out = Vec::new();
-        for chunk in person_ids.chunks(CHUNK) {
-            let list = numbered(1, chunk.len());
-            let sql = format!(
-                "SELECT DISTINCT person_id FROM facts WHERE person_id IN ({list}) \
-                 UNION SELECT person_id FROM colours WHERE person_id IN ({list})"
-            );
-            let rows: Vec<(String,)> = db::with_pool!(&self.backend, pool => {
-                let mut q = sqlx::query_as(&sql);
-                for id in chunk {
-                    q = q.bind(id);
-                }
-                q.fetch_all(pool).await?
-            });
-            out.extend(rows.into_iter().map(|(id,)| id));
+        after: &str,
+        last: &str,
+    ) -> Result<Histories, StoreError> {
+        let (facts, kept): (Vec<FactRow>, Vec<KeptRow>) = db::with_pool!(&self.backend, pool => {
+            let facts = sqlx::query_as(
+                "SELECT person_id, id, body, recorded_at, legal_basis FROM facts \
+                 WHERE person_id > $1 AND person_id <= $2 ORDER BY person_id, recorded_at, id",
+            )
+            .bind(after)
+            .bind(last)
+            .fetch_all(pool)
+            .await?;
+            let kept = sqlx::query_as(
+                "SELECT person_id, colour, next_change FROM colours WHERE person_id > $1 AND person_id <= $2",
+            )
+            .bind(after)
+            .bind(last)
+            .fetch_all(pool)
+            .await?;
+            (facts, kept)
+        });
+        let mut out = Histories::default();
+        for (person, id, body, recorded_at, legal_basis) in facts {
+            let fact = crate::facts::fact_from(id, &body, recorded_at, legal_basis)?;
+            out.facts.entry(person).or_default().push(fact);
         }
+        out.kept = kept
+            .into_iter()
+            .map(|(person, colour, next_change)| {
+                let colour = Color::parse(&colour).unwrap_or(Color::Green);
+                (person, (colour, next_change))
+            })
+            .collect();
         Ok(out)
+    }
+}
+
+/// A fact as read with its person: (person, id, body, recorded_at, legal_basis).
+type FactRow = (String, String, String, i64, String);
+/// A kept colour: (person, colour, next_change).
+type KeptRow = (String, String, Option<i64>);
+
+/// The facts and kept colours of a range of people (`Store::histories_between`).
+#[derive(Debug, Default)]
+pub struct Histories {
+    pub facts: HashMap<String, Vec<Fact>>,
+    /// The colour last kept and its next change (ms), for those who have one.
+    pub kept: HashMap<String, (Color, Option<i64>)>,
+}
+
+impl Histories {
+    /// Everyone in the range with a history, in id order.
+    pub fn people(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.facts.keys().chain(self.kept.keys()).cloned().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Whether `status` differs from what is kept for `person` (no row: green, nothing due).
+    pub fn differs(&self, person: &str, status: &Status) -> bool {
+        let kept = self
+            .kept
+            .get(person)
+            .copied()
+            .unwrap_or((Color::Green, None));
+        kept != (status.color, status.next_change.map(ms))
     }
 }

@@ -118,7 +118,7 @@ impl Store {
     }
 }
 
-fn fact_from(
+pub(crate) fn fact_from(
     id: String,
     body: &str,
     recorded_at: i64,

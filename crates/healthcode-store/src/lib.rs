@@ -24,7 +24,7 @@ pub use appeals::{Appeal, AppealOutcome};
 pub use audit::{Actor, AuditEntry, ChainCheck};
 pub use batches::{Batch, BatchItem};
 pub use bulk::{BulkLoader, BulkPerson, BulkVisit, VisitOrder};
-pub use colours::ColourChange;
+pub use colours::{ColourChange, Histories};
 pub use db::Backend;
 pub use feeds::{Delivered, RiskArea, region_prefix};
 pub use outbox::{Notification, Outgoing};

@@ -495,11 +495,11 @@ pub struct VisitView {
 fn with_presence(visits: Vec<Visit>) -> Vec<VisitView> {
     use healthcode_core::visits::{VisitPoint, presences};
     use healthcode_store::ms;
-    let points: Vec<VisitPoint<'_>> = visits
+    let points: Vec<VisitPoint<&str>> = visits
         .iter()
         .map(|v| VisitPoint {
-            subject: &v.subject,
-            venue: &v.venue_id,
+            subject: v.subject.as_str(),
+            venue: v.venue_id.as_str(),
             direction: Direction::parse(&v.direction).unwrap_or(Direction::Entry),
             at: ms(v.at),
             until: ms(v.until),

@@ -79,12 +79,12 @@ async fn indexed_tracing_agrees_with_all_pairs_on_random_cities() {
                 })
                 .collect();
             store.record_scans(&scans, T0).await.unwrap();
-            let presence: Vec<VisitPoint<'_>> = rows
+            let presence: Vec<VisitPoint<&str>> = rows
                 .iter()
                 .filter(|r| r.5)
                 .map(|&(s, v, direction, at, until, _)| VisitPoint {
-                    subject: &subjects[s],
-                    venue: &venues[v],
+                    subject: subjects[s].as_str(),
+                    venue: venues[v].as_str(),
                     direction,
                     at,
                     until,
