@@ -9,8 +9,10 @@
 
 use crate::policy::PolicyDocument;
 use crate::visits::{Direction, Presence, VisitPoint, dwell_minutes, parameter_i64, presences};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::hash::BuildHasher;
 
 const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
@@ -85,29 +87,46 @@ pub struct Exposure {
 }
 
 /// The subjects and venues a trace has met, numbered in the order met. Tracing compares,
-/// sorts and hashes the numbers; a name is copied once, when first met, and looked up again
-/// only for the exposures found.
+/// sorts and hashes the numbers. The names are kept end to end in one text, with a hash table
+/// of their numbers, so a name costs no allocation of its own: a busy venue brings 100,000.
 #[derive(Debug, Default)]
 pub struct Names {
-    numbers: HashMap<Box<str>, u32>,
-    names: Vec<Box<str>>,
+    text: String,
+    /// Where each name ends in `text`; it starts where the one before ends.
+    ends: Vec<usize>,
+    table: hashbrown::HashTable<u32>,
+    hasher: hashbrown::DefaultHashBuilder,
 }
 
 impl Names {
     /// The number of `name`, given it now if it is new.
     pub fn number(&mut self, name: &str) -> u32 {
-        if let Some(&n) = self.numbers.get(name) {
+        let Names {
+            text,
+            ends,
+            table,
+            hasher,
+        } = self;
+        let hash = hasher.hash_one(name);
+        if let Some(&n) = table.find(hash, |&n| name_in(text, ends, n) == name) {
             return n;
         }
-        let n = self.names.len() as u32;
-        self.names.push(name.into());
-        self.numbers.insert(name.into(), n);
+        let n = ends.len() as u32;
+        text.push_str(name);
+        ends.push(text.len());
+        table.insert_unique(hash, n, |&m| hasher.hash_one(name_in(text, ends, m)));
         n
     }
 
     pub fn name(&self, number: u32) -> &str {
-        &self.names[number as usize]
+        name_in(&self.text, &self.ends, number)
     }
+}
+
+fn name_in<'a>(text: &'a str, ends: &[usize], n: u32) -> &'a str {
+    let n = n as usize;
+    let start = if n == 0 { 0 } else { ends[n - 1] };
+    &text[start..ends[n]]
 }
 
 /// A visit as the log gives it to tracing (only visits that count as presence: a flagged
@@ -289,8 +308,9 @@ impl Trace {
         }
         self.known.extend(first.keys());
         self.sources = sources;
+        // In the order of the numbers (the order met), which is as repeatable as the log.
         let names = &self.names;
-        let mut exposures: Vec<Exposure> = found
+        let exposures = found
             .into_iter()
             .map(|(subject, venue, from, until, source)| Exposure {
                 level: self.level,
@@ -301,7 +321,6 @@ impl Trace {
                 source: names.name(source).to_owned(),
             })
             .collect();
-        exposures.sort_unstable();
         Ok(Some(exposures))
     }
 }

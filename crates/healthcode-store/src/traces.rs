@@ -547,6 +547,10 @@ fn contact_level(fact: &Fact) -> Option<(i64, i64)> {
 /// `(subject, at)` indexes, visits that count as presence only.
 pub struct IndexedLog<'a>(pub &'a Store);
 
+/// Ranges of the visit log longer than this are read in pieces, at most `MOST_PIECES`.
+const PIECE_MS: i64 = 4 * 3_600_000;
+const MOST_PIECES: i64 = 4;
+
 impl IndexedLog<'_> {
     /// The visits whose `key` column is `value` in `[from, to)`, with `ended_by` leaving out
     /// entries whose presence ended by then (exits are kept). The rows come back as one text
@@ -575,43 +579,54 @@ impl IndexedLog<'_> {
              CASE WHEN direction = 'exit' THEN 'x' ELSE 'e' END || ',' || {other}, ';') \
              FROM visits WHERE {key} = $1 AND at >= $2 AND at < $3 AND confirmed = TRUE {filter}"
         );
-        let text: Option<String> = db::with_pool!(&self.0.backend, pool => {
-            let mut q = sqlx::query_scalar(&sql).bind(value).bind(from).bind(to);
-            if let Some(t) = ended_by {
-                q = q.bind(t);
+        // A long range is read as several pieces at once, each on its own connection, so that
+        // both cores work on a busy venue's days of rows.
+        let pieces = ((to - from) / PIECE_MS).clamp(1, MOST_PIECES);
+        let texts = futures_util::future::try_join_all((0..pieces).map(|i| {
+            let (a, b) = (
+                from + (to - from) * i / pieces,
+                from + (to - from) * (i + 1) / pieces,
+            );
+            let sql = &sql;
+            async move {
+                let text: Option<String> = db::with_pool!(&self.0.backend, pool => {
+                    let mut q = sqlx::query_scalar(sql).bind(value).bind(a).bind(b);
+                    if let Some(t) = ended_by {
+                        q = q.bind(t);
+                    }
+                    q.fetch_one(pool).await?
+                });
+                Ok::<_, StoreError>(text)
             }
-            q.fetch_one(pool).await?
-        });
-        let Some(text) = text else {
-            return Ok(Vec::new());
-        };
+        }))
+        .await?;
         let value = names.number(value);
-        text.split(';')
-            .map(|record| {
-                let bad = || StoreError::Corrupt(format!("visit log record {record:?}"));
-                let mut fields = record.splitn(4, ',');
-                let mut field = || fields.next().ok_or_else(bad);
-                let at = field()?.parse().map_err(|_| bad())?;
-                let until = field()?.parse().map_err(|_| bad())?;
-                let direction = match field()? {
-                    "x" => Direction::Exit,
-                    _ => Direction::Entry,
-                };
-                let other = names.number(field()?);
-                let (subject, venue) = if key == "venue_id" {
-                    (other, value)
-                } else {
-                    (value, other)
-                };
-                Ok(LoggedVisit {
-                    subject,
-                    venue,
-                    direction,
-                    at,
-                    until,
-                })
-            })
-            .collect()
+        let mut out = Vec::new();
+        for record in texts.iter().flatten().flat_map(|t| t.split(';')) {
+            let bad = || StoreError::Corrupt(format!("visit log record {record:?}"));
+            let mut fields = record.splitn(4, ',');
+            let mut field = || fields.next().ok_or_else(bad);
+            let at = field()?.parse().map_err(|_| bad())?;
+            let until = field()?.parse().map_err(|_| bad())?;
+            let direction = match field()? {
+                "x" => Direction::Exit,
+                _ => Direction::Entry,
+            };
+            let other = names.number(field()?);
+            let (subject, venue) = if key == "venue_id" {
+                (other, value)
+            } else {
+                (value, other)
+            };
+            out.push(LoggedVisit {
+                subject,
+                venue,
+                direction,
+                at,
+                until,
+            });
+        }
+        Ok(out)
     }
 }
 
