@@ -48,7 +48,10 @@ impl Backend {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(Duration::from_secs(10))
+                // Reads map the file instead of copying each page through a system call:
+                // tracing walks 100,000 index entries of a busy venue.
+                .pragma("mmap_size", "1073741824");
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(options)
