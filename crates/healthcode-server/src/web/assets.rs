@@ -1,0 +1,49 @@
+//! The stylesheet and scripts, built into the binary: no CDN, nothing fetched elsewhere.
+
+use axum::extract::Path;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+
+/// Name, content type, bytes. Names carry a version so a changed file is fetched anew while an
+/// unchanged one is cached for a day.
+const ASSETS: [(&str, &str, &str); 5] = [
+    (
+        "style-1.css",
+        "text/css; charset=utf-8",
+        include_str!("../../assets/style.css"),
+    ),
+    (
+        "app-1.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/app.js"),
+    ),
+    (
+        "checkpoint-1.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/checkpoint.js"),
+    ),
+    (
+        "camera-1.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/camera.js"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("../../assets/favicon.svg"),
+    ),
+];
+
+pub async fn serve(Path(name): Path<String>) -> Response {
+    match ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, kind, body)) => (
+            [
+                (CONTENT_TYPE, *kind),
+                (CACHE_CONTROL, "public, max-age=86400"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => crate::error::ApiError::not_found("asset").into_response(),
+    }
+}

@@ -1,0 +1,425 @@
+//! The web pages over real HTTP: CSRF on every form, the cookies' flags, the phone login, the
+//! code page's colour word, errors as pages, and the pages' scripts calling the API.
+
+use super::scans::{gate, pass_issued_at};
+use super::{Node, nodes};
+use reqwest::header::{COOKIE, HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::{Client, StatusCode};
+use serde_json::json;
+use time::OffsetDateTime;
+
+/// A browser without a cookie jar of its own: it keeps the cookies it is given, by hand, and
+/// does not follow redirects, so each answer can be looked at.
+struct Browser {
+    http: Client,
+    base: String,
+    cookies: Vec<(String, String)>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(str::to_owned)
+    }
+}
+
+impl Browser {
+    fn new(node: &Node) -> Browser {
+        Browser {
+            http: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: node.base.clone(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn keep(&mut self, headers: &HeaderMap) {
+        for value in headers.get_all(SET_COOKIE) {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(k, _)| k != name);
+            if !value.is_empty() {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let resp = req
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        self.keep(&headers);
+        Page {
+            status,
+            headers,
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    /// Posts a form with the page's CSRF token, as the page's own form does.
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.cookie("hc_csrf").unwrap_or_default().to_owned();
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf", &csrf));
+        let req = self.http.post(format!("{}{path}", self.base)).form(&form);
+        self.send(req).await
+    }
+
+    /// Logs in by phone through the pages, reading the code from the SMS outbox.
+    async fn log_in(&mut self, node: &Node, phone: &str) -> Page {
+        self.get("/login").await;
+        let sent = self.post("/login/code", &[("phone", phone)]).await;
+        assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+        let sms = node.state.store.unsent_sms(100).await.unwrap();
+        let (id, _, body) = sms.iter().rev().find(|(_, to, _)| to == phone).unwrap();
+        node.state
+            .store
+            .mark_sms_sent(id, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        let code: String = body.chars().filter(char::is_ascii_digit).take(6).collect();
+        self.post("/login", &[("phone", phone), ("code", &code)])
+            .await
+    }
+}
+
+#[tokio::test]
+async fn every_form_needs_the_visitors_csrf_token() {
+    for node in nodes().await {
+        let mut browser = Browser::new(&node);
+        let first = browser.get("/login").await;
+        assert_eq!(first.status, StatusCode::OK);
+        let csrf = first
+            .set_cookie("hc_csrf")
+            .expect("a first visit gets a CSRF cookie");
+        assert!(
+            csrf.contains("HttpOnly") && csrf.contains("SameSite=Strict"),
+            "{csrf}"
+        );
+        let token = browser.cookie("hc_csrf").unwrap().to_owned();
+        assert!(
+            first.body.contains(&format!("value=\"{token}\"")),
+            "the form carries the token"
+        );
+
+        // Without the token, and with another one: refused, as a page with the stable code.
+        let url = format!("{}/login/code", browser.base);
+        let none = browser
+            .send(browser.http.post(&url).form(&[("phone", "13900000001")]))
+            .await;
+        assert_eq!(none.status, StatusCode::FORBIDDEN);
+        assert!(none.body.contains("<code>csrf</code>"), "{}", none.body);
+        assert!(
+            none.body.contains("表单已过期") && none.body.contains("did not come from this site")
+        );
+        let forged = browser
+            .send(
+                browser
+                    .http
+                    .post(&url)
+                    .form(&[("phone", "13900000001"), ("csrf", &"0".repeat(64))]),
+            )
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert!(
+            node.state.store.unsent_sms(100).await.unwrap().is_empty(),
+            "no code was sent"
+        );
+
+        // A browser that never had the cookie cannot post either, whatever it sends.
+        let mut stranger = Browser::new(&node);
+        let blind = stranger
+            .post("/login/code", &[("phone", "13900000001")])
+            .await;
+        assert_eq!(blind.status, StatusCode::FORBIDDEN);
+
+        let sent = browser
+            .post("/login/code", &[("phone", "13900000001")])
+            .await;
+        assert_eq!(sent.status, StatusCode::OK);
+        assert!(sent.body.contains("验证码已通过短信发送"), "{}", sent.body);
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_phone_login_sets_an_http_only_same_site_session_cookie() {
+    for node in nodes().await {
+        let mut browser = Browser::new(&node);
+        assert_eq!(
+            browser.get("/me").await.location(),
+            "/login",
+            "signed out: to the login"
+        );
+        let wrong = {
+            browser.get("/login").await;
+            browser
+                .post("/login/code", &[("phone", "13900000002")])
+                .await;
+            browser
+                .post("/login", &[("phone", "13900000002"), ("code", "000000")])
+                .await
+        };
+        assert_eq!(
+            wrong.status,
+            StatusCode::OK,
+            "a wrong code shows the form again"
+        );
+        assert!(wrong.body.contains("验证码错误") || wrong.body.contains("role=\"alert\""));
+        assert!(wrong.set_cookie("hc_session").is_none());
+
+        let mut browser = Browser::new(&node);
+        let login = browser.log_in(&node, "13900000003").await;
+        assert_eq!(login.status, StatusCode::SEE_OTHER);
+        assert_eq!(login.location(), "/me");
+        let cookie = login.set_cookie("hc_session").unwrap();
+        assert!(cookie.starts_with("hc_session=hs_"), "{cookie}");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+        assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+        let me = browser.get("/me").await;
+        assert_eq!(me.status, StatusCode::OK);
+        assert!(
+            me.body.contains("本人申领健康码"),
+            "no one enrolled yet: the form"
+        );
+
+        // Behind a TLS proxy the cookies are Secure.
+        let mut tls = Browser::new(&node);
+        let page = tls
+            .send(
+                tls.http
+                    .get(format!("{}/login", tls.base))
+                    .header("x-forwarded-proto", "https"),
+            )
+            .await;
+        assert!(page.set_cookie("hc_csrf").unwrap().contains("; Secure"));
+
+        // Logging out clears the session.
+        let out = browser.post("/logout", &[]).await;
+        assert_eq!(out.status, StatusCode::SEE_OTHER);
+        assert!(out.set_cookie("hc_session").unwrap().contains("Max-Age=0"));
+        assert_eq!(browser.get("/me").await.location(), "/login");
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_code_page_shows_the_colour_as_a_word_and_follows_the_facts() {
+    for node in nodes().await {
+        let mut browser = Browser::new(&node);
+        browser.log_in(&node, "13900000004").await;
+        // A wrong check character: an error page with the stable code, in both languages.
+        let bad = browser
+            .post(
+                "/me/enroll",
+                &[
+                    ("name", "张三丰"),
+                    ("document_kind", "resident_id"),
+                    ("document_number", "110105194912310021"),
+                    ("phone", "13900000004"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            bad.body.contains("<code>bad_checksum</code>"),
+            "{}",
+            bad.body
+        );
+
+        let enrolled = browser
+            .post(
+                "/me/enroll",
+                &[
+                    ("name", "张三丰"),
+                    ("document_kind", "resident_id"),
+                    ("document_number", "11010519491231002X"),
+                    ("phone", "13900000004"),
+                ],
+            )
+            .await;
+        assert_eq!(enrolled.status, StatusCode::SEE_OTHER, "{}", enrolled.body);
+        let code_path = enrolled.location().to_owned();
+        let id = code_path.split('/').nth(2).unwrap().to_owned();
+        let page = browser.get(&code_path).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert_eq!(page.headers["cache-control"], "no-store");
+        assert!(page.body.contains("data-colour=\"green\"") && page.body.contains("绿码"));
+        assert!(page.body.contains("张*丰") && page.body.contains("<svg"));
+        assert!(
+            page.body.contains("http-equiv=\"refresh\""),
+            "the page renews the pass"
+        );
+
+        // A fever declared through the form: yellow, with the reason and what to do.
+        let declared = browser
+            .post(
+                &format!("/me/{id}/declare"),
+                &[("temperature", "38.4"), ("cough", "1")],
+            )
+            .await;
+        assert_eq!(declared.status, StatusCode::SEE_OTHER, "{}", declared.body);
+        let page = browser.get(&code_path).await;
+        assert!(page.body.contains("data-colour=\"yellow\"") && page.body.contains("黄码"));
+        assert!(page.body.contains("发热"), "the reason in plain words");
+        let english = browser.get(&format!("{code_path}?lang=en")).await;
+        assert!(
+            english
+                .set_cookie("hc_lang")
+                .unwrap()
+                .starts_with("hc_lang=en")
+        );
+        assert!(english.body.contains("lang=\"en\"") && english.body.contains("Yellow code"));
+        assert!(
+            browser
+                .get(&format!("/me/{id}/why"))
+                .await
+                .body
+                .contains("fever"),
+            "kept"
+        );
+
+        // Someone else's record, or none: refused as a page.
+        let other = browser.get("/me/p-nobody/code").await;
+        assert_eq!(other.status, StatusCode::FORBIDDEN);
+        assert!(other.body.contains("<code>forbidden</code>"));
+        let garbage = browser
+            .post(&format!("/me/{id}/declare"), &[("temperature", "hot")])
+            .await;
+        assert_eq!(garbage.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(garbage.body.contains("bad_temperature"));
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn page_scripts_reach_the_api_with_the_cookie_only_with_the_csrf_header() {
+    for node in nodes().await {
+        let manager = node.staff("venue_manager").await;
+        let official = node.staff("health_official").await;
+        let gate = gate(&node, &manager, "mall").await;
+        let mut guard = Browser::new(&node);
+        guard.get("/staff/login").await;
+        let bad = guard
+            .post("/staff/login", &[("token", "hc_not_a_token")])
+            .await;
+        assert_eq!(bad.status, StatusCode::OK);
+        assert!(bad.body.contains("令牌无效"));
+        let signed = guard.post("/staff/login", &[("token", &gate.token)]).await;
+        assert_eq!(
+            signed.location(),
+            "/checkpoint",
+            "a checkpoint goes to scanning"
+        );
+        let page = guard.get("/checkpoint").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("id=\"scan-input\"") && page.body.contains("mall "));
+
+        let (_, person) = node
+            .post(
+                "/api/v1/people",
+                &official,
+                json!({"document_kind": "resident_id",
+                "document_number": "11010519491231002X", "name": "张三丰"}),
+            )
+            .await;
+        let text = pass_issued_at(
+            &node,
+            person["id"].as_str().unwrap(),
+            OffsetDateTime::now_utc(),
+        )
+        .await;
+        let scan = json!({"scan_id": "web-1", "text": text});
+        let url = format!("{}/api/v1/scans", guard.base);
+        // The cookie alone is not enough (another site could make the browser send it) …
+        let alone = guard.send(guard.http.post(&url).json(&scan)).await;
+        assert_eq!(alone.status, StatusCode::UNAUTHORIZED, "{}", alone.body);
+        let forged = guard
+            .send(
+                guard
+                    .http
+                    .post(&url)
+                    .header("x-csrf-token", "forged")
+                    .json(&scan),
+            )
+            .await;
+        assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+        // … with the page's token it is the checkpoint scanning.
+        let csrf = guard.cookie("hc_csrf").unwrap().to_owned();
+        let ok = guard
+            .send(
+                guard
+                    .http
+                    .post(&url)
+                    .header("x-csrf-token", csrf)
+                    .json(&scan),
+            )
+            .await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+        let answer: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
+        assert_eq!(answer["outcome"], "admit");
+        assert_eq!(answer["masked_name"], "张*丰");
+
+        // Assets are built in and cached; a resident's page is not the console.
+        let css = guard.get("/assets/style-1.css").await;
+        assert_eq!(css.status, StatusCode::OK);
+        assert!(
+            css.headers["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("max-age")
+        );
+        assert_eq!(
+            guard.get("/assets/nothing.js").await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(guard.get("/me").await.location(), "/login");
+        node.stop().await;
+    }
+}
