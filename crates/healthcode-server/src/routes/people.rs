@@ -183,10 +183,10 @@ pub fn code_shown(person: &Person, status: &Status) -> (&'static str, &'static s
 /// The code shown: the policy's colour, or `pending` (审核中) while enrollment is under review.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct StatusView {
-    person: Person,
-    code: &'static str,
-    code_zh: &'static str,
-    status: Status,
+    pub person: Person,
+    pub code: &'static str,
+    pub code_zh: &'static str,
+    pub status: Status,
 }
 
 /// GB/T 38963 health-information query: the colour (or `pending`), every reason, until-times.

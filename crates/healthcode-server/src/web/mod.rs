@@ -4,9 +4,11 @@
 //! both built into the binary. Every page acts through the same functions as the JSON API.
 
 mod assets;
+mod charts;
 mod checkpoint;
 mod console;
 pub mod page;
+mod policy;
 mod resident;
 pub mod session;
 
@@ -42,9 +44,38 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(console::login_page).post(console::login),
         )
         .route("/checkpoint", get(checkpoint::page))
+        .route("/policy", get(policy::show))
         .route("/console", get(console::home))
-        .route("/console/cases", post(console::record_case))
-        .route("/console/cases/{id}", get(console::case))
+        .route("/console/cases", post(console::cases::record_case))
+        .route("/console/cases/{id}", get(console::cases::case))
+        .route("/console/people", get(console::people::find))
+        .route("/console/people/{id}", get(console::people::show))
+        .route(
+            "/console/people/{id}/confirm",
+            post(console::people::confirm),
+        )
+        .route("/console/people/{id}/facts", post(console::people::record))
+        .route("/console/appeals", get(console::appeals::list))
+        .route("/console/appeals/{id}", post(console::appeals::decide))
+        .route(
+            "/console/risk-areas",
+            get(console::areas::list).post(console::areas::propose),
+        )
+        .route(
+            "/console/batches/{id}/approve",
+            post(console::areas::approve),
+        )
+        .route(
+            "/console/venues",
+            get(console::venues::list).post(console::venues::register),
+        )
+        .route(
+            "/console/venues/{id}/checkpoints",
+            post(console::venues::add_checkpoint),
+        )
+        .route("/console/venues/{id}/print", get(console::venues::print))
+        .route("/console/dashboard", get(console::dashboard::show))
+        .route("/console/audit", get(console::audit::show))
         .layer(axum::middleware::from_fn_with_state(
             state,
             session::middleware,

@@ -235,7 +235,7 @@ pub struct ReasonRow {
     pub facts: Vec<String>,
 }
 
-fn reason_rows(lang: Lang, status: &healthcode_core::Status) -> Vec<ReasonRow> {
+pub(crate) fn reason_rows(lang: Lang, status: &healthcode_core::Status) -> Vec<ReasonRow> {
     status
         .reasons
         .iter()
@@ -247,6 +247,14 @@ fn reason_rows(lang: Lang, status: &healthcode_core::Status) -> Vec<ReasonRow> {
             facts: r.facts.clone(),
         })
         .collect()
+}
+
+/// An SVG document as an element inside HTML: without its XML prolog.
+pub(crate) fn inline_svg(svg: String) -> String {
+    match svg.find("<svg") {
+        Some(at) => svg[at..].to_owned(),
+        None => svg,
+    }
 }
 
 #[derive(Template)]
@@ -281,11 +289,7 @@ pub async fn code(State(state): State<AppState>, web: Web, Path(id): Path<String
         tracing::error!(error = %e, "QR rendering failed");
         crate::error::ApiError::internal()
     })?;
-    // The SVG document's own prolog has no place inside HTML.
-    let qr_svg = match qr_svg.find("<svg") {
-        Some(at) => qr_svg[at..].to_owned(),
-        None => qr_svg,
-    };
+    let qr_svg = inline_svg(qr_svg);
     let (code, _) = code_shown(&person, &status);
     let remaining = (pass.expires_at - state.now().unix_timestamp()).max(0);
     render(CodePage {
@@ -593,6 +597,7 @@ pub struct AuditRow {
     pub action: String,
     pub purpose: String,
     pub detail: String,
+    pub subject: String,
 }
 
 pub fn audit_rows(lang: Lang, entries: Vec<AuditEntry>) -> Vec<AuditRow> {
@@ -606,6 +611,7 @@ pub fn audit_rows(lang: Lang, entries: Vec<AuditEntry>) -> Vec<AuditRow> {
             action: e.action,
             purpose: e.purpose,
             detail: e.detail,
+            subject: e.subject.unwrap_or_default(),
         })
         .collect()
 }

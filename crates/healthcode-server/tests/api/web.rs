@@ -407,7 +407,7 @@ async fn page_scripts_reach_the_api_with_the_cookie_only_with_the_csrf_header() 
         assert_eq!(answer["masked_name"], "张*丰");
 
         // Assets are built in and cached; a resident's page is not the console.
-        let css = guard.get("/assets/style-1.css").await;
+        let css = guard.get("/assets/style-2.css").await;
         assert_eq!(css.status, StatusCode::OK);
         assert!(
             css.headers["cache-control"]
@@ -420,6 +420,215 @@ async fn page_scripts_reach_the_api_with_the_cookie_only_with_the_csrf_header() 
             StatusCode::NOT_FOUND
         );
         assert_eq!(guard.get("/me").await.location(), "/login");
+        node.stop().await;
+    }
+}
+
+impl Browser {
+    /// Signs a staff member in with their token, as the staff login page does.
+    async fn sign_in(&mut self, token: &str) -> Page {
+        self.get("/staff/login").await;
+        self.post("/staff/login", &[("token", token)]).await
+    }
+}
+
+#[tokio::test]
+async fn each_role_gets_its_console_pages_and_no_others() {
+    for node in nodes().await {
+        let mut official = Browser::new(&node);
+        assert_eq!(
+            official
+                .sign_in(&node.staff("health_official").await)
+                .await
+                .location(),
+            "/console"
+        );
+        let home = official.get("/console").await;
+        assert!(home.body.contains("/console/appeals") && home.body.contains("id=\"case\""));
+        assert!(
+            !home.body.contains("/console/audit"),
+            "officials do not read the audit log"
+        );
+        let dashboard = official.get("/console/dashboard").await;
+        assert_eq!(dashboard.status, StatusCode::OK);
+        assert_eq!(dashboard.body.matches("<svg").count(), 5, "five charts");
+        assert!(dashboard.body.contains("绿码") && dashboard.body.contains("密切接触者"));
+        let refused = official.get("/console/audit").await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(refused.body.contains("<code>forbidden</code>"));
+
+        // The auditor reads the log, filtered, and the chain's state; the read is logged too.
+        let mut auditor = Browser::new(&node);
+        auditor.sign_in(&node.staff("auditor").await).await;
+        let log = auditor.get("/console/audit?action=audit.log.read").await;
+        assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+        assert!(log.body.contains("审计链完整"), "{}", log.body);
+        assert!(
+            log.body.contains("<td>audit.log.read</td>"),
+            "its own read is on the log"
+        );
+        assert!(
+            !log.body.contains("<td>account.create</td>"),
+            "filtered by action"
+        );
+        assert_eq!(
+            auditor.get("/console/audit?day=yesterday").await.status,
+            StatusCode::BAD_REQUEST
+        );
+
+        // A checkpoint has no console pages; a resident is sent to the staff login.
+        let manager = node.staff("venue_manager").await;
+        let gate = gate(&node, &manager, "mall").await;
+        let mut guard = Browser::new(&node);
+        guard.sign_in(&gate.token).await;
+        assert_eq!(
+            guard.get("/console/dashboard").await.status,
+            StatusCode::FORBIDDEN
+        );
+        let mut resident = Browser::new(&node);
+        resident.log_in(&node, "13900000005").await;
+        assert_eq!(resident.get("/console").await.location(), "/staff/login");
+
+        // The policy is public and readable: rules in words, parameters filled in.
+        let policy = Browser::new(&node).get("/policy").await;
+        assert_eq!(policy.status, StatusCode::OK);
+        assert!(policy.body.contains("close-contact") && policy.body.contains("红码"));
+        assert!(!policy.body.contains("{param."), "parameters are filled in");
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_risk_area_proposed_on_the_console_waits_for_a_second_official() {
+    for node in nodes().await {
+        let mut first = Browser::new(&node);
+        first.sign_in(&node.staff("health_official").await).await;
+        let proposed = first
+            .post(
+                "/console/risk-areas",
+                &[
+                    ("name", "滨江区某小区"),
+                    ("region", "330108"),
+                    ("level", "high"),
+                    ("starts_at", "2020-04-01T08:00"),
+                    ("legal_basis", "杭防控〔2020〕9号"),
+                ],
+            )
+            .await;
+        assert_eq!(proposed.status, StatusCode::SEE_OTHER, "{}", proposed.body);
+        let page = first.get("/console/risk-areas").await;
+        assert!(page.body.contains("待第二名官员审批"));
+        let batch = page
+            .body
+            .split("/console/batches/")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        let own = first
+            .post(&format!("/console/batches/{batch}/approve"), &[])
+            .await;
+        assert_eq!(
+            own.status,
+            StatusCode::CONFLICT,
+            "the proposer cannot approve: {}",
+            own.body
+        );
+
+        let mut second = Browser::new(&node);
+        second.sign_in(&node.staff("health_official").await).await;
+        let approved = second
+            .post(&format!("/console/batches/{batch}/approve"), &[])
+            .await;
+        assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
+        assert!(
+            second
+                .get("/console/risk-areas")
+                .await
+                .body
+                .contains("已发布")
+        );
+        let (_, published) = node
+            .call(reqwest::Method::GET, "/api/v1/risk-areas", None, None)
+            .await;
+        assert_eq!(published[0]["name"], "滨江区某小区");
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn venues_are_registered_given_checkpoints_and_printed_from_the_console() {
+    for node in nodes().await {
+        let mut manager = Browser::new(&node);
+        manager.sign_in(&node.staff("venue_manager").await).await;
+        let bad = manager
+            .post(
+                "/console/venues",
+                &[
+                    ("name", "西湖银泰"),
+                    ("address", "延安路"),
+                    ("region", "3301"),
+                    ("category", "mall"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.body.contains("bad_region"));
+        let made = manager
+            .post(
+                "/console/venues",
+                &[
+                    ("name", "西湖银泰"),
+                    ("address", "延安路"),
+                    ("region", "330102"),
+                    ("category", "mall"),
+                ],
+            )
+            .await;
+        assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+        let list = manager.get("/console/venues").await;
+        assert!(list.body.contains("西湖银泰"));
+        let venue = list
+            .body
+            .split("/console/venues/")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        let added = manager
+            .post(
+                &format!("/console/venues/{venue}/checkpoints"),
+                &[("name", "A 口")],
+            )
+            .await;
+        assert_eq!(added.status, StatusCode::OK);
+        let token = added
+            .body
+            .split("<code>hc_")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap();
+        // The token shown is the checkpoint's own: it signs in to scanning.
+        let mut guard = Browser::new(&node);
+        assert_eq!(
+            guard.sign_in(&format!("hc_{token}")).await.location(),
+            "/checkpoint"
+        );
+        assert!(guard.get("/checkpoint").await.body.contains("西湖银泰"));
+
+        let print = manager.get(&format!("/console/venues/{venue}/print")).await;
+        assert_eq!(print.status, StatusCode::OK);
+        assert!(print.body.contains("<svg") && print.body.contains("西湖银泰"));
+        assert!(
+            !print.body.contains("<?xml"),
+            "the SVG sits inside the HTML"
+        );
         node.stop().await;
     }
 }

@@ -1,15 +1,21 @@
 //! The console for officials, community workers and auditors: staff sign in with their
 //! account's token; each page admits the roles its API endpoint admits.
 
+pub mod appeals;
+pub mod areas;
+pub mod audit;
+pub mod cases;
+pub mod dashboard;
+pub mod people;
+pub mod venues;
+
 use crate::AppState;
 use crate::auth::{Caller, Role};
-use crate::body::Body;
-use crate::routes::cases;
-use crate::web::page::{Chrome, PageResult, WebError, local_time, render, see};
+use crate::web::page::{Chrome, Lang, PageResult, WebError, render};
 use crate::web::resident::role_label;
 use crate::web::session::{Posted, Web};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
@@ -66,10 +72,75 @@ pub async fn login(
     Ok(([(SET_COOKIE, cookie)], Redirect::to(to)).into_response())
 }
 
-/// A link on the console's home page, shown to the roles that may use it.
-struct Link {
-    href: &'static str,
-    label: String,
+/// A console page's link, shown to the roles whose API endpoints it uses.
+pub struct Link {
+    pub href: &'static str,
+    pub label: &'static str,
+}
+
+/// The console's pages for a role, in the order of a day's work.
+pub fn links(role: Role, lang: Lang) -> Vec<Link> {
+    use Role::*;
+    let all: [(&[Role], &'static str, &'static str, &'static str); 9] = [
+        (
+            &[Checkpoint],
+            "/checkpoint",
+            "卡口扫码核验",
+            "Checkpoint scan",
+        ),
+        (
+            &[HealthOfficial, CommunityWorker, Admin],
+            "/console/people",
+            "人员与记录",
+            "People and records",
+        ),
+        (&[HealthOfficial], "/console/appeals", "申诉审核", "Appeals"),
+        (
+            &[HealthOfficial, Department],
+            "/console/risk-areas",
+            "风险地区与批次审批",
+            "Risk areas and approvals",
+        ),
+        (
+            &[VenueManager, HealthOfficial, Admin],
+            "/console/venues",
+            "场所与卡口",
+            "Venues and checkpoints",
+        ),
+        (
+            &[HealthOfficial, Auditor, Admin],
+            "/console/dashboard",
+            "数据看板",
+            "Dashboard",
+        ),
+        (&[Auditor, Admin], "/console/audit", "审计日志", "Audit log"),
+        (
+            &[
+                HealthOfficial,
+                CommunityWorker,
+                Department,
+                Auditor,
+                Admin,
+                VenueManager,
+            ],
+            "/policy",
+            "赋码规则",
+            "The colour policy",
+        ),
+        (
+            &[HealthOfficial],
+            "/console#case",
+            "登记病例",
+            "Record a case",
+        ),
+    ];
+    all.into_iter()
+        .filter(|(roles, ..)| roles.contains(&role))
+        .map(|(_, href, zh, en)| Link {
+            href,
+            label: lang.t(zh, en),
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -87,37 +158,17 @@ pub async fn home(State(state): State<AppState>, web: Web) -> PageResult {
     let Caller::Staff { account, role } = &caller else {
         return Err(WebError::SignIn("/staff/login"));
     };
-    let l = web.lang;
-    let mut links = Vec::new();
-    if *role == Role::Checkpoint {
-        links.push(Link {
-            href: "/checkpoint",
-            label: l.t("卡口扫码核验", "Checkpoint scan").to_owned(),
-        });
-    }
     render(ConsoleHome {
         chrome: Chrome::new(&web, "工作台", "Console", true),
         who: account.name.clone(),
-        role: role_label(l, role.as_str()),
-        links,
+        role: role_label(web.lang, role.as_str()),
+        links: links(*role, web.lang),
         may_record_case: *role == Role::HealthOfficial,
     })
 }
 
-#[derive(Deserialize)]
-pub struct CaseForm {
-    #[serde(default)]
-    person_id: String,
-    #[serde(default)]
-    kind: String,
-    #[serde(default)]
-    onset_at: String,
-    #[serde(default)]
-    legal_basis: String,
-}
-
 /// A `datetime-local` field (China Standard Time) as RFC 3339; empty is absent.
-fn local_field(value: &str) -> Result<Option<String>, WebError> {
+pub(crate) fn local_field(value: &str) -> Result<Option<String>, WebError> {
     let v = value.trim();
     if v.is_empty() {
         return Ok(None);
@@ -137,127 +188,4 @@ fn local_field(value: &str) -> Result<Option<String>, WebError> {
                 "日期时间格式不正确",
             ))
         })
-}
-
-/// Records a case through the API's handler; then its trace, which fills in as it runs.
-pub async fn record_case(
-    State(state): State<AppState>,
-    web: Web,
-    Posted(form): Posted<CaseForm>,
-) -> PageResult {
-    let caller = web.staff(&state).await?;
-    let kind =
-        serde_json::from_value(serde_json::Value::String(form.kind.clone())).map_err(|_| {
-            crate::error::ApiError::unprocessable(
-                "bad_kind",
-                "a case is confirmed, suspected or asymptomatic",
-                "病例类型应为确诊、疑似或无症状",
-            )
-        })?;
-    let request = cases::CaseRequest {
-        person_id: form.person_id.trim().to_owned(),
-        kind,
-        onset_at: local_field(&form.onset_at)?,
-        sampled_at: None,
-        isolated_at: None,
-        legal_basis: form.legal_basis,
-    };
-    let (_, axum::Json(recorded)) = cases::record_case(State(state), caller, Body(request)).await?;
-    let id = recorded["id"].as_str().unwrap_or_default();
-    see(&format!("/console/cases/{id}"))
-}
-
-struct ContactRow {
-    level: String,
-    person: String,
-    venue: String,
-    from: String,
-    until: String,
-}
-
-#[derive(Template)]
-#[template(path = "case.html")]
-struct CasePage {
-    chrome: Chrome,
-    case_id: String,
-    person_id: String,
-    state: String,
-    running: bool,
-    window: String,
-    close: i64,
-    secondary: i64,
-    other_region: i64,
-    facts_recorded: i64,
-    by_venue: Vec<(String, i64, i64)>,
-    contacts: Vec<ContactRow>,
-}
-
-/// A case's trace: progress, contacts by level and by venue. Refreshes itself while running.
-pub async fn case(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> PageResult {
-    let caller = web.staff(&state).await?;
-    let page: cases::Page = serde_json::from_value(serde_json::json!({"limit": 1000}))
-        .map_err(|_| crate::error::ApiError::internal())?;
-    let axum::Json(answer) =
-        cases::trace(State(state), caller, Path(id.clone()), Query(page)).await?;
-    let l = web.lang;
-    let t = &answer.trace;
-    let mut by_venue: Vec<(String, i64, i64)> = Vec::new();
-    for c in &answer.contacts {
-        let venue = c.venue_name.clone().unwrap_or_else(|| c.venue_id.clone());
-        let at = match by_venue.iter().position(|(v, _, _)| *v == venue) {
-            Some(at) => at,
-            None => {
-                by_venue.push((venue, 0, 0));
-                by_venue.len() - 1
-            }
-        };
-        if c.level == 1 {
-            by_venue[at].1 += 1;
-        } else {
-            by_venue[at].2 += 1;
-        }
-    }
-    let contacts = answer
-        .contacts
-        .iter()
-        .map(|c| ContactRow {
-            level: match c.level {
-                1 => l.t("密切接触者", "close contact"),
-                _ => l.t("次密切接触者", "secondary contact"),
-            }
-            .to_owned(),
-            person: c
-                .person_id
-                .clone()
-                .unwrap_or_else(|| format!("{} ({})", c.subject, c.region)),
-            venue: c.venue_name.clone().unwrap_or_else(|| c.venue_id.clone()),
-            from: local_time(c.exposed_from),
-            until: local_time(c.exposed_until),
-        })
-        .collect();
-    render(CasePage {
-        chrome: Chrome::new(&web, "病例与流调", "Case and tracing", true),
-        case_id: id,
-        person_id: t.person_id.clone(),
-        state: match t.state.as_str() {
-            "queued" => l.t("排队中", "queued"),
-            "running" => l.t("进行中", "running"),
-            "done" => l.t("已完成", "done"),
-            "failed" => l.t("失败", "failed"),
-            other => other,
-        }
-        .to_owned(),
-        running: matches!(t.state.as_str(), "queued" | "running"),
-        window: format!(
-            "{} – {}",
-            local_time(t.window_from),
-            local_time(t.window_until)
-        ),
-        close: t.close_contacts,
-        secondary: t.secondary_contacts,
-        other_region: t.other_region,
-        facts_recorded: t.facts_recorded,
-        by_venue,
-        contacts,
-    })
 }
