@@ -54,12 +54,12 @@ export async function startDemo(bin) {
   };
   /** The latest code the demo SMS gateway logged for a phone. */
   node.codeFor = async (phone) => {
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 300; i++) {
       const found = node.codes.filter((c) => c.phone === phone).pop();
       if (found) return found.code;
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error('no login code was logged for ' + phone);
+    throw new Error('no login code was logged for ' + phone + ':\n' + node.log.slice(-3000));
   };
   /** A call to the JSON API with a token. */
   node.api = async (method, path, token, body) => {
@@ -81,4 +81,30 @@ export function residentId(body17) {
   const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
   const sum = [...body17].reduce((s, d, i) => s + Number(d) * weights[i], 0);
   return body17 + '10X98765432'[sum % 11];
+}
+
+/**
+ * A one-frame video (YUV4MPEG2, 4:2:0) of a PNG centred on white, for Chromium's fake camera
+ * (--use-file-for-fake-video-capture): the QR code held in front of the lens.
+ */
+export function pngToY4m(png) {
+  // Room for the whole code and a white margin; 4:2:0 wants even sides.
+  const side = Math.ceil((Math.max(png.width, png.height) + 64) / 2) * 2;
+  const width = side, height = side;
+  const y = Buffer.alloc(width * height, 255);
+  const left = Math.floor((width - png.width) / 2);
+  const top = Math.floor((height - png.height) / 2);
+  for (let row = 0; row < png.height; row++) {
+    for (let col = 0; col < png.width; col++) {
+      const x = left + col, yy = top + row;
+      if (x < 0 || yy < 0 || x >= width || yy >= height) continue;
+      const i = (row * png.width + col) * 4;
+      const a = png.data[i + 3] / 255;
+      const luma = 0.299 * png.data[i] + 0.587 * png.data[i + 1] + 0.114 * png.data[i + 2];
+      y[yy * width + x] = Math.round(luma * a + 255 * (1 - a));
+    }
+  }
+  const chroma = Buffer.alloc((width / 2) * (height / 2) * 2, 128);
+  const header = Buffer.from(`YUV4MPEG2 W${width} H${height} F25:1 Ip A1:1 C420jpeg\nFRAME\n`);
+  return Buffer.concat([header, y, chroma]);
 }

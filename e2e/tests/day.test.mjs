@@ -5,17 +5,22 @@
 // SCREENSHOTS=dir writes every page at 360 px and 1280 px into dir.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
-import { startDemo, residentId } from '../node.mjs';
+import { startDemo, residentId, pngToY4m } from '../node.mjs';
 
 const BIN = process.env.HC_BIN;
 const SHOTS = process.env.SCREENSHOTS || '';
 const VENUE = '滨江宝龙城';
 const PHONE = '13912345678';
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let node;
 let browser;
@@ -25,8 +30,7 @@ before(async () => {
   node = await startDemo(BIN);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: CHROMIUM_ARGS,
   });
   if (SHOTS) mkdirSync(SHOTS, { recursive: true });
 });
@@ -155,6 +159,37 @@ test('a day: enroll, green code, checkpoint admits, a case at the same venue tur
   await desk.setOffline(false);
   await guard.waitForFunction(() => document.getElementById('unsynced').textContent === '0', null, { timeout: 20_000 });
 
+  // --- The camera: a browser whose (fake) camera sees the resident's pass. Chromium on Linux has
+  // no BarcodeDetector, so this reads it with the vendored jsQR.
+  const png = await fetch(`${node.base}/api/v1/people/${personId}/pass?format=png`, { headers: { authorization: 'Bearer ' + official } });
+  assert.equal(png.status, 200);
+  const video = join(mkdtempSync(join(tmpdir(), 'hc-cam-')), 'pass.y4m');
+  writeFileSync(video, pngToY4m(PNG.sync.read(Buffer.from(await png.arrayBuffer()))));
+  const camBrowser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: [...CHROMIUM_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${video}`],
+  });
+  try {
+    const cam = await camBrowser.newContext({ viewport: { width: 360, height: 780 }, locale: 'zh-CN', permissions: ['camera'] });
+    const lens = await cam.newPage();
+    await lens.goto(node.base + '/staff/login');
+    await lens.getByLabel(/账号令牌/).fill(gate);
+    await lens.getByRole('button', { name: '登录' }).click();
+    await lens.waitForURL(/\/checkpoint$/);
+    await lens.getByRole('button', { name: '用摄像头扫码' }).click();
+    await lens.locator('#verdict').waitFor({ state: 'visible', timeout: 20_000 });
+    const seen = await lens.locator('#verdict').innerText();
+    assert.match(seen, /准予通行/, seen);
+    assert.match(seen, /张\*丰/);
+  } finally {
+    await camBrowser.close();
+  }
+
+  // The vendored decoder is the npm package's own file, at the lockfile's version.
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  assert.ok(readFileSync(join(here, '../../crates/healthcode-server/assets/vendor/jsQR-1.4.0.js'))
+    .equals(readFileSync(join(here, '../node_modules/jsqr/dist/jsQR.js'))), 'the vendored jsQR matches npm');
+
   // --- Someone else was at the venue at the same time: enrolled by an official and scanned in.
   const other = await node.api('POST', '/api/v1/people', official, {
     document_kind: 'resident_id', document_number: residentId('33010619800101123'), name: '李四', phone: '13912340000',
@@ -202,4 +237,58 @@ test('a day: enroll, green code, checkpoint admits, a case at the same venue tur
   assert.match(await resident.locator('main').innerText(), new RegExp(VENUE));
   await resident.goto(`${node.base}/me/checkin`);
   await shoot(resident, 'checkin');
+
+  // --- The resident appeals the contact record; the official withdraws it; green again.
+  await resident.goto(`${node.base}/me/${personId}/why`);
+  await resident.locator('form.appeal textarea').first().fill('我当时不在该商场 / I was not at the mall then');
+  await resident.locator('form.appeal button').first().click();
+  await resident.waitForURL(/\/why$/);
+  assert.match(await resident.locator('main').innerText(), /审核中/);
+  await doctor.goto(node.base + '/console/appeals');
+  assert.match(await doctor.locator('main').innerText(), /我当时不在该商场/);
+  await shoot(doctor, 'console-appeals');
+  await doctor.getByLabel('决定').selectOption('fact_retracted');
+  await doctor.getByLabel('理由').fill('复核：扫码时间不足五分钟');
+  await doctor.getByRole('button', { name: '提交决定' }).click();
+  await doctor.waitForURL(/\/console\/appeals$/);
+  await resident.goto(`${node.base}/me/${personId}/code`);
+  assert.equal(await resident.locator('.band').getAttribute('data-colour'), 'green', 'the withdrawn record no longer colours the code');
+
+  // --- The rest of the console: a person's record, risk areas, venues, the policy, the dashboard.
+  await doctor.goto(`${node.base}/console/people/${other.body.id}`);
+  assert.match(await doctor.locator('.band').innerText(), /红码/);
+  await shoot(doctor, 'console-person');
+  await doctor.goto(node.base + '/console/risk-areas');
+  await doctor.getByLabel('名称（公布用）').fill('滨江区某小区');
+  await doctor.getByLabel('行政区划代码（6 位）').fill('330108');
+  await doctor.getByLabel('起始时间（北京时间）').fill('2020-04-01T08:00');
+  await doctor.getByLabel('法律依据').fill('杭防控〔2020〕9号');
+  await doctor.getByRole('button', { name: '提议' }).click();
+  await doctor.waitForURL(/\/console\/risk-areas$/);
+  assert.match(await doctor.locator('main').innerText(), /待第二名官员审批/);
+  await shoot(doctor, 'console-risk-areas');
+  await doctor.goto(node.base + '/console/venues');
+  await shoot(doctor, 'console-venues');
+  await doctor.getByRole('link', { name: '打印场所码' }).first().click();
+  const venueCode = await readQr(doctor.locator('.venue-code svg'));
+  assert.match(venueCode, /^HCV1:/, 'the printed venue code reads as one');
+  await shoot(doctor, 'console-venue-code');
+  await doctor.goto(node.base + '/policy');
+  assert.match(await doctor.locator('main').innerText(), /close-contact/);
+  await shoot(doctor, 'policy');
+  await doctor.goto(node.base + '/console/dashboard');
+  assert.equal(await doctor.locator('.chart svg').count(), 5);
+  await shoot(doctor, 'console-dashboard');
+
+  // --- The auditor reads the log; the chain checks out.
+  const audit = await office.newPage();
+  await office.clearCookies();
+  await audit.goto(node.base + '/staff/login');
+  await audit.getByLabel(/账号令牌/).fill(node.tokens['auditor']);
+  await audit.getByRole('button', { name: '登录' }).click();
+  await audit.waitForURL(/\/console$/);
+  await audit.goto(`${node.base}/console/audit?subject=${personId}`);
+  assert.match(await audit.locator('#chain-ok').innerText(), /审计链完整/);
+  assert.match(await audit.locator('main').innerText(), /appeal/);
+  await shoot(audit, 'console-audit');
 });

@@ -1,5 +1,5 @@
 // The checkpoint page. A keyboard-wedge scanner types the code's text and Enter into the
-// focused field; the camera (BarcodeDetector, where the browser has one) does the same. Each
+// focused field; the camera (qrcam.js) does the same. Each
 // scan goes to the node's scan endpoint and its verdict fills the screen with a sound. When the
 // node cannot be reached the scan waits in localStorage and is synced by the batch endpoint
 // later, each judged at the time it was made.
@@ -116,23 +116,15 @@
 
   var start = document.getElementById('camera-start');
   var video = document.getElementById('camera');
-  if (start && video && 'BarcodeDetector' in window && navigator.mediaDevices) {
+  if (start && video && window.hcCamera && window.hcCamera.available) {
     start.hidden = false;
+    var last = '', lastAt = 0;
     start.addEventListener('click', function () {
-      var detector = new window.BarcodeDetector({ formats: ['qr_code'] });
-      navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } }).then(function (stream) {
-        video.srcObject = stream; video.hidden = false; video.play();
-        var last = '', lastAt = 0;
-        var look = function () {
-          detector.detect(video).then(function (codes) {
-            var text = codes.length ? codes[0].rawValue : '';
-            // The same code held in view is one scan, not one per frame.
-            if (text && (text !== last || Date.now() - lastAt > 5000)) { last = text; lastAt = Date.now(); send(text); }
-            requestAnimationFrame(look);
-          }).catch(function () { requestAnimationFrame(look); });
-        };
-        look();
-      }).catch(function () { start.hidden = true; });
+      start.hidden = true;
+      window.hcCamera.start(video, function (text) {
+        // The same code held in view is one scan, not one per frame.
+        if (text !== last || Date.now() - lastAt > 5000) { last = text; lastAt = Date.now(); send(text); }
+      }).catch(function () { start.hidden = false; });
     });
   }
 })();

@@ -6,26 +6,37 @@ use axum::response::{IntoResponse, Response};
 
 /// Name, content type, bytes. Names carry a version so a changed file is fetched anew while an
 /// unchanged one is cached for a day.
-const ASSETS: [(&str, &str, &str); 5] = [
+const ASSETS: [(&str, &str, &str); 7] = [
     (
-        "style-1.css",
+        "style-2.css",
         "text/css; charset=utf-8",
         include_str!("../../assets/style.css"),
     ),
     (
-        "app-1.js",
+        "app-2.js",
         "text/javascript; charset=utf-8",
         include_str!("../../assets/app.js"),
     ),
     (
-        "checkpoint-1.js",
+        "checkpoint-2.js",
         "text/javascript; charset=utf-8",
         include_str!("../../assets/checkpoint.js"),
     ),
     (
-        "camera-1.js",
+        "camera-2.js",
         "text/javascript; charset=utf-8",
         include_str!("../../assets/camera.js"),
+    ),
+    (
+        "qrcam-1.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/qrcam.js"),
+    ),
+    // jsQR from npm (Apache-2.0), for browsers without BarcodeDetector: assets/vendor/README.md.
+    (
+        "jsqr-1.4.0.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/vendor/jsQR-1.4.0.js"),
     ),
     (
         "favicon.svg",
