@@ -273,6 +273,16 @@ test('a day: enroll, green code, checkpoint admits, a case at the same venue tur
   const venueCode = await readQr(doctor.locator('.venue-code svg'));
   assert.match(venueCode, /^HCV1:/, 'the printed venue code reads as one');
   await shoot(doctor, 'console-venue-code');
+
+  // The resident checks in at that venue by pasting the venue code's text.
+  await resident.goto(`${node.base}/me/checkin`);
+  await resident.getByLabel(/粘贴场所码内容/).fill(venueCode);
+  await resident.getByRole('button', { name: '登记', exact: true }).click();
+  await resident.waitForURL(/\/me\/checkin$/);
+  const checkedIn = await resident.locator('main').innerText();
+  assert.match(checkedIn, /绿码/);
+  assert.match(checkedIn, /张\*丰/);
+  await shoot(resident, 'checkin-done');
   await doctor.goto(node.base + '/policy');
   assert.match(await doctor.locator('main').innerText(), /close-contact/);
   await shoot(doctor, 'policy');

@@ -305,6 +305,12 @@ async fn seed_visits(
 fn print_tour(base: &str, tokens: &[(String, String)]) {
     println!();
     println!("healthcode demo node: {base}   (Ctrl-C to stop)");
+    println!(
+        "  web pages:         open {base}/ in a browser (residents, checkpoints, staff console;"
+    );
+    println!(
+        "                     staff sign in with a token below, residents with a phone and the code in this log)"
+    );
     println!("  published policy:  curl {base}/api/v1/policy");
     if !tokens.is_empty() {
         println!("  staff and checkpoint tokens (shown once):");

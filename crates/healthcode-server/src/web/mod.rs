@@ -14,6 +14,7 @@ pub mod session;
 
 use crate::AppState;
 use axum::Router;
+use axum::response::Redirect;
 use axum::routing::{get, post};
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -21,7 +22,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/", get(resident::home))
         .route("/assets/{name}", get(assets::serve))
         .route("/login", get(resident::login_page).post(resident::login))
-        .route("/login/code", post(resident::send_code))
+        // Pages answering a form have the form's path; the language toggle asks for it again.
+        .route(
+            "/login/code",
+            get(|| async { Redirect::to("/login") }).post(resident::send_code),
+        )
         .route("/logout", post(resident::logout))
         .route("/me", get(resident::me))
         .route("/me/enroll", post(resident::enroll))
@@ -71,7 +76,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route(
             "/console/venues/{id}/checkpoints",
-            post(console::venues::add_checkpoint),
+            get(|| async { Redirect::to("/console/venues") }).post(console::venues::add_checkpoint),
         )
         .route("/console/venues/{id}/print", get(console::venues::print))
         .route("/console/dashboard", get(console::dashboard::show))

@@ -152,6 +152,20 @@ impl IntoResponse for WebError {
     }
 }
 
+/// An error as a browser wants it (a page, when it asks for HTML) or as an API client does
+/// (the JSON body): for paths no handler took.
+pub fn for_client(headers: &axum::http::HeaderMap, e: ApiError) -> Response {
+    let wants_page = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_page {
+        WebError::Api(e).into_response()
+    } else {
+        e.into_response()
+    }
+}
+
 /// Renders a page; pages hold personal data, so they are never cached.
 pub fn render(page: impl Template) -> PageResult {
     let body = page.render().map_err(|e| {

@@ -632,3 +632,138 @@ async fn venues_are_registered_given_checkpoints_and_printed_from_the_console() 
         node.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_child_waits_for_review_and_an_official_records_facts_from_the_console() {
+    for node in nodes().await {
+        let mut parent = Browser::new(&node);
+        parent.log_in(&node, "13900000006").await;
+        let me = parent
+            .post(
+                "/me/enroll",
+                &[
+                    ("name", "张三丰"),
+                    ("document_kind", "resident_id"),
+                    ("document_number", "11010519491231002X"),
+                    ("phone", "13900000006"),
+                ],
+            )
+            .await;
+        let parent_id = me.location().split('/').nth(2).unwrap().to_owned();
+        let child = parent
+            .post(
+                "/me/enroll",
+                &[
+                    ("name", "张小明"),
+                    ("document_kind", "none"),
+                    ("guardian_id", &parent_id),
+                    ("phone", "13900000006"),
+                ],
+            )
+            .await;
+        assert_eq!(child.status, StatusCode::SEE_OTHER, "{}", child.body);
+        let child_code = child.location().to_owned();
+        let child_id = child_code.split('/').nth(2).unwrap().to_owned();
+        let page = parent.get(&child_code).await;
+        assert!(page.body.contains("data-colour=\"pending\"") && page.body.contains("审核中"));
+        assert!(
+            !page.body.contains("绿码"),
+            "a child under review is never shown green"
+        );
+        let overview = parent.get("/me").await;
+        assert!(overview.body.contains("张*明") && overview.body.contains("被监护人"));
+
+        // The official confirms the child, then records a positive test for the parent.
+        let mut official = Browser::new(&node);
+        official.sign_in(&node.staff("health_official").await).await;
+        let confirmed = official
+            .post(&format!("/console/people/{child_id}/confirm"), &[])
+            .await;
+        assert_eq!(
+            confirmed.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            confirmed.body
+        );
+        assert!(
+            parent
+                .get(&child_code)
+                .await
+                .body
+                .contains("data-colour=\"green\"")
+        );
+        // A fever declared on the resident's page, then two negative tests recorded on the
+        // console: yellow, then green again.
+        parent
+            .post(
+                &format!("/me/{parent_id}/declare"),
+                &[("temperature", "38.6")],
+            )
+            .await;
+        let record = official.get(&format!("/console/people/{parent_id}")).await;
+        assert!(
+            record.body.contains("data-colour=\"yellow\""),
+            "{}",
+            record.body
+        );
+        let no_basis = official
+            .post(
+                &format!("/console/people/{parent_id}/facts"),
+                &[("kind", "test_negative"), ("sample_id", "S-1")],
+            )
+            .await;
+        assert_eq!(no_basis.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(no_basis.body.contains("legal_basis_required"));
+        for sample in ["S-1", "S-2"] {
+            let tested = official
+                .post(
+                    &format!("/console/people/{parent_id}/facts"),
+                    &[
+                        ("kind", "test_negative"),
+                        ("sample_id", sample),
+                        ("sampled_at", ""),
+                        ("legal_basis", "浙疾控检测〔2020〕5号"),
+                    ],
+                )
+                .await;
+            assert_eq!(tested.status, StatusCode::SEE_OTHER, "{}", tested.body);
+        }
+        let record = official.get(&format!("/console/people/{parent_id}")).await;
+        assert!(
+            record.body.contains("data-colour=\"green\""),
+            "{}",
+            record.body
+        );
+        assert!(
+            parent
+                .get(&format!("/me/{parent_id}/code"))
+                .await
+                .body
+                .contains("绿码")
+        );
+        // The official's look is on the parent's record of who read their data.
+        let who = parent.get(&format!("/me/{parent_id}/audit")).await;
+        assert!(who.body.contains("status.read") && who.body.contains("卫生健康部门"));
+
+        // A path nobody serves: a page for a browser, JSON for an API client.
+        let page = parent
+            .send(
+                parent
+                    .http
+                    .get(format!("{}/nowhere", parent.base))
+                    .header("accept", "text/html"),
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND);
+        assert!(page.body.contains("<code>not_found</code>"));
+        let json = parent.get("/nowhere").await;
+        assert!(
+            json.body.starts_with("{\"code\":\"not_found\""),
+            "{}",
+            json.body
+        );
+        // The language toggle on a page that answered a form asks for a page that exists.
+        assert_eq!(parent.get("/login/code?lang=en").await.location(), "/login");
+        node.stop().await;
+    }
+}
