@@ -75,7 +75,7 @@
       });
     }).catch(function () {
       var q = queue(); q.push(scan); save(q);
-      show('queued', '⏳', t('离线：已保存', 'Offline: saved'), t('请人工核验健康码', 'Check the code by eye'), '',
+      show('queued', '◷', t('离线：已保存', 'Offline: saved'), t('请人工核验健康码', 'Check the code by eye'), '',
         t('联网后自动上传并按扫码时间核验', 'It will be synced and judged at its scan time when the node is back'));
       beep(false);
     });

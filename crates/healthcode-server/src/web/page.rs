@@ -234,7 +234,7 @@ pub fn look(code: &str) -> CodeLook {
         },
         _ => CodeLook {
             class: "pending",
-            icon: "⏳",
+            icon: "◷",
             zh: "审核中",
             en: "Under review",
         },

@@ -407,7 +407,7 @@ async fn page_scripts_reach_the_api_with_the_cookie_only_with_the_csrf_header() 
         assert_eq!(answer["masked_name"], "张*丰");
 
         // Assets are built in and cached; a resident's page is not the console.
-        let css = guard.get("/assets/style-2.css").await;
+        let css = guard.get("/assets/style-3.css").await;
         assert_eq!(css.status, StatusCode::OK);
         assert!(
             css.headers["cache-control"]
