@@ -145,6 +145,7 @@ test('a day: enroll, green code, checkpoint admits, a case at the same venue tur
   assert.match(verdict, /绿码/);
   assert.match(verdict, /准予通行/);
   assert.match(verdict, /张\*丰/);
+  console.log(`keyboard-wedge scan: verdict on screen ${took} ms after Enter`);
   assert.ok(took < 1000, `the verdict showed in ${took} ms`);
   await shoot(guard, 'checkpoint-admit');
   await guard.locator('#verdict').click();
@@ -217,6 +218,12 @@ test('a day: enroll, green code, checkpoint admits, a case at the same venue tur
   assert.match(tracePage, new RegExp(personId), 'the resident is among the contacts');
   assert.match(tracePage, new RegExp(VENUE));
   await shoot(doctor, 'case-trace');
+  const caseUrl = doctor.url();
+  assert.equal(await doctor.locator(`a[href="/console/people/${personId}"]`).count() > 0, true, 'contacts link to their records');
+  await doctor.goto(node.base + '/console');
+  const caseId = caseUrl.split('/').at(-1);
+  assert.match(await doctor.locator('main').innerText(), new RegExp(`${caseId}\\s+\\S+ \\S+\\s+已完成`), 'the console lists the case and its trace');
+  await shoot(doctor, 'console-cases');
 
   // --- The resident's code turns red, and says why, naming the venue.
   await resident.goto(`${node.base}/me/${personId}/code`);

@@ -50,9 +50,22 @@ pub async fn record_case(
     see(&format!("/console/cases/{id}"))
 }
 
+/// A trace's state in words.
+pub fn state_label(l: crate::web::page::Lang, state: &str) -> &str {
+    match state {
+        "queued" => l.t("排队中", "queued"),
+        "running" => l.t("进行中", "running"),
+        "done" => l.t("已完成", "done"),
+        "failed" => l.t("失败", "failed"),
+        other => other,
+    }
+}
+
 struct ContactRow {
     level: String,
     person: String,
+    /// One of this region's people, with a record to open.
+    local: bool,
     venue: String,
     from: String,
     until: String,
@@ -109,6 +122,7 @@ pub async fn case(State(state): State<AppState>, web: Web, Path(id): Path<String
                 _ => l.t("次密切接触者", "secondary contact"),
             }
             .to_owned(),
+            local: c.person_id.is_some(),
             person: c
                 .person_id
                 .clone()
@@ -122,14 +136,7 @@ pub async fn case(State(state): State<AppState>, web: Web, Path(id): Path<String
         chrome: Chrome::new(&web, "病例与流调", "Case and tracing", true),
         case_id: id,
         person_id: t.person_id.clone(),
-        state: match t.state.as_str() {
-            "queued" => l.t("排队中", "queued"),
-            "running" => l.t("进行中", "running"),
-            "done" => l.t("已完成", "done"),
-            "failed" => l.t("失败", "failed"),
-            other => other,
-        }
-        .to_owned(),
+        state: state_label(l, &t.state).to_owned(),
         running: matches!(t.state.as_str(), "queued" | "running"),
         window: format!(
             "{} – {}",

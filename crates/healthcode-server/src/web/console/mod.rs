@@ -151,6 +151,16 @@ struct ConsoleHome {
     role: String,
     links: Vec<Link>,
     may_record_case: bool,
+    /// The latest cases and their traces, for those who follow them.
+    cases: Vec<CaseRow>,
+}
+
+struct CaseRow {
+    id: String,
+    state: String,
+    close: i64,
+    secondary: i64,
+    recorded: String,
 }
 
 pub async fn home(State(state): State<AppState>, web: Web) -> PageResult {
@@ -158,12 +168,27 @@ pub async fn home(State(state): State<AppState>, web: Web) -> PageResult {
     let Caller::Staff { account, role } = &caller else {
         return Err(WebError::SignIn("/staff/login"));
     };
+    let cases = if matches!(role, Role::HealthOfficial | Role::Admin) {
+        state.store.trace_figures(10).await?
+    } else {
+        Vec::new()
+    };
     render(ConsoleHome {
         chrome: Chrome::new(&web, "工作台", "Console", true),
         who: account.name.clone(),
         role: role_label(web.lang, role.as_str()),
         links: links(*role, web.lang),
         may_record_case: *role == Role::HealthOfficial,
+        cases: cases
+            .into_iter()
+            .map(|t| CaseRow {
+                state: cases::state_label(web.lang, &t.state).to_owned(),
+                recorded: crate::web::page::local_time(t.created_at),
+                close: t.close_contacts,
+                secondary: t.secondary_contacts,
+                id: t.case_id,
+            })
+            .collect(),
     })
 }
 
