@@ -122,11 +122,9 @@ fn bearer(parts: &Parts) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
-        let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
+impl Caller {
+    /// The caller a token stands for: a staff or department API token, or a resident session.
+    pub async fn from_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
         // Resident sessions carry their own prefix, so each token costs one lookup.
         if !token.starts_with(SESSION_PREFIX) {
             let account = match state.caches.account(token) {
@@ -154,6 +152,21 @@ impl FromRequestParts<AppState> for Caller {
             phone_index,
             people,
         })
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    /// A bearer token, or the web pages' session cookie when the request also carries the
+    /// page's CSRF token in a header (what the pages' own scripts send).
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+        let token = match bearer(parts) {
+            Some(token) => token.to_owned(),
+            None => crate::web::session::api_session(&parts.headers)
+                .ok_or_else(ApiError::unauthorized)?,
+        };
+        Caller::from_token(state, &token).await
     }
 }
 

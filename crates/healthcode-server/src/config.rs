@@ -136,6 +136,9 @@ pub struct LoginConfig {
     pub session_hours: i64,
     /// Log one-time codes (the demo's SMS gateway). Never in production.
     pub log_codes: bool,
+    /// Mark the web pages' cookies `Secure` on every response. They are anyway when a request
+    /// says it arrived over TLS (`X-Forwarded-Proto: https` from the terminating proxy).
+    pub secure_cookies: bool,
 }
 
 /// Region codes are digits, which environment variables would otherwise read as numbers.
@@ -182,6 +185,7 @@ impl Default for LoginConfig {
             max_attempts: 5,
             session_hours: 72,
             log_codes: false,
+            secure_cookies: false,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod retention;
 mod routes;
 pub mod scanning;
 pub mod tracer;
+pub mod web;
 
 use axum::Router;
 use config::Config;

@@ -26,6 +26,8 @@ mod feeds;
 mod scans;
 #[path = "api/tracing.rs"]
 mod tracing;
+#[path = "api/web.rs"]
+mod web;
 
 /// A node on each available store, listening on 127.0.0.1:0.
 async fn nodes() -> Vec<Node> {

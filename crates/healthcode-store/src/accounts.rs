@@ -2,6 +2,7 @@
 //! the SMS outbox. Secrets are stored only as hashes; phone numbers only sealed or blind-indexed.
 
 use crate::audit::{self, Actor};
+use crate::db::BeginWrite;
 use crate::{Store, StoreError, db, from_ms, ms, new_id};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -173,7 +174,9 @@ impl Store {
         let body_sealed = self.vault.seal(message.as_bytes(), "sms.body");
         let hour_ago = ms(now - time::Duration::HOUR);
         db::with_pool!(&self.backend, pool => {
-            let mut tx = pool.begin().await?;
+            // Reads, then writes: a writer's transaction from the start, or SQLite refuses the
+            // upgrade ("database is locked") while another writer (the notifier) is busy.
+            let mut tx = pool.begin_write().await?;
             let (recent,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM login_codes WHERE phone_index = $1 AND created_at > $2")
                 .bind(&index)
                 .bind(hour_ago)
@@ -219,7 +222,7 @@ impl Store {
         let index = self.vault.blind_index("phone", phone);
         let expires = now + session_ttl;
         db::with_pool!(&self.backend, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // Writing first takes the write lock on SQLite before any read.
             sqlx::query("UPDATE login_codes SET attempts = attempts + 1 WHERE id = (SELECT id FROM login_codes \
                  WHERE phone_index = $1 AND used = 0 AND expires_at > $2 ORDER BY created_at DESC LIMIT 1)")

@@ -364,6 +364,38 @@ async fn accounts_are_found_by_token_until_revoked() {
     }
 }
 
+/// Logging in reads and then writes; while other writers are busy (the notifier draining its
+/// outbox) it waits its turn instead of failing with "database is locked".
+#[tokio::test]
+async fn logins_wait_for_other_writers_instead_of_failing() {
+    let ttl = time::Duration::minutes(5);
+    for store in stores().await {
+        let mut tasks = Vec::new();
+        for n in 0..24 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let phone = format!("139{n:08}");
+                // Other writers at the same moment: accounts appended to the audit chain.
+                let admin = Actor::new("admin", "admin", "setup");
+                store
+                    .create_account("auditor", "a", &format!("tok-{n}"), &admin, NOW)
+                    .await?;
+                store
+                    .issue_login_code(&phone, "123456", "code", ttl, 5, NOW)
+                    .await?;
+                store
+                    .redeem_login_code(&phone, "123456", &format!("hs_{n}"), ttl, 5, NOW)
+                    .await
+            }));
+        }
+        for task in tasks {
+            let redeemed = task.await.unwrap().unwrap();
+            assert!(redeemed.is_ok(), "{redeemed:?}");
+        }
+        store.close().await;
+    }
+}
+
 #[tokio::test]
 async fn login_codes_are_limited_and_open_a_session() {
     use healthcode_store::CodeRejection;

@@ -58,6 +58,11 @@ pub async fn run(mut config: Config) -> Result<ExitCode, Failure> {
         let traveller =
             seed_visits(store, &state.policy, &state.config.region, &people, now).await?;
         tokens.push(("(a person to trace)".into(), traveller));
+        // The city's facts went straight into the store: derive and keep everyone's colour, as
+        // recording them through the node would have (the dashboard and the schedule read it).
+        healthcode_server::assess::reassess_everyone(&state, now)
+            .await
+            .map_err(failed)?;
         println!("Seeded a demo city of {RESIDENTS} residents in Hangzhou's districts:");
         for (code, count) in &colours {
             println!("  {code:<8} {count}");
@@ -300,6 +305,12 @@ async fn seed_visits(
 fn print_tour(base: &str, tokens: &[(String, String)]) {
     println!();
     println!("healthcode demo node: {base}   (Ctrl-C to stop)");
+    println!(
+        "  web pages:         open {base}/ in a browser (residents, checkpoints, staff console;"
+    );
+    println!(
+        "                     staff sign in with a token below, residents with a phone and the code in this log)"
+    );
     println!("  published policy:  curl {base}/api/v1/policy");
     if !tokens.is_empty() {
         println!("  staff and checkpoint tokens (shown once):");

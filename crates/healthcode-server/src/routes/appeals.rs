@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppealRequest {
-    fact_id: String,
-    reason: String,
+    pub fact_id: String,
+    pub reason: String,
 }
 
 fn reason_required(reason: &str) -> ApiResult<()> {
@@ -76,8 +76,8 @@ pub async fn open(State(state): State<AppState>, caller: Caller) -> ApiResult<Js
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
-    outcome: AppealOutcome,
-    reason: String,
+    pub outcome: AppealOutcome,
+    pub reason: String,
 }
 
 #[utoipa::path(post, path = "/api/v1/appeals/{id}/decision", tag = "correction", security(("bearer" = [])), params(("id" = String, Path, description = "the appeal's id")),

@@ -20,19 +20,19 @@ const TRACERS: [Role; 2] = [Role::HealthOfficial, Role::Admin];
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseRequest {
-    person_id: String,
-    kind: CaseKind,
+    pub person_id: String,
+    pub kind: CaseKind,
     /// Symptom onset (RFC 3339); the infectious window starts two days (a policy parameter)
     /// before it, or before the positive sample when there were no symptoms.
     #[serde(default)]
-    onset_at: Option<String>,
+    pub onset_at: Option<String>,
     #[serde(default)]
-    sampled_at: Option<String>,
+    pub sampled_at: Option<String>,
     /// When the case was isolated: the end of the infectious window.
     #[serde(default)]
-    isolated_at: Option<String>,
+    pub isolated_at: Option<String>,
     /// The case number or document it is recorded under.
-    legal_basis: String,
+    pub legal_basis: String,
 }
 
 /// Records a case (确诊 / 疑似 / 无症状) and queues its contact trace.
@@ -70,8 +70,8 @@ pub struct Page {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TraceAnswer {
-    trace: TraceView,
-    contacts: Vec<TracedExposure>,
+    pub trace: TraceView,
+    pub contacts: Vec<TracedExposure>,
 }
 
 /// A case's trace: its state and progress, counts by level, and the contacts found with their

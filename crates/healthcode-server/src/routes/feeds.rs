@@ -420,26 +420,26 @@ async fn itinerary_facts(
 #[serde(deny_unknown_fields)]
 pub struct RiskAreaRequest {
     /// GB/T 2260 code: a province or city covers the codes under it.
-    region: String,
+    pub region: String,
     /// One venue instead of a whole region.
     #[serde(default)]
-    venue_id: Option<String>,
+    pub venue_id: Option<String>,
     /// The name published, e.g. 某某小区.
-    name: String,
-    level: RiskLevel,
-    starts_at: String,
+    pub name: String,
+    pub level: RiskLevel,
+    pub starts_at: String,
     /// Absent while the area lasts.
     #[serde(default)]
-    ends_at: Option<String>,
-    legal_basis: String,
+    pub ends_at: Option<String>,
+    pub legal_basis: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RiskAreaProposal {
-    risk_area: RiskArea,
+    pub risk_area: RiskArea,
     /// Approving it (`POST /batches/{id}/approve`, a second official) publishes the area and
     /// records a stay in it for everyone affected.
-    batch: Batch,
+    pub batch: Batch,
 }
 
 /// Proposes a risk area (`risk_areas` feed, or a health official): finds everyone whose visits

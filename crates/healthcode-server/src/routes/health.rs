@@ -3,6 +3,8 @@
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "the process answers")))]
 pub async fn healthz() -> &'static str {
@@ -16,17 +18,18 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<&'static str> {
     Ok("ready")
 }
 
-pub async fn not_found() -> ApiError {
-    ApiError::not_found("this path")
+pub async fn not_found(headers: HeaderMap) -> Response {
+    crate::web::page::for_client(&headers, ApiError::not_found("this path"))
 }
 
-pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(
+pub async fn method_not_allowed(headers: HeaderMap) -> Response {
+    let e = ApiError::new(
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "this path does not take this method",
         "该路径不支持此请求方法",
-    )
+    );
+    crate::web::page::for_client(&headers, e)
 }
 
 /// Prometheus exposition.

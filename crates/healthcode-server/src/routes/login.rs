@@ -15,14 +15,14 @@ use time::format_description::well_known::Rfc3339;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
-    phone: String,
+    pub phone: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    phone: String,
-    code: String,
+    pub phone: String,
+    pub code: String,
 }
 
 /// A mainland mobile number (11 digits starting 13–19) or an international one (+ and 7–15

@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .nest("/api/v1", api)
+        .merge(crate::web::router(state.clone()))
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)
         // Bodies are read by our JSON extractor, which answers an oversized one with 413 and the

@@ -38,17 +38,17 @@ pub async fn me(caller: Caller) -> Json<Value> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
-    document_kind: DocumentKind,
+    pub document_kind: DocumentKind,
     #[serde(default)]
-    document_number: String,
+    pub document_number: String,
     #[serde(default)]
-    country: Option<String>,
-    name: String,
+    pub country: Option<String>,
+    pub name: String,
     #[serde(default)]
-    phone: Option<String>,
+    pub phone: Option<String>,
     /// Enrolls a child in the care of this (already enrolled) person.
     #[serde(default)]
-    guardian_id: Option<String>,
+    pub guardian_id: Option<String>,
 }
 
 /// Enrollment. A resident enrolls themselves (under the phone they logged in with) or a child in
@@ -171,13 +171,22 @@ pub async fn current_status(
     Ok((person, state.policy.evaluate(&facts, now)))
 }
 
+/// The code shown and its word: the policy's colour, or `pending` (审核中) while enrollment is
+/// under review.
+pub fn code_shown(person: &Person, status: &Status) -> (&'static str, &'static str) {
+    match person.enrollment {
+        Enrollment::Pending => ("pending", "审核中"),
+        Enrollment::Confirmed => (status.color.as_str(), status.color.word_zh()),
+    }
+}
+
 /// The code shown: the policy's colour, or `pending` (审核中) while enrollment is under review.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct StatusView {
-    person: Person,
-    code: &'static str,
-    code_zh: &'static str,
-    status: Status,
+    pub person: Person,
+    pub code: &'static str,
+    pub code_zh: &'static str,
+    pub status: Status,
 }
 
 /// GB/T 38963 health-information query: the colour (or `pending`), every reason, until-times.
@@ -189,10 +198,7 @@ pub async fn status(
     Path(id): Path<String>,
 ) -> ApiResult<Json<StatusView>> {
     let (person, status) = current_status(&state, &caller, &id, "status.read").await?;
-    let (code, code_zh) = match person.enrollment {
-        Enrollment::Pending => ("pending", "审核中"),
-        Enrollment::Confirmed => (status.color.as_str(), status.color.word_zh()),
-    };
+    let (code, code_zh) = code_shown(&person, &status);
     Ok(Json(StatusView {
         person,
         code,
@@ -206,11 +212,11 @@ pub async fn status(
 pub struct DeclarationRequest {
     /// Degrees Celsius, e.g. 36.6.
     #[serde(default)]
-    temperature_c: Option<f64>,
+    pub temperature_c: Option<f64>,
     #[serde(default)]
-    symptoms: Vec<String>,
+    pub symptoms: Vec<String>,
     #[serde(default)]
-    address: Option<String>,
+    pub address: Option<String>,
 }
 
 /// The daily health declaration (健康申报), recorded as a self-declared fact.
@@ -251,13 +257,13 @@ pub async fn declare(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TripRequest {
-    origin: String,
-    destination: String,
+    pub origin: String,
+    pub destination: String,
     #[serde(default)]
-    departed_at: Option<String>,
-    arrived_at: String,
+    pub departed_at: Option<String>,
+    pub arrived_at: String,
     #[serde(default)]
-    abroad: bool,
+    pub abroad: bool,
 }
 
 /// A trip declaration, past or planned (行程申报), recorded as a self-declared fact.

@@ -26,17 +26,17 @@ const FUTURE_SKEW: Duration = Duration::minutes(5);
 pub struct ScanRequest {
     /// The scanner's own id for this scan (1 to 64 characters): sending it again never records
     /// a second visit.
-    scan_id: String,
+    pub scan_id: String,
     /// The scanned text (`HCP1:…`).
-    text: String,
+    pub text: String,
     /// When the scan was made (RFC 3339); now when absent. An offline scan is judged at this
     /// time, if it is no older than the node's `scans.max_offline_hours`.
     #[serde(default)]
-    scanned_at: Option<String>,
+    pub scanned_at: Option<String>,
     /// `entry` (default) or `exit`.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
-    direction: Option<Direction>,
+    pub direction: Option<Direction>,
 }
 
 impl From<RecordError> for ApiError {
@@ -55,7 +55,10 @@ impl From<RecordError> for ApiError {
 }
 
 /// The checkpoint a caller scans for, and its venue; both fixed once created, so cached.
-async fn checkpoint_of(state: &AppState, caller: &Caller) -> ApiResult<(Checkpoint, Venue)> {
+pub(crate) async fn checkpoint_of(
+    state: &AppState,
+    caller: &Caller,
+) -> ApiResult<(Checkpoint, Venue)> {
     caller.require(&[Role::Checkpoint])?;
     let Caller::Staff { account, .. } = caller else {
         return Err(ApiError::forbidden());
@@ -304,37 +307,37 @@ pub async fn batch(
 #[serde(deny_unknown_fields)]
 pub struct CheckinRequest {
     /// The venue code's text (`HCV1:…`), scanned with the phone or pasted.
-    text: String,
+    pub text: String,
     /// Whom the check-in is for: the resident or a child in their care (the resident when
     /// absent).
     #[serde(default)]
-    person_id: Option<String>,
+    pub person_id: Option<String>,
     /// Where the phone is (GB/T 2260 code, from its location services), if it can tell: a
     /// check-in far from the venue is flagged and counts as presence only once confirmed.
     #[serde(default)]
-    region: Option<String>,
+    pub region: Option<String>,
     /// `entry` (default) or `exit`.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
-    direction: Option<Direction>,
+    pub direction: Option<Direction>,
 }
 
 /// What a check-in answers: the visit and the colour to show staff at the door.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CheckinAnswer {
-    visit: Visit,
+    pub visit: Visit,
     /// True when the same venue was checked in to within the policy's `checkin_dedup_minutes`:
     /// this is that check-in.
-    duplicate: bool,
-    venue_name: String,
-    colour: String,
-    colour_zh: String,
-    masked_name: String,
+    pub duplicate: bool,
+    pub venue_name: String,
+    pub colour: String,
+    pub colour_zh: String,
+    pub masked_name: String,
     /// Whether the venue admits this colour.
-    admit: bool,
+    pub admit: bool,
     /// Each reason for the colour, in both languages.
     #[schema(value_type = Vec<Object>)]
-    reasons: Vec<Value>,
+    pub reasons: Vec<Value>,
 }
 
 /// A resident checks in by scanning a venue code (场所码). Not doubled within a short window;
@@ -452,7 +455,7 @@ pub async fn checkin(
     Ok((StatusCode::CREATED, Json(shown(visit, false))))
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
+#[derive(Default, Deserialize, utoipa::IntoParams)]
 pub struct Window {
     /// From (RFC 3339); 14 days ago when absent.
     #[serde(default)]
@@ -487,9 +490,9 @@ impl Window {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct VisitView {
     #[serde(flatten)]
-    visit: Visit,
+    pub visit: Visit,
     /// The end of presence: the exit scanned at the same venue, or `until`.
-    presence_until: Option<String>,
+    pub presence_until: Option<String>,
 }
 
 fn with_presence(visits: Vec<Visit>) -> Vec<VisitView> {

@@ -15,12 +15,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VenueRequest {
-    name: String,
-    address: String,
+    pub name: String,
+    pub address: String,
     /// GB/T 2260 region code (6 digits).
-    region: String,
+    pub region: String,
     /// One of the categories of the policy's `venue_dwell_minutes` (metro, mall, hospital, …).
-    category: String,
+    pub category: String,
 }
 
 /// A venue with the dwell time its category has under the published policy: how long a visit
@@ -28,8 +28,8 @@ pub struct VenueRequest {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct VenueView {
     #[serde(flatten)]
-    venue: Venue,
-    dwell_minutes: i64,
+    pub venue: Venue,
+    pub dwell_minutes: i64,
 }
 
 fn dwell_minutes(state: &AppState, category: &str) -> Option<i64> {
@@ -125,6 +125,17 @@ pub struct CodeQuery {
     format: Option<String>,
 }
 
+/// A venue and its freshly signed code's text (`HCV1:…`), for those who print venue codes.
+pub async fn venue_code(state: &AppState, caller: &Caller, id: &str) -> ApiResult<(Venue, String)> {
+    caller.require(&[Role::VenueManager, Role::HealthOfficial, Role::Admin])?;
+    let venue = found(state, id).await?;
+    let text = state.passes.venue_code(&venue, state.now()).map_err(|e| {
+        tracing::error!(error = %e, "venue code failed");
+        ApiError::internal()
+    })?;
+    Ok((venue, text))
+}
+
 /// The venue's signed code (场所码) to print: `HCV1:` text, or a PNG or SVG QR code.
 #[utoipa::path(get, path = "/api/v1/venues/{id}/code", tag = "venues", security(("bearer" = [])),
     params(("id" = String, Path, description = "the venue's id"), CodeQuery),
@@ -136,12 +147,7 @@ pub async fn code(
     Path(id): Path<String>,
     Query(query): Query<CodeQuery>,
 ) -> ApiResult<Response> {
-    caller.require(&[Role::VenueManager, Role::HealthOfficial, Role::Admin])?;
-    let venue = found(&state, &id).await?;
-    let text = state.passes.venue_code(&venue, state.now()).map_err(|e| {
-        tracing::error!(error = %e, "venue code failed");
-        ApiError::internal()
-    })?;
+    let (_, text) = venue_code(&state, &caller, &id).await?;
     let image = |e: healthcode_pass::qr::QrError| {
         tracing::error!(error = %e, "QR rendering failed");
         ApiError::internal()
@@ -171,14 +177,14 @@ pub async fn code(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckpointRequest {
-    name: String,
+    pub name: String,
 }
 
 /// A new checkpoint and the token its scanner uses (shown once, stored only as a hash).
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct NewCheckpoint {
-    checkpoint: Checkpoint,
-    token: String,
+    pub checkpoint: Checkpoint,
+    pub token: String,
 }
 
 #[utoipa::path(post, path = "/api/v1/venues/{id}/checkpoints", tag = "venues", security(("bearer" = [])),

@@ -1,0 +1,75 @@
+//! Appeals waiting for an official's decision.
+
+use crate::AppState;
+use crate::body::Body;
+use crate::routes::appeals;
+use crate::web::page::{Chrome, PageResult, local_time, render, see};
+use crate::web::session::{Posted, Web};
+use askama::Template;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+
+struct Row {
+    id: String,
+    person_id: String,
+    fact_id: String,
+    reason: String,
+    filed: String,
+}
+
+#[derive(Template)]
+#[template(path = "console_appeals.html")]
+struct AppealsPage {
+    chrome: Chrome,
+    appeals: Vec<Row>,
+}
+
+pub async fn list(State(state): State<AppState>, web: Web) -> PageResult {
+    let caller = web.staff(&state).await?;
+    let axum::Json(open) = appeals::open(State(state), caller).await?;
+    render(AppealsPage {
+        chrome: Chrome::new(&web, "申诉审核", "Appeals", true),
+        appeals: open
+            .into_iter()
+            .map(|a| Row {
+                filed: local_time(a.created_at),
+                id: a.id,
+                person_id: a.person_id,
+                fact_id: a.fact_id,
+                reason: a.reason,
+            })
+            .collect(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct DecisionForm {
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Upholds or withdraws the fact appealed, with the reason; the colour follows.
+pub async fn decide(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+    Posted(form): Posted<DecisionForm>,
+) -> PageResult {
+    let caller = web.staff(&state).await?;
+    let outcome =
+        serde_json::from_value(serde_json::Value::String(form.outcome)).map_err(|_| {
+            crate::error::ApiError::unprocessable(
+                "bad_outcome",
+                "decide fact_upheld or fact_retracted",
+                "请选择维持或撤销",
+            )
+        })?;
+    let decision = appeals::Decision {
+        outcome,
+        reason: form.reason,
+    };
+    let _decided = appeals::decide(State(state), caller, Path(id), Body(decision)).await?;
+    see("/console/appeals")
+}

@@ -1,0 +1,110 @@
+//! Risk areas: a department or an official proposes one, a second official approves its batch,
+//! which publishes it and records a stay in it for everyone who was there.
+
+use super::local_field;
+use crate::AppState;
+use crate::body::Body;
+use crate::routes::{appeals, feeds};
+use crate::web::page::{Chrome, PageResult, local_time, render, see};
+use crate::web::session::{Posted, Web};
+use askama::Template;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+
+struct AreaRow {
+    name: String,
+    region: String,
+    level: String,
+    from: String,
+    until: String,
+    state: String,
+    proposed: bool,
+    affected: i64,
+    batch_id: String,
+}
+
+#[derive(Template)]
+#[template(path = "console_areas.html")]
+struct AreasPage {
+    chrome: Chrome,
+    areas: Vec<AreaRow>,
+}
+
+pub async fn list(State(state): State<AppState>, web: Web) -> PageResult {
+    web.staff(&state).await?;
+    let l = web.lang;
+    let areas = state.store.risk_areas(true).await?;
+    render(AreasPage {
+        chrome: Chrome::new(&web, "风险地区与批次审批", "Risk areas and approvals", true),
+        areas: areas
+            .into_iter()
+            .map(|a| AreaRow {
+                level: match a.level.as_str() {
+                    "high" => l.t("高风险", "high risk"),
+                    _ => l.t("中风险", "medium risk"),
+                }
+                .to_owned(),
+                from: local_time(a.starts_at),
+                until: a.ends_at.map(local_time).unwrap_or_default(),
+                proposed: a.state == "proposed",
+                state: match a.state.as_str() {
+                    "proposed" => l.t("待第二名官员审批", "awaiting a second official"),
+                    _ => l.t("已发布", "published"),
+                }
+                .to_owned(),
+                name: a.name,
+                region: a.region,
+                affected: a.affected,
+                batch_id: a.batch_id,
+            })
+            .collect(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct AreaForm {
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    level: String,
+    #[serde(default)]
+    starts_at: String,
+    #[serde(default)]
+    legal_basis: String,
+}
+
+pub async fn propose(
+    State(state): State<AppState>,
+    web: Web,
+    Posted(form): Posted<AreaForm>,
+) -> PageResult {
+    let caller = web.staff(&state).await?;
+    let level = serde_json::from_value(serde_json::Value::String(form.level)).map_err(|_| {
+        crate::error::ApiError::unprocessable("bad_level", "medium or high", "请选择中风险或高风险")
+    })?;
+    let request = feeds::RiskAreaRequest {
+        region: form.region.trim().to_owned(),
+        venue_id: None,
+        name: form.name,
+        level,
+        starts_at: local_field(&form.starts_at)?.unwrap_or_default(),
+        ends_at: None,
+        legal_basis: form.legal_basis,
+    };
+    let (_, _proposal) = feeds::propose_risk_area(State(state), caller, Body(request)).await?;
+    see("/console/risk-areas")
+}
+
+/// The second official's approval of a batch (a risk area's, or any batch of facts).
+pub async fn approve(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+    Posted(_): Posted<std::collections::HashMap<String, String>>,
+) -> PageResult {
+    let caller = web.staff(&state).await?;
+    let _approved = appeals::approve(State(state), caller, Path(id)).await?;
+    see("/console/risk-areas")
+}

@@ -1,0 +1,131 @@
+//! A person's record for caseworkers: the colour and why (the read is on the person's audit
+//! trail, as through the API), confirming an enrollment, and recording facts and test results.
+
+use super::local_field;
+use crate::AppState;
+use crate::body::Body;
+use crate::routes::people;
+use crate::web::page::{Chrome, CodeLook, PageResult, look, render, see};
+use crate::web::resident::ReasonRow;
+use crate::web::session::{Posted, Web};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use healthcode_store::Enrollment;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Template)]
+#[template(path = "console_find.html")]
+struct FindPage {
+    chrome: Chrome,
+}
+
+#[derive(Deserialize)]
+pub struct Find {
+    #[serde(default)]
+    id: String,
+}
+
+/// Finds a person by id (as a trace, an appeal or the person themselves gives it).
+pub async fn find(State(state): State<AppState>, web: Web, Query(q): Query<Find>) -> PageResult {
+    web.staff(&state).await?;
+    let id = q.id.trim();
+    if !id.is_empty() {
+        return see(&format!("/console/people/{id}"));
+    }
+    render(FindPage {
+        chrome: Chrome::new(&web, "人员与记录", "People and records", true),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "console_person.html")]
+struct PersonPage {
+    chrome: Chrome,
+    id: String,
+    look: CodeLook,
+    masked_name: String,
+    pending: bool,
+    reasons: Vec<ReasonRow>,
+}
+
+pub async fn show(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> PageResult {
+    let caller = web.staff(&state).await?;
+    let axum::Json(view) = people::status(State(state), caller, Path(id.clone())).await?;
+    render(PersonPage {
+        chrome: Chrome::new(&web, "人员记录", "Person's record", true),
+        look: look(view.code),
+        masked_name: view.person.name_masked.clone(),
+        pending: view.person.enrollment == Enrollment::Pending,
+        reasons: crate::web::resident::reason_rows(web.lang, &view.status),
+        id,
+    })
+}
+
+pub async fn confirm(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+    Posted(_): Posted<std::collections::HashMap<String, String>>,
+) -> PageResult {
+    let caller = web.staff(&state).await?;
+    people::confirm(State(state), caller, Path(id.clone())).await?;
+    see(&format!("/console/people/{id}"))
+}
+
+#[derive(Deserialize)]
+pub struct FactForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    sample_id: String,
+    #[serde(default)]
+    sampled_at: String,
+    #[serde(default)]
+    releases: String,
+    #[serde(default)]
+    legal_basis: String,
+}
+
+/// A fact as the API takes it, from the console's form: a test result, an observation order,
+/// or a release; the API's handler checks the role, the legal basis and the fact.
+fn fact_body(form: &FactForm, now: &str) -> Result<Value, crate::web::page::WebError> {
+    let at = local_field(&form.sampled_at)?.unwrap_or_else(|| now.to_owned());
+    let body = match form.kind.as_str() {
+        "test_negative" | "test_positive" => json!({
+            "type": "test", "sample_id": form.sample_id.trim(),
+            "result": if form.kind == "test_negative" { "negative" } else { "positive" },
+            "sampled_at": at, "reported_at": now,
+        }),
+        "observation_home" | "observation_centralized" => json!({
+            "type": "observation",
+            "kind": form.kind.trim_start_matches("observation_"),
+            "start_at": at,
+        }),
+        "release" => json!({"type": "release", "releases": form.releases.trim(), "at": now}),
+        other => {
+            return Err(crate::error::ApiError::unprocessable(
+                "bad_kind",
+                format!("{other:?} is not a kind of record this form makes"),
+                "请选择记录类型",
+            )
+            .into());
+        }
+    };
+    let mut body = body;
+    body["legal_basis"] = json!(form.legal_basis);
+    Ok(body)
+}
+
+pub async fn record(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+    Posted(form): Posted<FactForm>,
+) -> PageResult {
+    let caller = web.staff(&state).await?;
+    let body = fact_body(&form, &people::rfc3339(state.now()))?;
+    let (_, _recorded) =
+        people::record_fact(State(state), caller, Path(id.clone()), Body(body)).await?;
+    see(&format!("/console/people/{id}"))
+}

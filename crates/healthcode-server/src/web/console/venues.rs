@@ -1,0 +1,136 @@
+//! Venues and their checkpoints: register them, give a checkpoint its scanner token, and print
+//! the venue code (场所码) to post at the door.
+
+use crate::AppState;
+use crate::body::Body;
+use crate::routes::venues;
+use crate::web::page::{Chrome, PageResult, render, see};
+use crate::web::session::{Posted, Web};
+use askama::Template;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+
+struct VenueRow {
+    id: String,
+    name: String,
+    address: String,
+    region: String,
+    category: String,
+    dwell: i64,
+}
+
+#[derive(Template)]
+#[template(path = "console_venues.html")]
+struct VenuesPage {
+    chrome: Chrome,
+    venues: Vec<VenueRow>,
+    categories: Vec<String>,
+    /// A checkpoint just registered: its name and token, shown this once.
+    new_checkpoint: Option<(String, String)>,
+}
+
+async fn page(state: AppState, web: Web, new_checkpoint: Option<(String, String)>) -> PageResult {
+    let caller = web.staff(&state).await?;
+    let categories = state
+        .policy
+        .document()
+        .parameters
+        .get("venue_dwell_minutes")
+        .and_then(|v| v.as_object())
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let axum::Json(list) = venues::list(State(state), caller).await?;
+    render(VenuesPage {
+        chrome: Chrome::new(&web, "场所与卡口", "Venues and checkpoints", true),
+        venues: list
+            .into_iter()
+            .map(|v| VenueRow {
+                id: v.venue.id,
+                name: v.venue.name,
+                address: v.venue.address,
+                region: v.venue.region,
+                category: v.venue.category,
+                dwell: v.dwell_minutes,
+            })
+            .collect(),
+        categories,
+        new_checkpoint,
+    })
+}
+
+pub async fn list(State(state): State<AppState>, web: Web) -> PageResult {
+    page(state, web, None).await
+}
+
+#[derive(Deserialize)]
+pub struct VenueForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    category: String,
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    web: Web,
+    Posted(form): Posted<VenueForm>,
+) -> PageResult {
+    let caller = web.staff(&state).await?;
+    let request = venues::VenueRequest {
+        name: form.name,
+        address: form.address,
+        region: form.region,
+        category: form.category,
+    };
+    let (_, _venue) = venues::register(State(state), caller, Body(request)).await?;
+    see("/console/venues")
+}
+
+#[derive(Deserialize)]
+pub struct CheckpointForm {
+    #[serde(default)]
+    name: String,
+}
+
+/// Registers a checkpoint and shows its token once (it is stored only as a hash).
+pub async fn add_checkpoint(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+    Posted(form): Posted<CheckpointForm>,
+) -> PageResult {
+    let caller = web.staff(&state).await?;
+    let request = venues::CheckpointRequest { name: form.name };
+    let (_, axum::Json(created)) =
+        venues::add_checkpoint(State(state.clone()), caller, Path(id), Body(request)).await?;
+    page(state, web, Some((created.checkpoint.name, created.token))).await
+}
+
+#[derive(Template)]
+#[template(path = "console_venue_print.html")]
+struct PrintPage {
+    chrome: Chrome,
+    name: String,
+    address: String,
+    qr_svg: String,
+}
+
+/// The venue code on a page of its own, to print and post at the door.
+pub async fn print(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> PageResult {
+    let caller = web.staff(&state).await?;
+    let (venue, text) = venues::venue_code(&state, &caller, &id).await?;
+    let svg = healthcode_pass::qr::render_svg(&text).map_err(|e| {
+        tracing::error!(error = %e, "QR rendering failed");
+        crate::error::ApiError::internal()
+    })?;
+    render(PrintPage {
+        chrome: Chrome::new(&web, "场所码", "Venue code", true),
+        name: venue.name,
+        address: venue.address,
+        qr_svg: crate::web::resident::inline_svg(svg),
+    })
+}

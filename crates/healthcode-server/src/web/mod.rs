@@ -1,0 +1,88 @@
+//! The web pages, served by the node: residents (log in, enroll, declare, show the code, see
+//! why, check in), checkpoints (scan and judge), and the console for staff. Server-rendered
+//! (askama templates under `templates/`), with a little vanilla JavaScript from `assets/`,
+//! both built into the binary. Every page acts through the same functions as the JSON API.
+
+mod assets;
+mod charts;
+mod checkpoint;
+mod console;
+pub mod page;
+mod policy;
+mod resident;
+pub mod session;
+
+use crate::AppState;
+use axum::Router;
+use axum::response::Redirect;
+use axum::routing::{get, post};
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(resident::home))
+        .route("/assets/{name}", get(assets::serve))
+        .route("/login", get(resident::login_page).post(resident::login))
+        // Pages answering a form have the form's path; the language toggle asks for it again.
+        .route(
+            "/login/code",
+            get(|| async { Redirect::to("/login") }).post(resident::send_code),
+        )
+        .route("/logout", post(resident::logout))
+        .route("/me", get(resident::me))
+        .route("/me/enroll", post(resident::enroll))
+        .route(
+            "/me/checkin",
+            get(resident::checkin_page).post(resident::checkin),
+        )
+        .route("/me/{id}/code", get(resident::code))
+        .route("/me/{id}/why", get(resident::why))
+        .route("/me/{id}/appeal", post(resident::appeal))
+        .route(
+            "/me/{id}/declare",
+            get(resident::declare_page).post(resident::declare),
+        )
+        .route("/me/{id}/visits", get(resident::visits))
+        .route("/me/{id}/notifications", get(resident::notifications))
+        .route("/me/{id}/audit", get(resident::audit))
+        .route(
+            "/staff/login",
+            get(console::login_page).post(console::login),
+        )
+        .route("/checkpoint", get(checkpoint::page))
+        .route("/policy", get(policy::show))
+        .route("/console", get(console::home))
+        .route("/console/cases", post(console::cases::record_case))
+        .route("/console/cases/{id}", get(console::cases::case))
+        .route("/console/people", get(console::people::find))
+        .route("/console/people/{id}", get(console::people::show))
+        .route(
+            "/console/people/{id}/confirm",
+            post(console::people::confirm),
+        )
+        .route("/console/people/{id}/facts", post(console::people::record))
+        .route("/console/appeals", get(console::appeals::list))
+        .route("/console/appeals/{id}", post(console::appeals::decide))
+        .route(
+            "/console/risk-areas",
+            get(console::areas::list).post(console::areas::propose),
+        )
+        .route(
+            "/console/batches/{id}/approve",
+            post(console::areas::approve),
+        )
+        .route(
+            "/console/venues",
+            get(console::venues::list).post(console::venues::register),
+        )
+        .route(
+            "/console/venues/{id}/checkpoints",
+            get(|| async { Redirect::to("/console/venues") }).post(console::venues::add_checkpoint),
+        )
+        .route("/console/venues/{id}/print", get(console::venues::print))
+        .route("/console/dashboard", get(console::dashboard::show))
+        .route("/console/audit", get(console::audit::show))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            session::middleware,
+        ))
+}

@@ -1,0 +1,248 @@
+//! What every page shares: the language, the page frame, rendering, and errors as pages.
+
+use crate::error::ApiError;
+use crate::web::session::Web;
+use askama::Template;
+use axum::http::StatusCode;
+use axum::http::header::CACHE_CONTROL;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use healthcode_core::text::Text;
+use time::{OffsetDateTime, UtcOffset};
+
+/// The page language: Chinese unless the visitor chose English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "zh" | "zh-CN" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    /// The `lang` attribute of the page.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// The other language, for the toggle.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+
+    /// Picks the text in this language.
+    pub fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+
+    pub fn text(self, text: &Text) -> String {
+        self.t(&text.zh, &text.en).to_owned()
+    }
+
+    /// The toggle's own label, in the language it switches to.
+    pub fn switch_label(self) -> &'static str {
+        match self {
+            Lang::Zh => "English",
+            Lang::En => "中文",
+        }
+    }
+}
+
+/// The frame around every page: language, CSRF token, title and who is signed in.
+pub struct Chrome {
+    pub lang: Lang,
+    pub csrf: String,
+    pub path: String,
+    pub title: String,
+    /// Shows the log-out button.
+    pub signed_in: bool,
+}
+
+impl Chrome {
+    pub fn new(web: &Web, title_zh: &str, title_en: &str, signed_in: bool) -> Chrome {
+        Chrome {
+            lang: web.lang,
+            csrf: web.csrf.clone(),
+            path: web.path.clone(),
+            title: web.lang.t(title_zh, title_en).to_owned(),
+            signed_in,
+        }
+    }
+
+    pub fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
+        self.lang.t(zh, en)
+    }
+}
+
+/// What a page handler fails with: an error shown as a page, or "sign in first".
+#[derive(Debug)]
+pub enum WebError {
+    Api(ApiError),
+    /// Not signed in (or not as the right kind of user): go to this login page.
+    SignIn(&'static str),
+}
+
+impl From<ApiError> for WebError {
+    fn from(e: ApiError) -> WebError {
+        WebError::Api(e)
+    }
+}
+
+impl From<healthcode_store::StoreError> for WebError {
+    fn from(e: healthcode_store::StoreError) -> WebError {
+        WebError::Api(e.into())
+    }
+}
+
+pub type PageResult = Result<Response, WebError>;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    code: &'a str,
+    zh: &'a str,
+    en: &'a str,
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        match self {
+            WebError::SignIn(to) => Redirect::to(to).into_response(),
+            WebError::Api(e) => {
+                // The page has no visitor context here, so it says it in both languages.
+                let page = ErrorPage {
+                    status: e.status.as_u16(),
+                    code: e.code,
+                    zh: &e.zh,
+                    en: &e.en,
+                };
+                let body = page.render().unwrap_or_else(|_| e.en.clone());
+                let mut response =
+                    (e.status, [(CACHE_CONTROL, "no-store")], Html(body)).into_response();
+                if let Some(seconds) = e.retry_after {
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::RETRY_AFTER, seconds.into());
+                }
+                response
+            }
+        }
+    }
+}
+
+/// An error as a browser wants it (a page, when it asks for HTML) or as an API client does
+/// (the JSON body): for paths no handler took.
+pub fn for_client(headers: &axum::http::HeaderMap, e: ApiError) -> Response {
+    let wants_page = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_page {
+        WebError::Api(e).into_response()
+    } else {
+        e.into_response()
+    }
+}
+
+/// Renders a page; pages hold personal data, so they are never cached.
+pub fn render(page: impl Template) -> PageResult {
+    let body = page.render().map_err(|e| {
+        tracing::error!(error = %e, "rendering a page failed");
+        WebError::Api(ApiError::internal())
+    })?;
+    Ok((StatusCode::OK, [(CACHE_CONTROL, "no-store")], Html(body)).into_response())
+}
+
+/// After a form: back to a page (303, so a reload does not post again).
+pub fn see(to: &str) -> PageResult {
+    Ok(Redirect::to(to).into_response())
+}
+
+/// The region's local time (China Standard Time), as pages show it.
+pub const LOCAL: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
+    Ok(o) => o,
+    Err(_) => UtcOffset::UTC,
+};
+
+pub fn local_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(LOCAL);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+pub fn local_ms(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map(local_time)
+        .unwrap_or_default()
+}
+
+/// A code's look: CSS class, icon, and the word in each language. Never colour alone.
+pub struct CodeLook {
+    pub class: &'static str,
+    pub icon: &'static str,
+    pub zh: &'static str,
+    pub en: &'static str,
+}
+
+pub fn look(code: &str) -> CodeLook {
+    match code {
+        "green" => CodeLook {
+            class: "green",
+            icon: "✔",
+            zh: "绿码",
+            en: "Green code",
+        },
+        "yellow" => CodeLook {
+            class: "yellow",
+            icon: "⚠",
+            zh: "黄码",
+            en: "Yellow code",
+        },
+        "red" => CodeLook {
+            class: "red",
+            icon: "✖",
+            zh: "红码",
+            en: "Red code",
+        },
+        _ => CodeLook {
+            class: "pending",
+            icon: "◷",
+            zh: "审核中",
+            en: "Under review",
+        },
+    }
+}
+
+impl CodeLook {
+    pub fn word(&self, lang: &Lang) -> &'static str {
+        lang.t(self.zh, self.en)
+    }
+}

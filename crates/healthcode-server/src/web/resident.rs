@@ -1,0 +1,730 @@
+//! Residents' pages: log in by phone, enroll, declare, show the code, see why, appeal, check in,
+//! and read visits, messages and who read their data. Each acts through the API's handlers.
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::body::Body;
+use crate::routes::people::{code_shown, current_status};
+use crate::routes::{appeals, cases, login, pass, people, scans};
+use crate::web::page::{
+    Chrome, CodeLook, Lang, PageResult, local_ms, local_time, look, render, see,
+};
+use crate::web::session::{Posted, Web};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::response::{IntoResponse, Redirect};
+use healthcode_core::identity::DocumentKind;
+use healthcode_store::{AuditEntry, Notification, Person};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home {
+    chrome: Chrome,
+}
+
+pub async fn home(web: Web) -> PageResult {
+    render(Home {
+        chrome: Chrome::new(&web, "健康码", "Health code", web.token.is_some()),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    chrome: Chrome,
+    phone: String,
+    sent: bool,
+    error: Option<String>,
+}
+
+pub async fn login_page(web: Web) -> PageResult {
+    render(LoginPage {
+        chrome: Chrome::new(&web, "登录", "Log in", false),
+        phone: String::new(),
+        sent: false,
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct PhoneForm {
+    #[serde(default)]
+    phone: String,
+}
+
+/// Sends a one-time code (the demo's SMS gateway prints it in the node's log).
+pub async fn send_code(
+    State(state): State<AppState>,
+    web: Web,
+    Posted(form): Posted<PhoneForm>,
+) -> PageResult {
+    let request = login::CodeRequest {
+        phone: form.phone.clone(),
+    };
+    let sent = login::send_code(State(state), Body(request)).await;
+    render(LoginPage {
+        chrome: Chrome::new(&web, "登录", "Log in", false),
+        phone: form.phone,
+        sent: sent.is_ok(),
+        error: sent.err().map(|e| web.lang.t(&e.zh, &e.en).to_owned()),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// Trades the code for a session, kept in an HttpOnly cookie.
+pub async fn login(
+    State(state): State<AppState>,
+    web: Web,
+    Posted(form): Posted<LoginForm>,
+) -> PageResult {
+    let hours = state.config.login.session_hours;
+    let request = login::LoginRequest {
+        phone: form.phone.clone(),
+        code: form.code,
+    };
+    match login::login(State(state), Body(request)).await {
+        Ok(axum::Json(answer)) => {
+            let token = answer["token"].as_str().unwrap_or_default();
+            let cookie = web.session_cookie(token, hours * 3600);
+            Ok(([(SET_COOKIE, cookie)], Redirect::to("/me")).into_response())
+        }
+        Err(e) => render(LoginPage {
+            chrome: Chrome::new(&web, "登录", "Log in", false),
+            phone: form.phone,
+            sent: true,
+            error: Some(web.lang.t(&e.zh, &e.en).to_owned()),
+        }),
+    }
+}
+
+pub async fn logout(web: Web, Posted(_): Posted<HashMap<String, String>>) -> PageResult {
+    Ok(([(SET_COOKIE, web.clear_session())], Redirect::to("/")).into_response())
+}
+
+/// One person the resident acts for, as the overview lists them.
+struct PersonRow {
+    id: String,
+    name_masked: String,
+    document: String,
+    look: CodeLook,
+    child: bool,
+}
+
+#[derive(Template)]
+#[template(path = "me.html")]
+struct MePage {
+    chrome: Chrome,
+    people: Vec<PersonRow>,
+    /// The resident's own record, whom a child is enrolled under.
+    guardian: Option<String>,
+}
+
+fn people_of(caller: &Caller) -> &[Person] {
+    match caller {
+        Caller::Resident { people, .. } => people,
+        Caller::Staff { .. } => &[],
+    }
+}
+
+fn document_label(lang: Lang, person: &Person) -> String {
+    let kind = match lang {
+        Lang::Zh => person.document_kind.name_zh().to_owned(),
+        Lang::En => serde_json::to_value(person.document_kind)
+            .ok()
+            .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+            .unwrap_or_default(),
+    };
+    match &person.document_tail {
+        Some(tail) => format!("{kind} ****{tail}"),
+        None => kind,
+    }
+}
+
+pub async fn me(State(state): State<AppState>, web: Web) -> PageResult {
+    let caller = web.resident(&state).await?;
+    let mut rows = Vec::new();
+    for person in people_of(&caller) {
+        let (person, status) = current_status(&state, &caller, &person.id, "").await?;
+        let (code, _) = code_shown(&person, &status);
+        rows.push(PersonRow {
+            document: document_label(web.lang, &person),
+            look: look(code),
+            child: person.guardian_id.is_some(),
+            name_masked: person.name_masked,
+            id: person.id,
+        });
+    }
+    let guardian = people_of(&caller)
+        .iter()
+        .find(|p| p.guardian_id.is_none())
+        .map(|p| p.id.clone());
+    render(MePage {
+        chrome: Chrome::new(&web, "我的健康码", "My health code", true),
+        people: rows,
+        guardian,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct EnrollForm {
+    #[serde(default)]
+    document_kind: String,
+    #[serde(default)]
+    document_number: String,
+    #[serde(default)]
+    country: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    guardian_id: String,
+}
+
+fn given(s: String) -> Option<String> {
+    let s = s.trim().to_owned();
+    (!s.is_empty()).then_some(s)
+}
+
+/// Enrolls the resident (under the phone they logged in with) or a child in their care.
+pub async fn enroll(
+    State(state): State<AppState>,
+    web: Web,
+    Posted(form): Posted<EnrollForm>,
+) -> PageResult {
+    let caller = web.resident(&state).await?;
+    let document_kind: DocumentKind = serde_json::from_value(serde_json::Value::String(
+        form.document_kind.clone(),
+    ))
+    .map_err(|_| {
+        crate::error::ApiError::unprocessable(
+            "bad_document_kind",
+            format!("{:?} is not a document kind", form.document_kind),
+            "请选择证件类型",
+        )
+    })?;
+    let request = people::EnrollRequest {
+        document_kind,
+        document_number: form.document_number,
+        country: given(form.country),
+        name: form.name,
+        phone: given(form.phone),
+        guardian_id: given(form.guardian_id),
+    };
+    let (_, axum::Json(person)) =
+        people::enroll(State(state.clone()), caller, Body(request)).await?;
+    see(&format!("/me/{}/code", person.id))
+}
+
+/// A reason as the pages show it.
+pub struct ReasonRow {
+    pub look: CodeLook,
+    pub text: String,
+    pub until: Option<String>,
+    pub notice: Option<String>,
+    pub facts: Vec<String>,
+}
+
+pub(crate) fn reason_rows(lang: Lang, status: &healthcode_core::Status) -> Vec<ReasonRow> {
+    status
+        .reasons
+        .iter()
+        .map(|r| ReasonRow {
+            look: look(r.color.as_str()),
+            text: lang.text(&r.text),
+            until: r.until.map(local_time),
+            notice: r.notice.as_ref().map(|n| lang.text(n)),
+            facts: r.facts.clone(),
+        })
+        .collect()
+}
+
+/// An SVG document as an element inside HTML: without its XML prolog.
+pub(crate) fn inline_svg(svg: String) -> String {
+    match svg.find("<svg") {
+        Some(at) => svg[at..].to_owned(),
+        None => svg,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "code.html")]
+struct CodePage {
+    chrome: Chrome,
+    id: String,
+    look: CodeLook,
+    masked_name: String,
+    document: String,
+    qr_svg: String,
+    issued: String,
+    /// Seconds the pass is still valid for.
+    remaining: i64,
+    /// Seconds after which the page fetches a fresh pass, before this one expires.
+    refresh_in: i64,
+    reasons: Vec<ReasonRow>,
+}
+
+/// 亮码: a fresh pass as a large QR code, the colour as a band with its word and icon, the
+/// masked name, a live clock and the seconds left; the page renews itself before expiry, so a
+/// screenshot is visibly stale.
+pub async fn code(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> PageResult {
+    let caller = web.resident(&state).await?;
+    let pass::Fresh {
+        person,
+        status,
+        pass,
+        text,
+    } = pass::fresh_pass(&state, &caller, &id).await?;
+    let qr_svg = healthcode_pass::qr::render_svg(&text).map_err(|e| {
+        tracing::error!(error = %e, "QR rendering failed");
+        crate::error::ApiError::internal()
+    })?;
+    let qr_svg = inline_svg(qr_svg);
+    let (code, _) = code_shown(&person, &status);
+    let remaining = (pass.expires_at - state.now().unix_timestamp()).max(0);
+    render(CodePage {
+        chrome: Chrome::new(&web, "亮码", "My code", true),
+        id,
+        look: look(code),
+        masked_name: person.name_masked.clone(),
+        document: document_label(web.lang, &person),
+        qr_svg,
+        issued: local_time(state.now()),
+        remaining,
+        refresh_in: (remaining - 20).max(5),
+        reasons: reason_rows(web.lang, &status),
+    })
+}
+
+struct AppealRow {
+    fact_id: String,
+    reason: String,
+    state: String,
+    decision: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "why.html")]
+struct WhyPage {
+    chrome: Chrome,
+    id: String,
+    look: CodeLook,
+    reasons: Vec<ReasonRow>,
+    appeals: Vec<AppealRow>,
+}
+
+fn appeal_state(lang: Lang, state: &str) -> String {
+    match state {
+        "open" => lang.t("审核中", "under review"),
+        "fact_upheld" => lang.t("维持原记录", "record upheld"),
+        "fact_retracted" => lang.t("已撤销该记录", "record withdrawn"),
+        other => other,
+    }
+    .to_owned()
+}
+
+/// Why this colour: each reason in plain words, until when, and what to do; an appeal per fact.
+pub async fn why(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> PageResult {
+    let caller = web.resident(&state).await?;
+    let (person, status) = current_status(&state, &caller, &id, "").await?;
+    let (code, _) = code_shown(&person, &status);
+    let axum::Json(appeals) =
+        appeals::of_person(State(state.clone()), caller, Path(id.clone())).await?;
+    render(WhyPage {
+        chrome: Chrome::new(&web, "为什么是这个颜色", "Why this colour", true),
+        id,
+        look: look(code),
+        reasons: reason_rows(web.lang, &status),
+        appeals: appeals
+            .into_iter()
+            .map(|a| AppealRow {
+                state: appeal_state(web.lang, &a.state),
+                fact_id: a.fact_id,
+                reason: a.reason,
+                decision: a.decision_reason,
+            })
+            .collect(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct AppealForm {
+    #[serde(default)]
+    fact_id: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn appeal(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+    Posted(form): Posted<AppealForm>,
+) -> PageResult {
+    let caller = web.resident(&state).await?;
+    let request = appeals::AppealRequest {
+        fact_id: form.fact_id,
+        reason: form.reason,
+    };
+    let (_, _filed) = appeals::file(State(state), caller, Path(id.clone()), Body(request)).await?;
+    see(&format!("/me/{id}/why"))
+}
+
+#[derive(Template)]
+#[template(path = "declare.html")]
+struct DeclarePage {
+    chrome: Chrome,
+    id: String,
+}
+
+pub async fn declare_page(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+) -> PageResult {
+    let caller = web.resident(&state).await?;
+    crate::routes::people::may_act_for(&caller, &id, &[])?;
+    render(DeclarePage {
+        chrome: Chrome::new(&web, "每日健康申报", "Daily declaration", true),
+        id,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct DeclareForm {
+    #[serde(default)]
+    temperature: String,
+    #[serde(default)]
+    cough: Option<String>,
+    #[serde(default)]
+    sore_throat: Option<String>,
+    #[serde(default)]
+    fatigue: Option<String>,
+    #[serde(default)]
+    short_breath: Option<String>,
+    #[serde(default)]
+    address: String,
+}
+
+/// The daily declaration (健康申报); then back to the code, which shows its effect.
+pub async fn declare(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+    Posted(form): Posted<DeclareForm>,
+) -> PageResult {
+    let caller = web.resident(&state).await?;
+    let temperature_c = match form.temperature.trim() {
+        "" => None,
+        t => Some(t.replace(',', ".").parse::<f64>().map_err(|_| {
+            crate::error::ApiError::unprocessable(
+                "bad_temperature",
+                "a body temperature is a number of degrees, e.g. 36.5",
+                "体温应为数字，例如 36.5",
+            )
+        })?),
+    };
+    let symptoms = [
+        (form.cough, "cough"),
+        (form.sore_throat, "sore_throat"),
+        (form.fatigue, "fatigue"),
+        (form.short_breath, "shortness_of_breath"),
+    ]
+    .into_iter()
+    .filter_map(|(ticked, name)| ticked.map(|_| name.to_owned()))
+    .collect();
+    let request = people::DeclarationRequest {
+        temperature_c,
+        symptoms,
+        address: given(form.address),
+    };
+    let (_, _recorded) =
+        people::declare(State(state), caller, Path(id.clone()), Body(request)).await?;
+    see(&format!("/me/{id}/code"))
+}
+
+struct VisitRow {
+    venue: String,
+    at: String,
+    until: String,
+    direction: String,
+    via: String,
+    flag: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "visits.html")]
+struct VisitsPage {
+    chrome: Chrome,
+    id: String,
+    visits: Vec<VisitRow>,
+}
+
+/// Venue names for ids, each looked up once.
+pub(crate) async fn venue_names(
+    state: &AppState,
+    ids: impl IntoIterator<Item = String>,
+) -> Result<HashMap<String, String>, crate::web::page::WebError> {
+    let mut names = HashMap::new();
+    for id in ids {
+        if names.contains_key(&id) {
+            continue;
+        }
+        let name = state
+            .store
+            .venue(&id)
+            .await?
+            .map_or_else(|| id.clone(), |v| v.name);
+        names.insert(id, name);
+    }
+    Ok(names)
+}
+
+pub async fn visits(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> PageResult {
+    let caller = web.resident(&state).await?;
+    let axum::Json(visits) = scans::person_visits(
+        State(state.clone()),
+        caller,
+        Path(id.clone()),
+        Query(scans::Window::default()),
+    )
+    .await?;
+    let ids: Vec<String> = visits.iter().map(|v| v.visit.venue_id.clone()).collect();
+    let names = venue_names(&state, ids).await?;
+    let lang = web.lang;
+    let rows = visits
+        .into_iter()
+        .rev()
+        .map(|v| VisitRow {
+            venue: names.get(&v.visit.venue_id).cloned().unwrap_or_default(),
+            at: local_time(v.visit.at),
+            until: v
+                .presence_until
+                .as_deref()
+                .and_then(|t| {
+                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .map_or_else(String::new, local_time),
+            direction: match v.visit.direction.as_str() {
+                "exit" => lang.t("离开", "exit"),
+                _ => lang.t("进入", "entry"),
+            }
+            .to_owned(),
+            via: match v.visit.via.as_str() {
+                "checkin" => lang.t("场所码登记", "venue code check-in"),
+                _ => lang.t("卡口扫码", "checkpoint scan"),
+            }
+            .to_owned(),
+            flag: v.visit.flag.map(|_| {
+                lang.t(
+                    "位置与场所不符，待确认",
+                    "far from the venue: awaiting confirmation",
+                )
+                .to_owned()
+            }),
+        })
+        .collect();
+    render(VisitsPage {
+        chrome: Chrome::new(&web, "我的到访记录", "My visits", true),
+        id,
+        visits: rows,
+    })
+}
+
+struct NoticeRow {
+    at: String,
+    channel: String,
+    text: String,
+    state: String,
+}
+
+#[derive(Template)]
+#[template(path = "notifications.html")]
+struct NotificationsPage {
+    chrome: Chrome,
+    id: String,
+    notices: Vec<NoticeRow>,
+}
+
+pub async fn notifications(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+) -> PageResult {
+    let caller = web.resident(&state).await?;
+    let axum::Json(list) = cases::notifications(State(state), caller, Path(id.clone())).await?;
+    let lang = web.lang;
+    let notices = list
+        .into_iter()
+        .map(|n: Notification| NoticeRow {
+            at: local_time(n.created_at),
+            channel: match n.channel.as_str() {
+                "sms" => lang.t("短信", "SMS"),
+                _ => lang.t("应用内", "in app"),
+            }
+            .to_owned(),
+            text: lang.text(&n.text),
+            state: match n.state.as_str() {
+                "sent" => lang.t("已发送", "sent"),
+                "failed" => lang.t("发送失败", "failed"),
+                _ => lang.t("待发送", "pending"),
+            }
+            .to_owned(),
+        })
+        .collect();
+    render(NotificationsPage {
+        chrome: Chrome::new(&web, "我的消息", "My notifications", true),
+        id,
+        notices,
+    })
+}
+
+pub struct AuditRow {
+    pub at: String,
+    pub actor: String,
+    pub role: String,
+    pub action: String,
+    pub purpose: String,
+    pub detail: String,
+    pub subject: String,
+}
+
+pub fn audit_rows(lang: Lang, entries: Vec<AuditEntry>) -> Vec<AuditRow> {
+    entries
+        .into_iter()
+        .rev()
+        .map(|e| AuditRow {
+            at: local_ms(e.at),
+            actor: e.actor,
+            role: role_label(lang, &e.role),
+            action: e.action,
+            purpose: e.purpose,
+            detail: e.detail,
+            subject: e.subject.unwrap_or_default(),
+        })
+        .collect()
+}
+
+pub fn role_label(lang: Lang, role: &str) -> String {
+    let (zh, en) = match role {
+        "resident" => ("本人或监护人", "you or your guardian"),
+        "checkpoint" => ("卡口", "checkpoint"),
+        "venue_manager" => ("场所管理员", "venue manager"),
+        "health_official" => ("卫生健康部门", "health official"),
+        "community_worker" => ("社区工作者", "community worker"),
+        "department" => ("数据部门", "department"),
+        "auditor" => ("审计员", "auditor"),
+        "admin" => ("管理员", "administrator"),
+        "system" => ("系统", "system"),
+        other => (other, other),
+    };
+    lang.t(zh, en).to_owned()
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    chrome: Chrome,
+    id: String,
+    entries: Vec<AuditRow>,
+}
+
+/// Who read my data: the audit entries about the person.
+pub async fn audit(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> PageResult {
+    let caller = web.resident(&state).await?;
+    let axum::Json(entries) = people::audit(State(state), caller, Path(id.clone())).await?;
+    render(AuditPage {
+        chrome: Chrome::new(&web, "谁查看了我的信息", "Who read my data", true),
+        id,
+        entries: audit_rows(web.lang, entries),
+    })
+}
+
+struct Choice {
+    id: String,
+    label: String,
+}
+
+#[derive(Template)]
+#[template(path = "checkin.html")]
+struct CheckinPage {
+    chrome: Chrome,
+    people: Vec<Choice>,
+    result: Option<CheckinResult>,
+}
+
+struct CheckinResult {
+    venue: String,
+    look: CodeLook,
+    masked_name: String,
+    admit: bool,
+    duplicate: bool,
+    at: String,
+}
+
+fn choices(caller: &Caller) -> Vec<Choice> {
+    people_of(caller)
+        .iter()
+        .map(|p| Choice {
+            id: p.id.clone(),
+            label: p.name_masked.clone(),
+        })
+        .collect()
+}
+
+/// Venue check-in (场所码登记): scan the code posted at the door, or paste its text.
+pub async fn checkin_page(State(state): State<AppState>, web: Web) -> PageResult {
+    let caller = web.resident(&state).await?;
+    render(CheckinPage {
+        chrome: Chrome::new(&web, "场所码登记", "Venue check-in", true),
+        people: choices(&caller),
+        result: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct CheckinForm {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    person_id: String,
+}
+
+pub async fn checkin(
+    State(state): State<AppState>,
+    web: Web,
+    Posted(form): Posted<CheckinForm>,
+) -> PageResult {
+    let caller = web.resident(&state).await?;
+    let people = choices(&caller);
+    let request = scans::CheckinRequest {
+        text: form.text,
+        person_id: given(form.person_id),
+        region: None,
+        direction: None,
+    };
+    let (_, axum::Json(answer)) = scans::checkin(State(state), caller, Body(request)).await?;
+    render(CheckinPage {
+        chrome: Chrome::new(&web, "场所码登记", "Venue check-in", true),
+        people,
+        result: Some(CheckinResult {
+            venue: answer.venue_name,
+            look: look(&answer.colour),
+            masked_name: answer.masked_name,
+            admit: answer.admit,
+            duplicate: answer.duplicate,
+            at: local_time(answer.visit.at),
+        }),
+    })
+}

@@ -1,0 +1,262 @@
+//! The pages' cookies: the session (the same token the API takes), the CSRF token every form
+//! and page script must send back, and the language. No server-side session state: the session
+//! cookie holds a resident session token (`hs_…`) or a staff account's API token.
+
+use crate::AppState;
+use crate::auth::{Caller, random_hex};
+use crate::error::ApiError;
+use crate::web::page::{Lang, WebError};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::de::DeserializeOwned;
+
+pub const SESSION_COOKIE: &str = "hc_session";
+pub const CSRF_COOKIE: &str = "hc_csrf";
+pub const LANG_COOKIE: &str = "hc_lang";
+/// The header the pages' scripts carry the CSRF token in when they call the API.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// What every page request knows about its visitor, set by [`middleware`].
+#[derive(Debug, Clone)]
+pub struct Web {
+    pub lang: Lang,
+    /// The visitor's CSRF token: the value of the `hc_csrf` cookie, echoed in every form.
+    pub csrf: String,
+    /// The session token from the cookie, if any (not yet checked).
+    pub token: Option<String>,
+    /// Whether cookies set now get `Secure`.
+    pub secure: bool,
+    /// The page's path, for the language toggle.
+    pub path: String,
+}
+
+/// The value of one cookie.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// Equal without revealing, by timing, how much of a guess was right.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn is_token_like(v: &str) -> bool {
+    (16..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The session token for an API call made by a page's script: only with the CSRF header
+/// matching the CSRF cookie, so another site cannot ride on the cookie.
+pub fn api_session(headers: &HeaderMap) -> Option<String> {
+    let session = cookie(headers, SESSION_COOKIE).filter(|t| is_token_like(t))?;
+    let expected = cookie(headers, CSRF_COOKIE)?;
+    let sent = headers.get(CSRF_HEADER)?.to_str().ok()?;
+    same(sent, expected).then(|| session.to_owned())
+}
+
+/// A `Set-Cookie` value: always `Path=/`, `HttpOnly` and `SameSite`; `Secure` when served over
+/// TLS.
+pub fn set_cookie(
+    name: &str,
+    value: &str,
+    max_age: Option<i64>,
+    same_site: &str,
+    secure: bool,
+) -> HeaderValue {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn lang_query(query: Option<&str>) -> Option<Lang> {
+    query?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "lang")
+        .and_then(|(_, v)| Lang::parse(v))
+}
+
+/// Reads the cookies (and `?lang=`), gives the handlers a [`Web`], and sets the cookies a
+/// first visit needs; also the headers every page gets.
+pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let secure = state.config.login.secure_cookies
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let existing = cookie(headers, CSRF_COOKIE)
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned);
+    let fresh_csrf = existing.is_none();
+    let csrf = existing.unwrap_or_else(|| random_hex(32));
+    let asked = lang_query(req.uri().query());
+    let lang = asked
+        .or_else(|| cookie(headers, LANG_COOKIE).and_then(Lang::parse))
+        .unwrap_or(Lang::Zh);
+    let token = cookie(headers, SESSION_COOKIE)
+        .filter(|t| is_token_like(t))
+        .map(str::to_owned);
+    let path = req.uri().path().to_owned();
+    req.extensions_mut().insert(Web {
+        lang,
+        csrf: csrf.clone(),
+        token,
+        secure,
+        path,
+    });
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    if fresh_csrf {
+        h.append(
+            SET_COOKIE,
+            set_cookie(CSRF_COOKIE, &csrf, None, "Strict", secure),
+        );
+    }
+    if let Some(lang) = asked {
+        h.append(
+            SET_COOKIE,
+            set_cookie(LANG_COOKIE, lang.code(), Some(365 * 86400), "Lax", secure),
+        );
+    }
+    // Scripts and styles only from the node itself; no framing; nothing leaks in referrers.
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    response
+}
+
+impl FromRequestParts<AppState> for Web {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Web, WebError> {
+        parts
+            .extensions
+            .get::<Web>()
+            .cloned()
+            .ok_or_else(|| WebError::Api(ApiError::internal()))
+    }
+}
+
+impl Web {
+    /// The signed-in caller, or `None` when there is no (valid) session.
+    pub async fn caller(&self, state: &AppState) -> Result<Option<Caller>, WebError> {
+        let Some(token) = &self.token else {
+            return Ok(None);
+        };
+        match Caller::from_token(state, token).await {
+            Ok(caller) => Ok(Some(caller)),
+            Err(e) if e.status == StatusCode::UNAUTHORIZED || e.status == StatusCode::FORBIDDEN => {
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The signed-in resident; anyone else is sent to the resident login.
+    pub async fn resident(&self, state: &AppState) -> Result<Caller, WebError> {
+        match self.caller(state).await? {
+            Some(c @ Caller::Resident { .. }) => Ok(c),
+            _ => Err(WebError::SignIn("/login")),
+        }
+    }
+
+    /// The signed-in staff member; anyone else is sent to the staff login.
+    pub async fn staff(&self, state: &AppState) -> Result<Caller, WebError> {
+        match self.caller(state).await? {
+            Some(c @ Caller::Staff { .. }) => Ok(c),
+            _ => Err(WebError::SignIn("/staff/login")),
+        }
+    }
+
+    /// The session cookie for a token, living as long as `seconds`.
+    pub fn session_cookie(&self, token: &str, seconds: i64) -> HeaderValue {
+        set_cookie(SESSION_COOKIE, token, Some(seconds), "Lax", self.secure)
+    }
+
+    pub fn clear_session(&self) -> HeaderValue {
+        set_cookie(SESSION_COOKIE, "", Some(0), "Lax", self.secure)
+    }
+}
+
+/// A posted form whose CSRF token (`csrf` field) matched the visitor's cookie: every page form
+/// is read through this, so none can be forged by another site.
+pub struct Posted<T>(pub T);
+
+#[derive(serde::Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf: String,
+}
+
+fn bad_form(e: impl std::fmt::Display) -> WebError {
+    WebError::Api(ApiError::unprocessable(
+        "bad_form",
+        format!("the form could not be read: {e}"),
+        "无法读取表单内容",
+    ))
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Posted<T> {
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Posted<T>, WebError> {
+        let expected = req
+            .extensions()
+            .get::<Web>()
+            .map(|w| w.csrf.clone())
+            .unwrap_or_default();
+        let had_cookie = cookie(req.headers(), CSRF_COOKIE).is_some();
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| {
+                WebError::Api(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    "the form is too large",
+                    "表单内容过大",
+                ))
+            })?;
+        let sent: CsrfField = serde_urlencoded::from_bytes(&bytes).map_err(bad_form)?;
+        if !had_cookie || !same(&sent.csrf, &expected) {
+            return Err(WebError::Api(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "the form had expired or did not come from this site: reload the page and try again",
+                "表单已过期或并非来自本站，请刷新页面后重试",
+            )));
+        }
+        let value = serde_urlencoded::from_bytes(&bytes).map_err(bad_form)?;
+        Ok(Posted(value))
+    }
+}

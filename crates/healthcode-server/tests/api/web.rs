@@ -1,0 +1,769 @@
+//! The web pages over real HTTP: CSRF on every form, the cookies' flags, the phone login, the
+//! code page's colour word, errors as pages, and the pages' scripts calling the API.
+
+use super::scans::{gate, pass_issued_at};
+use super::{Node, nodes};
+use reqwest::header::{COOKIE, HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::{Client, StatusCode};
+use serde_json::json;
+use time::OffsetDateTime;
+
+/// A browser without a cookie jar of its own: it keeps the cookies it is given, by hand, and
+/// does not follow redirects, so each answer can be looked at.
+struct Browser {
+    http: Client,
+    base: String,
+    cookies: Vec<(String, String)>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(str::to_owned)
+    }
+}
+
+impl Browser {
+    fn new(node: &Node) -> Browser {
+        Browser {
+            http: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: node.base.clone(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn keep(&mut self, headers: &HeaderMap) {
+        for value in headers.get_all(SET_COOKIE) {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(k, _)| k != name);
+            if !value.is_empty() {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let resp = req
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        self.keep(&headers);
+        Page {
+            status,
+            headers,
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    /// Posts a form with the page's CSRF token, as the page's own form does.
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.cookie("hc_csrf").unwrap_or_default().to_owned();
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf", &csrf));
+        let req = self.http.post(format!("{}{path}", self.base)).form(&form);
+        self.send(req).await
+    }
+
+    /// Logs in by phone through the pages, reading the code from the SMS outbox.
+    async fn log_in(&mut self, node: &Node, phone: &str) -> Page {
+        self.get("/login").await;
+        let sent = self.post("/login/code", &[("phone", phone)]).await;
+        assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+        let sms = node.state.store.unsent_sms(100).await.unwrap();
+        let (id, _, body) = sms.iter().rev().find(|(_, to, _)| to == phone).unwrap();
+        node.state
+            .store
+            .mark_sms_sent(id, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        let code: String = body.chars().filter(char::is_ascii_digit).take(6).collect();
+        self.post("/login", &[("phone", phone), ("code", &code)])
+            .await
+    }
+}
+
+#[tokio::test]
+async fn every_form_needs_the_visitors_csrf_token() {
+    for node in nodes().await {
+        let mut browser = Browser::new(&node);
+        let first = browser.get("/login").await;
+        assert_eq!(first.status, StatusCode::OK);
+        let csrf = first
+            .set_cookie("hc_csrf")
+            .expect("a first visit gets a CSRF cookie");
+        assert!(
+            csrf.contains("HttpOnly") && csrf.contains("SameSite=Strict"),
+            "{csrf}"
+        );
+        let token = browser.cookie("hc_csrf").unwrap().to_owned();
+        assert!(
+            first.body.contains(&format!("value=\"{token}\"")),
+            "the form carries the token"
+        );
+
+        // Without the token, and with another one: refused, as a page with the stable code.
+        let url = format!("{}/login/code", browser.base);
+        let none = browser
+            .send(browser.http.post(&url).form(&[("phone", "13900000001")]))
+            .await;
+        assert_eq!(none.status, StatusCode::FORBIDDEN);
+        assert!(none.body.contains("<code>csrf</code>"), "{}", none.body);
+        assert!(
+            none.body.contains("表单已过期") && none.body.contains("did not come from this site")
+        );
+        let forged = browser
+            .send(
+                browser
+                    .http
+                    .post(&url)
+                    .form(&[("phone", "13900000001"), ("csrf", &"0".repeat(64))]),
+            )
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert!(
+            node.state.store.unsent_sms(100).await.unwrap().is_empty(),
+            "no code was sent"
+        );
+
+        // A browser that never had the cookie cannot post either, whatever it sends.
+        let mut stranger = Browser::new(&node);
+        let blind = stranger
+            .post("/login/code", &[("phone", "13900000001")])
+            .await;
+        assert_eq!(blind.status, StatusCode::FORBIDDEN);
+
+        let sent = browser
+            .post("/login/code", &[("phone", "13900000001")])
+            .await;
+        assert_eq!(sent.status, StatusCode::OK);
+        assert!(sent.body.contains("验证码已通过短信发送"), "{}", sent.body);
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_phone_login_sets_an_http_only_same_site_session_cookie() {
+    for node in nodes().await {
+        let mut browser = Browser::new(&node);
+        assert_eq!(
+            browser.get("/me").await.location(),
+            "/login",
+            "signed out: to the login"
+        );
+        let wrong = {
+            browser.get("/login").await;
+            browser
+                .post("/login/code", &[("phone", "13900000002")])
+                .await;
+            browser
+                .post("/login", &[("phone", "13900000002"), ("code", "000000")])
+                .await
+        };
+        assert_eq!(
+            wrong.status,
+            StatusCode::OK,
+            "a wrong code shows the form again"
+        );
+        assert!(wrong.body.contains("验证码错误") || wrong.body.contains("role=\"alert\""));
+        assert!(wrong.set_cookie("hc_session").is_none());
+
+        let mut browser = Browser::new(&node);
+        let login = browser.log_in(&node, "13900000003").await;
+        assert_eq!(login.status, StatusCode::SEE_OTHER);
+        assert_eq!(login.location(), "/me");
+        let cookie = login.set_cookie("hc_session").unwrap();
+        assert!(cookie.starts_with("hc_session=hs_"), "{cookie}");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+        assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+        let me = browser.get("/me").await;
+        assert_eq!(me.status, StatusCode::OK);
+        assert!(
+            me.body.contains("本人申领健康码"),
+            "no one enrolled yet: the form"
+        );
+
+        // Behind a TLS proxy the cookies are Secure.
+        let mut tls = Browser::new(&node);
+        let page = tls
+            .send(
+                tls.http
+                    .get(format!("{}/login", tls.base))
+                    .header("x-forwarded-proto", "https"),
+            )
+            .await;
+        assert!(page.set_cookie("hc_csrf").unwrap().contains("; Secure"));
+
+        // Logging out clears the session.
+        let out = browser.post("/logout", &[]).await;
+        assert_eq!(out.status, StatusCode::SEE_OTHER);
+        assert!(out.set_cookie("hc_session").unwrap().contains("Max-Age=0"));
+        assert_eq!(browser.get("/me").await.location(), "/login");
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_code_page_shows_the_colour_as_a_word_and_follows_the_facts() {
+    for node in nodes().await {
+        let mut browser = Browser::new(&node);
+        browser.log_in(&node, "13900000004").await;
+        // A wrong check character: an error page with the stable code, in both languages.
+        let bad = browser
+            .post(
+                "/me/enroll",
+                &[
+                    ("name", "张三丰"),
+                    ("document_kind", "resident_id"),
+                    ("document_number", "110105194912310021"),
+                    ("phone", "13900000004"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            bad.body.contains("<code>bad_checksum</code>"),
+            "{}",
+            bad.body
+        );
+
+        let enrolled = browser
+            .post(
+                "/me/enroll",
+                &[
+                    ("name", "张三丰"),
+                    ("document_kind", "resident_id"),
+                    ("document_number", "11010519491231002X"),
+                    ("phone", "13900000004"),
+                ],
+            )
+            .await;
+        assert_eq!(enrolled.status, StatusCode::SEE_OTHER, "{}", enrolled.body);
+        let code_path = enrolled.location().to_owned();
+        let id = code_path.split('/').nth(2).unwrap().to_owned();
+        let page = browser.get(&code_path).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert_eq!(page.headers["cache-control"], "no-store");
+        assert!(page.body.contains("data-colour=\"green\"") && page.body.contains("绿码"));
+        assert!(page.body.contains("张*丰") && page.body.contains("<svg"));
+        assert!(
+            page.body.contains("http-equiv=\"refresh\""),
+            "the page renews the pass"
+        );
+
+        // A fever declared through the form: yellow, with the reason and what to do.
+        let declared = browser
+            .post(
+                &format!("/me/{id}/declare"),
+                &[("temperature", "38.4"), ("cough", "1")],
+            )
+            .await;
+        assert_eq!(declared.status, StatusCode::SEE_OTHER, "{}", declared.body);
+        let page = browser.get(&code_path).await;
+        assert!(page.body.contains("data-colour=\"yellow\"") && page.body.contains("黄码"));
+        assert!(page.body.contains("发热"), "the reason in plain words");
+        let english = browser.get(&format!("{code_path}?lang=en")).await;
+        assert!(
+            english
+                .set_cookie("hc_lang")
+                .unwrap()
+                .starts_with("hc_lang=en")
+        );
+        assert!(english.body.contains("lang=\"en\"") && english.body.contains("Yellow code"));
+        assert!(
+            browser
+                .get(&format!("/me/{id}/why"))
+                .await
+                .body
+                .contains("fever"),
+            "kept"
+        );
+
+        // Someone else's record, or none: refused as a page.
+        let other = browser.get("/me/p-nobody/code").await;
+        assert_eq!(other.status, StatusCode::FORBIDDEN);
+        assert!(other.body.contains("<code>forbidden</code>"));
+        let garbage = browser
+            .post(&format!("/me/{id}/declare"), &[("temperature", "hot")])
+            .await;
+        assert_eq!(garbage.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(garbage.body.contains("bad_temperature"));
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn page_scripts_reach_the_api_with_the_cookie_only_with_the_csrf_header() {
+    for node in nodes().await {
+        let manager = node.staff("venue_manager").await;
+        let official = node.staff("health_official").await;
+        let gate = gate(&node, &manager, "mall").await;
+        let mut guard = Browser::new(&node);
+        guard.get("/staff/login").await;
+        let bad = guard
+            .post("/staff/login", &[("token", "hc_not_a_token")])
+            .await;
+        assert_eq!(bad.status, StatusCode::OK);
+        assert!(bad.body.contains("令牌无效"));
+        let signed = guard.post("/staff/login", &[("token", &gate.token)]).await;
+        assert_eq!(
+            signed.location(),
+            "/checkpoint",
+            "a checkpoint goes to scanning"
+        );
+        let page = guard.get("/checkpoint").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("id=\"scan-input\"") && page.body.contains("mall "));
+
+        let (_, person) = node
+            .post(
+                "/api/v1/people",
+                &official,
+                json!({"document_kind": "resident_id",
+                "document_number": "11010519491231002X", "name": "张三丰"}),
+            )
+            .await;
+        let text = pass_issued_at(
+            &node,
+            person["id"].as_str().unwrap(),
+            OffsetDateTime::now_utc(),
+        )
+        .await;
+        let scan = json!({"scan_id": "web-1", "text": text});
+        let url = format!("{}/api/v1/scans", guard.base);
+        // The cookie alone is not enough (another site could make the browser send it) …
+        let alone = guard.send(guard.http.post(&url).json(&scan)).await;
+        assert_eq!(alone.status, StatusCode::UNAUTHORIZED, "{}", alone.body);
+        let forged = guard
+            .send(
+                guard
+                    .http
+                    .post(&url)
+                    .header("x-csrf-token", "forged")
+                    .json(&scan),
+            )
+            .await;
+        assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+        // … with the page's token it is the checkpoint scanning.
+        let csrf = guard.cookie("hc_csrf").unwrap().to_owned();
+        let ok = guard
+            .send(
+                guard
+                    .http
+                    .post(&url)
+                    .header("x-csrf-token", csrf)
+                    .json(&scan),
+            )
+            .await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+        let answer: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
+        assert_eq!(answer["outcome"], "admit");
+        assert_eq!(answer["masked_name"], "张*丰");
+
+        // Assets are built in and cached; a resident's page is not the console.
+        let css = guard.get("/assets/style-3.css").await;
+        assert_eq!(css.status, StatusCode::OK);
+        assert!(
+            css.headers["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("max-age")
+        );
+        assert_eq!(
+            guard.get("/assets/nothing.js").await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(guard.get("/me").await.location(), "/login");
+        node.stop().await;
+    }
+}
+
+impl Browser {
+    /// Signs a staff member in with their token, as the staff login page does.
+    async fn sign_in(&mut self, token: &str) -> Page {
+        self.get("/staff/login").await;
+        self.post("/staff/login", &[("token", token)]).await
+    }
+}
+
+#[tokio::test]
+async fn each_role_gets_its_console_pages_and_no_others() {
+    for node in nodes().await {
+        let mut official = Browser::new(&node);
+        assert_eq!(
+            official
+                .sign_in(&node.staff("health_official").await)
+                .await
+                .location(),
+            "/console"
+        );
+        let home = official.get("/console").await;
+        assert!(home.body.contains("/console/appeals") && home.body.contains("id=\"case\""));
+        assert!(
+            !home.body.contains("/console/audit"),
+            "officials do not read the audit log"
+        );
+        let dashboard = official.get("/console/dashboard").await;
+        assert_eq!(dashboard.status, StatusCode::OK);
+        assert_eq!(dashboard.body.matches("<svg").count(), 5, "five charts");
+        assert!(dashboard.body.contains("绿码") && dashboard.body.contains("密切接触者"));
+        let refused = official.get("/console/audit").await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(refused.body.contains("<code>forbidden</code>"));
+
+        // The auditor reads the log, filtered, and the chain's state; the read is logged too.
+        let mut auditor = Browser::new(&node);
+        auditor.sign_in(&node.staff("auditor").await).await;
+        let log = auditor.get("/console/audit?action=audit.log.read").await;
+        assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+        assert!(log.body.contains("审计链完整"), "{}", log.body);
+        assert!(
+            log.body.contains("<td>audit.log.read</td>"),
+            "its own read is on the log"
+        );
+        assert!(
+            !log.body.contains("<td>account.create</td>"),
+            "filtered by action"
+        );
+        assert_eq!(
+            auditor.get("/console/audit?day=yesterday").await.status,
+            StatusCode::BAD_REQUEST
+        );
+
+        // A checkpoint has no console pages; a resident is sent to the staff login.
+        let manager = node.staff("venue_manager").await;
+        let gate = gate(&node, &manager, "mall").await;
+        let mut guard = Browser::new(&node);
+        guard.sign_in(&gate.token).await;
+        assert_eq!(
+            guard.get("/console/dashboard").await.status,
+            StatusCode::FORBIDDEN
+        );
+        let mut resident = Browser::new(&node);
+        resident.log_in(&node, "13900000005").await;
+        assert_eq!(resident.get("/console").await.location(), "/staff/login");
+
+        // The policy is public and readable: rules in words, parameters filled in.
+        let policy = Browser::new(&node).get("/policy").await;
+        assert_eq!(policy.status, StatusCode::OK);
+        assert!(policy.body.contains("close-contact") && policy.body.contains("红码"));
+        assert!(!policy.body.contains("{param."), "parameters are filled in");
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_risk_area_proposed_on_the_console_waits_for_a_second_official() {
+    for node in nodes().await {
+        let mut first = Browser::new(&node);
+        first.sign_in(&node.staff("health_official").await).await;
+        let proposed = first
+            .post(
+                "/console/risk-areas",
+                &[
+                    ("name", "滨江区某小区"),
+                    ("region", "330108"),
+                    ("level", "high"),
+                    ("starts_at", "2020-04-01T08:00"),
+                    ("legal_basis", "杭防控〔2020〕9号"),
+                ],
+            )
+            .await;
+        assert_eq!(proposed.status, StatusCode::SEE_OTHER, "{}", proposed.body);
+        let page = first.get("/console/risk-areas").await;
+        assert!(page.body.contains("待第二名官员审批"));
+        let batch = page
+            .body
+            .split("/console/batches/")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        let own = first
+            .post(&format!("/console/batches/{batch}/approve"), &[])
+            .await;
+        assert_eq!(
+            own.status,
+            StatusCode::CONFLICT,
+            "the proposer cannot approve: {}",
+            own.body
+        );
+
+        let mut second = Browser::new(&node);
+        second.sign_in(&node.staff("health_official").await).await;
+        let approved = second
+            .post(&format!("/console/batches/{batch}/approve"), &[])
+            .await;
+        assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
+        assert!(
+            second
+                .get("/console/risk-areas")
+                .await
+                .body
+                .contains("已发布")
+        );
+        let (_, published) = node
+            .call(reqwest::Method::GET, "/api/v1/risk-areas", None, None)
+            .await;
+        assert_eq!(published[0]["name"], "滨江区某小区");
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn venues_are_registered_given_checkpoints_and_printed_from_the_console() {
+    for node in nodes().await {
+        let mut manager = Browser::new(&node);
+        manager.sign_in(&node.staff("venue_manager").await).await;
+        let bad = manager
+            .post(
+                "/console/venues",
+                &[
+                    ("name", "西湖银泰"),
+                    ("address", "延安路"),
+                    ("region", "3301"),
+                    ("category", "mall"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.body.contains("bad_region"));
+        let made = manager
+            .post(
+                "/console/venues",
+                &[
+                    ("name", "西湖银泰"),
+                    ("address", "延安路"),
+                    ("region", "330102"),
+                    ("category", "mall"),
+                ],
+            )
+            .await;
+        assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+        let list = manager.get("/console/venues").await;
+        assert!(list.body.contains("西湖银泰"));
+        let venue = list
+            .body
+            .split("/console/venues/")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        let added = manager
+            .post(
+                &format!("/console/venues/{venue}/checkpoints"),
+                &[("name", "A 口")],
+            )
+            .await;
+        assert_eq!(added.status, StatusCode::OK);
+        let token = added
+            .body
+            .split("<code>hc_")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap();
+        // The token shown is the checkpoint's own: it signs in to scanning.
+        let mut guard = Browser::new(&node);
+        assert_eq!(
+            guard.sign_in(&format!("hc_{token}")).await.location(),
+            "/checkpoint"
+        );
+        assert!(guard.get("/checkpoint").await.body.contains("西湖银泰"));
+
+        let print = manager.get(&format!("/console/venues/{venue}/print")).await;
+        assert_eq!(print.status, StatusCode::OK);
+        assert!(print.body.contains("<svg") && print.body.contains("西湖银泰"));
+        assert!(
+            !print.body.contains("<?xml"),
+            "the SVG sits inside the HTML"
+        );
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_child_waits_for_review_and_an_official_records_facts_from_the_console() {
+    for node in nodes().await {
+        let mut parent = Browser::new(&node);
+        parent.log_in(&node, "13900000006").await;
+        let me = parent
+            .post(
+                "/me/enroll",
+                &[
+                    ("name", "张三丰"),
+                    ("document_kind", "resident_id"),
+                    ("document_number", "11010519491231002X"),
+                    ("phone", "13900000006"),
+                ],
+            )
+            .await;
+        let parent_id = me.location().split('/').nth(2).unwrap().to_owned();
+        let child = parent
+            .post(
+                "/me/enroll",
+                &[
+                    ("name", "张小明"),
+                    ("document_kind", "none"),
+                    ("guardian_id", &parent_id),
+                    ("phone", "13900000006"),
+                ],
+            )
+            .await;
+        assert_eq!(child.status, StatusCode::SEE_OTHER, "{}", child.body);
+        let child_code = child.location().to_owned();
+        let child_id = child_code.split('/').nth(2).unwrap().to_owned();
+        let page = parent.get(&child_code).await;
+        assert!(page.body.contains("data-colour=\"pending\"") && page.body.contains("审核中"));
+        assert!(
+            !page.body.contains("绿码"),
+            "a child under review is never shown green"
+        );
+        let overview = parent.get("/me").await;
+        assert!(overview.body.contains("张*明") && overview.body.contains("被监护人"));
+
+        // The official confirms the child, then records a positive test for the parent.
+        let mut official = Browser::new(&node);
+        official.sign_in(&node.staff("health_official").await).await;
+        let confirmed = official
+            .post(&format!("/console/people/{child_id}/confirm"), &[])
+            .await;
+        assert_eq!(
+            confirmed.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            confirmed.body
+        );
+        assert!(
+            parent
+                .get(&child_code)
+                .await
+                .body
+                .contains("data-colour=\"green\"")
+        );
+        // A fever declared on the resident's page, then two negative tests recorded on the
+        // console: yellow, then green again.
+        parent
+            .post(
+                &format!("/me/{parent_id}/declare"),
+                &[("temperature", "38.6")],
+            )
+            .await;
+        let record = official.get(&format!("/console/people/{parent_id}")).await;
+        assert!(
+            record.body.contains("data-colour=\"yellow\""),
+            "{}",
+            record.body
+        );
+        let no_basis = official
+            .post(
+                &format!("/console/people/{parent_id}/facts"),
+                &[("kind", "test_negative"), ("sample_id", "S-1")],
+            )
+            .await;
+        assert_eq!(no_basis.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(no_basis.body.contains("legal_basis_required"));
+        for sample in ["S-1", "S-2"] {
+            let tested = official
+                .post(
+                    &format!("/console/people/{parent_id}/facts"),
+                    &[
+                        ("kind", "test_negative"),
+                        ("sample_id", sample),
+                        ("sampled_at", ""),
+                        ("legal_basis", "浙疾控检测〔2020〕5号"),
+                    ],
+                )
+                .await;
+            assert_eq!(tested.status, StatusCode::SEE_OTHER, "{}", tested.body);
+        }
+        let record = official.get(&format!("/console/people/{parent_id}")).await;
+        assert!(
+            record.body.contains("data-colour=\"green\""),
+            "{}",
+            record.body
+        );
+        assert!(
+            parent
+                .get(&format!("/me/{parent_id}/code"))
+                .await
+                .body
+                .contains("绿码")
+        );
+        // The official's look is on the parent's record of who read their data.
+        let who = parent.get(&format!("/me/{parent_id}/audit")).await;
+        assert!(who.body.contains("status.read") && who.body.contains("卫生健康部门"));
+
+        // A path nobody serves: a page for a browser, JSON for an API client.
+        let page = parent
+            .send(
+                parent
+                    .http
+                    .get(format!("{}/nowhere", parent.base))
+                    .header("accept", "text/html"),
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND);
+        assert!(page.body.contains("<code>not_found</code>"));
+        let json = parent.get("/nowhere").await;
+        assert!(
+            json.body.starts_with("{\"code\":\"not_found\""),
+            "{}",
+            json.body
+        );
+        // The language toggle on a page that answered a form asks for a page that exists.
+        assert_eq!(parent.get("/login/code?lang=en").await.location(), "/login");
+        node.stop().await;
+    }
+}

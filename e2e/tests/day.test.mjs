@@ -1,0 +1,311 @@
+// A day of the system in a real browser (headless Chromium): a resident logs in, enrolls and
+// shows a green code whose QR decodes to a pass that verifies; a checkpoint admits it through a
+// keyboard-wedge scan (and queues a scan made offline, then syncs it); an official records a
+// case for someone who was at the same venue; the resident's code turns red, naming the venue.
+// SCREENSHOTS=dir writes every page at 360 px and 1280 px into dir.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import jsQR from 'jsqr';
+import { PNG } from 'pngjs';
+import { startDemo, residentId, pngToY4m } from '../node.mjs';
+
+const BIN = process.env.HC_BIN;
+const SHOTS = process.env.SCREENSHOTS || '';
+const VENUE = '滨江宝龙城';
+const PHONE = '13912345678';
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let node;
+let browser;
+
+before(async () => {
+  assert.ok(BIN, 'HC_BIN names the healthcode binary');
+  node = await startDemo(BIN);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+  });
+  if (SHOTS) mkdirSync(SHOTS, { recursive: true });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (node) await node.stop();
+});
+
+/** Both widths of the current page, when screenshots were asked for. */
+async function shoot(page, name) {
+  if (!SHOTS) return;
+  const size = page.viewportSize();
+  for (const [width, height, tag] of [[360, 780, 'phone'], [1280, 800, 'desktop']]) {
+    await page.setViewportSize({ width, height });
+    await page.screenshot({ path: join(SHOTS, `${name}-${tag}.jpg`), fullPage: true, type: 'jpeg', quality: 70 });
+  }
+  await page.setViewportSize(size);
+}
+
+/** The text of the QR code shown in an element, read from a screenshot of it. */
+async function readQr(locator) {
+  const png = PNG.sync.read(await locator.screenshot());
+  const found = jsQR(new Uint8ClampedArray(png.data), png.width, png.height);
+  assert.ok(found, 'a QR code is readable in the screenshot');
+  return found.data;
+}
+
+async function wedge(page, text) {
+  // A keyboard-wedge scanner types the code's characters and Enter into the focused field.
+  await page.locator('#scan-input').focus();
+  await page.keyboard.type(text, { delay: 0 });
+  const t0 = Date.now();
+  await page.keyboard.press('Enter');
+  await page.locator('#verdict').waitFor({ state: 'visible', timeout: 5000 });
+  return Date.now() - t0;
+}
+
+test('a day: enroll, green code, checkpoint admits, a case at the same venue turns the code red', { timeout: 600_000 }, async () => {
+  const official = node.tokens['health_official'];
+  const gate = node.tokens[`checkpoint ${VENUE}`];
+  assert.ok(official && gate, 'the demo printed the official and checkpoint tokens');
+
+  // --- The resident, on a phone.
+  const phone = await browser.newContext({ viewport: { width: 360, height: 780 }, locale: 'zh-CN' });
+  const resident = await phone.newPage();
+  await resident.goto(node.base + '/');
+  await shoot(resident, 'home');
+  await resident.getByRole('link', { name: /居民/ }).click();
+  await resident.waitForURL(/\/login$/);
+  await resident.getByLabel('手机号').fill(PHONE);
+  await resident.getByRole('button', { name: '获取验证码' }).click();
+  const code = await node.codeFor(PHONE);
+  await shoot(resident, 'login');
+  await resident.getByLabel('6 位验证码').fill(code);
+  await resident.getByRole('button', { name: '登录', exact: true }).click();
+  await resident.waitForURL(/\/me$/);
+  const cookies = await phone.cookies();
+  const session = cookies.find((c) => c.name === 'hc_session');
+  assert.ok(session && session.httpOnly && session.sameSite === 'Lax', 'the session cookie is HttpOnly and SameSite');
+  await shoot(resident, 'enroll');
+
+  await resident.getByLabel('姓名').fill('张三丰');
+  await resident.getByLabel('证件号码').fill('11010519491231002X');
+  await resident.getByLabel('登录所用手机号').fill(PHONE);
+  await resident.getByRole('button', { name: '申领', exact: true }).click();
+  await resident.waitForURL(/\/me\/[^/]+\/code$/);
+  const personId = resident.url().split('/').at(-2);
+  const band = resident.locator('.band');
+  assert.equal(await band.getAttribute('data-colour'), 'green');
+  assert.match(await band.innerText(), /绿码/);
+  assert.match(await resident.locator('.person').innerText(), /张\*丰/);
+  const remaining = Number(await resident.locator('#remaining').innerText());
+  assert.ok(remaining > 0 && remaining <= 180, `the pass has ${remaining} s left`);
+  await shoot(resident, 'code-green');
+
+  // The QR decodes to a pass the node verifies, green, for this person's masked name.
+  const passText = await readQr(resident.locator('#qr svg'));
+  assert.match(passText, /^HCP1:/);
+  const verified = await node.api('POST', '/api/v1/passes/verify', official, { text: passText });
+  assert.equal(verified.status, 200);
+  assert.equal(verified.body.valid, true, JSON.stringify(verified.body));
+  assert.match(JSON.stringify(verified.body), /"green"/);
+
+  // English by the toggle, kept by a cookie.
+  await resident.getByRole('link', { name: 'English' }).click();
+  assert.match(await resident.locator('.band').innerText(), /Green code/);
+  assert.equal(await resident.locator('html').getAttribute('lang'), 'en');
+  await resident.getByRole('link', { name: '中文' }).click();
+  assert.match(await resident.locator('.band').innerText(), /绿码/);
+
+  // Daily declaration, normal temperature: still green.
+  await resident.goto(`${node.base}/me/${personId}/declare`);
+  await shoot(resident, 'declare');
+  await resident.getByLabel('今日体温（°C）').fill('36.5');
+  await resident.getByRole('button', { name: '提交申报' }).click();
+  await resident.waitForURL(/\/code$/);
+  assert.equal(await resident.locator('.band').getAttribute('data-colour'), 'green');
+
+  // --- The checkpoint at the venue, a desktop browser with a keyboard-wedge scanner.
+  const desk = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
+  const guard = await desk.newPage();
+  await guard.goto(node.base + '/checkpoint');
+  await guard.waitForURL(/\/staff\/login$/);
+  await shoot(guard, 'staff-login');
+  await guard.getByLabel(/账号令牌/).fill(gate);
+  await guard.getByRole('button', { name: '登录' }).click();
+  await guard.waitForURL(/\/checkpoint$/);
+  await shoot(guard, 'checkpoint');
+  const took = await wedge(guard, passText);
+  const verdict = await guard.locator('#verdict').innerText();
+  assert.match(verdict, /绿码/);
+  assert.match(verdict, /准予通行/);
+  assert.match(verdict, /张\*丰/);
+  console.log(`keyboard-wedge scan: verdict on screen ${took} ms after Enter`);
+  assert.ok(took < 1000, `the verdict showed in ${took} ms`);
+  await shoot(guard, 'checkpoint-admit');
+  await guard.locator('#verdict').click();
+
+  // Offline: the scan waits in the browser, counted, and is synced when the node is back.
+  await desk.setOffline(true);
+  await wedge(guard, passText);
+  assert.match(await guard.locator('#verdict').innerText(), /离线/);
+  assert.equal(await guard.locator('#unsynced').innerText(), '1');
+  await shoot(guard, 'checkpoint-offline');
+  await guard.locator('#verdict').click();
+  await desk.setOffline(false);
+  await guard.waitForFunction(() => document.getElementById('unsynced').textContent === '0', null, { timeout: 20_000 });
+
+  // --- The camera: a browser whose (fake) camera sees the resident's pass. Chromium on Linux has
+  // no BarcodeDetector, so this reads it with the vendored jsQR.
+  const png = await fetch(`${node.base}/api/v1/people/${personId}/pass?format=png`, { headers: { authorization: 'Bearer ' + official } });
+  assert.equal(png.status, 200);
+  const video = join(mkdtempSync(join(tmpdir(), 'hc-cam-')), 'pass.y4m');
+  writeFileSync(video, pngToY4m(PNG.sync.read(Buffer.from(await png.arrayBuffer()))));
+  const camBrowser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: [...CHROMIUM_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${video}`],
+  });
+  try {
+    const cam = await camBrowser.newContext({ viewport: { width: 360, height: 780 }, locale: 'zh-CN', permissions: ['camera'] });
+    const lens = await cam.newPage();
+    await lens.goto(node.base + '/staff/login');
+    await lens.getByLabel(/账号令牌/).fill(gate);
+    await lens.getByRole('button', { name: '登录' }).click();
+    await lens.waitForURL(/\/checkpoint$/);
+    await lens.getByRole('button', { name: '用摄像头扫码' }).click();
+    await lens.locator('#verdict').waitFor({ state: 'visible', timeout: 20_000 });
+    const seen = await lens.locator('#verdict').innerText();
+    assert.match(seen, /准予通行/, seen);
+    assert.match(seen, /张\*丰/);
+  } finally {
+    await camBrowser.close();
+  }
+
+  // The vendored decoder is the npm package's own file, at the lockfile's version.
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  assert.ok(readFileSync(join(here, '../../crates/healthcode-server/assets/vendor/jsQR-1.4.0.js'))
+    .equals(readFileSync(join(here, '../node_modules/jsqr/dist/jsQR.js'))), 'the vendored jsQR matches npm');
+
+  // --- Someone else was at the venue at the same time: enrolled by an official and scanned in.
+  const other = await node.api('POST', '/api/v1/people', official, {
+    document_kind: 'resident_id', document_number: residentId('33010619800101123'), name: '李四', phone: '13912340000',
+  });
+  assert.equal(other.status, 201, JSON.stringify(other.body));
+  const otherPass = await node.api('GET', `/api/v1/people/${other.body.id}/pass?format=text`, official);
+  assert.equal(otherPass.status, 200);
+  await wedge(guard, otherPass.body);
+  assert.match(await guard.locator('#verdict').innerText(), /准予通行/);
+
+  // --- The official records a case for that person in the console and watches the trace.
+  const office = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
+  const doctor = await office.newPage();
+  await doctor.goto(node.base + '/staff/login');
+  await doctor.getByLabel(/账号令牌/).fill(official);
+  await doctor.getByRole('button', { name: '登录' }).click();
+  await doctor.waitForURL(/\/console$/);
+  await shoot(doctor, 'console');
+  await doctor.getByLabel('人员编号').fill(other.body.id);
+  await doctor.getByLabel(/法律依据/).fill('杭卫发〔2020〕1号');
+  await doctor.getByRole('button', { name: '登记并开始流调' }).click();
+  await doctor.waitForURL(/\/console\/cases\/[^/]+$/);
+  await doctor.waitForFunction(() => document.getElementById('trace-state')?.textContent === '已完成', null, { timeout: 60_000, polling: 500 });
+  const tracePage = await doctor.locator('main').innerText();
+  assert.match(tracePage, new RegExp(personId), 'the resident is among the contacts');
+  assert.match(tracePage, new RegExp(VENUE));
+  await shoot(doctor, 'case-trace');
+  const caseUrl = doctor.url();
+  assert.equal(await doctor.locator(`a[href="/console/people/${personId}"]`).count() > 0, true, 'contacts link to their records');
+  await doctor.goto(node.base + '/console');
+  const caseId = caseUrl.split('/').at(-1);
+  assert.match(await doctor.locator('main').innerText(), new RegExp(`${caseId}\\s+\\S+ \\S+\\s+已完成`), 'the console lists the case and its trace');
+  await shoot(doctor, 'console-cases');
+
+  // --- The resident's code turns red, and says why, naming the venue.
+  await resident.goto(`${node.base}/me/${personId}/code`);
+  assert.equal(await resident.locator('.band').getAttribute('data-colour'), 'red');
+  assert.match(await resident.locator('.band').innerText(), /红码/);
+  await shoot(resident, 'code-red');
+  await resident.goto(`${node.base}/me/${personId}/why`);
+  const why = await resident.locator('main').innerText();
+  assert.match(why, new RegExp(VENUE), 'the reason names the venue');
+  assert.match(why, /密切接触者/);
+  await shoot(resident, 'why');
+  for (const [path, name] of [['visits', 'visits'], ['notifications', 'notifications'], ['audit', 'audit']]) {
+    await resident.goto(`${node.base}/me/${personId}/${path}`);
+    await shoot(resident, name);
+  }
+  assert.match(await resident.locator('main').innerText(), /contact tracing of case/, 'the tracer\'s record about me is listed');
+  await resident.goto(`${node.base}/me/${personId}/visits`);
+  assert.match(await resident.locator('main').innerText(), new RegExp(VENUE));
+  await resident.goto(`${node.base}/me/checkin`);
+  await shoot(resident, 'checkin');
+
+  // --- The resident appeals the contact record; the official withdraws it; green again.
+  await resident.goto(`${node.base}/me/${personId}/why`);
+  await resident.locator('form.appeal textarea').first().fill('我当时不在该商场 / I was not at the mall then');
+  await resident.locator('form.appeal button').first().click();
+  await resident.waitForURL(/\/why$/);
+  assert.match(await resident.locator('main').innerText(), /审核中/);
+  await doctor.goto(node.base + '/console/appeals');
+  assert.match(await doctor.locator('main').innerText(), /我当时不在该商场/);
+  await shoot(doctor, 'console-appeals');
+  await doctor.getByLabel('决定').selectOption('fact_retracted');
+  await doctor.getByLabel('理由').fill('复核：扫码时间不足五分钟');
+  await doctor.getByRole('button', { name: '提交决定' }).click();
+  await doctor.waitForURL(/\/console\/appeals$/);
+  await resident.goto(`${node.base}/me/${personId}/code`);
+  assert.equal(await resident.locator('.band').getAttribute('data-colour'), 'green', 'the withdrawn record no longer colours the code');
+
+  // --- The rest of the console: a person's record, risk areas, venues, the policy, the dashboard.
+  await doctor.goto(`${node.base}/console/people/${other.body.id}`);
+  assert.match(await doctor.locator('.band').innerText(), /红码/);
+  await shoot(doctor, 'console-person');
+  await doctor.goto(node.base + '/console/risk-areas');
+  await doctor.getByLabel('名称（公布用）').fill('滨江区某小区');
+  await doctor.getByLabel('行政区划代码（6 位）').fill('330108');
+  await doctor.getByLabel('起始时间（北京时间）').fill('2020-04-01T08:00');
+  await doctor.getByLabel('法律依据').fill('杭防控〔2020〕9号');
+  await doctor.getByRole('button', { name: '提议' }).click();
+  await doctor.waitForURL(/\/console\/risk-areas$/);
+  assert.match(await doctor.locator('main').innerText(), /待第二名官员审批/);
+  await shoot(doctor, 'console-risk-areas');
+  await doctor.goto(node.base + '/console/venues');
+  await shoot(doctor, 'console-venues');
+  await doctor.getByRole('link', { name: '打印场所码' }).first().click();
+  const venueCode = await readQr(doctor.locator('.venue-code svg'));
+  assert.match(venueCode, /^HCV1:/, 'the printed venue code reads as one');
+  await shoot(doctor, 'console-venue-code');
+
+  // The resident checks in at that venue by pasting the venue code's text.
+  await resident.goto(`${node.base}/me/checkin`);
+  await resident.getByLabel(/粘贴场所码内容/).fill(venueCode);
+  await resident.getByRole('button', { name: '登记', exact: true }).click();
+  await resident.waitForURL(/\/me\/checkin$/);
+  const checkedIn = await resident.locator('main').innerText();
+  assert.match(checkedIn, /绿码/);
+  assert.match(checkedIn, /张\*丰/);
+  await shoot(resident, 'checkin-done');
+  await doctor.goto(node.base + '/policy');
+  assert.match(await doctor.locator('main').innerText(), /close-contact/);
+  await shoot(doctor, 'policy');
+  await doctor.goto(node.base + '/console/dashboard');
+  assert.equal(await doctor.locator('.chart svg').count(), 5);
+  await shoot(doctor, 'console-dashboard');
+
+  // --- The auditor reads the log; the chain checks out.
+  const audit = await office.newPage();
+  await office.clearCookies();
+  await audit.goto(node.base + '/staff/login');
+  await audit.getByLabel(/账号令牌/).fill(node.tokens['auditor']);
+  await audit.getByRole('button', { name: '登录' }).click();
+  await audit.waitForURL(/\/console$/);
+  await audit.goto(`${node.base}/console/audit?subject=${personId}`);
+  assert.match(await audit.locator('#chain-ok').innerText(), /审计链完整/);
+  assert.match(await audit.locator('main').innerText(), /appeal/);
+  await shoot(audit, 'console-audit');
+});
