@@ -74,21 +74,12 @@ impl Store {
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> Result<Vec<(OffsetDateTime, String, i64)>, StoreError> {
-        let rows: Vec<(i64, String, i64)> = db::with_pool!(&self.backend, pool => {
-            sqlx::query_as(
-                "SELECT (at / $1) * $1 AS hour, colour, COUNT(*) FROM visits \
-                 WHERE at >= $2 AND at < $3 AND direction = 'entry' GROUP BY hour, colour ORDER BY hour, colour",
-            )
-            .bind(HOUR_MS)
-            .bind(ms(from))
-            .bind(ms(to))
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(|(h, c, n)| (from_ms(h), c, n))
-            .collect())
+        self.entries_by_hour(
+            "SELECT (at / $1) * $1 AS hour, colour, COUNT(*) FROM visits \
+             WHERE at >= $2 AND at < $3 AND direction = 'entry' GROUP BY hour, colour ORDER BY hour, colour",
+            (from, to),
+        )
+        .await
     }
 
     /// Entries in the visit log per hour and the venue's district (region code), `[from, to)`.
@@ -97,22 +88,33 @@ impl Store {
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> Result<Vec<(OffsetDateTime, String, i64)>, StoreError> {
+        self.entries_by_hour(
+            "SELECT (v.at / $1) * $1 AS hour, n.region, COUNT(*) FROM visits v \
+             JOIN venues n ON n.id = v.venue_id \
+             WHERE v.at >= $2 AND v.at < $3 AND v.direction = 'entry' \
+             GROUP BY hour, n.region ORDER BY hour, n.region",
+            (from, to),
+        )
+        .await
+    }
+
+    /// Runs a count of entries grouped by hour (`$1`, in ms) and one key, in `[$2, $3)`.
+    async fn entries_by_hour(
+        &self,
+        sql: &str,
+        (from, to): (OffsetDateTime, OffsetDateTime),
+    ) -> Result<Vec<(OffsetDateTime, String, i64)>, StoreError> {
         let rows: Vec<(i64, String, i64)> = db::with_pool!(&self.backend, pool => {
-            sqlx::query_as(
-                "SELECT (v.at / $1) * $1 AS hour, n.region, COUNT(*) FROM visits v \
-                 JOIN venues n ON n.id = v.venue_id \
-                 WHERE v.at >= $2 AND v.at < $3 AND v.direction = 'entry' \
-                 GROUP BY hour, n.region ORDER BY hour, n.region",
-            )
-            .bind(HOUR_MS)
-            .bind(ms(from))
-            .bind(ms(to))
-            .fetch_all(pool)
-            .await?
+            sqlx::query_as(sql)
+                .bind(HOUR_MS)
+                .bind(ms(from))
+                .bind(ms(to))
+                .fetch_all(pool)
+                .await?
         });
         Ok(rows
             .into_iter()
-            .map(|(h, r, n)| (from_ms(h), r, n))
+            .map(|(h, key, n)| (from_ms(h), key, n))
             .collect())
     }
 
