@@ -43,6 +43,7 @@ verification (`code`), error correction (`correction`). Errors are `{code, messa
         appeals::open,
         appeals::decide,
         appeals::submit_batch,
+        appeals::awaiting,
         appeals::batch,
         appeals::approve,
         cases::record_case,

@@ -575,6 +575,13 @@ async fn appeals_trips_and_batches_over_http() {
             (StatusCode::ACCEPTED, Some("awaiting_approval")),
             "{batch}"
         );
+        let (_, awaiting) = node.get("/api/v1/batches", &second).await;
+        assert_eq!(
+            awaiting[0]["id"], batch["id"],
+            "listed for approval: {awaiting}"
+        );
+        let (status, _) = node.get("/api/v1/batches", &me).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
         let path = format!("/api/v1/batches/{}/approve", batch["id"].as_str().unwrap());
         let (status, body) = node.post(&path, &official, json!({})).await;
         assert_eq!(
@@ -588,6 +595,8 @@ async fn appeals_trips_and_batches_over_http() {
             (StatusCode::OK, Some("applied")),
             "{body}"
         );
+        let (_, awaiting) = node.get("/api/v1/batches", &second).await;
+        assert_eq!(awaiting, json!([]), "an applied batch waits no more");
         let small = json!({"legal_basis": "Notice 2020-18", "items": [{"person_id": id, "fact": {"type": "test",
             "sample_id": "S-batch", "result": "negative", "sampled_at": "2020-04-05T09:00:00+08:00",
             "reported_at": "2020-04-05T19:00:00+08:00"}}]});

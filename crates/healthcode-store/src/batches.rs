@@ -100,6 +100,20 @@ impl Store {
         Ok(row.map(batch_from))
     }
 
+    /// Batches still awaiting a second official's approval, oldest first.
+    pub async fn batches_awaiting(&self, limit: i64) -> Result<Vec<Batch>, StoreError> {
+        let rows: Vec<BatchRow> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(
+                "SELECT id, created_by, legal_basis, size, state, created_at, approved_by, approved_at FROM batches \
+                 WHERE state = 'awaiting_approval' ORDER BY created_at, id LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(batch_from).collect())
+    }
+
     /// Applies facts about several people in one transaction: all land, each with its audit
     /// entry, or none does.
     pub async fn record_facts(

@@ -178,6 +178,17 @@ pub async fn submit_batch(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/batches", tag = "facts", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Batch>), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+/// Batches awaiting a second official's approval, oldest first (at most 500).
+pub async fn awaiting(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<Batch>>> {
+    caller.require(&[Role::HealthOfficial, Role::Department, Role::Auditor])?;
+    Ok(Json(state.store.batches_awaiting(500).await?))
+}
+
 #[utoipa::path(get, path = "/api/v1/batches/{id}", tag = "facts", security(("bearer" = [])), params(("id" = String, Path, description = "the batch's id")),
     responses((status = 200, body = Batch), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn batch(

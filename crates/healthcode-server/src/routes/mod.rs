@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/appeals", get(appeals::open))
         .route("/appeals/{id}/decision", post(appeals::decide))
         .route("/facts/batch", post(appeals::submit_batch))
+        .route("/batches", get(appeals::awaiting))
         .route("/batches/{id}", get(appeals::batch))
         .route("/batches/{id}/approve", post(appeals::approve));
     Router::new()

@@ -559,6 +559,71 @@ async fn a_risk_area_proposed_on_the_console_waits_for_a_second_official() {
 }
 
 #[tokio::test]
+async fn a_batch_of_facts_waits_on_the_console_for_a_second_official() {
+    for node in nodes().await {
+        let official = node.staff("health_official").await;
+        let mut resident = Browser::new(&node);
+        resident.log_in(&node, "13900000009").await;
+        let me = resident
+            .post(
+                "/me/enroll",
+                &[
+                    ("name", "张三丰"),
+                    ("document_kind", "resident_id"),
+                    ("document_number", "11010519491231002X"),
+                    ("phone", "13900000009"),
+                ],
+            )
+            .await;
+        let id = me.location().split('/').nth(2).unwrap().to_owned();
+        // Above the threshold (50): the batch waits. Stays of yesterday, which colour today.
+        let yesterday = (time::OffsetDateTime::now_utc() - time::Duration::days(1))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let items: Vec<serde_json::Value> = (0..51)
+            .map(|i| serde_json::json!({"person_id": id, "fact": {"id": format!("rs-{i}"), "type": "risk_stay",
+                "level": "medium", "region": "420106", "arrived_at": yesterday}}))
+            .collect();
+        let (status, batch) = node
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/facts/batch",
+                Some(&official),
+                Some(serde_json::json!({"legal_basis": "Notice 2020-17", "items": items})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{batch}");
+        let batch = batch["id"].as_str().unwrap().to_owned();
+
+        let mut second = Browser::new(&node);
+        second.sign_in(&node.staff("health_official").await).await;
+        let page = second.get("/console/risk-areas").await;
+        assert!(
+            page.body.contains(&batch) && page.body.contains("Notice 2020-17"),
+            "the batch is listed with its legal basis: {}",
+            page.body
+        );
+        let approved = second
+            .post(&format!("/console/batches/{batch}/approve"), &[])
+            .await;
+        assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
+        assert!(
+            !second
+                .get("/console/risk-areas")
+                .await
+                .body
+                .contains(&batch)
+        );
+        let code = resident.get(&format!("/me/{id}/code")).await;
+        assert!(
+            code.body.contains("data-colour=\"yellow\""),
+            "the stays are recorded and colour the resident"
+        );
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn venues_are_registered_given_checkpoints_and_printed_from_the_console() {
     for node in nodes().await {
         let mut manager = Browser::new(&node);

@@ -23,18 +23,43 @@ struct AreaRow {
     batch_id: String,
 }
 
+/// A batch of facts (not a risk area's) awaiting a second official.
+struct BatchRow {
+    id: String,
+    size: i64,
+    legal_basis: String,
+    created_by: String,
+    created: String,
+}
+
 #[derive(Template)]
 #[template(path = "console_areas.html")]
 struct AreasPage {
     chrome: Chrome,
     areas: Vec<AreaRow>,
+    batches: Vec<BatchRow>,
 }
 
 pub async fn list(State(state): State<AppState>, web: Web) -> PageResult {
     web.staff(&state).await?;
     let l = web.lang;
     let areas = state.store.risk_areas(true).await?;
+    let batches = state
+        .store
+        .batches_awaiting(200)
+        .await?
+        .into_iter()
+        .filter(|b| areas.iter().all(|a| a.batch_id != b.id))
+        .map(|b| BatchRow {
+            created: local_time(b.created_at),
+            id: b.id,
+            size: b.size,
+            legal_basis: b.legal_basis,
+            created_by: b.created_by,
+        })
+        .collect();
     render(AreasPage {
+        batches,
         chrome: Chrome::new(&web, "风险地区与批次审批", "Risk areas and approvals", true),
         areas: areas
             .into_iter()
