@@ -39,9 +39,16 @@ pub async fn after_facts<'a>(
 ) {
     let mut people: Vec<String> = Vec::new();
     let mut case = false;
+    let mut retracted: Vec<(&str, &str)> = Vec::new();
     for (person, fact) in facts {
         case |= matches!(fact.body, healthcode_core::FactBody::Case { .. });
+        if let healthcode_core::FactBody::Retraction { retracts, .. } = &fact.body {
+            retracted.push((retracts, &fact.legal_basis));
+        }
         people.push(person.to_owned());
+    }
+    for (fact_id, legal_basis) in retracted {
+        people.extend(withdraw_contacts(state, fact_id, legal_basis, now).await);
     }
     people.sort();
     people.dedup();
@@ -50,6 +57,29 @@ pub async fn after_facts<'a>(
     }
     if let Err(e) = reassess(state, &people, now).await {
         tracing::error!(error = %e, "re-deriving colours after new facts failed");
+    }
+}
+
+/// When a retracted fact was a traced case, withdraws the contact facts it caused; returns the
+/// people concerned (none otherwise). A failure is logged: the retraction itself stands.
+pub async fn withdraw_contacts(
+    state: &AppState,
+    fact_id: &str,
+    legal_basis: &str,
+    now: OffsetDateTime,
+) -> Vec<String> {
+    let actor =
+        healthcode_store::Actor::new("tracer", "system", format!("case {fact_id} was retracted"));
+    match state
+        .store
+        .retract_contacts_of(fact_id, legal_basis, &actor, now)
+        .await
+    {
+        Ok(people) => people,
+        Err(e) => {
+            tracing::error!(error = %e, "withdrawing the contacts of a retracted case failed");
+            Vec::new()
+        }
     }
 }
 

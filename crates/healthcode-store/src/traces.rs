@@ -525,6 +525,73 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Withdraws what a retracted case caused: every contact fact still held that names
+    /// `case_id` gets a retraction with `legal_basis`, in the transaction that forgets it. Returns
+    /// the people concerned, whose colours are then derived again. Nothing happens for a fact
+    /// that was no traced case, or twice for the same case.
+    pub async fn retract_contacts_of(
+        &self,
+        case_id: &str,
+        legal_basis: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, StoreError> {
+        let people: Vec<(String,)> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(
+                "SELECT DISTINCT person_id FROM trace_exposures WHERE case_id = $1 AND person_id IS NOT NULL",
+            )
+            .bind(case_id)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut concerned = Vec::new();
+        for chunk in people.chunks(CHUNK) {
+            db::with_pool!(&self.backend, pool => {
+                let mut tx = pool.begin_write().await?;
+                let sql = format!(
+                    "SELECT c.contact_person, c.level, f.id, f.body, f.recorded_at, f.legal_basis \
+                     FROM contact_facts c JOIN facts f ON f.id = c.fact_id WHERE c.contact_person IN ({})",
+                    numbered(1, chunk.len())
+                );
+                let mut q = sqlx::query_as::<_, (String, i64, String, String, i64, String)>(&sql);
+                for (person,) in chunk {
+                    q = q.bind(person);
+                }
+                for (person, level, id, body, recorded_at, basis) in q.fetch_all(&mut *tx).await? {
+                    let fact = crate::facts::fact_from(id, &body, recorded_at, basis)?;
+                    let FactBody::Contact { case_id: named, .. } = &fact.body else {
+                        continue;
+                    };
+                    if named != case_id {
+                        continue;
+                    }
+                    let retraction = Fact {
+                        id: format!("{}-withdrawn", fact.id),
+                        recorded_at: now,
+                        legal_basis: legal_basis.to_owned(),
+                        body: FactBody::Retraction {
+                            retracts: fact.id.clone(),
+                            reason: format!("case {case_id} was retracted"),
+                        },
+                    };
+                    insert!(tx, &person, &retraction, actor, now);
+                    sqlx::query("DELETE FROM contact_facts WHERE contact_person = $1 AND level = $2")
+                        .bind(&person)
+                        .bind(level)
+                        .execute(&mut *tx)
+                        .await?;
+                    concerned.push(person);
+                }
+                tx.commit().await?;
+            });
+        }
+        concerned.sort();
+        concerned.dedup();
+        Ok(concerned)
+    }
+}
+
 /// A contact fact's level (1 close, 2 secondary) and the end of its exposure.
 fn contact_level(fact: &Fact) -> Option<(i64, i64)> {
     match &fact.body {

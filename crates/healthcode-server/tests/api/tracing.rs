@@ -323,6 +323,70 @@ async fn a_case_turns_its_contacts_with_the_reason_and_tells_them() {
 }
 
 #[tokio::test]
+async fn retracting_a_case_withdraws_the_contacts_it_caused() {
+    for node in nodes_with(aged_keys).await {
+        let official = node.staff("health_official").await;
+        let c = city(&node, &official).await;
+        let case = record_case(
+            &node,
+            &official,
+            &c.case,
+            "suspected",
+            "杭卫疾控〔2020〕38号",
+        )
+        .await;
+        finished(&node, &official, &case).await;
+        let store = node.store_name();
+        assert_eq!(
+            status(&node, &official, &c.close.0).await["code"],
+            "red",
+            "{store}"
+        );
+        assert_eq!(
+            status(&node, &official, &c.secondary).await["code"],
+            "yellow",
+            "{store}"
+        );
+
+        let (code, body) = node
+            .post(
+                &format!("/api/v1/people/{}/facts", c.case),
+                &official,
+                json!({"type": "retraction", "retracts": case, "reason": "the test was a false positive",
+                    "legal_basis": "杭卫疾控〔2020〕39号"}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{store}: {body}");
+        for id in [&c.close.0, &c.secondary] {
+            let s = status(&node, &official, id).await;
+            assert_eq!(s["code"], "green", "{store}: the contact is withdrawn: {s}");
+            let facts = node
+                .state
+                .store
+                .facts_of_people(std::slice::from_ref(id))
+                .await
+                .unwrap();
+            let withdrawn: Vec<&str> = facts[id.as_str()]
+                .iter()
+                .filter(|f| matches!(f.body, healthcode_core::FactBody::Retraction { .. }))
+                .map(|f| f.legal_basis.as_str())
+                .collect();
+            assert_eq!(
+                withdrawn,
+                vec!["杭卫疾控〔2020〕39号"],
+                "{store}: one retraction each"
+            );
+        }
+        let close = notifications(&node, &official, &c.close.0).await;
+        assert!(
+            close.iter().any(|n| n["colour_to"] == "green"),
+            "{store}: the contact is told: {close:?}"
+        );
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn a_trace_queued_before_a_restart_runs_after_it() {
     let no_workers = |c: &mut Config| {
         aged_keys(c);
