@@ -124,6 +124,24 @@ impl Browser {
         self.post("/login", &[("phone", phone), ("code", &code)])
             .await
     }
+
+    /// Logs in by `phone` and enrolls 张三丰 with a valid resident ID; returns the person's id.
+    async fn enrolled(&mut self, node: &Node, phone: &str) -> String {
+        self.log_in(node, phone).await;
+        let me = self
+            .post(
+                "/me/enroll",
+                &[
+                    ("name", "张三丰"),
+                    ("document_kind", "resident_id"),
+                    ("document_number", "11010519491231002X"),
+                    ("phone", phone),
+                ],
+            )
+            .await;
+        assert_eq!(me.status, StatusCode::SEE_OTHER, "{}", me.body);
+        me.location().split('/').nth(2).unwrap().to_owned()
+    }
 }
 
 #[tokio::test]
@@ -563,19 +581,7 @@ async fn a_batch_of_facts_waits_on_the_console_for_a_second_official() {
     for node in nodes().await {
         let official = node.staff("health_official").await;
         let mut resident = Browser::new(&node);
-        resident.log_in(&node, "13900000009").await;
-        let me = resident
-            .post(
-                "/me/enroll",
-                &[
-                    ("name", "张三丰"),
-                    ("document_kind", "resident_id"),
-                    ("document_number", "11010519491231002X"),
-                    ("phone", "13900000009"),
-                ],
-            )
-            .await;
-        let id = me.location().split('/').nth(2).unwrap().to_owned();
+        let id = resident.enrolled(&node, "13900000009").await;
         // Above the threshold (50): the batch waits. Stays of yesterday, which colour today.
         let yesterday = (time::OffsetDateTime::now_utc() - time::Duration::days(1))
             .format(&time::format_description::well_known::Rfc3339)
@@ -702,19 +708,7 @@ async fn venues_are_registered_given_checkpoints_and_printed_from_the_console() 
 async fn a_child_waits_for_review_and_an_official_records_facts_from_the_console() {
     for node in nodes().await {
         let mut parent = Browser::new(&node);
-        parent.log_in(&node, "13900000006").await;
-        let me = parent
-            .post(
-                "/me/enroll",
-                &[
-                    ("name", "张三丰"),
-                    ("document_kind", "resident_id"),
-                    ("document_number", "11010519491231002X"),
-                    ("phone", "13900000006"),
-                ],
-            )
-            .await;
-        let parent_id = me.location().split('/').nth(2).unwrap().to_owned();
+        let parent_id = parent.enrolled(&node, "13900000006").await;
         let child = parent
             .post(
                 "/me/enroll",
