@@ -255,6 +255,13 @@ impl FactDocument {
     }
 }
 
+/// Whether the fact `id`, among a person's `facts`, is on record and not withdrawn by a
+/// retraction in force.
+pub fn in_force(facts: &[Fact], id: &str) -> bool {
+    let all: Vec<&Fact> = facts.iter().collect();
+    facts.iter().any(|f| f.id == id) && !retracted_ids(&all).contains(id)
+}
+
 /// Ids withdrawn by retractions that are themselves in force. A retraction may only withdraw a
 /// fact recorded no later than itself, so walking from the newest fact to the oldest settles each
 /// retraction before the fact it names.

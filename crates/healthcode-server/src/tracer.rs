@@ -52,9 +52,23 @@ pub async fn run_next(state: &AppState) -> Result<bool, StoreError> {
     Ok(true)
 }
 
-/// Runs one trace from the start.
+/// Whether a case fact is still in force (a retracted case is traced no more).
+pub async fn case_in_force(
+    state: &AppState,
+    person_id: &str,
+    case_id: &str,
+) -> Result<bool, StoreError> {
+    let facts = state.store.facts_of_people(&[person_id.to_owned()]).await?;
+    let facts = facts.get(person_id).map(Vec::as_slice).unwrap_or_default();
+    Ok(healthcode_core::facts::in_force(facts, case_id))
+}
+
+/// Runs one trace from the start; a case retracted meanwhile finds no one.
 async fn run(state: &AppState, job: &TraceJob) -> Result<(), StoreError> {
     let store = &state.store;
+    if !case_in_force(state, &job.person_id, &job.case_id).await? {
+        return Ok(());
+    }
     let FactBody::Case {
         onset_at,
         sampled_at,

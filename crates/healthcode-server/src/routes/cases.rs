@@ -118,6 +118,19 @@ pub async fn retrace(
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(&[Role::HealthOfficial])?;
+    let trace = state
+        .store
+        .trace(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("trace"))?;
+    if !crate::tracer::case_in_force(&state, &trace.person_id, &id).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "case_retracted",
+            "the case was retracted: there is nothing to trace",
+            "该病例已撤销，无需追踪",
+        ));
+    }
     state
         .store
         .requeue_trace(&id, &caller.actor("contact tracing"), state.now())

@@ -382,6 +382,14 @@ async fn retracting_a_case_withdraws_the_contacts_it_caused() {
             close.iter().any(|n| n["colour_to"] == "green"),
             "{store}: the contact is told: {close:?}"
         );
+        let (code, body) = node
+            .post(&format!("/api/v1/cases/{case}/trace"), &official, json!({}))
+            .await;
+        assert_eq!(
+            (code, body["code"].as_str()),
+            (StatusCode::CONFLICT, Some("case_retracted")),
+            "{store}: a retracted case is traced no more"
+        );
         node.stop().await;
     }
 }
