@@ -5,6 +5,7 @@
 
 use crate::audit::{self, Actor};
 use crate::db::{BeginWrite, CHUNK};
+use crate::facts::{PersonFactRow, group_facts};
 use crate::traces::numbered;
 use crate::{Store, StoreError, db, ms, new_id};
 use healthcode_core::notice::colour_change;
@@ -54,14 +55,13 @@ impl Store {
                     .map(|(id, colour, next, at)| (id, (colour, next, at)))
                     .collect();
                 for (person_id, status) in chunk {
-                    let (old, old_next, old_at) = held
-                        .get(person_id)
-                        .map(|(c, n, at)| (Color::parse(c).unwrap_or(Color::Green), *n, *at))
-                        .unwrap_or((Color::Green, None, 0));
-                    let next = status.next_change.map(ms);
-                    if old == status.color && old_next == next {
+                    let kept = held.get(person_id).map(|(c, n, _)| kept_colour(c, *n));
+                    if unchanged(kept, status) {
                         continue;
                     }
+                    let old = kept.map_or(Color::Green, |(c, _)| c);
+                    let old_at = held.get(person_id).map_or(0, |(_, _, at)| *at);
+                    let next = status.next_change.map(ms);
                     sqlx::query(
                         "INSERT INTO colours (person_id, colour, next_change, evaluated_at, policy_version) \
                          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (person_id) DO UPDATE \
@@ -162,7 +162,7 @@ impl Store {
         after: &str,
         last: &str,
     ) -> Result<Histories, StoreError> {
-        let (facts, kept): (Vec<FactRow>, Vec<KeptRow>) = db::with_pool!(&self.backend, pool => {
+        let (facts, kept): (Vec<PersonFactRow>, Vec<KeptRow>) = db::with_pool!(&self.backend, pool => {
             let facts = sqlx::query_as(
                 "SELECT person_id, id, body, recorded_at, legal_basis FROM facts \
                  WHERE person_id > $1 AND person_id <= $2 ORDER BY person_id, recorded_at, id",
@@ -181,23 +181,25 @@ impl Store {
             (facts, kept)
         });
         let mut out = Histories::default();
-        for (person, id, body, recorded_at, legal_basis) in facts {
-            let fact = crate::facts::fact_from(id, &body, recorded_at, legal_basis)?;
-            out.facts.entry(person).or_default().push(fact);
-        }
+        group_facts(facts, &mut out.facts)?;
         out.kept = kept
             .into_iter()
-            .map(|(person, colour, next_change)| {
-                let colour = Color::parse(&colour).unwrap_or(Color::Green);
-                (person, (colour, next_change))
-            })
+            .map(|(person, colour, next_change)| (person, kept_colour(&colour, next_change)))
             .collect();
         Ok(out)
     }
 }
 
-/// A fact as read with its person: (person, id, body, recorded_at, legal_basis).
-type FactRow = (String, String, String, i64, String);
+/// A kept row's colour and next change; an unreadable colour counts as green.
+fn kept_colour(colour: &str, next_change: Option<i64>) -> (Color, Option<i64>) {
+    (Color::parse(colour).unwrap_or(Color::Green), next_change)
+}
+
+/// Whether `status` says what is kept (no row: green with nothing due), so nothing is written.
+fn unchanged(kept: Option<(Color, Option<i64>)>, status: &Status) -> bool {
+    kept.unwrap_or((Color::Green, None)) == (status.color, status.next_change.map(ms))
+}
+
 /// A kept colour: (person, colour, next_change).
 type KeptRow = (String, String, Option<i64>);
 
@@ -220,11 +222,6 @@ impl Histories {
 
     /// Whether `status` differs from what is kept for `person` (no row: green, nothing due).
     pub fn differs(&self, person: &str, status: &Status) -> bool {
-        let kept = self
-            .kept
-            .get(person)
-            .copied()
-            .unwrap_or((Color::Green, None));
-        kept != (status.color, status.next_change.map(ms))
+        !unchanged(self.kept.get(person).copied(), status)
     }
 }

@@ -102,20 +102,32 @@ impl Store {
                  ORDER BY person_id, recorded_at, id",
                 crate::traces::numbered(1, chunk.len())
             );
-            let rows: Vec<(String, String, String, i64, String)> = db::with_pool!(&self.backend, pool => {
+            let rows: Vec<PersonFactRow> = db::with_pool!(&self.backend, pool => {
                 let mut q = sqlx::query_as(&sql);
                 for id in chunk {
                     q = q.bind(id);
                 }
                 q.fetch_all(pool).await?
             });
-            for (person, id, body, recorded_at, legal_basis) in rows {
-                let fact = fact_from(id, &body, recorded_at, legal_basis)?;
-                out.entry(person).or_default().push(fact);
-            }
+            group_facts(rows, &mut out)?;
         }
         Ok(out)
     }
+}
+
+/// A fact as read with its person: (person, id, body, recorded_at, legal_basis).
+pub(crate) type PersonFactRow = (String, String, String, i64, String);
+
+/// Adds facts read with their person to each person's list, in the order read.
+pub(crate) fn group_facts(
+    rows: Vec<PersonFactRow>,
+    into: &mut HashMap<String, Vec<Fact>>,
+) -> Result<(), StoreError> {
+    for (person, id, body, recorded_at, legal_basis) in rows {
+        let fact = fact_from(id, &body, recorded_at, legal_basis)?;
+        into.entry(person).or_default().push(fact);
+    }
+    Ok(())
 }
 
 pub(crate) fn fact_from(
