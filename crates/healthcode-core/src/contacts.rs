@@ -13,6 +13,7 @@ use hashbrown::{HashMap, HashSet};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
@@ -73,17 +74,19 @@ pub fn infectious_window(
     (start, isolated.unwrap_or(now).max(start))
 }
 
-/// One exposure: `subject` shared `venue` with `source` from `from` to `until`.
+/// One exposure: `subject` shared `venue` with `source` from `from` to `until`. The names are
+/// shared: a resident of a busy compound is exposed there on several days, and the case is
+/// the source of 100,000 exposures.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Exposure {
     /// 1 for a close contact, 2 for a secondary contact, …
     pub level: u8,
-    pub subject: String,
-    pub venue: String,
+    pub subject: Arc<str>,
+    pub venue: Arc<str>,
     pub from: i64,
     pub until: i64,
     /// Whose presence it overlapped: the case, or the close contact for a secondary one.
-    pub source: String,
+    pub source: Arc<str>,
 }
 
 /// The subjects and venues a trace has met, numbered in the order met. Tracing compares,
@@ -120,6 +123,15 @@ impl Names {
 
     pub fn name(&self, number: u32) -> &str {
         name_in(&self.text, &self.ends, number)
+    }
+
+    /// How many names there are (the next number).
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
     }
 }
 
@@ -310,15 +322,21 @@ impl Trace {
         self.sources = sources;
         // In the order of the numbers (the order met), which is as repeatable as the log.
         let names = &self.names;
+        let mut shared: Vec<Option<Arc<str>>> = vec![None; names.len()];
+        let mut name = |n: u32| {
+            shared[n as usize]
+                .get_or_insert_with(|| names.name(n).into())
+                .clone()
+        };
         let exposures = found
             .into_iter()
             .map(|(subject, venue, from, until, source)| Exposure {
                 level: self.level,
-                subject: names.name(subject).to_owned(),
-                venue: names.name(venue).to_owned(),
+                subject: name(subject),
+                venue: name(venue),
                 from,
                 until,
-                source: names.name(source).to_owned(),
+                source: name(source),
             })
             .collect();
         Ok(Some(exposures))
@@ -440,11 +458,11 @@ pub fn trace_all_pairs(
                 .into_iter()
                 .map(|(subject, venue, from, until, source)| Exposure {
                     level,
-                    subject: subject.to_owned(),
-                    venue: venue.to_owned(),
+                    subject: subject.into(),
+                    venue: venue.into(),
                     from,
                     until,
-                    source: source.to_owned(),
+                    source: source.into(),
                 }),
         );
         if sources.is_empty() {
@@ -580,7 +598,7 @@ mod tests {
     fn who(exposures: &[Exposure]) -> Vec<(u8, &str, &str)> {
         exposures
             .iter()
-            .map(|e| (e.level, e.subject.as_str(), e.venue.as_str()))
+            .map(|e| (e.level, &*e.subject, &*e.venue))
             .collect()
     }
 
@@ -595,7 +613,7 @@ mod tests {
         let found = both(&visits, "case", (0, 1000 * MIN), 1000 * MIN, &params(1));
         assert_eq!(who(&found), vec![(1, "long", "metro")]);
         assert_eq!((found[0].from, found[0].until), (10 * MIN, 35 * MIN));
-        assert_eq!(found[0].source, "case");
+        assert_eq!(&*found[0].source, "case");
     }
 
     #[test]
@@ -631,7 +649,7 @@ mod tests {
             who(&found),
             vec![(1, "close", "metro"), (2, "second", "office")]
         );
-        assert_eq!(found[1].source, "close");
+        assert_eq!(&*found[1].source, "close");
         // Depth 1 stops at close contacts.
         let close_only = both(&visits, "case", (0, 1000 * MIN), 1000 * MIN, &params(1));
         assert_eq!(who(&close_only), vec![(1, "close", "metro")]);
@@ -698,7 +716,7 @@ mod tests {
                 let window = (window_from * MIN, (window_from + window_len) * MIN);
                 // `both` asserts that the two agree.
                 let found = both(&visits, "s0", window, 1000 * MIN, &params);
-                prop_assert!(found.iter().all(|e| e.subject != "s0" && e.until - e.from >= params.min_overlap_ms.max(1)));
+                prop_assert!(found.iter().all(|e| &*e.subject != "s0" && e.until - e.from >= params.min_overlap_ms.max(1)));
             }
         }
     }

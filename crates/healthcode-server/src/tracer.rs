@@ -122,7 +122,7 @@ async fn run(state: &AppState, job: &TraceJob) -> Result<(), StoreError> {
         let recorded = record_level(state, job, level, &found, &actor).await?;
         let contacts = found
             .iter()
-            .map(|e| e.subject.as_str())
+            .map(|e| &*e.subject)
             .collect::<std::collections::HashSet<_>>()
             .len() as i64;
         if level == 1 {
@@ -161,7 +161,7 @@ async fn record_level(
     let store = &state.store;
     let mut latest: BTreeMap<&str, &Exposure> = BTreeMap::new();
     for e in found {
-        let held = latest.entry(e.subject.as_str()).or_insert(e);
+        let held = latest.entry(&*e.subject).or_insert(e);
         if (e.until, e.from) > (held.until, held.from) {
             *held = e;
         }
@@ -178,22 +178,22 @@ async fn record_level(
         .iter()
         .map(|e| TracedExposure {
             level: i64::from(e.level),
-            subject: e.subject.clone(),
-            region: match people.get(&e.subject) {
+            subject: e.subject.to_string(),
+            region: match people.get(&*e.subject) {
                 Some(_) => state.config.region.clone(),
-                None => regions.get(&e.subject).cloned().unwrap_or_default(),
+                None => regions.get(&*e.subject).cloned().unwrap_or_default(),
             },
-            person_id: people.get(&e.subject).cloned(),
-            venue_id: e.venue.clone(),
+            person_id: people.get(&*e.subject).cloned(),
+            venue_id: e.venue.to_string(),
             venue_name: None,
             exposed_from: from_ms(e.from),
             exposed_until: from_ms(e.until),
-            source: e.source.clone(),
+            source: e.source.to_string(),
         })
         .collect();
     store.record_exposures(&job.case_id, &exposures).await?;
 
-    let venues: Vec<String> = latest.values().map(|e| e.venue.clone()).collect();
+    let venues: Vec<String> = latest.values().map(|e| e.venue.to_string()).collect();
     let names = store.venue_names(&venues).await?;
     let now = state.now();
     let facts: Vec<ContactFact> = latest
@@ -208,9 +208,9 @@ async fn record_level(
                 },
                 case_id: job.case_id.clone(),
                 venue: names
-                    .get(&e.venue)
+                    .get(&*e.venue)
                     .cloned()
-                    .unwrap_or_else(|| e.venue.clone()),
+                    .unwrap_or_else(|| e.venue.to_string()),
                 exposure_start: from_ms(e.from),
                 exposure_end: from_ms(e.until),
             };

@@ -77,6 +77,15 @@ impl Backend {
     }
 }
 
+/// The file of a `sqlite:` URL; `None` for PostgreSQL.
+pub(crate) fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, StoreError> {
+    if !url.starts_with("sqlite:") {
+        return Ok(None);
+    }
+    let options = SqliteConnectOptions::from_str(url)?;
+    Ok(Some(options.get_filename().to_path_buf()))
+}
+
 /// Rows per multi-row INSERT: 7 and 15 columns stay far below both stores' bind limits.
 pub(crate) const CHUNK: usize = 500;
 

@@ -15,6 +15,7 @@ mod facts;
 mod feeds;
 mod outbox;
 mod people;
+mod sqlite_reads;
 mod traces;
 pub mod vault;
 mod venues;
@@ -53,6 +54,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// From the read-only SQLite connections that read long runs of rows.
+    #[error("database: {0}")]
+    Reader(#[from] rusqlite::Error),
 }
 
 impl From<vault::VaultError> for StoreError {
@@ -78,6 +82,8 @@ pub struct Store {
     vault: Vault,
     /// The visit log's day partitions known to exist (PostgreSQL).
     partitions: std::sync::Arc<tokio::sync::Mutex<std::collections::HashSet<i64>>>,
+    /// Read-only connections for long runs of rows (SQLite).
+    readers: Option<std::sync::Arc<sqlite_reads::Readers>>,
 }
 
 /// Milliseconds since the Unix epoch: how the store (and tracing) hold instants.
@@ -102,8 +108,10 @@ pub(crate) fn new_id() -> String {
 impl Store {
     /// Connects to `url` (`sqlite://PATH` or `postgres://…`) and applies migrations.
     pub async fn open(url: &str, vault: Vault) -> Result<Store, StoreError> {
+        let backend = Backend::connect(url).await?;
         Ok(Store {
-            backend: Backend::connect(url).await?,
+            readers: db::sqlite_file(url)?.map(sqlite_reads::Readers::new),
+            backend,
             vault,
             partitions: Default::default(),
         })

@@ -618,13 +618,25 @@ pub struct IndexedLog<'a>(pub &'a Store);
 const PIECE_MS: i64 = 4 * 3_600_000;
 const MOST_PIECES: i64 = 4;
 
+/// Visits read from one piece of a range: per row `at`, `until`, whether it is an exit, and
+/// where its `other` name (venue or subject) ends in `text`, the names kept end to end.
+#[derive(Debug, Default)]
+struct Piece {
+    text: String,
+    rows: Vec<(i64, i64, bool, usize)>,
+}
+
+impl Piece {
+    fn push(&mut self, at: i64, until: i64, exit: bool, other: &str) {
+        self.text.push_str(other);
+        self.rows.push((at, until, exit, self.text.len()));
+    }
+}
+
 impl IndexedLog<'_> {
     /// The visits whose `key` column is `value` in `[from, to)`, with `ended_by` leaving out
-    /// entries whose presence ended by then (exits are kept). The rows come back as one text
-    /// value, `at,until,e|x,other` records joined by `;` (`other` is the venue or the subject,
-    /// whichever is not the key): a busy venue has 100,000 entries in a window, and one value
-    /// spares a thread hand-off and an allocation per row. Ids and subjects are hex, so the
-    /// separators cannot occur in them.
+    /// entries whose presence ended by then (exits are kept). A long range is read as several
+    /// pieces at once, so that both cores work on a busy venue's days of rows.
     async fn select(
         &self,
         (key, value): (&'static str, &str),
@@ -641,60 +653,108 @@ impl IndexedLog<'_> {
             Some(_) => "AND (until_at > $4 OR direction = 'exit')",
             None => "",
         };
-        let sql = format!(
-            "SELECT string_agg(at || ',' || until_at || ',' || \
-             CASE WHEN direction = 'exit' THEN 'x' ELSE 'e' END || ',' || {other}, ';') \
-             FROM visits WHERE {key} = $1 AND at >= $2 AND at < $3 AND confirmed = TRUE {filter}"
+        let filter = format!(
+            "FROM visits WHERE {key} = $1 AND at >= $2 AND at < $3 AND confirmed = TRUE {filter}"
         );
-        // A long range is read as several pieces at once, each on its own connection, so that
-        // both cores work on a busy venue's days of rows.
         let pieces = ((to - from) / PIECE_MS).clamp(1, MOST_PIECES);
-        let texts = futures_util::future::try_join_all((0..pieces).map(|i| {
-            let (a, b) = (
+        let ranges = (0..pieces).map(|i| {
+            (
                 from + (to - from) * i / pieces,
                 from + (to - from) * (i + 1) / pieces,
-            );
-            let sql = &sql;
-            async move {
-                let text: Option<String> = db::with_pool!(&self.0.backend, pool => {
-                    let mut q = sqlx::query_scalar(sql).bind(value).bind(a).bind(b);
-                    if let Some(t) = ended_by {
-                        q = q.bind(t);
-                    }
-                    q.fetch_one(pool).await?
+            )
+        });
+        let read = match (&self.0.readers, &self.0.backend) {
+            // SQLite: row by row on its own read-only connections (sqlite_reads.rs).
+            (Some(readers), _) => {
+                let sql: std::sync::Arc<str> =
+                    format!("SELECT at, until_at, direction = 'exit', {other} {filter}").into();
+                let reads = ranges.map(|(a, b)| {
+                    let (sql, value) = (sql.clone(), value.to_owned());
+                    readers.run(move |conn| {
+                        let mut stmt = conn.prepare_cached(&sql)?;
+                        stmt.raw_bind_parameter(1, &value)?;
+                        stmt.raw_bind_parameter(2, a)?;
+                        stmt.raw_bind_parameter(3, b)?;
+                        if let Some(t) = ended_by {
+                            stmt.raw_bind_parameter(4, t)?;
+                        }
+                        let mut rows = stmt.raw_query();
+                        let mut piece = Piece::default();
+                        while let Some(row) = rows.next()? {
+                            let other = row.get_ref(3)?.as_str()?;
+                            piece.push(row.get(0)?, row.get(1)?, row.get(2)?, other);
+                        }
+                        Ok(piece)
+                    })
                 });
-                Ok::<_, StoreError>(text)
+                futures_util::future::try_join_all(reads).await?
             }
-        }))
-        .await?;
+            // PostgreSQL: a piece's rows come back as one value, `at,until,e|x,other` records
+            // joined by `;`, which spares a row's decoding and allocation per visit. Ids and
+            // subjects are hex, so the separators cannot occur in them.
+            (None, backend) => {
+                let sql = format!(
+                    "SELECT string_agg(at || ',' || until_at || ',' || \
+                     CASE WHEN direction = 'exit' THEN 'x' ELSE 'e' END || ',' || {other}, ';') {filter}"
+                );
+                let reads = ranges.map(|(a, b)| {
+                    let sql = &sql;
+                    async move {
+                        let text: Option<String> = db::with_pool!(backend, pool => {
+                            let mut q = sqlx::query_scalar(sql).bind(value).bind(a).bind(b);
+                            if let Some(t) = ended_by {
+                                q = q.bind(t);
+                            }
+                            q.fetch_one(pool).await?
+                        });
+                        parse_records(text.as_deref().unwrap_or_default())
+                    }
+                });
+                futures_util::future::try_join_all(reads).await?
+            }
+        };
         let value = names.number(value);
-        let mut out = Vec::new();
-        for record in texts.iter().flatten().flat_map(|t| t.split(';')) {
-            let bad = || StoreError::Corrupt(format!("visit log record {record:?}"));
-            let mut fields = record.splitn(4, ',');
-            let mut field = || fields.next().ok_or_else(bad);
-            let at = field()?.parse().map_err(|_| bad())?;
-            let until = field()?.parse().map_err(|_| bad())?;
-            let direction = match field()? {
-                "x" => Direction::Exit,
-                _ => Direction::Entry,
-            };
-            let other = names.number(field()?);
-            let (subject, venue) = if key == "venue_id" {
-                (other, value)
-            } else {
-                (value, other)
-            };
-            out.push(LoggedVisit {
-                subject,
-                venue,
-                direction,
-                at,
-                until,
-            });
+        let mut out = Vec::with_capacity(read.iter().map(|p| p.rows.len()).sum());
+        for piece in &read {
+            let mut start = 0;
+            for &(at, until, exit, end) in &piece.rows {
+                let other = names.number(&piece.text[start..end]);
+                start = end;
+                let (subject, venue) = if key == "venue_id" {
+                    (other, value)
+                } else {
+                    (value, other)
+                };
+                out.push(LoggedVisit {
+                    subject,
+                    venue,
+                    direction: if exit {
+                        Direction::Exit
+                    } else {
+                        Direction::Entry
+                    },
+                    at,
+                    until,
+                });
+            }
         }
         Ok(out)
     }
+}
+
+/// The `at,until,e|x,other` records of one aggregated value.
+fn parse_records(text: &str) -> Result<Piece, StoreError> {
+    let mut piece = Piece::default();
+    for record in text.split(';').filter(|r| !r.is_empty()) {
+        let bad = || StoreError::Corrupt(format!("visit log record {record:?}"));
+        let mut fields = record.splitn(4, ',');
+        let mut field = || fields.next().ok_or_else(bad);
+        let at = field()?.parse().map_err(|_| bad())?;
+        let until = field()?.parse().map_err(|_| bad())?;
+        let exit = field()? == "x";
+        piece.push(at, until, exit, field()?);
+    }
+    Ok(piece)
 }
 
 impl VisitLog for IndexedLog<'_> {
