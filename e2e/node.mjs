@@ -39,8 +39,9 @@ export async function startDemo(bin) {
     if (token) node.tokens[token[1].trim()] = token[2];
   });
   lines(child.stderr, (line) => {
-    const code = line.match(/phone=(\S+) code=(\d{6})/);
-    if (code) node.codes.push({ phone: code[1], code: code[2] });
+    // The demo's gateway logs each SMS with the phone masked: 139****5678.
+    const code = line.match(/to=(\d{3}\*{4}\d{4}) .*login code is (\d{6})/);
+    if (code) node.codes.push({ to: code[1], code: code[2] });
   });
   const deadline = Date.now() + 300_000;
   while (!node.base) {
@@ -55,7 +56,8 @@ export async function startDemo(bin) {
   /** The latest code the demo SMS gateway logged for a phone. */
   node.codeFor = async (phone) => {
     for (let i = 0; i < 300; i++) {
-      const found = node.codes.filter((c) => c.phone === phone).pop();
+      const masked = phone.slice(0, 3) + '****' + phone.slice(-4);
+      const found = node.codes.filter((c) => c.to === masked).pop();
       if (found) return found.code;
       await new Promise((r) => setTimeout(r, 100));
     }

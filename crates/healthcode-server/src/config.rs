@@ -134,8 +134,6 @@ pub struct LoginConfig {
     pub codes_per_hour: i64,
     pub max_attempts: i64,
     pub session_hours: i64,
-    /// Log one-time codes (the demo's SMS gateway). Never in production.
-    pub log_codes: bool,
     /// Mark the web pages' cookies `Secure` on every response. They are anyway when a request
     /// says it arrived over TLS (`X-Forwarded-Proto: https` from the terminating proxy).
     pub secure_cookies: bool,
@@ -184,7 +182,6 @@ impl Default for LoginConfig {
             codes_per_hour: 5,
             max_attempts: 5,
             session_hours: 72,
-            log_codes: false,
             secure_cookies: false,
         }
     }

@@ -40,7 +40,9 @@ pub struct AppState {
     pub caches: Arc<caches::Caches>,
     /// Wakes the tracing workers when a case is recorded.
     pub tracer: Arc<tokio::sync::Notify>,
-    /// Delivers the outbox's messages; `None` leaves them for another node or gateway.
+    /// Wakes the outbox drain when a login code is queued.
+    pub outbox: Arc<tokio::sync::Notify>,
+    /// Delivers the outboxes' messages; `None` leaves them for another node or gateway.
     pub sender: Option<Arc<dyn notifier::Sender>>,
 }
 
@@ -94,6 +96,7 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
         notifier::configured(&config.notifications.sender).map_err(StartError::Notifications)?;
     Ok(AppState {
         tracer: Arc::default(),
+        outbox: Arc::default(),
         sender,
         passes: Arc::new(passes),
         recorder,

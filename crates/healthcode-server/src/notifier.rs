@@ -1,10 +1,10 @@
-//! Draining the notification outbox through a pluggable sender, with back-off, and the
-//! scheduler that re-derives colours whose end by time has come (which is what announces a
-//! colour turning back to green).
+//! Draining the outboxes (colour notices and login codes) through a pluggable sender, with
+//! back-off, and the scheduler that re-derives colours whose end by time has come (which is
+//! what announces a colour turning back to green).
 
 use crate::AppState;
 use crate::assess::reassess;
-use healthcode_store::{Outgoing, StoreError};
+use healthcode_store::{Outbox, Outgoing, StoreError};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -20,7 +20,7 @@ pub trait Sender: Send + Sync {
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 }
 
-/// The demo's gateway: writes each message to the node's log.
+/// The demo's gateway: writes each message to the node's log, login codes included.
 pub struct LogSender;
 
 impl Sender for LogSender {
@@ -28,12 +28,17 @@ impl Sender for LogSender {
         &'a self,
         message: &'a Outgoing,
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
-        let n = &message.notification;
-        let to = match (&n.channel[..], &message.phone) {
-            ("sms", Some(phone)) => mask_phone(phone),
-            _ => format!("app:{}", n.person_id),
+        let to = match (&message.channel[..], &message.phone, &message.person_id) {
+            ("sms", Some(phone), _) => mask_phone(phone),
+            (_, _, Some(person)) => format!("app:{person}"),
+            _ => "nobody".into(),
         };
-        tracing::info!(id = %n.id, channel = %n.channel, to = %to, zh = %n.text.zh, en = %n.text.en, "notification");
+        let kind = match message.outbox {
+            Outbox::Notices => "notice",
+            Outbox::LoginCodes => "login code",
+        };
+        let text = &message.text;
+        tracing::info!(id = %message.id, kind, channel = %message.channel, to = %to, zh = %text.zh, en = %text.en, "message");
         Box::pin(std::future::ready(Ok(())))
     }
 }
@@ -70,55 +75,54 @@ pub struct Drained {
 
 /// Sends what is due, once. A message that fails is retried after the configured back-off,
 /// doubled for each attempt (at most an hour), and given up after `max_attempts`; an SMS to
-/// someone with no phone on record is given up at once.
+/// someone with no phone on record is given up at once, and a login code when it expires.
 pub async fn drain(state: &AppState, now: OffsetDateTime) -> Result<Drained, StoreError> {
     let mut drained = Drained::default();
     let Some(sender) = state.sender.clone() else {
         return Ok(drained);
     };
     let config = &state.config.notifications;
-    let claimed = state
-        .store
-        .claim_notifications(now, time::Duration::minutes(1), 200)
+    let store = &state.store;
+    let claimed = store
+        .claim_messages(now, time::Duration::minutes(1), 200)
         .await?;
-    for message in claimed {
-        let n = &message.notification;
-        if n.channel == "sms" && message.phone.is_none() {
-            state
-                .store
-                .mark_notification_failed(&n.id, "no phone on record", None)
-                .await?;
+    for m in claimed {
+        let give_up = if m.channel == "sms" && m.phone.is_none() {
+            Some("no phone on record")
+        } else if m.expires_at.is_some_and(|t| t <= now) {
+            Some("the code expired before it could be sent")
+        } else {
+            None
+        };
+        if let Some(reason) = give_up {
+            store.mark_failed(m.outbox, &m.id, reason, None).await?;
             drained.failed += 1;
             continue;
         }
-        match sender.send(&message).await {
+        match sender.send(&m).await {
             Ok(()) => {
-                state
-                    .store
-                    .mark_notification_sent(&n.id, state.now())
-                    .await?;
+                store.mark_sent(m.outbox, &m.id, state.now()).await?;
                 drained.sent += 1;
             }
             Err(error) => {
-                let attempts = n.attempts + 1;
-                let retry_at = (attempts < config.max_attempts).then(|| {
-                    let delay = config
-                        .backoff_seconds
-                        .max(1)
-                        .saturating_mul(1 << (attempts - 1).clamp(0, 20))
-                        .min(3600);
-                    now + time::Duration::seconds(delay)
-                });
-                tracing::warn!(id = %n.id, attempts, error = %error, "notification not delivered");
+                let attempts = m.attempts + 1;
+                let retry_at = (attempts < config.max_attempts)
+                    .then(|| {
+                        let delay = config
+                            .backoff_seconds
+                            .max(1)
+                            .saturating_mul(1 << (attempts - 1).clamp(0, 20))
+                            .min(3600);
+                        now + time::Duration::seconds(delay)
+                    })
+                    .filter(|at| m.expires_at.is_none_or(|t| *at < t));
+                tracing::warn!(id = %m.id, attempts, error = %error, "message not delivered");
                 if retry_at.is_some() {
                     drained.retried += 1;
                 } else {
                     drained.failed += 1;
                 }
-                state
-                    .store
-                    .mark_notification_failed(&n.id, &error, retry_at)
-                    .await?;
+                store.mark_failed(m.outbox, &m.id, &error, retry_at).await?;
             }
         }
     }
@@ -145,12 +149,12 @@ pub fn spawn(state: AppState) {
     let drain_every = Duration::from_secs(state.config.notifications.poll_seconds.max(1));
     let drainer = state.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(drain_every);
         loop {
-            tick.tick().await;
             if let Err(e) = drain(&drainer, drainer.now()).await {
                 tracing::error!(error = %e, "draining the outbox failed");
             }
+            // A login code queued here wakes the drain at once: a resident is waiting.
+            let _ = tokio::time::timeout(drain_every, drainer.outbox.notified()).await;
         }
     });
     let every = state.config.tracing.schedule_interval_seconds;

@@ -3,12 +3,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use healthcode_server::config::Config;
+use healthcode_server::notifier::Sender;
 use healthcode_server::{AppState, Running, open_state, start};
-use healthcode_store::Actor;
+use healthcode_store::{Actor, Outbox, Outgoing};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::Connection;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -67,17 +71,75 @@ struct Node {
     state: AppState,
     running: Running,
     http: Client,
+    gateway: Arc<Gateway>,
+}
+
+/// The test nodes' SMS and push gateway: keeps what the outbox's sender delivers.
+#[derive(Default)]
+struct Gateway {
+    delivered: Mutex<Vec<Outgoing>>,
+}
+
+impl Sender for Gateway {
+    fn send<'a>(
+        &'a self,
+        message: &'a Outgoing,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        self.delivered.lock().unwrap().push(message.clone());
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+impl Gateway {
+    /// The code of the next login-code SMS delivered to `phone`, waiting for the sender.
+    async fn code_for(&self, phone: &str) -> String {
+        let to_phone =
+            |m: &Outgoing| m.outbox == Outbox::LoginCodes && m.phone.as_deref() == Some(phone);
+        for _ in 0..200 {
+            let sms = {
+                let mut delivered = self.delivered.lock().unwrap();
+                let found = delivered.iter().position(to_phone);
+                found.map(|i| delivered.remove(i))
+            };
+            if let Some(sms) = sms {
+                return sms
+                    .text
+                    .en
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .take(6)
+                    .collect();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("no login code was delivered to {phone}");
+    }
+
+    /// Whether any login code was delivered to `phone` (and not yet read).
+    fn has_code_for(&self, phone: &str) -> bool {
+        self.delivered
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.outbox == Outbox::LoginCodes && m.phone.as_deref() == Some(phone))
+    }
 }
 
 impl Node {
     async fn start(config: Config) -> Node {
-        let state = open_state(config).await.unwrap();
+        let mut state = open_state(config).await.unwrap();
+        // A node configured to send delivers through the test gateway.
+        let gateway = Arc::new(Gateway::default());
+        if state.sender.is_some() {
+            state.sender = Some(gateway.clone());
+        }
         let running = start(state.clone()).await.unwrap();
         Node {
             base: format!("http://{}", running.addr),
             state,
             running,
             http: Client::new(),
+            gateway,
         }
     }
 
@@ -127,7 +189,8 @@ impl Node {
         token
     }
 
-    /// Logs a resident in the way a phone does: ask for a code, read it from the SMS outbox.
+    /// Logs a resident in the way a phone does: ask for a code, read it from the SMS the
+    /// node's sender delivered.
     async fn resident(&self, phone: &str) -> String {
         let (status, _) = self
             .call(
@@ -138,14 +201,7 @@ impl Node {
             )
             .await;
         assert_eq!(status, StatusCode::ACCEPTED);
-        let sms = self.state.store.unsent_sms(100).await.unwrap();
-        let (id, _, body) = sms.iter().rev().find(|(_, to, _)| to == phone).unwrap();
-        self.state
-            .store
-            .mark_sms_sent(id, OffsetDateTime::now_utc())
-            .await
-            .unwrap();
-        let code: String = body.chars().filter(char::is_ascii_digit).take(6).collect();
+        let code = self.gateway.code_for(phone).await;
         let (status, login) = self
             .call(
                 Method::POST,

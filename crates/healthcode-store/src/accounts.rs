@@ -4,6 +4,7 @@
 use crate::audit::{self, Actor};
 use crate::db::BeginWrite;
 use crate::{Store, StoreError, db, from_ms, ms, new_id};
+use healthcode_core::Text;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -158,20 +159,22 @@ impl Store {
         Ok(row.map(account_from))
     }
 
-    /// Stores a login code for a phone and queues the SMS that carries it, unless the phone has
-    /// asked for `max_per_hour` codes in the last hour already (then `Ok(false)`).
+    /// Stores a login code for a phone and queues the SMS that carries it (delivered by the
+    /// outbox's sender until the code expires), unless the phone has asked for `max_per_hour`
+    /// codes in the last hour already (then `Ok(false)`).
     pub async fn issue_login_code(
         &self,
         phone: &str,
         code: &str,
-        message: &str,
+        message: &Text,
         ttl: time::Duration,
         max_per_hour: i64,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let index = self.vault.blind_index("phone", phone);
         let phone_sealed = self.vault.seal(phone.as_bytes(), "sms.phone");
-        let body_sealed = self.vault.seal(message.as_bytes(), "sms.body");
+        let body = serde_json::to_vec(message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let body_sealed = self.vault.seal(&body, "sms.body");
         let hour_ago = ms(now - time::Duration::HOUR);
         db::with_pool!(&self.backend, pool => {
             // Reads, then writes: a writer's transaction from the start, or SQLite refuses the
@@ -196,13 +199,17 @@ impl Store {
             .bind(ms(now + ttl))
             .execute(&mut *tx)
             .await?;
-            sqlx::query("INSERT INTO sms_outbox (id, phone_sealed, body_sealed, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(new_id())
-                .bind(&phone_sealed)
-                .bind(&body_sealed)
-                .bind(ms(now))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO sms_outbox (id, phone_sealed, body_sealed, created_at, state, attempts, \
+                 next_attempt_at, expires_at) VALUES ($1, $2, $3, $4, 'pending', 0, $4, $5)",
+            )
+            .bind(new_id())
+            .bind(&phone_sealed)
+            .bind(&body_sealed)
+            .bind(ms(now))
+            .bind(ms(now + ttl))
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
         });
         Ok(true)
@@ -273,38 +280,5 @@ impl Store {
                 .await?
         });
         Ok(row.map(|(i,)| i))
-    }
-
-    /// Unsent SMS, oldest first, opened for the gateway: (id, phone, body).
-    pub async fn unsent_sms(
-        &self,
-        limit: i64,
-    ) -> Result<Vec<(String, String, String)>, StoreError> {
-        let rows: Vec<(String, Vec<u8>, Vec<u8>)> = db::with_pool!(&self.backend, pool => {
-            sqlx::query_as("SELECT id, phone_sealed, body_sealed FROM sms_outbox WHERE sent_at IS NULL ORDER BY created_at LIMIT $1")
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-        });
-        rows.into_iter()
-            .map(|(id, phone, body)| {
-                Ok((
-                    id,
-                    self.vault.open_string(&phone, "sms.phone")?,
-                    self.vault.open_string(&body, "sms.body")?,
-                ))
-            })
-            .collect()
-    }
-
-    pub async fn mark_sms_sent(&self, id: &str, now: OffsetDateTime) -> Result<(), StoreError> {
-        db::with_pool!(&self.backend, pool => {
-            sqlx::query("UPDATE sms_outbox SET sent_at = $1 WHERE id = $2 AND sent_at IS NULL")
-                .bind(ms(now))
-                .bind(id)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
     }
 }

@@ -1,5 +1,6 @@
-//! The notification outbox: messages written with the change they announce, claimed by a
-//! sender under a lease, marked sent once delivered, retried with back-off otherwise.
+//! The outboxes: colour notices, written with the change they announce, and login codes,
+//! written with the code. One sender drains both: a message is claimed under a lease, marked
+//! sent once delivered (only while pending, so never twice), retried with back-off otherwise.
 
 use crate::{Store, StoreError, db, from_ms, ms};
 use healthcode_core::Text;
@@ -27,12 +28,53 @@ pub struct Notification {
     pub last_error: Option<String>,
 }
 
-/// A claimed message with where it goes: the person's phone, or their guardian's for a child
-/// without one.
+/// Which outbox a message is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outbox {
+    /// Colour notices to a person, by SMS and in the app (`notifications`).
+    Notices,
+    /// Login codes to a phone, by SMS (`sms_outbox`).
+    LoginCodes,
+}
+
+impl Outbox {
+    fn table(self) -> &'static str {
+        match self {
+            Outbox::Notices => "notifications",
+            Outbox::LoginCodes => "sms_outbox",
+        }
+    }
+}
+
+/// A claimed message and where it goes.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
-    pub notification: Notification,
+    pub outbox: Outbox,
+    /// Stable: a sender passes it to its gateway as the idempotency key.
+    pub id: String,
+    /// `sms` or `app` (the in-app notice).
+    pub channel: String,
+    /// Whom a notice is about; `None` for a login code.
+    pub person_id: Option<String>,
+    /// Where an SMS goes: the phone that asked for a code, or the person's own phone, else
+    /// their guardian's for a child without one.
     pub phone: Option<String>,
+    pub text: Text,
+    /// Attempts made before this one.
+    pub attempts: i64,
+    /// A login code's expiry: it is not worth sending (or retrying) after.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A login code due: id, phone and body (sealed), attempts, expiry.
+type CodeRow = (String, Vec<u8>, Vec<u8>, i64, i64);
+/// A notice due: id, person, channel, body (sealed), attempts.
+type NoticeRow = (String, String, String, Vec<u8>, i64);
+
+/// Whom a claimed message is for: a phone (sealed) with the code's expiry, or a person.
+enum Target {
+    Phone(Vec<u8>, OffsetDateTime),
+    Person(String),
 }
 
 type NotificationRow = (
@@ -72,46 +114,90 @@ impl Store {
         })
     }
 
-    /// Claims up to `limit` messages that are due and not held by another sender.
-    pub async fn claim_notifications(
+    /// Claims up to `limit` messages that are due and not held by another sender: login codes
+    /// first (a resident is waiting for one), then notices.
+    pub async fn claim_messages(
         &self,
         now: OffsetDateTime,
         lease: time::Duration,
         limit: i64,
     ) -> Result<Vec<Outgoing>, StoreError> {
+        const DUE: &str = "state = 'pending' AND next_attempt_at <= $1 \
+             AND (lease_until IS NULL OR lease_until < $1) ORDER BY next_attempt_at, id LIMIT $2";
         let now_ms = ms(now);
-        let sql = format!(
-            "{SELECT_NOTIFICATION} WHERE n.state = 'pending' AND n.next_attempt_at <= $1 \
-             AND (n.lease_until IS NULL OR n.lease_until < $1) ORDER BY n.next_attempt_at, n.id LIMIT $2"
-        );
-        let rows: Vec<NotificationRow> = db::with_pool!(&self.backend, pool => {
-            sqlx::query_as(&sql).bind(now_ms).bind(limit).fetch_all(pool).await?
+        let codes: Vec<CodeRow> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(&format!(
+                "SELECT id, phone_sealed, body_sealed, attempts, expires_at FROM sms_outbox WHERE {DUE}"
+            ))
+            .bind(now_ms).bind(limit).fetch_all(pool).await?
+        });
+        let notices: Vec<NoticeRow> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(&format!(
+                "SELECT id, person_id, channel, body_sealed, attempts FROM notifications WHERE {DUE}"
+            ))
+            .bind(now_ms).bind(limit - codes.len() as i64).fetch_all(pool).await?
         });
         let mut out = Vec::new();
-        for row in rows {
-            let claimed = db::with_pool!(&self.backend, pool => {
-                sqlx::query(
-                    "UPDATE notifications SET lease_until = $1 WHERE id = $2 AND state = 'pending' \
-                     AND (lease_until IS NULL OR lease_until < $3)",
+        let codes = codes
+            .into_iter()
+            .map(|(id, phone, body, attempts, expires)| {
+                let to = Target::Phone(phone, from_ms(expires));
+                (Outbox::LoginCodes, id, "sms".to_owned(), to, body, attempts)
+            });
+        let notices = notices
+            .into_iter()
+            .map(|(id, person, channel, body, attempts)| {
+                (
+                    Outbox::Notices,
+                    id,
+                    channel,
+                    Target::Person(person),
+                    body,
+                    attempts,
                 )
-                .bind(ms(now + lease))
-                .bind(&row.0)
-                .bind(now_ms)
-                .execute(pool)
-                .await?
-                .rows_affected()
+            });
+        for (outbox, id, channel, target, body, attempts) in codes.chain(notices) {
+            let sql = format!(
+                "UPDATE {} SET lease_until = $1 WHERE id = $2 AND state = 'pending' \
+                 AND (lease_until IS NULL OR lease_until < $3)",
+                outbox.table()
+            );
+            let claimed = db::with_pool!(&self.backend, pool => {
+                sqlx::query(&sql).bind(ms(now + lease)).bind(&id).bind(now_ms)
+                    .execute(pool).await?.rows_affected()
             });
             if claimed == 0 {
                 continue;
             }
-            let notification = self.notification_from(row)?;
-            let phone = match notification.channel.as_str() {
-                "sms" => self.phone_for(&notification.person_id).await?,
-                _ => None,
+            let purpose = match outbox {
+                Outbox::Notices => "notifications.body",
+                Outbox::LoginCodes => "sms.body",
+            };
+            let text: Text = serde_json::from_slice(&self.vault.open(&body, purpose)?)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let (person_id, phone, expires_at) = match target {
+                Target::Phone(sealed, expires) => (
+                    None,
+                    Some(self.vault.open_string(&sealed, "sms.phone")?),
+                    Some(expires),
+                ),
+                Target::Person(person) => {
+                    let phone = match channel.as_str() {
+                        "sms" => self.phone_for(&person).await?,
+                        _ => None,
+                    };
+                    (Some(person), phone, None)
+                }
             };
             out.push(Outgoing {
-                notification,
+                outbox,
+                id,
+                channel,
+                person_id,
                 phone,
+                text,
+                attempts,
+                expires_at,
             });
         }
         Ok(out)
@@ -135,27 +221,27 @@ impl Store {
     }
 
     /// Marks a claimed message delivered. Only a pending one changes: never sent twice over.
-    pub async fn mark_notification_sent(
+    pub async fn mark_sent(
         &self,
+        outbox: Outbox,
         id: &str,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        let sql = format!(
+            "UPDATE {} SET state = 'sent', sent_at = $1, attempts = attempts + 1, lease_until = NULL \
+             WHERE id = $2 AND state = 'pending'",
+            outbox.table()
+        );
         db::with_pool!(&self.backend, pool => {
-            sqlx::query(
-                "UPDATE notifications SET state = 'sent', sent_at = $1, attempts = attempts + 1, lease_until = NULL \
-                 WHERE id = $2 AND state = 'pending'",
-            )
-            .bind(ms(now))
-            .bind(id)
-            .execute(pool)
-            .await?;
+            sqlx::query(&sql).bind(ms(now)).bind(id).execute(pool).await?;
         });
         Ok(())
     }
 
     /// Records a failed attempt: retried at `retry_at`, or given up (`failed`) when `None`.
-    pub async fn mark_notification_failed(
+    pub async fn mark_failed(
         &self,
+        outbox: Outbox,
         id: &str,
         error: &str,
         retry_at: Option<OffsetDateTime>,
@@ -164,17 +250,13 @@ impl Store {
             Some(t) => ("pending", Some(ms(t))),
             None => ("failed", None),
         };
+        let sql = format!(
+            "UPDATE {} SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
+             attempts = attempts + 1, last_error = $3, lease_until = NULL WHERE id = $4 AND state = 'pending'",
+            outbox.table()
+        );
         db::with_pool!(&self.backend, pool => {
-            sqlx::query(
-                "UPDATE notifications SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
-                 attempts = attempts + 1, last_error = $3, lease_until = NULL WHERE id = $4 AND state = 'pending'",
-            )
-            .bind(state)
-            .bind(next)
-            .bind(error)
-            .bind(id)
-            .execute(pool)
-            .await?;
+            sqlx::query(&sql).bind(state).bind(next).bind(error).bind(id).execute(pool).await?;
         });
         Ok(())
     }

@@ -37,7 +37,7 @@ pub struct TraceView {
     pub window_until: OffsetDateTime,
     pub close_contacts: i64,
     pub secondary_contacts: i64,
-    /// Contacts who carry another region's pass (told to that region, not coloured here).
+    /// Contacts who carry another region's pass: listed with their region, not coloured here.
     pub other_region: i64,
     pub facts_recorded: i64,
     /// Visits read from the log so far (a measure of the work done).

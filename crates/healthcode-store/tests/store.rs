@@ -4,7 +4,7 @@
 
 use healthcode_core::identity::{Document, DocumentKind};
 use healthcode_core::{Fact, Policy};
-use healthcode_store::{Actor, Enrollment, NewPerson, Store, StoreError, Vault};
+use healthcode_store::{Actor, Enrollment, NewPerson, Outbox, Store, StoreError, Vault};
 use sqlx::Connection;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use time::OffsetDateTime;
@@ -381,7 +381,7 @@ async fn logins_wait_for_other_writers_instead_of_failing() {
                     .create_account("auditor", "a", &format!("tok-{n}"), &admin, NOW)
                     .await?;
                 store
-                    .issue_login_code(&phone, "123456", "code", ttl, 5, NOW)
+                    .issue_login_code(&phone, "123456", &code_text("123456"), ttl, 5, NOW)
                     .await?;
                 store
                     .redeem_login_code(&phone, "123456", &format!("hs_{n}"), ttl, 5, NOW)
@@ -404,18 +404,40 @@ async fn login_codes_are_limited_and_open_a_session() {
         let phone = "13800138000";
         assert!(
             store
-                .issue_login_code(phone, "123456", "code 123456", ttl, 2, NOW)
+                .issue_login_code(phone, "123456", &code_text("123456"), ttl, 2, NOW)
                 .await
                 .unwrap()
         );
-        let sms = store.unsent_sms(10).await.unwrap();
+        // The code's SMS waits in the outbox for the sender, to the phone, until it expires.
+        let lease = time::Duration::minutes(1);
+        let sms = store.claim_messages(NOW, lease, 10).await.unwrap();
         assert_eq!(sms.len(), 1);
         assert_eq!(
-            (sms[0].1.as_str(), sms[0].2.as_str()),
-            (phone, "code 123456")
+            (sms[0].outbox, sms[0].phone.as_deref(), &sms[0].text),
+            (Outbox::LoginCodes, Some(phone), &code_text("123456"))
         );
-        store.mark_sms_sent(&sms[0].0, NOW).await.unwrap();
-        assert!(store.unsent_sms(10).await.unwrap().is_empty());
+        assert_eq!(sms[0].expires_at, Some(NOW + ttl));
+        assert!(
+            store
+                .claim_messages(NOW, lease, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "held by its lease"
+        );
+        store
+            .mark_sent(Outbox::LoginCodes, &sms[0].id, NOW)
+            .await
+            .unwrap();
+        let later = NOW + time::Duration::minutes(2);
+        assert!(
+            store
+                .claim_messages(later, lease, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "sent once"
+        );
 
         let redeem = |code: &'static str, at: OffsetDateTime| {
             let store = store.clone();
@@ -450,13 +472,13 @@ async fn login_codes_are_limited_and_open_a_session() {
 
         assert!(
             store
-                .issue_login_code(phone, "222222", "code", ttl, 2, NOW)
+                .issue_login_code(phone, "222222", &code_text("222222"), ttl, 2, NOW)
                 .await
                 .unwrap()
         );
         assert!(
             !store
-                .issue_login_code(phone, "333333", "code", ttl, 2, NOW)
+                .issue_login_code(phone, "333333", &code_text("333333"), ttl, 2, NOW)
                 .await
                 .unwrap(),
             "rate limited"
@@ -684,5 +706,13 @@ async fn venues_and_their_checkpoints() {
             Err(StoreError::NotFound(_))
         ));
         store.close().await;
+    }
+}
+
+/// The bilingual SMS that carries a login code.
+fn code_text(code: &str) -> healthcode_core::Text {
+    healthcode_core::Text {
+        zh: format!("验证码 {code}"),
+        en: format!("code {code}"),
     }
 }

@@ -46,8 +46,7 @@ const VENUES: [(&str, &str, &str); 6] = [
     ("余杭菜市场", "330110", "market"),
 ];
 
-pub async fn run(mut config: Config) -> Result<ExitCode, Failure> {
-    config.login.log_codes = true;
+pub async fn run(config: Config) -> Result<ExitCode, Failure> {
     let state = node_cmd::open(config).await?;
     let store = &state.store;
     let now = OffsetDateTime::now_utc();

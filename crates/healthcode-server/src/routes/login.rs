@@ -1,4 +1,5 @@
-//! Resident login: a one-time code sent by SMS (queued in the outbox), then a session token.
+//! Resident login: a one-time code sent by SMS (queued in the outbox, which wakes its
+//! sender), then a session token.
 
 use crate::AppState;
 use crate::body::Body;
@@ -6,6 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use healthcode_core::Text;
 use healthcode_store::CodeRejection;
 use rand::Rng;
 use serde::Deserialize;
@@ -57,9 +59,10 @@ pub async fn send_code(
     let login = &state.config.login;
     let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000));
     let minutes = login.code_ttl_seconds / 60;
-    let message = format!(
-        "【健康码】您的登录验证码为 {code}，{minutes} 分钟内有效。Your healthcode login code is {code}, valid for {minutes} minutes."
-    );
+    let message = Text {
+        zh: format!("【健康码】您的登录验证码为 {code}，{minutes} 分钟内有效。"),
+        en: format!("Your healthcode login code is {code}, valid for {minutes} minutes."),
+    };
     let sent = state
         .store
         .issue_login_code(
@@ -79,9 +82,7 @@ pub async fn send_code(
             "该手机号一小时内请求验证码次数过多",
         ));
     }
-    if login.log_codes {
-        tracing::info!(%phone, %code, "login code (demo SMS gateway)");
-    }
+    state.outbox.notify_one();
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"sent": true, "expires_in_seconds": login.code_ttl_seconds})),

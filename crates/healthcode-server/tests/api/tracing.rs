@@ -7,7 +7,7 @@ use super::{Node, nodes_with, unique};
 use healthcode_server::config::Config;
 use healthcode_server::notifier::{self, Sender};
 use healthcode_store::Outgoing;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
@@ -434,7 +434,7 @@ async fn a_trace_queued_before_a_restart_runs_after_it() {
 /// A gateway that is down for its first `failures` attempts and counts deliveries.
 struct Flaky {
     failures: AtomicU32,
-    delivered: std::sync::Mutex<Vec<String>>,
+    delivered: std::sync::Mutex<Vec<Outgoing>>,
 }
 
 impl Sender for Flaky {
@@ -447,10 +447,7 @@ impl Sender for Flaky {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if !down {
-            self.delivered
-                .lock()
-                .unwrap()
-                .push(message.notification.id.clone());
+            self.delivered.lock().unwrap().push(message.clone());
         }
         Box::pin(std::future::ready(if down {
             Err("gateway unavailable".to_owned())
@@ -513,6 +510,81 @@ async fn the_outbox_retries_with_back_off_and_never_sends_twice() {
                 .unwrap()
                 .contains("from green to yellow")
         );
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_login_code_goes_out_through_the_same_sender_until_it_expires() {
+    let quiet = |c: &mut Config| c.notifications.sender = "none".into();
+    for node in nodes_with(quiet).await {
+        let ask = |phone: &'static str| {
+            node.call(
+                Method::POST,
+                "/api/v1/auth/code",
+                None,
+                Some(json!({ "phone": phone })),
+            )
+        };
+        assert_eq!(ask("13700137000").await.0, StatusCode::ACCEPTED);
+        let down = Arc::new(Flaky {
+            failures: AtomicU32::new(u32::MAX),
+            delivered: Default::default(),
+        });
+        let mut state = node.state.clone();
+        state.sender = Some(down.clone());
+        let t0 = OffsetDateTime::now_utc();
+        let first = notifier::drain(&state, t0).await.unwrap();
+        assert_eq!((first.sent, first.retried), (0, 1), "retried after 10 s");
+        let again = notifier::drain(&state, t0 + Duration::seconds(11))
+            .await
+            .unwrap();
+        assert_eq!(again.retried, 1, "and after 20 s more");
+        // The code lives 5 minutes: once it has expired it is given up, not sent.
+        let late = notifier::drain(&state, t0 + Duration::minutes(6))
+            .await
+            .unwrap();
+        assert_eq!((late.sent, late.failed), (0, 1));
+
+        // A working gateway gets a new code once, with the code in both languages.
+        assert_eq!(ask("13700137000").await.0, StatusCode::ACCEPTED);
+        let up = Arc::new(Flaky {
+            failures: AtomicU32::new(0),
+            delivered: Default::default(),
+        });
+        state.sender = Some(up.clone());
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(notifier::drain(&state, now).await.unwrap().sent, 1);
+        assert_eq!(
+            notifier::drain(&state, now + Duration::minutes(1))
+                .await
+                .unwrap(),
+            notifier::Drained::default(),
+            "sent once"
+        );
+        let delivered = up.delivered.lock().unwrap().clone();
+        assert_eq!(delivered.len(), 1);
+        let sms = &delivered[0];
+        assert_eq!(sms.phone.as_deref(), Some("13700137000"));
+        assert!(sms.text.zh.contains("验证码"), "{:?}", sms.text);
+        // The code it carries logs the phone in.
+        let code: String = sms
+            .text
+            .en
+            .chars()
+            .filter(char::is_ascii_digit)
+            .take(6)
+            .collect();
+        let (status, login) = node
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"phone": "13700137000", "code": code})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{login}");
+        assert!(down.delivered.lock().unwrap().is_empty());
         node.stop().await;
     }
 }
