@@ -262,6 +262,20 @@ pub fn in_force(facts: &[Fact], id: &str) -> bool {
     facts.iter().any(|f| f.id == id) && !retracted_ids(&all).contains(id)
 }
 
+/// The retraction in force that withdraws the fact `id`, among a person's `facts`, if it is
+/// withdrawn.
+pub fn retraction_of<'a>(facts: &'a [Fact], id: &str) -> Option<&'a Fact> {
+    let all: Vec<&Fact> = facts.iter().collect();
+    let retracted = retracted_ids(&all);
+    if !retracted.contains(id) {
+        return None;
+    }
+    facts.iter().rev().find(|f| {
+        !retracted.contains(f.id.as_str())
+            && matches!(&f.body, FactBody::Retraction { retracts, .. } if retracts == id)
+    })
+}
+
 /// Ids withdrawn by retractions that are themselves in force. A retraction may only withdraw a
 /// fact recorded no later than itself, so walking from the newest fact to the oldest settles each
 /// retraction before the fact it names.

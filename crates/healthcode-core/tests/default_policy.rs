@@ -795,3 +795,29 @@ fn every_reason_text_is_filled_for_every_rule() {
         }
     }
 }
+
+#[test]
+fn the_retraction_of_a_fact_is_the_one_in_force() {
+    use healthcode_core::facts::{in_force, retraction_of};
+    let c = case("c1", "confirmed", "04-05 10:00");
+    let x = retraction("x", "c1", "04-06 10:00");
+    let y = retraction("y", "x", "04-06 12:00");
+    let z = retraction("z", "c1", "04-07 10:00");
+    let early = retraction("early", "c1", "04-04 10:00");
+    let id = |f: Option<&Fact>| f.map(|f| f.id.clone());
+    assert_eq!(id(retraction_of(std::slice::from_ref(&c), "c1")), None);
+    assert_eq!(
+        id(retraction_of(&[c.clone(), x.clone()], "c1")),
+        Some("x".into())
+    );
+    // A retraction that is itself retracted reinstates the case; a later one withdraws it again.
+    let reinstated = [c.clone(), x.clone(), y.clone()];
+    assert_eq!(id(retraction_of(&reinstated, "c1")), None);
+    assert!(in_force(&reinstated, "c1"));
+    assert_eq!(
+        id(retraction_of(&[c.clone(), x, y, z], "c1")),
+        Some("z".into())
+    );
+    // A retraction recorded before the fact withdraws nothing.
+    assert_eq!(id(retraction_of(&[c.clone(), early], "c1")), None);
+}

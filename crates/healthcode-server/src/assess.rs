@@ -29,57 +29,31 @@ pub async fn reassess(
     Ok(changes)
 }
 
-/// After facts land about these people: wakes the tracers when a case is among them and
-/// re-derives the people's colours, announcing changes. The facts are recorded whatever happens
-/// here; a failure is logged, and the scheduler and the next fact make up for it.
+/// After facts land about these people: wakes the tracers when a case or a retraction (which
+/// may have queued a case's trace again) is among them, and re-derives the people's colours,
+/// announcing changes. The facts are recorded whatever happens here; a failure is logged, and
+/// the scheduler and the next fact make up for it.
 pub async fn after_facts<'a>(
     state: &AppState,
     facts: impl IntoIterator<Item = (&'a str, &'a Fact)>,
     now: OffsetDateTime,
 ) {
     let mut people: Vec<String> = Vec::new();
-    let mut case = false;
-    let mut retracted: Vec<(&str, &str)> = Vec::new();
+    let mut wake = false;
     for (person, fact) in facts {
-        case |= matches!(fact.body, healthcode_core::FactBody::Case { .. });
-        if let healthcode_core::FactBody::Retraction { retracts, .. } = &fact.body {
-            retracted.push((retracts, &fact.legal_basis));
-        }
+        wake |= matches!(
+            fact.body,
+            healthcode_core::FactBody::Case { .. } | healthcode_core::FactBody::Retraction { .. }
+        );
         people.push(person.to_owned());
-    }
-    for (fact_id, legal_basis) in retracted {
-        people.extend(withdraw_contacts(state, fact_id, legal_basis, now).await);
     }
     people.sort();
     people.dedup();
-    if case {
+    if wake {
         state.tracer.notify_one();
     }
     if let Err(e) = reassess(state, &people, now).await {
         tracing::error!(error = %e, "re-deriving colours after new facts failed");
-    }
-}
-
-/// When a retracted fact was a traced case, withdraws the contact facts it caused; returns the
-/// people concerned (none otherwise). A failure is logged: the retraction itself stands.
-pub async fn withdraw_contacts(
-    state: &AppState,
-    fact_id: &str,
-    legal_basis: &str,
-    now: OffsetDateTime,
-) -> Vec<String> {
-    let actor =
-        healthcode_store::Actor::new("tracer", "system", format!("case {fact_id} was retracted"));
-    match state
-        .store
-        .retract_contacts_of(fact_id, legal_basis, &actor, now)
-        .await
-    {
-        Ok(people) => people,
-        Err(e) => {
-            tracing::error!(error = %e, "withdrawing the contacts of a retracted case failed");
-            Vec::new()
-        }
     }
 }
 

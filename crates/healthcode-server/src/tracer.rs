@@ -52,23 +52,50 @@ pub async fn run_next(state: &AppState) -> Result<bool, StoreError> {
     Ok(true)
 }
 
-/// Whether a case fact is still in force (a retracted case is traced no more).
-pub async fn case_in_force(
+/// The retraction that withdrew a case, if it is withdrawn.
+pub async fn retraction_of(
     state: &AppState,
     person_id: &str,
     case_id: &str,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Fact>, StoreError> {
     let facts = state.store.facts_of_people(&[person_id.to_owned()]).await?;
     let facts = facts.get(person_id).map(Vec::as_slice).unwrap_or_default();
-    Ok(healthcode_core::facts::in_force(facts, case_id))
+    Ok(healthcode_core::facts::retraction_of(facts, case_id).cloned())
 }
 
-/// Runs one trace from the start; a case retracted meanwhile finds no one.
+/// Runs one trace from the start. A retracted case is traced no more: its run withdraws the
+/// contact facts it caused, and so does a run during which the case was retracted.
 async fn run(state: &AppState, job: &TraceJob) -> Result<(), StoreError> {
-    let store = &state.store;
-    if !case_in_force(state, &job.person_id, &job.case_id).await? {
-        return Ok(());
+    if let Some(retraction) = retraction_of(state, &job.person_id, &job.case_id).await? {
+        return withdraw(state, job, &retraction).await;
     }
+    find_contacts(state, job).await?;
+    match retraction_of(state, &job.person_id, &job.case_id).await? {
+        Some(retraction) => withdraw(state, job, &retraction).await,
+        None => Ok(()),
+    }
+}
+
+/// Withdraws every contact fact a retracted case caused that is still held, under the
+/// retraction's legal basis, and re-derives and tells the people concerned.
+async fn withdraw(state: &AppState, job: &TraceJob, retraction: &Fact) -> Result<(), StoreError> {
+    let actor = Actor::new(
+        "tracer",
+        "system",
+        format!("case {} was retracted", job.case_id),
+    );
+    let now = state.now();
+    let people = state
+        .store
+        .retract_contacts_of(&job.case_id, &retraction.legal_basis, &actor, now)
+        .await?;
+    reassess(state, &people, now).await?;
+    Ok(())
+}
+
+/// Traces a case level by level, recording each level as it is found.
+async fn find_contacts(state: &AppState, job: &TraceJob) -> Result<(), StoreError> {
+    let store = &state.store;
     let FactBody::Case {
         onset_at,
         sampled_at,

@@ -34,8 +34,16 @@ macro_rules! insert {
             }
             _ => $crate::unique_violation(e, "a fact with this id is already recorded"),
         })?;
-        if let healthcode_core::FactBody::Case { .. } = &fact.body {
-            $crate::traces::queue_trace!($tx, person_id, fact);
+        match &fact.body {
+            healthcode_core::FactBody::Case { .. } => {
+                $crate::traces::queue_trace!($tx, person_id, fact);
+            }
+            // Retracting a traced case queues its trace again, in the same transaction: the
+            // run finds the case withdrawn and withdraws the contacts it caused.
+            healthcode_core::FactBody::Retraction { retracts, .. } => {
+                $crate::traces::requeue_withdrawn!($tx, retracts);
+            }
+            _ => {}
         }
         let detail = format!(
             "{} {} (legal basis: {})",

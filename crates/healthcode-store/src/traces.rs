@@ -2,6 +2,8 @@
 //! a worker claims it with a lease, records what each level finds as it goes, and marks it done.
 //! A worker that dies leaves a lease that runs out, and the trace is taken up again from the
 //! start: exposures and contact facts are written so that a second run adds nothing twice.
+//! Retracting a case queues its trace again in the same transaction, and that run withdraws the
+//! contact facts the case caused, so a retraction is never left with its contacts in force.
 
 use crate::audit::{self, Actor};
 use crate::db::{BeginWrite, CHUNK, placeholders};
@@ -158,6 +160,21 @@ macro_rules! queue_trace {
     }};
 }
 pub(crate) use queue_trace;
+
+/// Queues again, inside the transaction that retracts a case, the case's trace if it has
+/// ended; one that is queued or running finds the case withdrawn before it ends.
+macro_rules! requeue_withdrawn {
+    ($tx:expr, $case_id:expr) => {{
+        sqlx::query(
+            "UPDATE traces SET state = 'queued', lease_until = NULL WHERE case_id = $1 \
+             AND state IN ('done', 'failed')",
+        )
+        .bind($case_id)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+pub(crate) use requeue_withdrawn;
 
 impl Store {
     /// Claims the oldest trace that is queued, or running under a lease that has run out.

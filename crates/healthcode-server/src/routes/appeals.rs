@@ -102,19 +102,11 @@ pub async fn decide(
             now,
         )
         .await?;
-    let mut people = vec![appeal.person_id.clone()];
     if req.outcome == AppealOutcome::FactRetracted {
-        people.extend(
-            crate::assess::withdraw_contacts(
-                &state,
-                &appeal.fact_id,
-                &format!("appeal {id}: {}", req.reason.trim()),
-                now,
-            )
-            .await,
-        );
+        // A retracted case's trace was queued again, to withdraw the contacts it caused.
+        state.tracer.notify_one();
     }
-    if let Err(e) = reassess(&state, &people, now).await {
+    if let Err(e) = reassess(&state, std::slice::from_ref(&appeal.person_id), now).await {
         tracing::error!(error = %e, "re-deriving a colour after an appeal failed");
     }
     Ok(Json(appeal))

@@ -123,12 +123,14 @@ pub async fn retrace(
         .trace(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("trace"))?;
-    if !crate::tracer::case_in_force(&state, &trace.person_id, &id).await? {
+    // A retracted case's run withdraws its contacts; once that is done there is nothing left.
+    let retracted = crate::tracer::retraction_of(&state, &trace.person_id, &id).await?;
+    if retracted.is_some() && trace.state == "done" {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "case_retracted",
-            "the case was retracted: there is nothing to trace",
-            "该病例已撤销，无需追踪",
+            "the case was retracted and its contacts withdrawn: there is nothing to trace",
+            "该病例已撤销，密接记录已撤回，无需追踪",
         ));
     }
     state

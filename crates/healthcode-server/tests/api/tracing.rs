@@ -357,6 +357,9 @@ async fn retracting_a_case_withdraws_the_contacts_it_caused() {
             )
             .await;
         assert_eq!(code, StatusCode::CREATED, "{store}: {body}");
+        // The retraction queued the case's trace again, and that run withdraws its contacts.
+        let rerun = finished(&node, &official, &case).await;
+        assert_eq!(rerun["trace"]["runs"], 2, "{store}: {rerun}");
         for id in [&c.close.0, &c.secondary] {
             let s = status(&node, &official, id).await;
             assert_eq!(s["code"], "green", "{store}: the contact is withdrawn: {s}");
