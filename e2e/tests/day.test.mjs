@@ -261,7 +261,14 @@ test('a day: enroll, green code, checkpoint admits, a case at the same venue tur
   await resident.goto(`${node.base}/me/${personId}/code`);
   assert.equal(await resident.locator('.band').getAttribute('data-colour'), 'green', 'the withdrawn record no longer colours the code');
 
-  // --- The rest of the console: a person's record, risk areas, venues, the policy, the dashboard.
+  // --- The rest of the console: finding a person, a record, risk areas, venues, the policy, the dashboard.
+  await doctor.goto(`${node.base}/console/people`);
+  const byPhone = doctor.locator('form', { hasText: '按手机号查找' });
+  await byPhone.getByLabel('手机号（含其监护的儿童）').fill(PHONE);
+  await byPhone.getByLabel('查询事由（本人可见）').fill('核实复核结果');
+  await byPhone.getByRole('button', { name: '查找' }).click();
+  await doctor.locator(`a[href="/console/people/${personId}"]`).waitFor();
+  await shoot(doctor, 'console-find');
   await doctor.goto(`${node.base}/console/people/${other.body.id}`);
   assert.match(await doctor.locator('.band').innerText(), /红码/);
   await shoot(doctor, 'console-person');

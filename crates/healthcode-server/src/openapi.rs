@@ -22,6 +22,7 @@ verification (`code`), error correction (`correction`). Errors are `{code, messa
         people::enroll,
         people::confirm,
         people::status,
+        people::search,
         people::declare,
         people::declare_trip,
         people::record_fact,

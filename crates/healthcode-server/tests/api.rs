@@ -711,6 +711,121 @@ async fn the_openapi_document_describes_every_route() {
 }
 
 #[tokio::test]
+async fn staff_find_people_by_document_or_phone_and_the_person_sees_why() {
+    for node in nodes().await {
+        let store = node.store_name();
+        let official = node.staff("health_official").await;
+        let me = node.resident("13600136001").await;
+        let (_, adult) = node
+            .post(
+                "/api/v1/people",
+                &me,
+                json!({"document_kind": "resident_id",
+                "document_number": "11010519491231002X", "name": "钱七", "phone": "13600136001"}),
+            )
+            .await;
+        let id = adult["id"].as_str().unwrap().to_owned();
+        let (_, child) = node
+            .post(
+                "/api/v1/people",
+                &me,
+                json!({"document_kind": "none", "name": "钱小七",
+                "phone": "13600136001", "guardian_id": id}),
+            )
+            .await;
+        let search = |body: Value| node.post("/api/v1/people/search", &official, body);
+
+        // By document, spaces and a lower-case check character as people type them.
+        let (status, found) = search(json!({"document_kind": "resident_id",
+            "document_number": "110105 19491231 002x", "purpose": "流调核实 case 2020-0101"}))
+        .await;
+        assert_eq!(status, StatusCode::OK, "{store}: {found}");
+        let people = found["people"].as_array().unwrap();
+        assert_eq!(people.len(), 1, "{store}: {found}");
+        assert_eq!(people[0]["id"], adult["id"]);
+        assert_eq!(people[0]["name_masked"], "钱*");
+        assert!(people[0].get("name").is_none(), "sealed data stays sealed");
+
+        // By phone: the adult and the child in their care.
+        let (_, found) = search(json!({"phone": "136 0013 6001", "purpose": "社区排查"})).await;
+        let ids: Vec<&str> = found["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            vec![id.as_str(), child["id"].as_str().unwrap()],
+            "{store}"
+        );
+
+        // A wrong check character is refused; a phone no one uses finds no one, which is an
+        // empty list, not an error.
+        let (status, found) = search(json!({"document_kind": "resident_id",
+            "document_number": "11010519491231002X".replace("0519", "0619").as_str(), "purpose": "核实"}))
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{store}: a wrong check character: {found}"
+        );
+        let (status, found) = search(json!({"phone": "13999999999", "purpose": "核实"})).await;
+        assert_eq!(
+            (status, found["people"].as_array().map(Vec::len)),
+            (StatusCode::OK, Some(0))
+        );
+
+        // Bad searches get a clear error; a checkpoint may not search at all.
+        for (body, code) in [
+            (
+                json!({"phone": "13600136001", "purpose": " "}),
+                "purpose_required",
+            ),
+            (
+                json!({"phone": "13600136001", "document_kind": "resident_id",
+                "document_number": "11010519491231002X", "purpose": "x"}),
+                "search_key_required",
+            ),
+            (json!({"purpose": "x"}), "search_key_required"),
+            (json!({"phone": "12", "purpose": "x"}), "bad_phone"),
+        ] {
+            let (status, err) = search(body).await;
+            assert_eq!(
+                (status, err["code"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some(code)),
+                "{store}: {err}"
+            );
+        }
+        let checkpoint = node.staff("checkpoint").await;
+        let (status, _) = node
+            .post(
+                "/api/v1/people/search",
+                &checkpoint,
+                json!({"phone": "13600136001", "purpose": "x"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // The person reads who looked them up, and why.
+        let (_, entries) = node.get(&format!("/api/v1/people/{id}/audit"), &me).await;
+        let searches: Vec<&str> = entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "people.search")
+            .map(|e| e["purpose"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            searches,
+            vec!["流调核实 case 2020-0101", "社区排查"],
+            "{store}: {entries}"
+        );
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn code_request_and_verification() {
     for node in nodes().await {
         let checkpoint = node.staff("checkpoint").await;

@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", post(login::login))
         .route("/me", get(people::me))
         .route("/people", post(people::enroll))
+        .route("/people/search", post(people::search))
         .route("/people/{id}/status", get(people::status))
         .route("/people/{id}/confirm", post(people::confirm))
         .route("/people/{id}/declarations", post(people::declare))

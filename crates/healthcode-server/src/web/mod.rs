@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/cases", post(console::cases::record_case))
         .route("/console/cases/{id}", get(console::cases::case))
         .route("/console/people", get(console::people::find))
+        .route("/console/people/search", post(console::people::search))
         .route("/console/people/{id}", get(console::people::show))
         .route(
             "/console/people/{id}/confirm",

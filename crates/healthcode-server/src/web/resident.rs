@@ -191,7 +191,18 @@ pub struct EnrollForm {
     guardian_id: String,
 }
 
-fn given(s: String) -> Option<String> {
+/// A form's document kind, as the API names it.
+pub(crate) fn document_kind(name: &str) -> Result<DocumentKind, crate::error::ApiError> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|_| {
+        crate::error::ApiError::unprocessable(
+            "bad_document_kind",
+            format!("{name:?} is not a document kind"),
+            "请选择证件类型",
+        )
+    })
+}
+
+pub(crate) fn given(s: String) -> Option<String> {
     let s = s.trim().to_owned();
     (!s.is_empty()).then_some(s)
 }
@@ -203,18 +214,8 @@ pub async fn enroll(
     Posted(form): Posted<EnrollForm>,
 ) -> PageResult {
     let caller = web.resident(&state).await?;
-    let document_kind: DocumentKind = serde_json::from_value(serde_json::Value::String(
-        form.document_kind.clone(),
-    ))
-    .map_err(|_| {
-        crate::error::ApiError::unprocessable(
-            "bad_document_kind",
-            format!("{:?} is not a document kind", form.document_kind),
-            "请选择证件类型",
-        )
-    })?;
     let request = people::EnrollRequest {
-        document_kind,
+        document_kind: document_kind(&form.document_kind)?,
         document_number: form.document_number,
         country: given(form.country),
         name: form.name,

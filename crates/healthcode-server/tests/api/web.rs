@@ -732,6 +732,40 @@ async fn a_child_waits_for_review_and_an_official_records_facts_from_the_console
         // The official confirms the child, then records a positive test for the parent.
         let mut official = Browser::new(&node);
         official.sign_in(&node.staff("health_official").await).await;
+        // The official finds the family by the parent's phone, and the parent by document,
+        // saying why each time.
+        let found = official
+            .post(
+                "/console/people/search",
+                &[("phone", "13900000006"), ("purpose", "核实监护关系")],
+            )
+            .await;
+        assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+        for id in [&parent_id, &child_id] {
+            let link = format!("/console/people/{id}");
+            assert!(found.body.contains(&link), "{}", found.body);
+        }
+        let by_document = official
+            .post(
+                "/console/people/search",
+                &[
+                    ("document_kind", "resident_id"),
+                    ("document_number", "11010519491231002X"),
+                    ("purpose", "核实身份"),
+                ],
+            )
+            .await;
+        let link = format!("/console/people/{parent_id}");
+        assert!(by_document.body.contains(&link), "{}", by_document.body);
+        assert!(!by_document.body.contains(&child_id));
+        let unsaid = official
+            .post(
+                "/console/people/search",
+                &[("phone", "13900000006"), ("purpose", "")],
+            )
+            .await;
+        assert_eq!(unsaid.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(unsaid.body.contains("purpose_required"));
         let confirmed = official
             .post(&format!("/console/people/{child_id}/confirm"), &[])
             .await;

@@ -6,7 +6,7 @@ use crate::AppState;
 use crate::body::Body;
 use crate::routes::people;
 use crate::web::page::{Chrome, CodeLook, PageResult, look, render, see};
-use crate::web::resident::ReasonRow;
+use crate::web::resident::{ReasonRow, document_kind, given};
 use crate::web::session::{Posted, Web};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -18,6 +18,16 @@ use serde_json::{Value, json};
 #[template(path = "console_find.html")]
 struct FindPage {
     chrome: Chrome,
+    /// What a search found, once one was made.
+    found: Option<Vec<Found>>,
+}
+
+/// A person a search found, as the list shows them.
+struct Found {
+    id: String,
+    masked_name: String,
+    document: String,
+    pending: bool,
 }
 
 #[derive(Deserialize)]
@@ -35,6 +45,59 @@ pub async fn find(State(state): State<AppState>, web: Web, Query(q): Query<Find>
     }
     render(FindPage {
         chrome: Chrome::new(&web, "人员与记录", "People and records", true),
+        found: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct SearchForm {
+    #[serde(default)]
+    document_kind: String,
+    #[serde(default)]
+    document_number: String,
+    #[serde(default)]
+    country: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    purpose: String,
+}
+
+/// Finds people by document or phone through the API's search (audited with the purpose).
+pub async fn search(
+    State(state): State<AppState>,
+    web: Web,
+    Posted(form): Posted<SearchForm>,
+) -> PageResult {
+    let caller = web.staff(&state).await?;
+    let phone = given(form.phone);
+    let request = people::SearchRequest {
+        document_kind: match phone {
+            Some(_) => None,
+            None => Some(document_kind(&form.document_kind)?),
+        },
+        document_number: form.document_number,
+        country: given(form.country),
+        phone,
+        purpose: form.purpose,
+    };
+    let axum::Json(answer) = people::search(State(state), caller, Body(request)).await?;
+    let found = answer
+        .people
+        .into_iter()
+        .map(|p| Found {
+            document: match &p.document_tail {
+                Some(tail) => format!("{} …{tail}", p.document_kind.name_zh()),
+                None => p.document_kind.name_zh().to_owned(),
+            },
+            pending: p.enrollment == Enrollment::Pending,
+            masked_name: p.name_masked,
+            id: p.id,
+        })
+        .collect();
+    render(FindPage {
+        chrome: Chrome::new(&web, "人员与记录", "People and records", true),
+        found: Some(found),
     })
 }
 
