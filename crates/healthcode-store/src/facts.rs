@@ -36,7 +36,7 @@ macro_rules! insert {
         })?;
         match &fact.body {
             healthcode_core::FactBody::Case { .. } => {
-                $crate::traces::queue_trace!($tx, person_id, fact);
+                $crate::traces::queue_trace!($tx, person_id, fact, $now);
             }
             // Retracting a traced case queues its trace again, in the same transaction: the
             // run finds the case withdrawn and withdraws the contacts it caused.

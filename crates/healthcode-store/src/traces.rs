@@ -144,9 +144,10 @@ pub(crate) fn numbered(first: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// Queues the trace of a case fact inside the transaction that records it.
+/// Queues the trace of a case fact inside the transaction that records it, at `now` (a case
+/// may be recorded with an earlier time; the trace's latency counts from when it was queued).
 macro_rules! queue_trace {
-    ($tx:expr, $person_id:expr, $fact:expr) => {{
+    ($tx:expr, $person_id:expr, $fact:expr, $now:expr) => {{
         sqlx::query(
             "INSERT INTO traces (case_id, person_id, state, window_from, window_until, close_contacts, \
              secondary_contacts, other_region, facts_recorded, rows_read, runs, created_at) \
@@ -154,7 +155,7 @@ macro_rules! queue_trace {
         )
         .bind(&$fact.id)
         .bind($person_id)
-        .bind($crate::ms($fact.recorded_at))
+        .bind($crate::ms($now))
         .execute(&mut *$tx)
         .await?;
     }};
