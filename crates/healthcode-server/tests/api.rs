@@ -102,13 +102,7 @@ impl Gateway {
                 found.map(|i| delivered.remove(i))
             };
             if let Some(sms) = sms {
-                return sms
-                    .text
-                    .en
-                    .chars()
-                    .filter(char::is_ascii_digit)
-                    .take(6)
-                    .collect();
+                return code_in(&sms);
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
@@ -123,6 +117,16 @@ impl Gateway {
             .iter()
             .any(|m| m.outbox == Outbox::LoginCodes && m.phone.as_deref() == Some(phone))
     }
+}
+
+/// The six-digit code a login-code SMS carries.
+fn code_in(sms: &Outgoing) -> String {
+    sms.text
+        .en
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(6)
+        .collect()
 }
 
 impl Node {
@@ -212,6 +216,31 @@ impl Node {
             .await;
         assert_eq!(status, StatusCode::OK, "{login}");
         login["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A resident logged in by `phone` who enrolls themselves (resident ID 11010519491231002X)
+    /// and a child without a document in their care: (their token, the adult, the child).
+    async fn family(&self, phone: &str, name: &str, child: &str) -> (String, Value, Value) {
+        let me = self.resident(phone).await;
+        let (status, adult) = self
+            .post(
+                "/api/v1/people",
+                &me,
+                json!({"document_kind": "resident_id",
+                "document_number": "11010519491231002X", "name": name, "phone": phone}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{adult}");
+        let (status, kid) = self
+            .post(
+                "/api/v1/people",
+                &me,
+                json!({"document_kind": "none", "name": child,
+                "phone": phone, "guardian_id": adult["id"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{kid}");
+        (me, adult, kid)
     }
 
     async fn stop(self) {
@@ -715,24 +744,8 @@ async fn staff_find_people_by_document_or_phone_and_the_person_sees_why() {
     for node in nodes().await {
         let store = node.store_name();
         let official = node.staff("health_official").await;
-        let me = node.resident("13600136001").await;
-        let (_, adult) = node
-            .post(
-                "/api/v1/people",
-                &me,
-                json!({"document_kind": "resident_id",
-                "document_number": "11010519491231002X", "name": "钱七", "phone": "13600136001"}),
-            )
-            .await;
+        let (me, adult, child) = node.family("13600136001", "钱七", "钱小七").await;
         let id = adult["id"].as_str().unwrap().to_owned();
-        let (_, child) = node
-            .post(
-                "/api/v1/people",
-                &me,
-                json!({"document_kind": "none", "name": "钱小七",
-                "phone": "13600136001", "guardian_id": id}),
-            )
-            .await;
         let search = |body: Value| node.post("/api/v1/people/search", &official, body);
 
         // By document, spaces and a lower-case check character as people type them.
@@ -829,24 +842,8 @@ async fn staff_find_people_by_document_or_phone_and_the_person_sees_why() {
 async fn code_request_and_verification() {
     for node in nodes().await {
         let checkpoint = node.staff("checkpoint").await;
-        let me = node.resident("13600136000").await;
-        let (_, adult) = node
-            .post(
-                "/api/v1/people",
-                &me,
-                json!({"document_kind": "resident_id",
-                "document_number": "11010519491231002X", "name": "赵六", "phone": "13600136000"}),
-            )
-            .await;
+        let (me, adult, child) = node.family("13600136000", "赵六", "赵小六").await;
         let id = adult["id"].as_str().unwrap().to_owned();
-        let (_, child) = node
-            .post(
-                "/api/v1/people",
-                &me,
-                json!({"document_kind": "none", "name": "赵小六",
-                "phone": "13600136000", "guardian_id": id}),
-            )
-            .await;
 
         // The pass says what the policy says now, and verifies offline.
         let (status, pass) = node.get(&format!("/api/v1/people/{id}/pass"), &me).await;

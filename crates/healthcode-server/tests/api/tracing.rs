@@ -571,13 +571,7 @@ async fn a_login_code_goes_out_through_the_same_sender_until_it_expires() {
         assert_eq!(sms.phone.as_deref(), Some("13700137000"));
         assert!(sms.text.zh.contains("验证码"), "{:?}", sms.text);
         // The code it carries logs the phone in.
-        let code: String = sms
-            .text
-            .en
-            .chars()
-            .filter(char::is_ascii_digit)
-            .take(6)
-            .collect();
+        let code = super::code_in(sms);
         let (status, login) = node
             .call(
                 Method::POST,
