@@ -134,6 +134,8 @@ pub struct LoginConfig {
     pub codes_per_hour: i64,
     pub max_attempts: i64,
     pub session_hours: i64,
+    /// The log sender prints login codes (the demo's SMS gateway). Never in production.
+    pub log_codes: bool,
     /// Mark the web pages' cookies `Secure` on every response. They are anyway when a request
     /// says it arrived over TLS (`X-Forwarded-Proto: https` from the terminating proxy).
     pub secure_cookies: bool,
@@ -182,6 +184,7 @@ impl Default for LoginConfig {
             codes_per_hour: 5,
             max_attempts: 5,
             session_hours: 72,
+            log_codes: false,
             secure_cookies: false,
         }
     }

@@ -92,8 +92,8 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
     .map_err(|e| StartError::Policy(e.to_string()))?;
     let passes = passes::Passes::open(&config, OffsetDateTime::now_utc())?;
     let recorder = recorder::Recorder::spawn(store.clone(), &config.scans);
-    let sender =
-        notifier::configured(&config.notifications.sender).map_err(StartError::Notifications)?;
+    let sender = notifier::configured(&config.notifications.sender, config.login.log_codes)
+        .map_err(StartError::Notifications)?;
     Ok(AppState {
         tracer: Arc::default(),
         outbox: Arc::default(),

@@ -20,8 +20,12 @@ pub trait Sender: Send + Sync {
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 }
 
-/// The demo's gateway: writes each message to the node's log, login codes included.
-pub struct LogSender;
+/// The demo's gateway: writes each message to the node's log. A login code's text is written
+/// only with `show_codes` (`login.log_codes`, the demo's switch): anyone who reads the log
+/// could otherwise log in as the phone.
+pub struct LogSender {
+    pub show_codes: bool,
+}
 
 impl Sender for LogSender {
     fn send<'a>(
@@ -38,7 +42,11 @@ impl Sender for LogSender {
             Outbox::LoginCodes => "login code",
         };
         let text = &message.text;
-        tracing::info!(id = %message.id, kind, channel = %message.channel, to = %to, zh = %text.zh, en = %text.en, "message");
+        if message.outbox == Outbox::LoginCodes && !self.show_codes {
+            tracing::info!(id = %message.id, kind, channel = %message.channel, to = %to, "message (code withheld: login.log_codes is off)");
+        } else {
+            tracing::info!(id = %message.id, kind, channel = %message.channel, to = %to, zh = %text.zh, en = %text.en, "message");
+        }
         Box::pin(std::future::ready(Ok(())))
     }
 }
@@ -55,9 +63,12 @@ fn mask_phone(phone: &str) -> String {
 }
 
 /// The sender the configuration names; `None` for `none`.
-pub fn configured(name: &str) -> Result<Option<std::sync::Arc<dyn Sender>>, String> {
+pub fn configured(
+    name: &str,
+    show_codes: bool,
+) -> Result<Option<std::sync::Arc<dyn Sender>>, String> {
     match name {
-        "log" => Ok(Some(std::sync::Arc::new(LogSender))),
+        "log" => Ok(Some(std::sync::Arc::new(LogSender { show_codes }))),
         "none" => Ok(None),
         other => Err(format!(
             "notifications.sender {other:?} is not one of: log, none"

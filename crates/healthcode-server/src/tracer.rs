@@ -47,7 +47,7 @@ pub async fn run_next(state: &AppState) -> Result<bool, StoreError> {
     }
     state
         .store
-        .finish_trace(&job.case_id, error.as_deref(), state.now())
+        .finish_trace(&job.case_id, job.runs, error.as_deref(), state.now())
         .await?;
     Ok(true)
 }
@@ -137,7 +137,7 @@ async fn find_contacts(state: &AppState, job: &TraceJob) -> Result<(), StoreErro
         ..TraceProgress::default()
     };
     store
-        .trace_progress(&job.case_id, &progress, state.now() + lease)
+        .trace_progress(&job.case_id, job.runs, &progress, state.now() + lease)
         .await?;
     let actor = Actor::new(
         "tracer",
@@ -161,12 +161,12 @@ async fn find_contacts(state: &AppState, job: &TraceJob) -> Result<(), StoreErro
         progress.facts_recorded += recorded.facts as i64;
         progress.rows_read = trace.rows_read as i64;
         store
-            .trace_progress(&job.case_id, &progress, state.now() + lease)
+            .trace_progress(&job.case_id, job.runs, &progress, state.now() + lease)
             .await?;
     }
     progress.rows_read = trace.rows_read as i64;
     store
-        .trace_progress(&job.case_id, &progress, state.now() + lease)
+        .trace_progress(&job.case_id, job.runs, &progress, state.now() + lease)
         .await?;
     Ok(())
 }

@@ -77,9 +77,10 @@ impl Backend {
     }
 }
 
-/// The file of a `sqlite:` URL; `None` for PostgreSQL.
+/// The file of a `sqlite:` URL; `None` for PostgreSQL and for an in-memory SQLite database,
+/// which only the pool's own connections can reach.
 pub(crate) fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, StoreError> {
-    if !url.starts_with("sqlite:") {
+    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
         return Ok(None);
     }
     let options = SqliteConnectOptions::from_str(url)?;

@@ -115,7 +115,9 @@ impl Store {
     }
 
     /// Claims up to `limit` messages that are due and not held by another sender: login codes
-    /// first (a resident is waiting for one), then notices.
+    /// first (a resident is waiting for one), but at most half of them, so that a flood of code
+    /// requests cannot hold notices back. A message that cannot be read (sealed under another
+    /// key, written by an older version) is given up rather than left to fail every claim.
     pub async fn claim_messages(
         &self,
         now: OffsetDateTime,
@@ -129,7 +131,7 @@ impl Store {
             sqlx::query_as(&format!(
                 "SELECT id, phone_sealed, body_sealed, attempts, expires_at FROM sms_outbox WHERE {DUE}"
             ))
-            .bind(now_ms).bind(limit).fetch_all(pool).await?
+            .bind(now_ms).bind((limit / 2).max(1)).fetch_all(pool).await?
         });
         let notices: Vec<NoticeRow> = db::with_pool!(&self.backend, pool => {
             sqlx::query_as(&format!(
@@ -173,21 +175,31 @@ impl Store {
                 Outbox::Notices => "notifications.body",
                 Outbox::LoginCodes => "sms.body",
             };
-            let text: Text = serde_json::from_slice(&self.vault.open(&body, purpose)?)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let (person_id, phone, expires_at) = match target {
-                Target::Phone(sealed, expires) => (
-                    None,
-                    Some(self.vault.open_string(&sealed, "sms.phone")?),
-                    Some(expires),
-                ),
-                Target::Person(person) => {
-                    let phone = match channel.as_str() {
-                        "sms" => self.phone_for(&person).await?,
-                        _ => None,
-                    };
-                    (Some(person), phone, None)
+            let opened = self.vault.open(&body, purpose).map_err(|e| e.to_string());
+            let text =
+                opened.and_then(|b| serde_json::from_slice::<Text>(&b).map_err(|e| e.to_string()));
+            let phone = match &target {
+                Target::Phone(sealed, _) => self
+                    .vault
+                    .open_string(sealed, "sms.phone")
+                    .map(Some)
+                    .map_err(|e| e.to_string()),
+                Target::Person(person) if channel == "sms" => {
+                    self.phone_for(person).await.map_err(|e| e.to_string())
                 }
+                Target::Person(_) => Ok(None),
+            };
+            let (text, phone) = match (text, phone) {
+                (Ok(text), Ok(phone)) => (text, phone),
+                (Err(e), _) | (_, Err(e)) => {
+                    let error = format!("the message cannot be read: {e}");
+                    self.mark_failed(outbox, &id, &error, None).await?;
+                    continue;
+                }
+            };
+            let (person_id, expires_at) = match target {
+                Target::Phone(_, expires) => (None, Some(expires)),
+                Target::Person(person) => (Some(person), None),
             };
             out.push(Outgoing {
                 outbox,

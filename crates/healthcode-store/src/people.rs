@@ -273,9 +273,13 @@ impl Store {
         self.find_by_phone_index(&self.phone_index(phone)).await
     }
 
-    /// As `find_by_phone`, from a session's blind index.
+    /// As `find_by_phone`, from a session's blind index. Children in care are found through
+    /// their guardian too, so a child staff enrolled without a phone is among them.
     pub async fn find_by_phone_index(&self, index: &[u8]) -> Result<Vec<Person>, StoreError> {
-        let sql = format!("{SELECT_PERSON} WHERE phone_index = $1 ORDER BY created_at, id");
+        let sql = format!(
+            "{SELECT_PERSON} WHERE phone_index = $1 \
+             OR guardian_id IN (SELECT id FROM people WHERE phone_index = $1) ORDER BY created_at, id"
+        );
         let rows: Vec<PersonRow> = db::with_pool!(&self.backend, pool => {
             sqlx::query_as(&sql).bind(index).fetch_all(pool).await?
         });

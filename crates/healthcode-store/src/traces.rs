@@ -162,13 +162,14 @@ macro_rules! queue_trace {
 }
 pub(crate) use queue_trace;
 
-/// Queues again, inside the transaction that retracts a case, the case's trace if it has
-/// ended; one that is queued or running finds the case withdrawn before it ends.
+/// Queues again, inside the transaction that retracts a case, the case's trace: one that has
+/// ended, and one that is running too, since it may have looked for a retraction just before
+/// this one (its end then ends nothing, and the next run withdraws what it recorded).
 macro_rules! requeue_withdrawn {
     ($tx:expr, $case_id:expr) => {{
         sqlx::query(
             "UPDATE traces SET state = 'queued', lease_until = NULL WHERE case_id = $1 \
-             AND state IN ('done', 'failed')",
+             AND state IN ('done', 'failed', 'running')",
         )
         .bind($case_id)
         .execute(&mut *$tx)
@@ -214,17 +215,26 @@ impl Store {
             if claimed == 0 {
                 continue;
             }
-            let row: Option<(String, String, i64, String, i64)> = db::with_pool!(&self.backend, pool => {
+            type CaseRow = (
+                i64,
+                Option<String>,
+                Option<String>,
+                Option<i64>,
+                Option<String>,
+            );
+            let (runs, person_id, body, recorded_at, legal_basis): CaseRow = db::with_pool!(&self.backend, pool => {
                 sqlx::query_as(
-                    "SELECT f.person_id, f.body, f.recorded_at, f.legal_basis, t.runs FROM traces t \
-                     JOIN facts f ON f.id = t.case_id WHERE t.case_id = $1",
+                    "SELECT t.runs, f.person_id, f.body, f.recorded_at, f.legal_basis FROM traces t \
+                     LEFT JOIN facts f ON f.id = t.case_id WHERE t.case_id = $1",
                 )
                 .bind(&case_id)
-                .fetch_optional(pool)
+                .fetch_one(pool)
                 .await?
             });
-            let Some((person_id, body, recorded_at, legal_basis, runs)) = row else {
-                self.finish_trace(&case_id, Some("the case fact is missing"), now)
+            let (Some(person_id), Some(body), Some(recorded_at), Some(legal_basis)) =
+                (person_id, body, recorded_at, legal_basis)
+            else {
+                self.finish_trace(&case_id, runs, Some("the case fact is missing"), now)
                     .await?;
                 continue;
             };
@@ -248,13 +258,15 @@ impl Store {
     pub async fn trace_progress(
         &self,
         case_id: &str,
+        runs: i64,
         progress: &TraceProgress,
         lease_until: OffsetDateTime,
     ) -> Result<(), StoreError> {
         db::with_pool!(&self.backend, pool => {
             sqlx::query(
                 "UPDATE traces SET window_from = $1, window_until = $2, close_contacts = $3, secondary_contacts = $4, \
-                 other_region = $5, facts_recorded = $6, rows_read = $7, lease_until = $8 WHERE case_id = $9 AND state = 'running'",
+                 other_region = $5, facts_recorded = $6, rows_read = $7, lease_until = $8 \
+                 WHERE case_id = $9 AND state = 'running' AND runs = $10",
             )
             .bind(progress.window.0)
             .bind(progress.window.1)
@@ -265,28 +277,34 @@ impl Store {
             .bind(progress.rows_read)
             .bind(ms(lease_until))
             .bind(case_id)
+            .bind(runs)
             .execute(pool)
             .await?;
         });
         Ok(())
     }
 
-    /// Ends a trace: done, or failed with the error.
+    /// Ends run `runs` of a trace: done, or failed with the error. A run whose trace was
+    /// queued again meanwhile (its case retracted) or taken over (its lease ran out) ends
+    /// nothing: the newer run does.
     pub async fn finish_trace(
         &self,
         case_id: &str,
+        runs: i64,
         error: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let state = if error.is_some() { "failed" } else { "done" };
         db::with_pool!(&self.backend, pool => {
             sqlx::query(
-                "UPDATE traces SET state = $1, error = $2, finished_at = $3, lease_until = NULL WHERE case_id = $4",
+                "UPDATE traces SET state = $1, error = $2, finished_at = $3, lease_until = NULL \
+                 WHERE case_id = $4 AND state = 'running' AND runs = $5",
             )
             .bind(state)
             .bind(error)
             .bind(ms(now))
             .bind(case_id)
+            .bind(runs)
             .execute(pool)
             .await?;
         });
@@ -546,8 +564,9 @@ impl Store {
 impl Store {
     /// Withdraws what a retracted case caused: every contact fact still held that names
     /// `case_id` gets a retraction with `legal_basis`, in the transaction that forgets it. Returns
-    /// the people concerned, whose colours are then derived again. Nothing happens for a fact
-    /// that was no traced case, or twice for the same case.
+    /// everyone the case's trace found, whose colours are then derived again: those withdrawn
+    /// now, and those withdrawn by an earlier run that failed before deriving them. Nothing
+    /// happens for a fact that was no traced case, or twice for the same case.
     pub async fn retract_contacts_of(
         &self,
         case_id: &str,
@@ -563,7 +582,6 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        let mut concerned = Vec::new();
         for chunk in people.chunks(CHUNK) {
             db::with_pool!(&self.backend, pool => {
                 let mut tx = pool.begin_write().await?;
@@ -599,14 +617,11 @@ impl Store {
                         .bind(level)
                         .execute(&mut *tx)
                         .await?;
-                    concerned.push(person);
                 }
                 tx.commit().await?;
             });
         }
-        concerned.sort();
-        concerned.dedup();
-        Ok(concerned)
+        Ok(people.into_iter().map(|(person,)| person).collect())
     }
 }
 
@@ -707,9 +722,10 @@ impl IndexedLog<'_> {
                 });
                 futures_util::future::try_join_all(reads).await?
             }
-            // PostgreSQL: a piece's rows come back as one value, `at,until,e|x,other` records
-            // joined by `;`, which spares a row's decoding and allocation per visit. Ids and
-            // subjects are hex, so the separators cannot occur in them.
+            // PostgreSQL (and an in-memory SQLite database): a piece's rows come back as one
+            // value, `at,until,e|x,other` records joined by `;`, which spares a row's decoding
+            // and allocation per visit. Ids and subjects are hex, so the separators cannot
+            // occur in them.
             (None, backend) => {
                 let sql = format!(
                     "SELECT string_agg(at || ',' || until_at || ',' || \

@@ -110,6 +110,26 @@ async fn enrolls_finds_and_refuses_a_second_enrollment() {
         assert_eq!(child.enrollment, Enrollment::Pending);
         assert_eq!(child.guardian_id.as_deref(), Some(person.id.as_str()));
         assert_eq!(store.find_by_phone("13800138000").await.unwrap().len(), 2);
+        // A child staff enrolled without a phone is found through the guardian's.
+        let baby = NewPerson {
+            document: Document::parse(DocumentKind::None, "", None, date!(2026 - 11 - 23)).unwrap(),
+            name: "张小小".into(),
+            phone: None,
+            guardian_id: Some(person.id.clone()),
+            enrollment: Enrollment::Confirmed,
+        };
+        let baby = store.enroll(&baby, &official(), NOW).await.unwrap();
+        let family: std::collections::BTreeSet<String> = store
+            .find_by_phone("13800138000")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(
+            family,
+            [&person.id, &child.id, &baby.id].map(String::clone).into()
+        );
         store
             .confirm_enrollment(&child.id, &official(), NOW)
             .await
@@ -438,6 +458,35 @@ async fn login_codes_are_limited_and_open_a_session() {
                 .is_empty(),
             "sent once"
         );
+        // A code an older version queued (a plain-text body) is given up, not retried forever,
+        // and does not stop the others.
+        let blob = match store.backend_name() {
+            "postgres" => "'\\x00'::bytea",
+            _ => "x'00'",
+        };
+        store
+            .execute_raw(&format!(
+                "INSERT INTO sms_outbox (id, phone_sealed, body_sealed, created_at) \
+                 VALUES ('old', {blob}, {blob}, 0)"
+            ))
+            .await
+            .unwrap();
+        let other = "13800138001";
+        assert!(
+            store
+                .issue_login_code(other, "654321", &code_text("654321"), ttl, 2, later)
+                .await
+                .unwrap()
+        );
+        let claimed = store.claim_messages(later, lease, 10).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(
+            (claimed[0].phone.as_deref(), &claimed[0].text),
+            (Some(other), &code_text("654321"))
+        );
+        let hour = later + time::Duration::hours(1);
+        let again = store.claim_messages(hour, lease, 10).await.unwrap();
+        assert!(again.iter().all(|m| m.id != "old"), "given up");
 
         let redeem = |code: &'static str, at: OffsetDateTime| {
             let store = store.clone();
