@@ -192,7 +192,9 @@ impl Store {
             audit::append!(tx, ms(now), actor, "appeal.decide", Some(appeal.person_id.clone()),
                 format!("appeal {id}: {} ({reason})", outcome.as_str()));
             if outcome == AppealOutcome::FactRetracted {
-                insert!(tx, &appeal.person_id, &retraction, actor, now);
+                let mut chain = audit::Chain::default();
+                insert!(tx, chain, &appeal.person_id, &retraction, actor, now);
+                audit::close!(tx, chain);
             }
             tx.commit().await?;
         });

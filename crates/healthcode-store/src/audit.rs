@@ -58,17 +58,39 @@ pub struct ChainCheck {
     pub first_broken: Option<i64>,
 }
 
-/// Appends an entry inside an open transaction (`$tx`: `&mut Transaction`). Taking the chain
-/// head with an UPDATE first serialises concurrent writers on both stores.
-macro_rules! append {
-    ($tx:expr, $at:expr, $actor:expr, $action:expr, $subject:expr, $detail:expr) => {{
-        let (seq, prev): (i64, Vec<u8>) = sqlx::query_as(
-            "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash",
-        )
-        .fetch_one(&mut *$tx)
-        .await?;
+/// The chain's head as a transaction that appends entries holds it. The head row is taken
+/// (locked) by the first append, entries are chained in memory, and the row is written once by
+/// `close!`. PostgreSQL keeps every version of a row a transaction updates, so writing the head
+/// per entry made approving a batch of 180,000 facts quadratic (20 minutes instead of one).
+#[derive(Debug, Default)]
+pub(crate) struct Chain {
+    head: Option<(i64, Vec<u8>)>,
+}
+
+impl Chain {
+    pub(crate) fn take(&mut self) -> Option<(i64, Vec<u8>)> {
+        self.head.take()
+    }
+
+    pub(crate) fn set(&mut self, seq: i64, hash: Vec<u8>) {
+        self.head = Some((seq, hash));
+    }
+}
+
+/// Appends an entry to `$chain` inside its open transaction (`$tx`: `&mut Transaction`).
+/// Taking the chain head with an UPDATE first serialises concurrent writers on both stores.
+macro_rules! chain {
+    ($tx:expr, $chain:expr, $at:expr, $actor:expr, $action:expr, $subject:expr, $detail:expr) => {{
+        let (last, prev): (i64, Vec<u8>) = match $chain.take() {
+            Some(head) => head,
+            None => {
+                sqlx::query_as("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
+                    .fetch_one(&mut *$tx)
+                    .await?
+            }
+        };
         let entry = $crate::audit::AuditEntry {
-            seq,
+            seq: last + 1,
             at: $at,
             actor: $actor.id.clone(),
             role: $actor.role.clone(),
@@ -94,10 +116,32 @@ macro_rules! append {
         .bind(&hash)
         .execute(&mut *$tx)
         .await?;
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-            .bind(&hash)
-            .execute(&mut *$tx)
-            .await?;
+        $chain.set(entry.seq, hash);
+        entry
+    }};
+}
+pub(crate) use chain;
+
+/// Writes the head of `$chain` (the last entry appended), before the transaction commits.
+macro_rules! close {
+    ($tx:expr, $chain:expr) => {{
+        if let Some((seq, hash)) = $chain.take() {
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(seq)
+                .bind(&hash)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+pub(crate) use close;
+
+/// Appends one entry inside an open transaction and writes the head.
+macro_rules! append {
+    ($tx:expr, $at:expr, $actor:expr, $action:expr, $subject:expr, $detail:expr) => {{
+        let mut chain = $crate::audit::Chain::default();
+        let entry = $crate::audit::chain!($tx, chain, $at, $actor, $action, $subject, $detail);
+        $crate::audit::close!($tx, chain);
         entry
     }};
 }

@@ -124,9 +124,11 @@ impl Store {
     ) -> Result<(), StoreError> {
         db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin().await?;
+            let mut chain = audit::Chain::default();
             for item in items {
-                insert!(tx, &item.person_id, &item.fact, actor, now);
+                insert!(tx, chain, &item.person_id, &item.fact, actor, now);
             }
+            audit::close!(tx, chain);
             tx.commit().await?;
         });
         Ok(())
@@ -171,10 +173,12 @@ impl Store {
             if approved.rows_affected() == 0 {
                 return Err(StoreError::Conflict(format!("batch {id} is not awaiting approval")));
             }
-            audit::append!(tx, ms(now), actor, "batch.approve", None, format!("batch {id} proposed by {created_by}"));
+            let mut chain = audit::Chain::default();
+            audit::chain!(tx, chain, ms(now), actor, "batch.approve", None, format!("batch {id} proposed by {created_by}"));
             for item in &items {
-                insert!(tx, &item.person_id, &item.fact, actor, now);
+                insert!(tx, chain, &item.person_id, &item.fact, actor, now);
             }
+            audit::close!(tx, chain);
             tx.commit().await?;
         });
         let batch = self

@@ -40,6 +40,7 @@ impl Store {
         for chunk in statuses.chunks(CHUNK) {
             db::with_pool!(&self.backend, pool => {
                 let mut tx = pool.begin_write().await?;
+                let mut chain = audit::Chain::default();
                 let sql = format!(
                     "SELECT person_id, colour, next_change, evaluated_at FROM colours WHERE person_id IN ({})",
                     numbered(1, chunk.len())
@@ -106,7 +107,7 @@ impl Store {
                     if announced {
                         let rules: Vec<&str> = status.reasons.iter().map(|r| r.rule.as_str()).collect();
                         let detail = format!("colour {old} → {} ({})", status.color, rules.join(", "));
-                        audit::append!(tx, ms(now), actor, "colour.change", Some(person_id.clone()), detail);
+                        audit::chain!(tx, chain, ms(now), actor, "colour.change", Some(person_id.clone()), detail);
                         changes.push(ColourChange {
                             person_id: person_id.clone(),
                             from: old,
@@ -114,6 +115,7 @@ impl Store {
                         });
                     }
                 }
+                audit::close!(tx, chain);
                 tx.commit().await?;
             });
         }

@@ -1,6 +1,6 @@
 //! Facts: append-only, each written with its audit entry in one transaction.
 
-use crate::audit::Actor;
+use crate::audit::{self, Actor};
 use crate::{Store, StoreError, db, from_ms};
 use healthcode_core::{Fact, FactBody};
 use std::collections::HashMap;
@@ -8,9 +8,10 @@ use time::OffsetDateTime;
 
 type FactRow = (String, String, i64, String);
 
-/// Inserts a fact and its audit entry inside an open transaction.
+/// Inserts a fact and its audit entry (on `$chain`, closed before the transaction commits)
+/// inside an open transaction.
 macro_rules! insert {
-    ($tx:expr, $person_id:expr, $fact:expr, $actor:expr, $now:expr) => {{
+    ($tx:expr, $chain:expr, $person_id:expr, $fact:expr, $actor:expr, $now:expr) => {{
         let fact: &healthcode_core::Fact = $fact;
         let person_id: &str = $person_id;
         let body = serde_json::to_string(&fact.body)
@@ -51,8 +52,9 @@ macro_rules! insert {
             fact.id,
             fact.legal_basis
         );
-        $crate::audit::append!(
+        $crate::audit::chain!(
             $tx,
+            $chain,
             $crate::ms($now),
             $actor,
             "fact.record",
@@ -75,7 +77,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin().await?;
-            insert!(tx, person_id, fact, actor, now);
+            let mut chain = audit::Chain::default();
+            insert!(tx, chain, person_id, fact, actor, now);
+            audit::close!(tx, chain);
             tx.commit().await?;
         });
         Ok(())

@@ -2,7 +2,7 @@
 //! the same sample twice; a telecom file is imported again), and risk areas, which find the
 //! people whose visits or itinerary fall inside them.
 
-use crate::audit::Actor;
+use crate::audit::{self, Actor};
 use crate::batches::BatchItem;
 use crate::db::{BeginWrite, CHUNK};
 use crate::facts::insert;
@@ -89,6 +89,7 @@ impl Store {
         for chunk in items.chunks(CHUNK) {
             db::with_pool!(&self.backend, pool => {
                 let mut tx = pool.begin_write().await?;
+                let mut chain = audit::Chain::default();
                 let sql = format!(
                     "SELECT id, person_id, body FROM facts WHERE id IN ({})",
                     numbered(1, chunk.len())
@@ -113,10 +114,11 @@ impl Store {
                         out.push(if same { Delivered::Duplicate } else { Delivered::Conflict });
                         continue;
                     }
-                    insert!(tx, &item.person_id, &item.fact, actor, now);
+                    insert!(tx, chain, &item.person_id, &item.fact, actor, now);
                     held.insert(item.fact.id.clone(), (item.person_id.clone(), body));
                     out.push(Delivered::Recorded);
                 }
+                audit::close!(tx, chain);
                 tx.commit().await?;
             });
         }

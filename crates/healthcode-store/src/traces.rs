@@ -499,6 +499,7 @@ impl Store {
         for chunk in facts.chunks(CHUNK) {
             db::with_pool!(&self.backend, pool => {
                 let mut tx = pool.begin_write().await?;
+                let mut chain = audit::Chain::default();
                 let sql = format!(
                     "SELECT contact_person, level, case_person, fact_id, digest, exposure_end FROM contact_facts \
                      WHERE contact_person IN ({})",
@@ -536,9 +537,9 @@ impl Store {
                                 reason: format!("superseded by {}", c.fact.id),
                             },
                         };
-                        insert!(tx, &c.person_id, &retraction, actor, now);
+                        insert!(tx, chain, &c.person_id, &retraction, actor, now);
                     }
-                    insert!(tx, &c.person_id, &c.fact, actor, now);
+                    insert!(tx, chain, &c.person_id, &c.fact, actor, now);
                     sqlx::query(
                         "INSERT INTO contact_facts (contact_person, level, case_person, fact_id, digest, exposure_end) \
                          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (contact_person, level) DO UPDATE \
@@ -554,6 +555,7 @@ impl Store {
                     .await?;
                     recorded += 1;
                 }
+                audit::close!(tx, chain);
                 tx.commit().await?;
             });
         }
@@ -585,6 +587,7 @@ impl Store {
         for chunk in people.chunks(CHUNK) {
             db::with_pool!(&self.backend, pool => {
                 let mut tx = pool.begin_write().await?;
+                let mut chain = audit::Chain::default();
                 let sql = format!(
                     "SELECT c.contact_person, c.level, f.id, f.body, f.recorded_at, f.legal_basis \
                      FROM contact_facts c JOIN facts f ON f.id = c.fact_id WHERE c.contact_person IN ({})",
@@ -611,13 +614,14 @@ impl Store {
                             reason: format!("case {case_id} was retracted"),
                         },
                     };
-                    insert!(tx, &person, &retraction, actor, now);
+                    insert!(tx, chain, &person, &retraction, actor, now);
                     sqlx::query("DELETE FROM contact_facts WHERE contact_person = $1 AND level = $2")
                         .bind(&person)
                         .bind(level)
                         .execute(&mut *tx)
                         .await?;
                 }
+                audit::close!(tx, chain);
                 tx.commit().await?;
             });
         }

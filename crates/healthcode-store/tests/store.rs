@@ -711,6 +711,12 @@ async fn a_batch_needs_a_second_official_and_applies_atomically() {
             "{}",
             store.backend_name()
         );
+        // Entries appended many to a transaction (its head written once) chain like single
+        // ones, and the head names the last of them.
+        let check = store.verify_audit_chain().await.unwrap();
+        assert_eq!(check.first_broken, None, "{}", store.backend_name());
+        let about_b = store.audit_about(&b.id).await.unwrap();
+        assert!(about_b.iter().any(|e| e.action == "fact.record"));
         store.close().await;
     }
 }
