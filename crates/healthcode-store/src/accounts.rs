@@ -3,7 +3,7 @@
 
 use crate::audit::{self, Actor};
 use crate::db::BeginWrite;
-use crate::{Store, StoreError, db, from_ms, ms, new_id};
+use crate::{Outbox, Store, StoreError, db, from_ms, ms, new_id};
 use healthcode_core::Text;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -174,7 +174,7 @@ impl Store {
         let index = self.vault.blind_index("phone", phone);
         let phone_sealed = self.vault.seal(phone.as_bytes(), "sms.phone");
         let body = serde_json::to_vec(message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let body_sealed = self.vault.seal(&body, "sms.body");
+        let body_sealed = self.vault.seal(&body, Outbox::LoginCodes.body_context());
         let hour_ago = ms(now - time::Duration::HOUR);
         db::with_pool!(&self.backend, pool => {
             // Reads, then writes: a writer's transaction from the start, or SQLite refuses the

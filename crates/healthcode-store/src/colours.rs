@@ -7,7 +7,7 @@ use crate::audit::{self, Actor};
 use crate::db::{BeginWrite, CHUNK};
 use crate::facts::{PersonFactRow, group_facts};
 use crate::traces::numbered;
-use crate::{Store, StoreError, db, ms, new_id};
+use crate::{Outbox, Store, StoreError, db, ms, new_id};
 use healthcode_core::notice::colour_change;
 use healthcode_core::{Color, Fact, Status};
 use serde::Serialize;
@@ -97,7 +97,7 @@ impl Store {
                         .bind(&key)
                         .bind(old.as_str())
                         .bind(status.color.as_str())
-                        .bind(self.vault.seal(&body, "notifications.body"))
+                        .bind(self.vault.seal(&body, Outbox::Notices.body_context()))
                         .bind(ms(now))
                         .execute(&mut *tx)
                         .await?

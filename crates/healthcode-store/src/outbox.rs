@@ -44,6 +44,14 @@ impl Outbox {
             Outbox::LoginCodes => "sms_outbox",
         }
     }
+
+    /// The context a message's body is sealed under.
+    pub(crate) fn body_context(self) -> &'static str {
+        match self {
+            Outbox::Notices => "notifications.body",
+            Outbox::LoginCodes => "sms.body",
+        }
+    }
 }
 
 /// A claimed message and where it goes.
@@ -95,10 +103,14 @@ const SELECT_NOTIFICATION: &str = "SELECT n.id, n.person_id, n.channel, n.colour
      n.body_sealed, n.created_at, n.state, n.attempts, n.sent_at, n.last_error FROM notifications n";
 
 impl Store {
+    /// A message's bilingual text, opened from its sealed body.
+    fn open_text(&self, outbox: Outbox, sealed: &[u8]) -> Result<Text, StoreError> {
+        let body = self.vault.open(sealed, outbox.body_context())?;
+        serde_json::from_slice(&body).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
     fn notification_from(&self, r: NotificationRow) -> Result<Notification, StoreError> {
-        let body = self.vault.open(&r.5, "notifications.body")?;
-        let text: Text =
-            serde_json::from_slice(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let text = self.open_text(Outbox::Notices, &r.5)?;
         Ok(Notification {
             id: r.0,
             person_id: r.1,
@@ -171,13 +183,7 @@ impl Store {
             if claimed == 0 {
                 continue;
             }
-            let purpose = match outbox {
-                Outbox::Notices => "notifications.body",
-                Outbox::LoginCodes => "sms.body",
-            };
-            let opened = self.vault.open(&body, purpose).map_err(|e| e.to_string());
-            let text =
-                opened.and_then(|b| serde_json::from_slice::<Text>(&b).map_err(|e| e.to_string()));
+            let text = self.open_text(outbox, &body).map_err(|e| e.to_string());
             let phone = match &target {
                 Target::Phone(sealed, _) => self
                     .vault

@@ -690,7 +690,7 @@ impl IndexedLog<'_> {
             Some(_) => "AND (until_at > $4 OR direction = 'exit')",
             None => "",
         };
-        let filter = format!(
+        let from_where = format!(
             "FROM visits WHERE {key} = $1 AND at >= $2 AND at < $3 AND confirmed = TRUE {filter}"
         );
         let pieces = ((to - from) / PIECE_MS).clamp(1, MOST_PIECES);
@@ -704,7 +704,7 @@ impl IndexedLog<'_> {
             // SQLite: row by row on its own read-only connections (sqlite_reads.rs).
             (Some(readers), _) => {
                 let sql: std::sync::Arc<str> =
-                    format!("SELECT at, until_at, direction = 'exit', {other} {filter}").into();
+                    format!("SELECT at, until_at, direction = 'exit', {other} {from_where}").into();
                 let reads = ranges.map(|(a, b)| {
                     let (sql, value) = (sql.clone(), value.to_owned());
                     readers.run(move |conn| {
@@ -733,7 +733,7 @@ impl IndexedLog<'_> {
             (None, backend) => {
                 let sql = format!(
                     "SELECT string_agg(at || ',' || until_at || ',' || \
-                     CASE WHEN direction = 'exit' THEN 'x' ELSE 'e' END || ',' || {other}, ';') {filter}"
+                     CASE WHEN direction = 'exit' THEN 'x' ELSE 'e' END || ',' || {other}, ';') {from_where}"
                 );
                 let reads = ranges.map(|(a, b)| {
                     let sql = &sql;
