@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A health-code colour. `Ord` follows severity, so the colour of a status is the `max` of its
-/// reasons' colours.
+/// reasons' colours. `Pending` (审核中) is what a code shows when the policy could not decide
+/// (a rule failed to evaluate): never green, and stricter than yellow, but a red that did apply
+/// still shows red.
 #[derive(
     Debug,
     Clone,
@@ -22,6 +24,7 @@ use std::fmt;
 pub enum Color {
     Green,
     Yellow,
+    Pending,
     Red,
 }
 
@@ -30,12 +33,13 @@ impl Color {
         match self {
             Color::Green => "green",
             Color::Yellow => "yellow",
+            Color::Pending => "pending",
             Color::Red => "red",
         }
     }
 
     pub fn parse(s: &str) -> Option<Color> {
-        [Color::Green, Color::Yellow, Color::Red]
+        [Color::Green, Color::Yellow, Color::Pending, Color::Red]
             .into_iter()
             .find(|c| c.as_str() == s)
     }
@@ -45,6 +49,7 @@ impl Color {
         match self {
             Color::Green => "绿码",
             Color::Yellow => "黄码",
+            Color::Pending => "审核中",
             Color::Red => "红码",
         }
     }

@@ -197,6 +197,8 @@ pub struct Trace {
     names: Names,
     known: HashSet<u32>,
     sources: Vec<Span>,
+    /// Exposures this trace must not find, by subject: `[from, until]` spans an appeal waived.
+    waived: HashMap<String, Vec<(i64, i64)>>,
     /// Visits fetched (a measure of the work done).
     pub rows_read: u64,
 }
@@ -227,8 +229,18 @@ impl Trace {
             names,
             known: [case_number].into(),
             sources,
+            waived: HashMap::new(),
             rows_read: rows.len() as u64,
         })
+    }
+
+    /// Leaves out, at every level, `subject`'s exposures that overlap `[from, until]`: an
+    /// appeal found the person was no contact then. Their presence there seeds no one else.
+    pub fn waive(&mut self, subject: &str, from: i64, until: i64) {
+        self.waived
+            .entry(subject.to_owned())
+            .or_default()
+            .push((from, until));
     }
 
     /// The level the next call finds (1 for close contacts).
@@ -297,6 +309,15 @@ impl Trace {
         }
         found.sort_unstable();
         found.dedup();
+        if !self.waived.is_empty() {
+            let names = &self.names;
+            let waived = &self.waived;
+            found.retain(|&(subject, _, from, until, _)| {
+                waived
+                    .get(names.name(subject))
+                    .is_none_or(|spans| !spans.iter().any(|&(lo, hi)| from <= hi && until >= lo))
+            });
+        }
         // The next level's sources: each new contact's presences from their first exposure on.
         let mut first: HashMap<u32, i64> = HashMap::new();
         for &(subject, _, from, _, _) in &found {

@@ -153,7 +153,39 @@ pub enum FactBody {
     Retraction { retracts: String, reason: String },
 }
 
+/// Every kind of fact, by its `type` tag.
+pub const KINDS: [&str; 11] = [
+    "case",
+    "test",
+    "contact",
+    "risk_stay",
+    "itinerary",
+    "trip",
+    "declaration",
+    "observation",
+    "checkin",
+    "release",
+    "retraction",
+];
+
 impl FactBody {
+    /// The `type` tag of this kind of fact.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FactBody::Case { .. } => "case",
+            FactBody::Test { .. } => "test",
+            FactBody::Contact { .. } => "contact",
+            FactBody::RiskStay { .. } => "risk_stay",
+            FactBody::Itinerary { .. } => "itinerary",
+            FactBody::Trip { .. } => "trip",
+            FactBody::Declaration { .. } => "declaration",
+            FactBody::Observation { .. } => "observation",
+            FactBody::Checkin { .. } => "checkin",
+            FactBody::Release { .. } => "release",
+            FactBody::Retraction { .. } => "retraction",
+        }
+    }
+
     /// The list this kind of fact appears in within the rule document.
     pub fn list(&self) -> &'static str {
         match self {
@@ -188,6 +220,181 @@ impl Fact {
                 self.recorded_at
             }
         }
+    }
+}
+
+/// How far ahead of the node's clock a time that already happened may be (a device's clock
+/// that runs fast); beyond it the time is refused, or not counted.
+pub const CLOCK_SKEW: time::Duration = time::Duration::minutes(5);
+
+/// The window a fact's times must fall in, around the node's clock: nothing older than
+/// `oldest`, nothing that already happened later than `now + CLOCK_SKEW`, and nothing planned
+/// further ahead than `latest_planned`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeBounds {
+    pub oldest: OffsetDateTime,
+    pub latest_past: OffsetDateTime,
+    pub latest_planned: OffsetDateTime,
+}
+
+impl TimeBounds {
+    /// Times from `max_age` before `now` to a year after it for plans.
+    pub fn around(now: OffsetDateTime, max_age: time::Duration) -> TimeBounds {
+        TimeBounds {
+            oldest: now - max_age,
+            latest_past: now + CLOCK_SKEW,
+            latest_planned: now + time::Duration::days(366),
+        }
+    }
+}
+
+/// A time a fact gives that is out of bounds or out of order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeProblem {
+    /// Earlier than the oldest time accepted.
+    TooOld(&'static str),
+    /// A time that has already happened, given in the future.
+    InFuture(&'static str),
+    /// A planned time too far ahead.
+    TooFar(&'static str),
+    /// The first field is later than the second.
+    Order(&'static str, &'static str),
+}
+
+impl TimeProblem {
+    pub fn en(&self, bounds: &TimeBounds) -> String {
+        match self {
+            TimeProblem::TooOld(f) => format!("{f} is earlier than {}", rfc3339(bounds.oldest)),
+            TimeProblem::InFuture(f) => format!("{f} is in the future"),
+            TimeProblem::TooFar(f) => {
+                format!("{f} is later than {}", rfc3339(bounds.latest_planned))
+            }
+            TimeProblem::Order(a, b) => format!("{a} is later than {b}"),
+        }
+    }
+
+    pub fn zh(&self, bounds: &TimeBounds) -> String {
+        match self {
+            TimeProblem::TooOld(f) => {
+                format!("{f} 早于可接受的最早时间 {}", rfc3339(bounds.oldest))
+            }
+            TimeProblem::InFuture(f) => format!("{f} 不能是将来的时间"),
+            TimeProblem::TooFar(f) => {
+                format!(
+                    "{f} 晚于可接受的最晚时间 {}",
+                    rfc3339(bounds.latest_planned)
+                )
+            }
+            TimeProblem::Order(a, b) => format!("{a} 不能晚于 {b}"),
+        }
+    }
+}
+
+impl FactBody {
+    /// Checks every time the fact gives against `bounds`: what already happened lies between
+    /// `oldest` and `latest_past`; what may be planned (a trip, an observation, a release) no
+    /// later than `latest_planned`; and each pair in its order.
+    pub fn check_times(&self, bounds: &TimeBounds) -> Result<(), TimeProblem> {
+        let past = |field: &'static str, t: OffsetDateTime| {
+            if t < bounds.oldest {
+                Err(TimeProblem::TooOld(field))
+            } else if t > bounds.latest_past {
+                Err(TimeProblem::InFuture(field))
+            } else {
+                Ok(())
+            }
+        };
+        let planned = |field: &'static str, t: OffsetDateTime| {
+            if t < bounds.oldest {
+                Err(TimeProblem::TooOld(field))
+            } else if t > bounds.latest_planned {
+                Err(TimeProblem::TooFar(field))
+            } else {
+                Ok(())
+            }
+        };
+        let order = |a: (&'static str, OffsetDateTime), b: (&'static str, OffsetDateTime)| {
+            if a.1 > b.1 {
+                Err(TimeProblem::Order(a.0, b.0))
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            FactBody::Case {
+                onset_at,
+                sampled_at,
+                isolated_at,
+                ..
+            } => {
+                for (field, t) in [
+                    ("onset_at", onset_at),
+                    ("sampled_at", sampled_at),
+                    ("isolated_at", isolated_at),
+                ] {
+                    if let Some(t) = t {
+                        past(field, *t)?;
+                    }
+                }
+            }
+            FactBody::Test {
+                sampled_at,
+                reported_at,
+                ..
+            } => {
+                past("sampled_at", *sampled_at)?;
+                past("reported_at", *reported_at)?;
+                order(("sampled_at", *sampled_at), ("reported_at", *reported_at))?;
+            }
+            FactBody::Contact {
+                exposure_start,
+                exposure_end,
+                ..
+            } => {
+                past("exposure_start", *exposure_start)?;
+                past("exposure_end", *exposure_end)?;
+                order(
+                    ("exposure_start", *exposure_start),
+                    ("exposure_end", *exposure_end),
+                )?;
+            }
+            FactBody::RiskStay {
+                arrived_at,
+                left_at,
+                ..
+            } => {
+                past("arrived_at", *arrived_at)?;
+                if let Some(left) = left_at {
+                    past("left_at", *left)?;
+                    order(("arrived_at", *arrived_at), ("left_at", *left))?;
+                }
+            }
+            FactBody::Itinerary { date, .. } => past("date", date.midnight().assume_utc())?,
+            FactBody::Trip {
+                departed_at,
+                arrived_at,
+                ..
+            } => {
+                planned("arrived_at", *arrived_at)?;
+                if let Some(departed) = departed_at {
+                    planned("departed_at", *departed)?;
+                    order(("departed_at", *departed), ("arrived_at", *arrived_at))?;
+                }
+            }
+            FactBody::Observation {
+                start_at, end_at, ..
+            } => {
+                planned("start_at", *start_at)?;
+                if let Some(end) = end_at {
+                    planned("end_at", *end)?;
+                    order(("start_at", *start_at), ("end_at", *end))?;
+                }
+            }
+            FactBody::Checkin { at, .. } => past("at", *at)?,
+            FactBody::Release { at, .. } => planned("at", *at)?,
+            FactBody::Declaration { .. } | FactBody::Retraction { .. } => {}
+        }
+        Ok(())
     }
 }
 
@@ -234,6 +441,15 @@ impl FactDocument {
 
         let mut ordered = effective;
         ordered.sort_by_key(|f| f.primary_time());
+        // A daily check-in counts once per day, and only for a time no later than it was
+        // recorded: fourteen sent at once, or one dated ahead, end nothing early.
+        let mut days = HashSet::new();
+        ordered.retain(|f| match &f.body {
+            FactBody::Checkin { date, at, .. } => {
+                *at <= f.recorded_at + CLOCK_SKEW && days.insert(*date)
+            }
+            _ => true,
+        });
         let mut lists: Map<String, Value> = LISTS
             .iter()
             .map(|name| (name.to_string(), Value::Array(Vec::new())))
@@ -305,7 +521,125 @@ fn retracted_ids<'a>(facts: &[&'a Fact]) -> HashSet<&'a str> {
 
 /// RFC 3339 in UTC with a `Z`, the form CertLogic's `plusTime` reads.
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
+    // Checked: a time at the edge of the representable years has no UTC form in range.
+    t.checked_to_offset(time::UtcOffset::UTC)
+        .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_default()
+}
+
+/// One fact of every kind and shape (present and absent optional times, each colour's
+/// trigger), recorded around `start`: what a policy is tried on before it is published.
+pub fn samples(start: OffsetDateTime) -> Vec<Fact> {
+    let at = |hours: i64| start + time::Duration::hours(hours);
+    let bodies = [
+        FactBody::Case {
+            kind: CaseKind::Confirmed,
+            onset_at: Some(at(-48)),
+            sampled_at: Some(at(-24)),
+            isolated_at: Some(at(-12)),
+        },
+        FactBody::Case {
+            kind: CaseKind::Asymptomatic,
+            onset_at: None,
+            sampled_at: None,
+            isolated_at: None,
+        },
+        FactBody::Test {
+            sample_id: "S-1".into(),
+            result: TestOutcome::Negative,
+            sampled_at: at(-6),
+            reported_at: at(-2),
+        },
+        FactBody::Test {
+            sample_id: "S-2".into(),
+            result: TestOutcome::Positive,
+            sampled_at: at(30),
+            reported_at: at(36),
+        },
+        FactBody::Contact {
+            level: ContactLevel::Close,
+            case_id: "c-1".into(),
+            venue: "venue".into(),
+            exposure_start: at(-30),
+            exposure_end: at(-29),
+        },
+        FactBody::Contact {
+            level: ContactLevel::Secondary,
+            case_id: "c-1".into(),
+            venue: "venue".into(),
+            exposure_start: at(-20),
+            exposure_end: at(-19),
+        },
+        FactBody::RiskStay {
+            level: RiskLevel::High,
+            region: "420100".into(),
+            venue: None,
+            arrived_at: at(-72),
+            left_at: Some(at(-24)),
+        },
+        FactBody::RiskStay {
+            level: RiskLevel::Medium,
+            region: "420100".into(),
+            venue: Some("venue".into()),
+            arrived_at: at(-72),
+            left_at: None,
+        },
+        FactBody::Itinerary {
+            region: "420100".into(),
+            date: at(-24).date(),
+        },
+        FactBody::Trip {
+            origin: "abroad".into(),
+            destination: "330100".into(),
+            departed_at: Some(at(-20)),
+            arrived_at: at(-4),
+            abroad: true,
+        },
+        FactBody::Trip {
+            origin: "330100".into(),
+            destination: "110000".into(),
+            departed_at: None,
+            arrived_at: at(48),
+            abroad: false,
+        },
+        FactBody::Declaration {
+            temperature_decicelsius: Some(381),
+            symptoms: vec!["cough".into()],
+            address: Some("address".into()),
+        },
+        FactBody::Declaration {
+            temperature_decicelsius: None,
+            symptoms: Vec::new(),
+            address: None,
+        },
+        FactBody::Observation {
+            kind: ObservationKind::Home,
+            start_at: at(-24),
+            end_at: None,
+        },
+        FactBody::Observation {
+            kind: ObservationKind::Centralized,
+            start_at: at(-24),
+            end_at: Some(at(24 * 14)),
+        },
+        FactBody::Checkin {
+            date: at(0).date(),
+            at: at(0),
+            observation_id: None,
+        },
+        FactBody::Release {
+            releases: "sample-0".into(),
+            at: at(24),
+        },
+    ];
+    bodies
+        .into_iter()
+        .enumerate()
+        .map(|(n, body)| Fact {
+            id: format!("sample-{n}"),
+            recorded_at: at(0),
+            legal_basis: "sample".into(),
+            body,
+        })
+        .collect()
 }

@@ -119,8 +119,9 @@ pub struct Status {
     pub evaluated_at: OffsetDateTime,
     pub region: String,
     pub policy_version: String,
-    /// Rules that could not be judged (a policy or data error). They never colour anyone: no
-    /// colour without a rule that applied.
+    /// Rules that could not be judged (a policy or data error). The code then shows pending
+    /// (审核中) with a reason saying so, unless a rule that did apply gives red: a decision that
+    /// cannot be made fails safe, never green.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<RuleFailure>,
 }
@@ -218,16 +219,55 @@ impl Policy {
                 rules.push(CompiledRule { when, until });
             }
         }
+        if !problems.is_empty() {
+            return Err(PolicyError { problems });
+        }
+        let policy = Policy {
+            parameters: Value::Object(document.parameters.clone()),
+            document,
+            rules,
+            display_offset,
+        };
+        let problems = policy.trial();
         if problems.is_empty() {
-            Ok(Policy {
-                parameters: Value::Object(document.parameters.clone()),
-                document,
-                rules,
-                display_offset,
-            })
+            Ok(policy)
         } else {
             Err(PolicyError { problems })
         }
+    }
+
+    /// Judges every rule on a sample of every kind of fact, alone and together, at several
+    /// instants, so a rule that fails at evaluation time (a type error, a missing field) is
+    /// found before the policy is published rather than on a person's record.
+    fn trial(&self) -> Vec<String> {
+        let start = self.document.valid_from;
+        let samples = crate::facts::samples(start);
+        let mut problems: Vec<String> = Vec::new();
+        let sets = samples
+            .iter()
+            .map(std::slice::from_ref)
+            .chain([samples.as_slice()]);
+        for facts in sets {
+            for days in [0, 1, 3, 8, 15, 30] {
+                let at = start + time::Duration::days(days) + time::Duration::hours(12);
+                for e in self.evaluate(facts, at).errors {
+                    let on = match facts.iter().find(|f| Some(&f.id) == e.fact.as_ref()) {
+                        Some(f) => format!("a sample {} fact", f.body.list()),
+                        None => "a sample record".to_owned(),
+                    };
+                    let problem = format!("rule {:?} fails on {on}: {}", e.rule, e.message);
+                    if !problems.contains(&problem) {
+                        problems.push(problem);
+                    }
+                }
+            }
+        }
+        problems
+    }
+
+    /// The offset the region's local time is in: the day a daily check-in counts for.
+    pub fn display_offset(&self) -> UtcOffset {
+        self.display_offset
     }
 
     pub fn document(&self) -> &PolicyDocument {
@@ -263,6 +303,9 @@ impl Policy {
                     }),
                 }
             }
+        }
+        if !errors.is_empty() {
+            reasons.push(undecided(&errors));
         }
         // Most severe first; within a colour, the one that lasts longest first.
         reasons.sort_by(|a, b| {
@@ -348,11 +391,39 @@ impl Policy {
 
     /// `2020-04-03 14:02` in the display offset.
     pub fn format_time(&self, t: OffsetDateTime) -> Option<String> {
-        t.to_offset(self.display_offset)
+        t.checked_to_offset(self.display_offset)?
             .format(format_description!("[year]-[month]-[day] [hour]:[minute]"))
             .ok()
     }
 }
+
+/// The reason a status is pending: rules that could not be judged, and the facts they judged.
+fn undecided(errors: &[RuleFailure]) -> Reason {
+    let mut rules: Vec<&str> = errors.iter().map(|e| e.rule.as_str()).collect();
+    rules.dedup();
+    let rules = rules.join(", ");
+    let mut facts: Vec<String> = errors.iter().filter_map(|e| e.fact.clone()).collect();
+    facts.sort();
+    facts.dedup();
+    Reason {
+        rule: UNDECIDED.to_owned(),
+        color: Color::Pending,
+        text: Text {
+            zh: format!(
+                "赋码规则（{rules}）无法对您的记录作出判定，健康码暂为审核中，工作人员将尽快核实。"
+            ),
+            en: format!(
+                "The policy's rules ({rules}) could not be judged on your records: your code shows pending until staff check them."
+            ),
+        },
+        facts,
+        until: None,
+        notice: None,
+    }
+}
+
+/// The rule id of the reason a status is pending because a rule could not be judged.
+pub const UNDECIDED: &str = "rule-not-judged";
 
 fn until_key(until: Option<OffsetDateTime>) -> (bool, Option<OffsetDateTime>) {
     // No end sorts as the longest.

@@ -279,6 +279,43 @@ fn scenarios() -> Vec<Scenario> {
             Red,
             &["close-contact"],
         ),
+        s(
+            "close contact, 14 check-ins sent at once, dated ahead: only today's counts",
+            with(
+                vec![close()],
+                (4..=17)
+                    .map(|d| {
+                        let date = format!("2020-04-{d:02}");
+                        fact(
+                            &format!("k{d}"),
+                            "checkin",
+                            "04-04 09:00",
+                            json!({"date": date, "at": format!("{date}T09:00:00+08:00")}),
+                        )
+                    })
+                    .collect(),
+            ),
+            "04-17 10:00",
+            Red,
+            &["close-contact"],
+        ),
+        s(
+            "close contact, two check-ins a day for a week count as seven",
+            with(
+                vec![close()],
+                (4..=10)
+                    .flat_map(|d| {
+                        [
+                            checkin(&format!("k{d}"), &format!("04-{d:02} 09:00")),
+                            checkin(&format!("k{d}b"), &format!("04-{d:02} 21:00")),
+                        ]
+                    })
+                    .collect(),
+            ),
+            "04-17 10:00",
+            Red,
+            &["close-contact"],
+        ),
         // High-risk areas.
         s(
             "high-risk stay",

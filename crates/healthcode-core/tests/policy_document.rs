@@ -51,26 +51,63 @@ fn every_problem_is_reported_at_once() {
 }
 
 #[test]
-fn a_rule_that_fails_to_evaluate_colours_nobody_and_is_reported() {
-    // `+` on a string fails at evaluation time, for this fact only.
-    let policy = policy_with(
+fn a_rule_that_fails_on_a_sample_fact_is_refused_before_it_is_published() {
+    // `+` on an address (a string) fails at evaluation time: the trial on sample facts finds it.
+    let err = policy_with(
         json!([rule(
             "fails",
             json!({">": [{"+": [{"var": "fact.address"}, 1]}, 0]})
         )]),
         json!({}),
     )
+    .unwrap_err();
+    let all = err.problems.join("\n");
+    assert!(
+        all.contains("rule \"fails\" fails on a sample declarations fact"),
+        "{all}"
+    );
+    // Comparing a temperature that a declaration may leave out fails on the sample without one.
+    let err = policy_with(
+        json!([rule(
+            "hot",
+            json!({">=": [{"var": "fact.temperature_decicelsius"}, 380]})
+        )]),
+        json!({}),
+    )
+    .unwrap_err();
+    assert!(
+        err.problems[0].contains("must be an integer, but is null"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_rule_that_fails_to_evaluate_shows_pending_with_a_reason_never_green() {
+    // Passes the trial (no sample has hiccups) but fails on a record that has.
+    let policy = policy_with(
+        json!([rule(
+            "fails",
+            json!({"if": [{"in": ["hiccups", {"var": "fact.symptoms"}]}, {"+": ["x", 1]}, false]})
+        )]),
+        json!({}),
+    )
     .unwrap();
     let facts: Vec<Fact> = serde_json::from_value(json!([
-        {"id": "d1", "type": "declaration", "address": "West Lake", "recorded_at": "2020-04-01T00:00:00Z", "legal_basis": "self-declared"}
+        {"id": "d1", "type": "declaration", "symptoms": ["hiccups"], "recorded_at": "2020-04-01T00:00:00Z", "legal_basis": "self-declared"}
     ]))
     .unwrap();
     let status = policy.evaluate(&facts, datetime!(2020-04-02 00:00 UTC));
-    assert_eq!(status.color, Color::Green);
-    assert!(status.reasons.is_empty());
+    assert_eq!(status.color, Color::Pending);
     assert_eq!(status.errors.len(), 1);
     assert_eq!(status.errors[0].rule, "fails");
     assert_eq!(status.errors[0].fact.as_deref(), Some("d1"));
+    let reason = &status.reasons[0];
+    assert_eq!(
+        (reason.rule.as_str(), reason.color),
+        (healthcode_core::policy::UNDECIDED, Color::Pending)
+    );
+    assert_eq!(reason.facts, vec!["d1".to_owned()]);
+    assert!(reason.text.zh.contains("审核中"), "{}", reason.text.zh);
 }
 
 #[test]
@@ -78,7 +115,8 @@ fn parameters_are_spliced_before_compiling() {
     let policy = policy_with(
         json!([rule(
             "hot",
-            json!({">=": [{"var": "fact.temperature_decicelsius"}, {"param": "threshold"}]})
+            json!({"if": [{"var": "fact.temperature_decicelsius"},
+                {">=": [{"var": "fact.temperature_decicelsius"}, {"param": "threshold"}]}, false]})
         )]),
         json!({"threshold": 380}),
     )

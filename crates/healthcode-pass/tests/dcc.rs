@@ -88,7 +88,8 @@ fn normalise(v: &Value) -> Value {
     match v {
         Value::String(s) => match parse_instant(s) {
             Ok(t) => Value::String(
-                t.to_offset(time::UtcOffset::UTC)
+                t.checked_to_offset(time::UtcOffset::UTC)
+                    .unwrap()
                     .replace_nanosecond(0)
                     .unwrap()
                     .to_string(),

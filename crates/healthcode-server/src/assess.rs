@@ -24,9 +24,23 @@ pub async fn reassess(
     for page in person_ids.chunks(PAGE) {
         let facts = state.store.facts_of_people(page).await?;
         let statuses = evaluate_all(&state.policy, page, facts, now).await;
+        for (id, status) in &statuses {
+            note_undecided(state, id, status);
+        }
         changes.extend(state.store.keep_colours(&statuses, now).await?);
     }
     Ok(changes)
+}
+
+/// A status with a rule that could not be judged shows pending (the policy's fail-safe);
+/// it is logged with the rules concerned and counted in `/metrics`.
+pub fn note_undecided(state: &AppState, person_id: &str, status: &Status) {
+    if status.errors.is_empty() {
+        return;
+    }
+    let rules: Vec<&str> = status.errors.iter().map(|e| e.rule.as_str()).collect();
+    tracing::warn!(person = %person_id, rules = ?rules, "a rule could not be judged: the code shows pending");
+    state.metrics.add(crate::metrics::UNDECIDED, "", 1);
 }
 
 /// After facts land about these people: wakes the tracers when a case or a retraction (which
@@ -88,6 +102,9 @@ pub async fn reassess_everyone(state: &AppState, now: OffsetDateTime) -> Result<
         sweep.evaluated += ids.len() as u64;
         let facts = std::mem::take(&mut history.facts);
         let statuses = evaluate_all(&state.policy, &ids, facts, now).await;
+        for (id, status) in &statuses {
+            note_undecided(state, id, status);
+        }
         let differ: Vec<(String, Status)> = statuses
             .into_iter()
             .filter(|(id, status)| history.differs(id, status))

@@ -34,9 +34,27 @@ pub struct Config {
     /// A change affecting more people than this at once needs a second official's approval.
     pub batch_approval_threshold: u32,
     pub login: LoginConfig,
+    pub facts: FactsConfig,
     pub scans: ScanConfig,
     pub tracing: TracingConfig,
     pub notifications: NotificationConfig,
+}
+
+/// What the node accepts as a fact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FactsConfig {
+    /// How far back a fact's times may reach, in days (a test sampled, an exposure, a stay);
+    /// older times are refused. Times that already happened may not lie in the future (beyond
+    /// five minutes of clock skew); planned ones (a trip, an observation's end) at most a year
+    /// ahead.
+    pub max_age_days: i64,
+}
+
+impl Default for FactsConfig {
+    fn default() -> FactsConfig {
+        FactsConfig { max_age_days: 365 }
+    }
 }
 
 /// Contact tracing jobs and the re-derivation of colours that end by time.
@@ -170,6 +188,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             batch_approval_threshold: 50,
             login: LoginConfig::default(),
+            facts: FactsConfig::default(),
             scans: ScanConfig::default(),
             tracing: TracingConfig::default(),
             notifications: NotificationConfig::default(),

@@ -24,12 +24,55 @@ struct Series {
 /// Route template, method, status.
 type Key = (String, String, u16);
 
+/// A counter: its name and help text.
+pub type Counter = (&'static str, &'static str);
+
+/// Events the node counts besides requests: (name, help).
+pub const UNDECIDED: Counter = (
+    "healthcode_status_undecided_total",
+    "Statuses derived while a rule could not be judged: shown as pending (审核中).",
+);
+pub const SHED: Counter = (
+    "healthcode_requests_shed_total",
+    "Requests refused with 503 at once because their class was at capacity.",
+);
+
 #[derive(Clone, Default)]
 pub struct Metrics {
     series: Arc<Mutex<BTreeMap<Key, Series>>>,
+    /// Counted events by (name, help) and label text.
+    events: Arc<Mutex<BTreeMap<(Counter, String), u64>>>,
 }
 
 impl Metrics {
+    /// Counts `n` events of `counter`, labelled (e.g. `class="scan"`, or empty).
+    pub fn add(&self, counter: Counter, labels: &str, n: u64) {
+        if let Ok(mut events) = self.events.lock() {
+            *events.entry((counter, labels.to_owned())).or_default() += n;
+        }
+    }
+
+    fn render_events(&self, out: &mut String) {
+        let Ok(events) = self.events.lock() else {
+            return;
+        };
+        let mut last = "";
+        for (((name, help), labels), n) in events.iter() {
+            if *name != last {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+                last = name;
+            }
+            match labels.as_str() {
+                "" => {
+                    let _ = writeln!(out, "{name} {n}");
+                }
+                labels => {
+                    let _ = writeln!(out, "{name}{{{labels}}} {n}");
+                }
+            }
+        }
+    }
+
     fn observe(&self, route: String, method: String, status: u16, seconds: f64) {
         let Ok(mut series) = self.series.lock() else {
             return;
@@ -47,6 +90,7 @@ impl Metrics {
     /// The exposition text.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        self.render_events(&mut out);
         out.push_str("# HELP healthcode_http_requests_total HTTP requests answered.\n");
         out.push_str("# TYPE healthcode_http_requests_total counter\n");
         let Ok(series) = self.series.lock() else {

@@ -43,6 +43,7 @@ verification (`code`), error correction (`correction`). Errors are `{code, messa
         appeals::of_person,
         appeals::open,
         appeals::decide,
+        appeals::override_appeal,
         appeals::submit_batch,
         appeals::awaiting,
         appeals::batch,

@@ -11,7 +11,7 @@ use healthcode_pass::pass::{self, Colour, Pass};
 use healthcode_pass::region::RegionCode;
 use healthcode_pass::trust::{TrustList, TrustStore, TrustedKey};
 use healthcode_pass::verify::{Report, verify};
-use healthcode_store::{Enrollment, Person};
+use healthcode_store::Person;
 use time::{Duration, OffsetDateTime};
 
 /// How far a checkpoint's clock may differ from the pass's.
@@ -71,22 +71,20 @@ impl Passes {
         })
     }
 
-    /// A fresh pass for a person with the colour the policy gives now (`pending` while their
-    /// enrollment is under review), as QR text.
+    /// A fresh pass for a person with the code shown now (`code_shown`: the policy's colour,
+    /// or pending), as QR text.
     pub fn issue(
         &self,
         person: &Person,
-        colour: healthcode_core::Color,
+        shown: healthcode_core::Color,
         policy_version: &str,
         now: OffsetDateTime,
     ) -> Result<(Pass, String), String> {
-        let colour = match person.enrollment {
-            Enrollment::Pending => Colour::Pending,
-            Enrollment::Confirmed => match colour {
-                healthcode_core::Color::Green => Colour::Green,
-                healthcode_core::Color::Yellow => Colour::Yellow,
-                healthcode_core::Color::Red => Colour::Red,
-            },
+        let colour = match shown {
+            healthcode_core::Color::Green => Colour::Green,
+            healthcode_core::Color::Yellow => Colour::Yellow,
+            healthcode_core::Color::Pending => Colour::Pending,
+            healthcode_core::Color::Red => Colour::Red,
         };
         let document_kind = match person.document_kind {
             DocumentKind::ResidentId => pass::DocumentKind::ResidentId,

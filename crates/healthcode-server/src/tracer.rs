@@ -132,6 +132,17 @@ async fn find_contacts(state: &AppState, job: &TraceJob) -> Result<(), StoreErro
         TraceParams::from_policy(policy),
     )
     .await?;
+    // Decided appeals bind this run: a person found no contact of this case on appeal is not
+    // made one again for that exposure, unless an official lifted the appeal.
+    for waiver in store.waivers_of_case(&job.case_id).await? {
+        if let Some(person) = store.person(&waiver.person_id).await? {
+            trace.waive(
+                &person.pseudonym,
+                ms(waiver.exposure_start),
+                ms(waiver.exposure_end),
+            );
+        }
+    }
     let mut progress = TraceProgress {
         window,
         ..TraceProgress::default()

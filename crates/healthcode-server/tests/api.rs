@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn unique(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
@@ -30,6 +30,8 @@ mod feeds;
 mod scans;
 #[path = "api/tracing.rs"]
 mod tracing;
+#[path = "api/trust.rs"]
+mod trust;
 #[path = "api/web.rs"]
 mod web;
 
@@ -252,6 +254,13 @@ impl Node {
 fn later(t: &str, ms: i64) -> String {
     let t = OffsetDateTime::parse(t, &Rfc3339).unwrap() + time::Duration::milliseconds(ms);
     t.format(&Rfc3339).unwrap()
+}
+
+/// The time `hours` before now, RFC 3339.
+fn hours_ago(hours: i64) -> String {
+    (OffsetDateTime::now_utc() - time::Duration::hours(hours))
+        .format(&Rfc3339)
+        .unwrap()
 }
 
 #[tokio::test]
@@ -601,10 +610,14 @@ async fn appeals_trips_and_batches_over_http() {
 
         // A close contact, appealed and retracted: the red goes, both records stay visible.
         let (_, fact) = node
-            .post(&format!("/api/v1/people/{id}/facts"), &official, json!({"type": "contact", "level": "close",
-                "case_id": "2020-0412", "venue": "Metro Line 1", "exposure_start": "2020-04-03T14:02:00+08:00",
-                "exposure_end": later(&OffsetDateTime::now_utc().format(&Rfc3339).unwrap(), -7_200_000),
-                "legal_basis": "CDC trace 2020-0412"}))
+            .post(
+                &format!("/api/v1/people/{id}/facts"),
+                &official,
+                json!({"type": "contact", "level": "close",
+                "case_id": "2020-0412", "venue": "Metro Line 1", "exposure_start": hours_ago(3),
+                "exposure_end": hours_ago(2),
+                "legal_basis": "CDC trace 2020-0412"}),
+            )
             .await;
         let (_, s) = node.get(&format!("/api/v1/people/{id}/status"), &me).await;
         assert_eq!(s["code"], "red");
@@ -646,7 +659,7 @@ async fn appeals_trips_and_batches_over_http() {
         // A batch above the threshold (50) waits for a second official.
         let items: Vec<Value> = (0..51)
             .map(|i| json!({"person_id": id, "fact": {"id": format!("rs-{i}"), "type": "risk_stay", "level": "medium",
-                "region": "420106", "arrived_at": "2020-04-01T10:00:00+08:00", "left_at": "2020-04-02T10:00:00+08:00"}}))
+                "region": "420106", "arrived_at": hours_ago(72), "left_at": hours_ago(48)}}))
             .collect();
         let (status, batch) = node
             .post(
@@ -683,8 +696,8 @@ async fn appeals_trips_and_batches_over_http() {
         let (_, awaiting) = node.get("/api/v1/batches", &second).await;
         assert_eq!(awaiting, json!([]), "an applied batch waits no more");
         let small = json!({"legal_basis": "Notice 2020-18", "items": [{"person_id": id, "fact": {"type": "test",
-            "sample_id": "S-batch", "result": "negative", "sampled_at": "2020-04-05T09:00:00+08:00",
-            "reported_at": "2020-04-05T19:00:00+08:00"}}]});
+            "sample_id": "S-batch", "result": "negative", "sampled_at": hours_ago(10),
+            "reported_at": hours_ago(1)}}]});
         let (status, body) = node.post("/api/v1/facts/batch", &official, small).await;
         assert_eq!(
             (status, body["state"].as_str()),

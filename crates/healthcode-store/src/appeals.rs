@@ -151,12 +151,14 @@ impl Store {
     }
 
     /// Decides an open appeal. Retracting records a retraction fact naming the contested fact, in
-    /// the same transaction, so the colour follows at once.
+    /// the same transaction, so the colour follows at once, and the `waiver` the decision makes
+    /// (a withdrawn contact fact binds later runs of its case's trace).
     pub async fn decide_appeal(
         &self,
         id: &str,
         outcome: AppealOutcome,
         reason: &str,
+        waiver: Option<&crate::Waiver>,
         actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<Appeal, StoreError> {
@@ -195,6 +197,9 @@ impl Store {
                 let mut chain = audit::Chain::default();
                 insert!(tx, chain, &appeal.person_id, &retraction, actor, now);
                 audit::close!(tx, chain);
+                if let Some(waiver) = waiver {
+                    crate::waivers::insert_waiver!(tx, waiver, now);
+                }
             }
             tx.commit().await?;
         });

@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 const HOUR_MS: i64 = 3_600_000;
 
 /// How many people hold each code now: `green`, `yellow`, `red` (confirmed people, from the
-/// colours last derived; no row means green) and `pending` (enrollment under review).
+/// colours last derived; no row means green) and `pending` (enrollment under review, or a
+/// colour derived pending because a rule could not be judged).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ColourCounts {
     pub green: i64,
@@ -60,12 +61,31 @@ impl Store {
                 .sum::<i64>()
         };
         let (yellow, red) = (count(&coloured, "yellow"), count(&coloured, "red"));
+        let undecided = count(&coloured, "pending");
         Ok(ColourCounts {
-            green: (count(&enrolled, "confirmed") - yellow - red).max(0),
+            green: (count(&enrolled, "confirmed") - yellow - red - undecided).max(0),
             yellow,
             red,
-            pending: count(&enrolled, "pending"),
+            pending: count(&enrolled, "pending") + undecided,
         })
+    }
+
+    /// People whose colour was last derived as pending because a rule could not be judged,
+    /// most recent first: what an official looks into.
+    pub async fn undecided_colours(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(String, OffsetDateTime)>, StoreError> {
+        let rows: Vec<(String, i64)> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(
+                "SELECT person_id, evaluated_at FROM colours WHERE colour = 'pending' \
+                 ORDER BY evaluated_at DESC, person_id LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(|(id, at)| (id, from_ms(at))).collect())
     }
 
     /// Entries in the visit log per hour and colour shown at the door, `[from, to)`.

@@ -20,6 +20,7 @@ mod traces;
 pub mod vault;
 mod venues;
 mod visits;
+mod waivers;
 
 pub use accounts::{Account, CodeRejection};
 pub use appeals::{Appeal, AppealOutcome};
@@ -36,6 +37,7 @@ pub use traces::{ContactFact, IndexedLog, TraceJob, TraceProgress, TraceView, Tr
 pub use vault::Vault;
 pub use venues::{Checkpoint, NewVenue, Venue};
 pub use visits::{Expired, NewScan, NewVisit, Recorded, Visit};
+pub use waivers::Waiver;
 
 use time::OffsetDateTime;
 

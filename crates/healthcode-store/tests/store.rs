@@ -594,6 +594,7 @@ async fn an_upheld_appeal_retracts_the_fact_and_both_outcomes_are_recorded() {
                 &a1.id,
                 AppealOutcome::FactRetracted,
                 "phone location confirms",
+                None,
                 &official(),
                 later,
             )
@@ -605,6 +606,7 @@ async fn an_upheld_appeal_retracts_the_fact_and_both_outcomes_are_recorded() {
                 &a2.id,
                 AppealOutcome::FactUpheld,
                 "ticket record matches",
+                None,
                 &official(),
                 later,
             )
@@ -620,6 +622,7 @@ async fn an_upheld_appeal_retracts_the_fact_and_both_outcomes_are_recorded() {
                     &a1.id,
                     AppealOutcome::FactUpheld,
                     "again",
+                    None,
                     &official(),
                     later
                 )

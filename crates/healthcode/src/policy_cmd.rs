@@ -3,7 +3,7 @@
 use crate::failure::{Failure, parse_json, read_input};
 use clap::Subcommand;
 use healthcode_core::policy::DEFAULT_POLICY_JSON;
-use healthcode_core::{Color, Fact, Policy, Status};
+use healthcode_core::{Fact, Policy, Status};
 use std::process::ExitCode;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -132,11 +132,7 @@ fn render(policy: &Policy, status: &Status) -> String {
     let when = |t: OffsetDateTime| policy.format_time(t).unwrap_or_else(|| t.to_string());
     let doc = policy.document();
     let mut out = String::new();
-    let word = match status.color {
-        Color::Green => "GREEN",
-        Color::Yellow => "YELLOW",
-        Color::Red => "RED",
-    };
+    let word = status.color.as_str().to_uppercase();
     out.push_str(&format!(
         "{} {}  at {} ({}), policy {} {} of region {}\n",
         word,

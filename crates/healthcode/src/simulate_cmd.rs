@@ -114,7 +114,9 @@ pub async fn run(
         ));
     }
     let now = OffsetDateTime::now_utc();
-    let until = cmd.until.unwrap_or(now.to_offset(LOCAL).date());
+    let until = cmd
+        .until
+        .unwrap_or(now.checked_to_offset(LOCAL).unwrap_or(now).date());
     let end = until.midnight().assume_offset(LOCAL);
     let params = Params {
         people: cmd.people,
@@ -185,7 +187,7 @@ pub async fn run(
         "window   {} .. {} (start {})",
         rfc3339(city.params.start),
         rfc3339(city.end()),
-        rfc3339(city.params.start.to_offset(UtcOffset::UTC))
+        healthcode_core::facts::rfc3339(city.params.start)
     );
     println!(
         "total    {rows} rows in {:.1} s ({:.0} rows/s)",
@@ -212,7 +214,11 @@ async fn load(loader: &mut BulkLoader, city: &City, now: OffsetDateTime) -> Resu
         .collect();
     loader.venues(&venues, now).await.map_err(failed)?;
     let progress = bar(u64::from(city.params.people), "people");
-    let today = now.to_offset(LOCAL).date().max(city.end().date());
+    let today = now
+        .checked_to_offset(LOCAL)
+        .unwrap_or(now)
+        .date()
+        .max(city.end().date());
     for chunk in city.people.chunks(PEOPLE_BATCH as usize) {
         let batch = chunk
             .iter()

@@ -5,11 +5,13 @@ use crate::assess::{after_facts, reassess};
 use crate::auth::{Caller, Role};
 use crate::body::Body;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::people::{CASEWORKERS, fact_from_request, may_act_for};
+use crate::recording::{self, Via};
+use crate::routes::people::{CASEWORKERS, may_act_for};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use healthcode_store::{Appeal, AppealOutcome, Batch, BatchItem};
+use healthcode_core::FactBody;
+use healthcode_store::{Appeal, AppealOutcome, Batch, BatchItem, Waiver};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -92,12 +94,22 @@ pub async fn decide(
     reason_required(&req.reason)?;
     let purpose = format!("appeal review {id}");
     let now = state.now();
+    let contested = state
+        .store
+        .appeal(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("appeal"))?;
+    let waiver = match req.outcome {
+        AppealOutcome::FactRetracted => waiver_of(&state, &contested).await?,
+        AppealOutcome::FactUpheld => None,
+    };
     let appeal = state
         .store
         .decide_appeal(
             &id,
             req.outcome,
             req.reason.trim(),
+            waiver.as_ref(),
             &caller.actor(purpose),
             now,
         )
@@ -110,6 +122,58 @@ pub async fn decide(
         tracing::error!(error = %e, "re-deriving a colour after an appeal failed");
     }
     Ok(Json(appeal))
+}
+
+/// What withdrawing a contested fact binds: a contact fact withdrawn on appeal keeps its case's
+/// later traces from making the person a contact again for an overlapping exposure.
+async fn waiver_of(state: &AppState, appeal: &Appeal) -> ApiResult<Option<Waiver>> {
+    let facts = state.store.facts(&appeal.person_id).await?;
+    Ok(facts
+        .into_iter()
+        .find(|f| f.id == appeal.fact_id)
+        .and_then(|f| match f.body {
+            FactBody::Contact {
+                case_id,
+                exposure_start,
+                exposure_end,
+                ..
+            } => Some(Waiver {
+                appeal_id: appeal.id.clone(),
+                person_id: appeal.person_id.clone(),
+                case_id,
+                exposure_start,
+                exposure_end,
+            }),
+            _ => None,
+        }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Override {
+    /// Why the appeal no longer binds: a new document or case number.
+    pub legal_basis: String,
+}
+
+/// Lifts what an appeal decided against a contact fact binds: the case's trace runs again and
+/// may make the person a contact once more, under this legal basis (on the record the person
+/// reads).
+#[utoipa::path(post, path = "/api/v1/appeals/{id}/override", tag = "correction", security(("bearer" = [])), params(("id" = String, Path, description = "the appeal's id")),
+    request_body = Override, responses((status = 200, body = Waiver), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn override_appeal(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(req): Body<Override>,
+) -> ApiResult<Json<Waiver>> {
+    caller.require(&[Role::HealthOfficial])?;
+    let basis = recording::legal_basis(&req.legal_basis)?;
+    let waiver = state
+        .store
+        .override_waiver(&id, &caller.actor(basis), state.now())
+        .await?;
+    state.tracer.notify_one();
+    Ok(Json(waiver))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -135,37 +199,33 @@ pub async fn submit_batch(
     caller: Caller,
     Body(req): Body<BatchRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require(&[Role::HealthOfficial, Role::Department])?;
     let now = state.now();
-    if req.legal_basis.trim().is_empty() {
-        return Err(ApiError::unprocessable(
-            "legal_basis_required",
-            "a batch needs a legal basis",
-            "批量记录需要法律依据",
-        ));
-    }
+    let basis = recording::legal_basis(&req.legal_basis)?;
+    let bounds = recording::bounds(&state, now);
     let mut items = Vec::with_capacity(req.items.len());
     for (index, item) in req.items.into_iter().enumerate() {
         let mut fact = item.fact;
         if let Value::Object(map) = &mut fact {
-            map.entry("legal_basis")
-                .or_insert_with(|| json!(req.legal_basis));
+            map.entry("legal_basis").or_insert_with(|| json!(basis));
         }
-        let fact = fact_from_request(&caller, fact, now).map_err(|mut e| {
-            e.en = format!("item {index}: {}", e.en);
-            e.zh = format!("第 {index} 项：{}", e.zh);
-            e
-        })?;
+        let fact = recording::fact_from_request(&caller, Via::Batch, fact, now, &bounds).map_err(
+            |mut e| {
+                e.en = format!("item {index}: {}", e.en);
+                e.zh = format!("第 {index} 项：{}", e.zh);
+                e
+            },
+        )?;
         items.push(BatchItem {
             person_id: item.person_id,
             fact,
         });
     }
-    let actor = caller.actor(req.legal_basis.trim());
+    recording::check_targets(&state, &caller, &items).await?;
+    let actor = caller.actor(basis.as_str());
     if items.len() > state.config.batch_approval_threshold as usize {
         let batch = state
             .store
-            .propose_batch(req.legal_basis.trim(), &items, &actor, now)
+            .propose_batch(&basis, &items, &actor, now)
             .await?;
         return Ok((StatusCode::ACCEPTED, Json(json!(batch))));
     }

@@ -5,7 +5,8 @@ use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::body::Body;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::people::{CASEWORKERS, may_act_for, record};
+use crate::recording::{self, Via};
+use crate::routes::people::{CASEWORKERS, may_act_for, recorded};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -43,7 +44,6 @@ pub async fn record_case(
     caller: Caller,
     Body(req): Body<CaseRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require(&[Role::HealthOfficial])?;
     let body = json!({
         "type": "case",
         "kind": req.kind,
@@ -52,10 +52,19 @@ pub async fn record_case(
         "isolated_at": req.isolated_at,
         "legal_basis": req.legal_basis,
     });
-    let (status, Json(mut recorded)) = record(&state, &caller, &req.person_id, body).await?;
-    if let Some(id) = recorded["id"].as_str().map(str::to_owned) {
-        recorded["trace"] = json!(format!("/api/v1/cases/{id}/trace"));
+    let now = state.now();
+    let bounds = recording::bounds(&state, now);
+    let fact = recording::fact_from_request(&caller, Via::Single, body, now, &bounds)?;
+    if !matches!(fact.body, healthcode_core::FactBody::Case { .. }) {
+        return Err(ApiError::unprocessable(
+            "not_a_case",
+            "this endpoint records cases",
+            "此接口只记录病例",
+        ));
     }
+    let fact = recording::record(&state, &caller, &req.person_id, fact, now).await?;
+    let (status, Json(mut recorded)) = recorded(&fact);
+    recorded["trace"] = json!(format!("/api/v1/cases/{}/trace", fact.id));
     Ok((status, Json(recorded)))
 }
 

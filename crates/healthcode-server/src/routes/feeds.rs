@@ -4,39 +4,31 @@
 
 use crate::AppState;
 use crate::assess::after_facts;
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::body::Body;
 use crate::error::{ApiError, ApiResult};
+use crate::recording::{self, Via};
 use crate::routes::login::normalise_phone;
+use crate::routes::people::instant;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use healthcode_core::facts::{RiskLevel, TestOutcome};
+use healthcode_core::facts::{RiskLevel, TestOutcome, TimeProblem};
 use healthcode_core::identity::{Document, DocumentKind};
 use healthcode_core::{Fact, FactBody};
 use healthcode_store::{Batch, BatchItem, Delivered, RiskArea, region_prefix};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
 /// Rows per request at most; the command-line import sends files in requests of 1,000.
 pub const MAX_ROWS: usize = 10_000;
 
-/// Health officials deliver every feed; a department account only the feeds it was granted.
-fn may_deliver(caller: &Caller, feed: &str) -> ApiResult<()> {
-    match caller {
-        Caller::Staff {
-            role: Role::HealthOfficial,
-            ..
-        } => Ok(()),
-        Caller::Staff {
-            role: Role::Department,
-            account,
-        } if account.feeds.iter().any(|f| f == feed) => Ok(()),
-        _ => Err(ApiError::forbidden()),
-    }
+/// Who may deliver a feed: the recording table (`recording::PERMITS`), which admits health
+/// officials to every feed and a department account to the feeds it was granted.
+fn may_deliver(caller: &Caller, feed: &'static str, kind: &str) -> ApiResult<()> {
+    recording::may_record(caller, kind, Via::Feed(feed))
 }
 
 /// A rejected row: its place in the request, and why.
@@ -83,16 +75,6 @@ fn too_many(n: usize) -> ApiResult<()> {
 
 fn bad(code: &'static str, en: impl Into<String>, zh: impl Into<String>) -> ApiError {
     ApiError::unprocessable(code, en, zh)
-}
-
-fn instant(field: &str, value: &str) -> ApiResult<OffsetDateTime> {
-    OffsetDateTime::parse(value, &Rfc3339).map_err(|_| {
-        bad(
-            "bad_time",
-            format!("{field} {value:?} is not an RFC 3339 date-time"),
-            format!("{field} {value:?} 不是 RFC 3339 时间"),
-        )
-    })
 }
 
 fn row<T: serde::de::DeserializeOwned>(value: Value) -> ApiResult<T> {
@@ -208,8 +190,8 @@ pub async fn lab_results(
     caller: Caller,
     Body(req): Body<LabResults>,
 ) -> ApiResult<Json<FeedReport>> {
-    may_deliver(&caller, "lab_results")?;
-    let basis = legal_basis(&req.legal_basis)?;
+    may_deliver(&caller, "lab_results", "test")?;
+    let basis = recording::legal_basis(&req.legal_basis)?;
     too_many(req.results.len())?;
     let now = state.now();
     let received = req.results.len();
@@ -255,44 +237,39 @@ async fn lab_fact(
                 "没有以此证件登记的人员",
             )
         })?;
+    let id = format!("lab-{sample}");
     let sampled_at = instant("sampled_at", &r.sampled_at)?;
     let reported_at = match &r.reported_at {
         Some(t) => instant("reported_at", t)?,
-        None => now,
+        // Delivered now; delivered again, when it was first delivered, so the same file sent
+        // twice lands once.
+        None => state
+            .store
+            .facts(&person.id)
+            .await?
+            .into_iter()
+            .find(|f| f.id == id)
+            .map_or(now, |f| match f.body {
+                FactBody::Test { reported_at, .. } => reported_at,
+                _ => now,
+            }),
     };
-    if sampled_at > reported_at || reported_at > now + time::Duration::minutes(5) {
-        return Err(bad(
-            "bad_time",
-            "a sample is taken before it is reported, and neither is in the future",
-            "采样时间应早于报告时间，且均不在将来",
-        ));
-    }
+    let body = FactBody::Test {
+        sample_id: sample.to_owned(),
+        result: r.result,
+        sampled_at,
+        reported_at,
+    };
+    recording::check_times(&body, &recording::bounds(state, now))?;
     Ok(BatchItem {
         person_id: person.id,
         fact: Fact {
-            id: format!("lab-{sample}"),
+            id,
             recorded_at: now,
             legal_basis: basis.to_owned(),
-            body: FactBody::Test {
-                sample_id: sample.to_owned(),
-                result: r.result,
-                sampled_at,
-                reported_at,
-            },
+            body,
         },
     })
-}
-
-fn legal_basis(basis: &str) -> ApiResult<String> {
-    let basis = basis.trim();
-    if basis.is_empty() {
-        return Err(bad(
-            "legal_basis_required",
-            "a delivery needs a legal basis: the data-sharing agreement or report number",
-            "数据交付需要法律依据（共享协议或报告编号）",
-        ));
-    }
-    Ok(basis.to_owned())
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -333,8 +310,8 @@ pub async fn itinerary(
     caller: Caller,
     Body(req): Body<Itineraries>,
 ) -> ApiResult<Json<FeedReport>> {
-    may_deliver(&caller, "itinerary")?;
-    let basis = legal_basis(&req.legal_basis)?;
+    may_deliver(&caller, "itinerary", "itinerary")?;
+    let basis = recording::legal_basis(&req.legal_basis)?;
     too_many(req.records.len())?;
     let now = state.now();
     let received = req.records.len();
@@ -452,8 +429,8 @@ pub async fn propose_risk_area(
     caller: Caller,
     Body(req): Body<RiskAreaRequest>,
 ) -> ApiResult<(StatusCode, Json<RiskAreaProposal>)> {
-    may_deliver(&caller, "risk_areas")?;
-    let basis = legal_basis(&req.legal_basis)?;
+    may_deliver(&caller, "risk_areas", "risk_stay")?;
+    let basis = recording::legal_basis(&req.legal_basis)?;
     let now = state.now();
     if req.region.len() != 6 || !req.region.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad(
@@ -476,6 +453,19 @@ pub async fn propose_risk_area(
         .as_deref()
         .map(|t| instant("ends_at", t))
         .transpose()?;
+    let bounds = recording::bounds(&state, now);
+    let problem = if starts_at < bounds.oldest {
+        Some(TimeProblem::TooOld("starts_at"))
+    } else if starts_at > bounds.latest_past {
+        Some(TimeProblem::InFuture("starts_at"))
+    } else if ends_at.is_some_and(|e| e > bounds.latest_planned) {
+        Some(TimeProblem::TooFar("ends_at"))
+    } else {
+        None
+    };
+    if let Some(p) = problem {
+        return Err(bad("bad_time", p.en(&bounds), p.zh(&bounds)));
+    }
     if ends_at.is_some_and(|e| e <= starts_at) {
         return Err(bad(
             "bad_time",

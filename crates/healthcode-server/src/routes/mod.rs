@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/appeals", get(appeals::open))
         .route("/appeals/{id}/decision", post(appeals::decide))
+        .route("/appeals/{id}/override", post(appeals::override_appeal))
         .route("/facts/batch", post(appeals::submit_batch))
         .route("/batches", get(appeals::awaiting))
         .route("/batches/{id}", get(appeals::batch))
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
             state.metrics.clone(),
             crate::metrics::track,
         ))
+        .layer(axum::middleware::from_fn(crate::panics::catch))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -47,7 +47,12 @@ pub async fn fresh_pass(state: &AppState, caller: &Caller, id: &str) -> ApiResul
     let (person, status) = current_status(state, caller, id, "pass.issue").await?;
     let (pass, text) = state
         .passes
-        .issue(&person, status.color, &status.policy_version, state.now())
+        .issue(
+            &person,
+            crate::routes::people::code_shown(&person, &status),
+            &status.policy_version,
+            state.now(),
+        )
         .map_err(|e| {
             tracing::error!(error = %e, "pass issue failed");
             ApiError::internal()

@@ -4,15 +4,17 @@ use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::body::Body;
 use crate::error::{ApiError, ApiResult};
+use crate::recording::{self, Via};
 use crate::routes::login::normalise_phone;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use healthcode_core::identity::{Document, DocumentKind};
-use healthcode_core::{Fact, Status};
-use healthcode_store::{AuditEntry, Enrollment, NewPerson, Person};
+use healthcode_core::{Color, Fact, FactBody, Status};
+use healthcode_store::{AuditEntry, BatchItem, Enrollment, NewPerson, Person, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use time::OffsetDateTime;
 
 /// Staff who may read and change any person's record.
 pub const CASEWORKERS: [Role; 3] = [Role::HealthOfficial, Role::CommunityWorker, Role::Admin];
@@ -168,15 +170,17 @@ pub async fn current_status(
         state.store.audit(&actor, action, Some(id), "", now).await?;
     }
     let facts = state.store.facts(id).await?;
-    Ok((person, state.policy.evaluate(&facts, now)))
+    let status = state.policy.evaluate(&facts, now);
+    crate::assess::note_undecided(state, id, &status);
+    Ok((person, status))
 }
 
-/// The code shown and its word: the policy's colour, or `pending` (审核中) while enrollment is
-/// under review.
-pub fn code_shown(person: &Person, status: &Status) -> (&'static str, &'static str) {
+/// The code shown: the policy's colour (itself pending when a rule could not be judged), and
+/// at least pending (审核中) while enrollment is under review; a red that applies stays red.
+pub fn code_shown(person: &Person, status: &Status) -> Color {
     match person.enrollment {
-        Enrollment::Pending => ("pending", "审核中"),
-        Enrollment::Confirmed => (status.color.as_str(), status.color.word_zh()),
+        Enrollment::Pending => status.color.max(Color::Pending),
+        Enrollment::Confirmed => status.color,
     }
 }
 
@@ -282,7 +286,8 @@ pub async fn status(
     Path(id): Path<String>,
 ) -> ApiResult<Json<StatusView>> {
     let (person, status) = current_status(&state, &caller, &id, "status.read").await?;
-    let (code, code_zh) = code_shown(&person, &status);
+    let shown = code_shown(&person, &status);
+    let (code, code_zh) = (shown.as_str(), shown.word_zh());
     Ok(Json(StatusView {
         person,
         code,
@@ -297,23 +302,48 @@ pub struct DeclarationRequest {
     /// Degrees Celsius, e.g. 36.6.
     #[serde(default)]
     pub temperature_c: Option<f64>,
+    /// At most 20, each at most 64 characters, e.g. `cough`.
     #[serde(default)]
     pub symptoms: Vec<String>,
+    /// At most 200 characters.
     #[serde(default)]
     pub address: Option<String>,
 }
 
-/// The daily health declaration (健康申报), recorded as a self-declared fact.
-/// GB/T 38963 health declaration.
+/// What a declaration answers: the declaration, and the day it counts for as the daily
+/// check-in (打卡).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Declared {
+    pub id: String,
+    pub recorded_at: String,
+    pub checkin: DailyCheckin,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DailyCheckin {
+    /// The local day (the policy's offset) the check-in counts for: today, by the node's clock.
+    pub date: String,
+    /// False when the person had already checked in today: a day counts once.
+    pub first_today: bool,
+}
+
+fn too_long(code: &'static str, en: &str, zh: &str) -> ApiError {
+    ApiError::unprocessable(code, en, zh)
+}
+
+/// The daily health declaration (健康申报), which is also the day's check-in (每日打卡), as
+/// 京心相助 made it: a self-declared fact, and a check-in fact for today by the node's clock,
+/// once per local day. GB/T 38963 health declaration.
 #[utoipa::path(post, path = "/api/v1/people/{id}/declarations", tag = "declaration", security(("bearer" = [])), params(("id" = String, Path, description = "the person's id")),
-    request_body = DeclarationRequest, responses((status = 201, body = crate::error::Recorded), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+    request_body = DeclarationRequest, responses((status = 201, body = Declared), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn declare(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     Body(req): Body<DeclarationRequest>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Declared>)> {
     may_act_for(&caller, &id, &CASEWORKERS)?;
+    recording::may_record(&caller, "declaration", Via::Declaration)?;
     let temperature = req
         .temperature_c
         .map(|t| {
@@ -328,23 +358,127 @@ pub async fn declare(
             }
         })
         .transpose()?;
-    let body = json!({
-        "type": "declaration",
-        "temperature_decicelsius": temperature,
-        "symptoms": req.symptoms,
-        "address": req.address,
-        "legal_basis": "self-declared",
-    });
-    record(&state, &caller, &id, body).await
+    let symptoms: Vec<String> = req.symptoms.iter().map(|s| s.trim().to_owned()).collect();
+    if symptoms.len() > 20
+        || symptoms
+            .iter()
+            .any(|s| s.is_empty() || s.chars().count() > 64)
+    {
+        return Err(too_long(
+            "bad_symptoms",
+            "at most 20 symptoms, each of 1 to 64 characters",
+            "症状最多 20 项，每项 1 至 64 个字符",
+        ));
+    }
+    let address = req
+        .address
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty());
+    if address.as_ref().is_some_and(|a| a.chars().count() > 200) {
+        return Err(too_long(
+            "bad_address",
+            "an address has at most 200 characters",
+            "地址最多 200 个字符",
+        ));
+    }
+    if state.store.person(&id).await?.is_none() {
+        return Err(ApiError::not_found("person"));
+    }
+    let now = state.now();
+    let declaration = Fact {
+        id: recording::new_fact_id(),
+        recorded_at: now,
+        legal_basis: SELF_DECLARED.to_owned(),
+        body: FactBody::Declaration {
+            temperature_decicelsius: temperature,
+            symptoms,
+            address,
+        },
+    };
+    let (checkin_id, date) = daily_checkin(&state, &id, now);
+    let checkin = Fact {
+        id: checkin_id,
+        recorded_at: now,
+        legal_basis: SELF_DECLARED.to_owned(),
+        body: FactBody::Checkin {
+            date,
+            at: now,
+            observation_id: None,
+        },
+    };
+    let item = |fact: &Fact| BatchItem {
+        person_id: id.clone(),
+        fact: fact.clone(),
+    };
+    let actor = caller.actor(SELF_DECLARED);
+    let checked_in = |facts: Vec<Fact>| facts.iter().any(|f| f.id == checkin.id);
+    let mut first_today = !checked_in(state.store.facts(&id).await?);
+    if first_today {
+        let both = [item(&declaration), item(&checkin)];
+        match state.store.record_facts(&both, &actor, now).await {
+            // Another declaration checked in for today in between: this one only declares.
+            Err(StoreError::Conflict(_)) => first_today = false,
+            other => other?,
+        }
+    }
+    if !first_today {
+        state
+            .store
+            .record_fact(&id, &declaration, &actor, now)
+            .await?;
+    }
+    let recorded = [(id.as_str(), &declaration), (id.as_str(), &checkin)];
+    crate::assess::after_facts(&state, recorded, now).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(Declared {
+            id: declaration.id,
+            recorded_at: rfc3339(now),
+            checkin: DailyCheckin {
+                date: date.to_string(),
+                first_today,
+            },
+        }),
+    ))
 }
+
+/// Today's check-in of a person: its id (one a local day, so a second one cannot land) and the
+/// local day, by the node's clock in the policy's offset.
+pub fn daily_checkin(
+    state: &AppState,
+    person_id: &str,
+    now: OffsetDateTime,
+) -> (String, time::Date) {
+    let date = now
+        .checked_to_offset(state.policy.display_offset())
+        .unwrap_or(now)
+        .date();
+    (format!("checkin-{person_id}-{date}"), date)
+}
+
+/// Whether the person has checked in today (made today's declaration).
+pub async fn checked_in_today(state: &AppState, person_id: &str) -> ApiResult<bool> {
+    let (id, _) = daily_checkin(state, person_id, state.now());
+    Ok(state
+        .store
+        .facts(person_id)
+        .await?
+        .iter()
+        .any(|f| f.id == id))
+}
+
+/// The legal basis of what a person declares about themselves.
+pub const SELF_DECLARED: &str = "self-declared";
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TripRequest {
+    /// Where from and to: a GB/T 2260 code or a place name (1 to 100 characters).
     pub origin: String,
     pub destination: String,
     #[serde(default)]
     pub departed_at: Option<String>,
+    /// RFC 3339; a planned trip lies ahead (at most a year).
     pub arrived_at: String,
     #[serde(default)]
     pub abroad: bool,
@@ -353,7 +487,7 @@ pub struct TripRequest {
 /// A trip declaration, past or planned (行程申报), recorded as a self-declared fact.
 /// GB/T 38963 trip declaration.
 #[utoipa::path(post, path = "/api/v1/people/{id}/trips", tag = "declaration", security(("bearer" = [])), params(("id" = String, Path, description = "the person's id")),
-    request_body = TripRequest, responses((status = 201, body = crate::error::Recorded), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+    request_body = TripRequest, responses((status = 201, body = crate::error::Recorded), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn declare_trip(
     State(state): State<AppState>,
     caller: Caller,
@@ -361,123 +495,83 @@ pub async fn declare_trip(
     Body(req): Body<TripRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     may_act_for(&caller, &id, &CASEWORKERS)?;
-    let body = json!({
-        "type": "trip",
-        "origin": req.origin,
-        "destination": req.destination,
-        "departed_at": req.departed_at,
-        "arrived_at": req.arrived_at,
-        "abroad": req.abroad,
-        "legal_basis": "self-declared",
-    });
-    record(&state, &caller, &id, body).await
+    recording::may_record(&caller, "trip", Via::Declaration)?;
+    let place = |p: &str| {
+        let p = p.trim();
+        if p.is_empty() || p.chars().count() > 100 {
+            Err(ApiError::unprocessable(
+                "bad_place",
+                "a trip's origin and destination have 1 to 100 characters",
+                "行程的出发地和目的地应为 1 至 100 个字符",
+            ))
+        } else {
+            Ok(p.to_owned())
+        }
+    };
+    let now = state.now();
+    let body = FactBody::Trip {
+        origin: place(&req.origin)?,
+        destination: place(&req.destination)?,
+        departed_at: req
+            .departed_at
+            .as_deref()
+            .map(|t| instant("departed_at", t))
+            .transpose()?,
+        arrived_at: instant("arrived_at", &req.arrived_at)?,
+        abroad: req.abroad,
+    };
+    recording::check_times(&body, &recording::bounds(&state, now))?;
+    let fact = Fact {
+        id: recording::new_fact_id(),
+        recorded_at: now,
+        legal_basis: SELF_DECLARED.to_owned(),
+        body,
+    };
+    let fact = recording::record(&state, &caller, &id, fact, now).await?;
+    Ok(recorded(&fact))
 }
 
-/// Which roles may record which kind of fact. Declarations, trips and check-ins come from the
-/// resident (or staff on their behalf); the rest need an official or a department feed.
-fn recorders(kind: &str) -> &'static [Role] {
-    match kind {
-        "case" | "contact" | "retraction" => &[Role::HealthOfficial],
-        "test" | "risk_stay" | "itinerary" => &[Role::HealthOfficial, Role::Department],
-        "observation" | "release" => &[Role::HealthOfficial, Role::CommunityWorker],
-        "declaration" | "trip" | "checkin" => {
-            &[Role::HealthOfficial, Role::CommunityWorker, Role::Resident]
-        }
-        _ => &[],
-    }
+/// An RFC 3339 date-time a client sent, or a clear error naming the field.
+pub fn instant(field: &str, value: &str) -> ApiResult<OffsetDateTime> {
+    OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339).map_err(|_| {
+        ApiError::unprocessable(
+            "bad_time",
+            format!("{field} {value:?} is not an RFC 3339 date-time"),
+            format!("{field} {value:?} 不是 RFC 3339 时间"),
+        )
+    })
+}
+
+/// What recording a fact answers: its id and when it was recorded.
+pub fn recorded(fact: &Fact) -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::CREATED,
+        Json(json!({"id": fact.id, "recorded_at": rfc3339(fact.recorded_at)})),
+    )
 }
 
 /// Records a fact: the body is a fact as docs/POLICY.md defines it, with its `legal_basis`; the
-/// node sets `recorded_at` and, unless given, `id`.
+/// node sets `recorded_at` and, unless given, `id`. Who may record which kind is the table in
+/// docs/SECURITY.md; residents declare through `/declarations` and `/trips` instead.
 #[utoipa::path(post, path = "/api/v1/people/{id}/facts", tag = "facts", security(("bearer" = [])), params(("id" = String, Path, description = "the person's id")),
     request_body(content = Fact, description = "a fact as docs/POLICY.md defines it, with its legal_basis; `id` and `recorded_at` may be left out"),
-    responses((status = 201, body = crate::error::Recorded), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = crate::error::Recorded), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn record_fact(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     Body(body): Body<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    if caller.role() == Role::Resident {
-        may_act_for(&caller, &id, &[])?;
-    }
-    record(&state, &caller, &id, body).await
-}
-
-pub(crate) async fn record(
-    state: &AppState,
-    caller: &Caller,
-    person_id: &str,
-    body: Value,
-) -> ApiResult<(StatusCode, Json<Value>)> {
     let now = state.now();
-    let fact = fact_from_request(caller, body, now)?;
-    if state.store.person(person_id).await?.is_none() {
-        return Err(ApiError::not_found("person"));
-    }
-    let purpose = fact.legal_basis.clone();
-    state
-        .store
-        .record_fact(person_id, &fact, &caller.actor(purpose), now)
-        .await?;
-    crate::assess::after_facts(state, [(person_id, &fact)], now).await;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"id": fact.id, "recorded_at": rfc3339(fact.recorded_at)})),
-    ))
+    let bounds = recording::bounds(&state, now);
+    let fact = recording::fact_from_request(&caller, Via::Single, body, now, &bounds)?;
+    let fact = recording::record(&state, &caller, &id, fact, now).await?;
+    Ok(recorded(&fact))
 }
 
 pub fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
-}
-
-/// A fact as a client sends it (docs/POLICY.md, with `legal_basis`): checks that the caller's
-/// role may record this kind and that a legal basis is given; the node sets `recorded_at` and,
-/// unless given, `id`.
-pub fn fact_from_request(
-    caller: &Caller,
-    mut body: Value,
-    now: time::OffsetDateTime,
-) -> ApiResult<Fact> {
-    let Value::Object(map) = &mut body else {
-        return Err(ApiError::unprocessable(
-            "invalid_body",
-            "a fact is a JSON object",
-            "事实应为 JSON 对象",
-        ));
-    };
-    let kind = map
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    if !recorders(&kind).contains(&caller.role()) {
-        return Err(ApiError::forbidden());
-    }
-    let basis = map
-        .get("legal_basis")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
-    if basis.is_empty() {
-        return Err(ApiError::unprocessable(
-            "legal_basis_required",
-            "every fact needs a legal basis: a document or case number",
-            "每条记录都需要法律依据（文件号或案件号）",
-        ));
-    }
-    map.entry("id")
-        .or_insert_with(|| json!(format!("f-{}", crate::auth::random_hex(12))));
-    map.insert("recorded_at".into(), json!(rfc3339(now)));
-    serde_json::from_value(body).map_err(|e| {
-        ApiError::unprocessable(
-            "invalid_fact",
-            format!("not a valid fact: {e}"),
-            format!("不是有效的事实记录：{e}"),
-        )
-    })
 }
 
 /// The audit entries about a person: what they see under "who read my data". Staff reads of it

@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use healthcode_core::visits::{Direction, dwell_minutes, parameter_i64};
 use healthcode_pass::verify::Content;
-use healthcode_store::{Checkpoint, Enrollment, NewScan, NewVisit, Venue, Visit};
+use healthcode_store::{Checkpoint, NewScan, NewVisit, Venue, Visit};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
@@ -381,10 +381,7 @@ pub async fn checkin(
         .await?
         .ok_or_else(|| ApiError::not_found("venue (check in with the node of its region)"))?;
     let (person, status) = current_status(&state, &caller, &person_id, "checkin").await?;
-    let colour = match person.enrollment {
-        Enrollment::Pending => "pending",
-        Enrollment::Confirmed => status.color.as_str(),
-    };
+    let colour = crate::routes::people::code_shown(&person, &status).as_str();
     let reasons = status
         .reasons
         .iter()

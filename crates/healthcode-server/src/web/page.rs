@@ -187,7 +187,8 @@ pub const LOCAL: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
 };
 
 pub fn local_time(t: OffsetDateTime) -> String {
-    let t = t.to_offset(LOCAL);
+    // A time at the edge of the representable years has no local form: shown in UTC.
+    let t = t.checked_to_offset(LOCAL).unwrap_or(t);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}",
         t.year(),

@@ -118,6 +118,8 @@ struct PersonRow {
     document: String,
     look: CodeLook,
     child: bool,
+    /// Whether today's check-in (the daily declaration) is made.
+    checked_in: bool,
 }
 
 #[derive(Template)]
@@ -155,8 +157,9 @@ pub async fn me(State(state): State<AppState>, web: Web) -> PageResult {
     let mut rows = Vec::new();
     for person in people_of(&caller) {
         let (person, status) = current_status(&state, &caller, &person.id, "").await?;
-        let (code, _) = code_shown(&person, &status);
+        let code = code_shown(&person, &status).as_str();
         rows.push(PersonRow {
+            checked_in: people::checked_in_today(&state, &person.id).await?,
             document: document_label(web.lang, &person),
             look: look(code),
             child: person.guardian_id.is_some(),
@@ -263,6 +266,8 @@ pub(crate) fn inline_svg(svg: String) -> String {
 struct CodePage {
     chrome: Chrome,
     id: String,
+    /// Whether today's check-in (the daily declaration) is made.
+    checked_in: bool,
     look: CodeLook,
     masked_name: String,
     document: String,
@@ -291,9 +296,10 @@ pub async fn code(State(state): State<AppState>, web: Web, Path(id): Path<String
         crate::error::ApiError::internal()
     })?;
     let qr_svg = inline_svg(qr_svg);
-    let (code, _) = code_shown(&person, &status);
+    let code = code_shown(&person, &status).as_str();
     let remaining = (pass.expires_at - state.now().unix_timestamp()).max(0);
     render(CodePage {
+        checked_in: people::checked_in_today(&state, &id).await?,
         chrome: Chrome::new(&web, "亮码", "My code", true),
         id,
         look: look(code),
@@ -338,7 +344,7 @@ fn appeal_state(lang: Lang, state: &str) -> String {
 pub async fn why(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> PageResult {
     let caller = web.resident(&state).await?;
     let (person, status) = current_status(&state, &caller, &id, "").await?;
-    let (code, _) = code_shown(&person, &status);
+    let code = code_shown(&person, &status).as_str();
     let axum::Json(appeals) =
         appeals::of_person(State(state.clone()), caller, Path(id.clone())).await?;
     render(WhyPage {
@@ -386,6 +392,7 @@ pub async fn appeal(
 struct DeclarePage {
     chrome: Chrome,
     id: String,
+    checked_in: bool,
 }
 
 pub async fn declare_page(
@@ -396,7 +403,8 @@ pub async fn declare_page(
     let caller = web.resident(&state).await?;
     crate::routes::people::may_act_for(&caller, &id, &[])?;
     render(DeclarePage {
-        chrome: Chrome::new(&web, "每日健康申报", "Daily declaration", true),
+        chrome: Chrome::new(&web, "每日打卡", "Daily check-in", true),
+        checked_in: people::checked_in_today(&state, &id).await?,
         id,
     })
 }
@@ -417,7 +425,8 @@ pub struct DeclareForm {
     address: String,
 }
 
-/// The daily declaration (健康申报); then back to the code, which shows its effect.
+/// The daily declaration (健康申报), which is the day's check-in (打卡); then back to the code,
+/// which shows its effect.
 pub async fn declare(
     State(state): State<AppState>,
     web: Web,

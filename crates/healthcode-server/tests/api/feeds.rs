@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
 /// A department account that may deliver `feeds`.
-async fn department(node: &Node, feeds: &[&str]) -> String {
+pub(super) async fn department(node: &Node, feeds: &[&str]) -> String {
     let token = node.staff("department").await;
     let account = node
         .state

@@ -398,6 +398,115 @@ async fn retracting_a_case_withdraws_the_contacts_it_caused() {
 }
 
 #[tokio::test]
+async fn a_won_appeal_binds_later_runs_of_the_trace_until_an_official_overrides_it() {
+    for node in nodes_with(aged_keys).await {
+        let store = node.store_name();
+        let official = node.staff("health_official").await;
+        let c = city(&node, &official).await;
+        let case = record_case(
+            &node,
+            &official,
+            &c.case,
+            "confirmed",
+            "杭卫疾控〔2020〕40号",
+        )
+        .await;
+        finished(&node, &official, &case).await;
+        let me = node.resident(&c.close.1).await;
+        let s = status(&node, &me, &c.close.0).await;
+        assert_eq!(s["code"], "red", "{store}: {s}");
+        let contact = s["status"]["reasons"][0]["facts"][0]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        // The close contact appeals (they were not on that train) and wins.
+        let (code, appeal) = node
+            .post(
+                &format!("/api/v1/people/{}/appeals", c.close.0),
+                &me,
+                json!({"fact_id": contact, "reason": "I was at home; someone used my code"}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{store}: {appeal}");
+        let appeal = appeal["id"].as_str().unwrap().to_owned();
+        let (code, body) = node
+            .post(
+                &format!("/api/v1/appeals/{appeal}/decision"),
+                &official,
+                json!({"outcome": "fact_retracted", "reason": "phone location shows home"}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{store}: {body}");
+        assert_eq!(status(&node, &me, &c.close.0).await["code"], "green");
+
+        // A late exit scan changes the exposure; the trace runs again for it. The decided appeal
+        // binds the run: the person is not made a contact again for the same exposure.
+        let t = OffsetDateTime::now_utc();
+        scanned(
+            &node,
+            &c.metro,
+            &c.close.0,
+            t - Duration::minutes(85),
+            "exit",
+        )
+        .await;
+        let (code, _) = node
+            .post(&format!("/api/v1/cases/{case}/trace"), &official, json!({}))
+            .await;
+        assert_eq!(code, StatusCode::ACCEPTED);
+        finished(&node, &official, &case).await;
+        let s = status(&node, &me, &c.close.0).await;
+        assert_eq!(s["code"], "green", "{store}: the appeal stuck: {s}");
+
+        // Only an official, with a new legal basis, lifts it; the run then finds them again.
+        let override_path = format!("/api/v1/appeals/{appeal}/override");
+        let (code, _) = node
+            .post(&override_path, &me, json!({"legal_basis": "mine"}))
+            .await;
+        assert_eq!(code, StatusCode::FORBIDDEN);
+        let (code, body) = node
+            .post(&override_path, &official, json!({"legal_basis": ""}))
+            .await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (code, body) = node
+            .post(
+                &override_path,
+                &official,
+                json!({"legal_basis": "杭卫疾控〔2020〕41号: ticket and CCTV place them on the train"}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{store}: {body}");
+        assert_eq!(body["case_id"], case);
+        finished(&node, &official, &case).await;
+        for _ in 0..50 {
+            if status(&node, &me, &c.close.0).await["code"] == "red" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            status(&node, &me, &c.close.0).await["code"],
+            "red",
+            "{store}"
+        );
+        let (_, audit) = node
+            .get(&format!("/api/v1/people/{}/audit", c.close.0), &me)
+            .await;
+        assert!(
+            audit
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["action"] == "appeal.override"
+                    && e["purpose"].as_str().unwrap().contains("41号")),
+            "{store}: the person reads why: {audit}"
+        );
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn a_trace_queued_before_a_restart_runs_after_it() {
     let no_workers = |c: &mut Config| {
         aged_keys(c);

@@ -11,16 +11,16 @@ use time::OffsetDateTime;
 
 /// A browser without a cookie jar of its own: it keeps the cookies it is given, by hand, and
 /// does not follow redirects, so each answer can be looked at.
-struct Browser {
+pub(super) struct Browser {
     http: Client,
     base: String,
     cookies: Vec<(String, String)>,
 }
 
-struct Page {
-    status: StatusCode,
+pub(super) struct Page {
+    pub(super) status: StatusCode,
     headers: HeaderMap,
-    body: String,
+    pub(super) body: String,
 }
 
 impl Page {
@@ -42,7 +42,7 @@ impl Page {
 }
 
 impl Browser {
-    fn new(node: &Node) -> Browser {
+    pub(super) fn new(node: &Node) -> Browser {
         Browser {
             http: Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -95,7 +95,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(super) async fn get(&mut self, path: &str) -> Page {
         let req = self.http.get(format!("{}{path}", self.base));
         self.send(req).await
     }
@@ -422,7 +422,7 @@ async fn page_scripts_reach_the_api_with_the_cookie_only_with_the_csrf_header() 
         assert_eq!(answer["masked_name"], "张*丰");
 
         // Assets are built in and cached; a resident's page is not the console.
-        let css = guard.get("/assets/style-3.css").await;
+        let css = guard.get("/assets/style-4.css").await;
         assert_eq!(css.status, StatusCode::OK);
         assert!(
             css.headers["cache-control"]
@@ -441,7 +441,7 @@ async fn page_scripts_reach_the_api_with_the_cookie_only_with_the_csrf_header() 
 
 impl Browser {
     /// Signs a staff member in with their token, as the staff login page does.
-    async fn sign_in(&mut self, token: &str) -> Page {
+    pub(super) async fn sign_in(&mut self, token: &str) -> Page {
         self.get("/staff/login").await;
         self.post("/staff/login", &[("token", token)]).await
     }
@@ -513,6 +513,17 @@ async fn each_role_gets_its_console_pages_and_no_others() {
     }
 }
 
+/// The time `hours` before now as a `datetime-local` field in China Standard Time.
+fn local_hours_ago(hours: i64) -> String {
+    let t = (time::OffsetDateTime::now_utc() - time::Duration::hours(hours))
+        .checked_to_offset(time::macros::offset!(+8))
+        .unwrap();
+    t.format(time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]"
+    ))
+    .unwrap()
+}
+
 #[tokio::test]
 async fn a_risk_area_proposed_on_the_console_waits_for_a_second_official() {
     for node in nodes().await {
@@ -525,7 +536,7 @@ async fn a_risk_area_proposed_on_the_console_waits_for_a_second_official() {
                     ("name", "滨江区某小区"),
                     ("region", "330108"),
                     ("level", "high"),
-                    ("starts_at", "2020-04-01T08:00"),
+                    ("starts_at", &local_hours_ago(48)),
                     ("legal_basis", "杭防控〔2020〕9号"),
                 ],
             )

@@ -36,7 +36,7 @@ const PALETTE: [&str; 8] = [
 ];
 
 fn hour_label(t: OffsetDateTime) -> String {
-    format!("{:02}", t.to_offset(LOCAL).hour())
+    format!("{:02}", t.checked_to_offset(LOCAL).unwrap_or(t).hour())
 }
 
 /// The last 24 whole hours, oldest first.

@@ -153,6 +153,13 @@ struct ConsoleHome {
     may_record_case: bool,
     /// The latest cases and their traces, for those who follow them.
     cases: Vec<CaseRow>,
+    /// People whose code shows pending because a rule could not be judged.
+    undecided: Vec<UndecidedRow>,
+}
+
+struct UndecidedRow {
+    id: String,
+    since: String,
 }
 
 struct CaseRow {
@@ -168,8 +175,14 @@ pub async fn home(State(state): State<AppState>, web: Web) -> PageResult {
     let Caller::Staff { account, role } = &caller else {
         return Err(WebError::SignIn("/staff/login"));
     };
-    let cases = if matches!(role, Role::HealthOfficial | Role::Admin) {
+    let officials = matches!(role, Role::HealthOfficial | Role::Admin);
+    let cases = if officials {
         state.store.trace_figures(10).await?
+    } else {
+        Vec::new()
+    };
+    let undecided = if officials {
+        state.store.undecided_colours(50).await?
     } else {
         Vec::new()
     };
@@ -187,6 +200,13 @@ pub async fn home(State(state): State<AppState>, web: Web) -> PageResult {
                 close: t.close_contacts,
                 secondary: t.secondary_contacts,
                 id: t.case_id,
+            })
+            .collect(),
+        undecided: undecided
+            .into_iter()
+            .map(|(id, at)| UndecidedRow {
+                id,
+                since: crate::web::page::local_time(at),
             })
             .collect(),
     })
