@@ -276,8 +276,7 @@ async fn one_table_decides_who_records_which_fact_by_which_route() {
             callers.push((role, node.staff(role).await));
         }
         // Releases and retractions need a fact in force to name: an observation order each.
-        let mut targets = Vec::new();
-        let mut target = || {
+        let target = || {
             let official = official.clone();
             let facts = format!("/api/v1/people/{id}/facts");
             let node = &node;
@@ -293,7 +292,6 @@ async fn one_table_decides_who_records_which_fact_by_which_route() {
             for kind in healthcode_core::facts::KINDS {
                 for route in ["single", "batch"] {
                     let named = target().await;
-                    targets.push(named.clone());
                     let fact = sample(kind, &named);
                     let (status, body) = match route {
                         "single" => {
