@@ -21,7 +21,7 @@ pub mod vault;
 mod venues;
 mod visits;
 
-pub use accounts::{Account, CodeRejection};
+pub use accounts::{Account, CodeLimit, CodeLimits, CodeRefused, CodeRejection};
 pub use appeals::{Appeal, AppealOutcome};
 pub use audit::{Actor, AuditEntry, ChainCheck};
 pub use batches::{Batch, BatchItem};
