@@ -78,7 +78,7 @@ pub struct CodeRefused {
 
 /// The lock (PostgreSQL advisory, held to the end of the transaction) that makes the nodes
 /// sharing a store count and send login codes one at a time, so no limit is overrun by a race.
-const LOGIN_CODE_LOCK: i64 = 0x6863_6c6f_6769_6e;
+const LOGIN_CODE_LOCK: i64 = 0x0068_636c_6f67_696e;
 
 /// How long until the oldest of the counted codes, made at `oldest` (ms), leaves the hour.
 fn retry_after(oldest: Option<i64>, now: OffsetDateTime) -> time::Duration {

@@ -570,20 +570,22 @@ async fn login_codes_are_limited_and_open_a_session() {
                 .unwrap()
                 .is_ok()
         );
-        assert!(
-            !store
-                .issue_login_code(
-                    phone,
-                    "client",
-                    "333333",
-                    &code_text("333333"),
-                    ttl,
-                    limits(2),
-                    NOW
-                )
-                .await
-                .unwrap()
-                .is_ok(),
+        let refused = store
+            .issue_login_code(
+                phone,
+                "client",
+                "333333",
+                &code_text("333333"),
+                ttl,
+                limits(2),
+                NOW,
+            )
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            refused.limit,
+            healthcode_store::CodeLimit::Phone,
             "rate limited"
         );
         for _ in 0..3 {
