@@ -237,8 +237,9 @@ impl Web {
     }
 }
 
-/// A posted form whose CSRF token (`csrf` field) matched the visitor's cookie: every page form
-/// is read through this, so none can be forged by another site.
+/// A posted form whose CSRF token (`csrf` field) matched the visitor's: the one bound to their
+/// session, or before signing in their `hc_csrf` cookie. Every page form is read through this, so
+/// none can be forged by another site.
 pub struct Posted<T>(pub T);
 
 #[derive(serde::Deserialize)]
