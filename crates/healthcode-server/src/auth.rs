@@ -1,9 +1,11 @@
-//! Who is calling: a staff or department account (bearer API token) or a resident (bearer
-//! session token from a phone login). Each handler states the roles it admits.
+//! Who is calling: a staff or department account (bearer API token, or a page session opened on
+//! the staff login page) or a resident (session token from a phone login). Each handler states
+//! the roles it admits.
 
 use crate::AppState;
 use crate::error::ApiError;
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use healthcode_store::{Account, Actor, Person};
@@ -113,59 +115,71 @@ impl Caller {
 
 /// The prefix of resident session tokens (staff API tokens never start with it).
 pub const SESSION_PREFIX: &str = "hs_";
+/// The prefix of staff page sessions, opened on the staff login page (API tokens never start
+/// with it either).
+pub const STAFF_SESSION_PREFIX: &str = "hw_";
 
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+/// Whether a token is a session (resident or staff page session), as opposed to an API token.
+pub fn is_session(token: &str) -> bool {
+    token.starts_with(SESSION_PREFIX) || token.starts_with(STAFF_SESSION_PREFIX)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     value
         .strip_prefix("Bearer ")
         .map(str::trim)
         .filter(|t| !t.is_empty())
 }
 
+/// The token a request presents: its bearer token, or else the pages' session cookie when the
+/// request also carries the CSRF token bound to that session in a header (what the pages' own
+/// scripts send).
+pub fn presented_token(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    match bearer(headers) {
+        Some(token) => Some(token.to_owned()),
+        None => crate::web::session::api_session(state, headers),
+    }
+}
+
 impl Caller {
-    /// The caller a token stands for: a staff or department API token, or a resident session.
+    /// The caller a token stands for: a resident session, a staff page session, or a staff or
+    /// department API token. Each is looked up in the store on every request, so an ended
+    /// session or a revoked account stops working at once.
     pub async fn from_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
-        // Resident sessions carry their own prefix, so each token costs one lookup.
-        if !token.starts_with(SESSION_PREFIX) {
-            let account = match state.caches.account(token) {
-                Some(account) => account,
-                None => {
-                    let account = state
-                        .store
-                        .account_by_token(token)
-                        .await?
-                        .ok_or_else(ApiError::unauthorized)?;
-                    state.caches.remember_account(token, &account);
-                    account
-                }
-            };
-            let role = Role::parse(&account.role).ok_or_else(ApiError::forbidden)?;
-            return Ok(Caller::Staff { account, role });
+        // Sessions carry their own prefixes, so each token costs one lookup.
+        if token.starts_with(SESSION_PREFIX) {
+            let phone_index = state
+                .store
+                .session_phone_index(token, state.now())
+                .await?
+                .ok_or_else(ApiError::unauthorized)?;
+            let people = state.store.find_by_phone_index(&phone_index).await?;
+            return Ok(Caller::Resident {
+                phone_index,
+                people,
+            });
         }
-        let phone_index = state
-            .store
-            .session_phone_index(token, state.now())
-            .await?
-            .ok_or_else(ApiError::unauthorized)?;
-        let people = state.store.find_by_phone_index(&phone_index).await?;
-        Ok(Caller::Resident {
-            phone_index,
-            people,
-        })
+        let account = if token.starts_with(STAFF_SESSION_PREFIX) {
+            state
+                .store
+                .staff_session_account(token, state.now())
+                .await?
+        } else {
+            state.store.account_by_token(token).await?
+        }
+        .ok_or_else(ApiError::unauthorized)?;
+        let role = Role::parse(&account.role).ok_or_else(ApiError::forbidden)?;
+        Ok(Caller::Staff { account, role })
     }
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    /// A bearer token, or the web pages' session cookie when the request also carries the
-    /// page's CSRF token in a header (what the pages' own scripts send).
+    /// A bearer token, or the web pages' session cookie with its CSRF header.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
-        let token = match bearer(parts) {
-            Some(token) => token.to_owned(),
-            None => crate::web::session::api_session(&parts.headers)
-                .ok_or_else(ApiError::unauthorized)?,
-        };
+        let token = presented_token(state, &parts.headers).ok_or_else(ApiError::unauthorized)?;
         Caller::from_token(state, &token).await
     }
 }
@@ -182,4 +196,37 @@ pub fn random_hex(bytes: usize) -> String {
 /// A new staff or checkpoint API token: 32 random bytes, hex, prefixed `hc_`.
 pub fn new_staff_token() -> String {
     format!("hc_{}", random_hex(32))
+}
+
+/// A new resident session token: 32 random bytes, hex, prefixed `hs_`.
+pub fn new_session_token() -> String {
+    format!("{SESSION_PREFIX}{}", random_hex(32))
+}
+
+/// A new staff page-session token: 32 random bytes, hex, prefixed `hw_`.
+pub fn new_staff_session_token() -> String {
+    format!("{STAFF_SESSION_PREFIX}{}", random_hex(32))
+}
+
+/// Ends the session a token stands for, resident or staff page session. An API token is not a
+/// session (422 `not_a_session`: an admin revokes the account); an unknown or ended one is 401.
+pub async fn end_session(state: &AppState, token: &str) -> Result<(), ApiError> {
+    let ended = if token.starts_with(SESSION_PREFIX) {
+        state.store.end_session(token).await?
+    } else if token.starts_with(STAFF_SESSION_PREFIX) {
+        state.store.end_staff_session(token).await?
+    } else if state.store.account_by_token(token).await?.is_some() {
+        return Err(ApiError::unprocessable(
+            "not_a_session",
+            "an API token is not a session and is not ended by logging out: an admin revokes the account (healthcode accounts revoke)",
+            "API 令牌不是会话，无法通过退出登录作废，请由管理员吊销该账号",
+        ));
+    } else {
+        false
+    };
+    if ended {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized())
+    }
 }

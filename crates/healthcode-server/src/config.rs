@@ -149,9 +149,22 @@ impl Default for ScanConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct LoginConfig {
     pub code_ttl_seconds: i64,
+    /// Codes one phone may be sent per hour.
     pub codes_per_hour: i64,
+    /// Codes one client address may ask for per hour (an IPv6 client: its /64).
+    pub codes_per_address_per_hour: i64,
+    /// Codes the whole store sends per hour, over every node sharing it.
+    pub codes_per_hour_overall: i64,
+    /// The numbers codes are sent to: a phone (mainland: 11 digits; elsewhere `+` and the
+    /// country code) must start with one of these. Mainland mobile numbers by default.
+    pub code_phone_prefixes: Vec<String>,
+    /// The header a trusted reverse proxy puts the client's address in (e.g.
+    /// `x-forwarded-for`, whose last address is taken); unset, the connection's own address.
+    pub client_address_header: Option<String>,
     pub max_attempts: i64,
     pub session_hours: i64,
+    /// How long a staff member's page session lasts, in hours.
+    pub staff_session_hours: i64,
     /// The log sender prints login codes (the demo's SMS gateway). Never in production.
     pub log_codes: bool,
     /// Mark the web pages' cookies `Secure` on every response. They are anyway when a request
@@ -201,8 +214,15 @@ impl Default for LoginConfig {
         LoginConfig {
             code_ttl_seconds: 300,
             codes_per_hour: 5,
+            codes_per_address_per_hour: 20,
+            codes_per_hour_overall: 10_000,
+            code_phone_prefixes: ["13", "14", "15", "16", "17", "18", "19"]
+                .map(String::from)
+                .to_vec(),
+            client_address_header: None,
             max_attempts: 5,
             session_hours: 72,
+            staff_session_hours: 12,
             log_codes: false,
             secure_cookies: false,
         }
@@ -272,7 +292,10 @@ fn toml_of(config: &Config) -> String {
         for (name, inner) in tables {
             out.push_str(&format!("\n[{name}]\n"));
             for (key, v) in inner {
-                out.push_str(&format!("{key} = {v}\n"));
+                match v {
+                    serde_json::Value::Null => out.push_str(&format!("# {key} = \n")),
+                    other => out.push_str(&format!("{key} = {other}\n")),
+                }
             }
         }
     }

@@ -144,6 +144,8 @@ pub async fn start(state: AppState) -> Result<Running, StartError> {
     notifier::spawn(state.clone());
     let app = router(state);
     let task = tokio::spawn(async move {
+        // Each request knows the address it came from (the login-code limits count by it).
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;

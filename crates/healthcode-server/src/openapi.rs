@@ -18,6 +18,7 @@ verification (`code`), error correction (`correction`). Errors are `{code, messa
         policy::published,
         login::send_code,
         login::login,
+        login::logout,
         people::me,
         people::enroll,
         people::confirm,
@@ -75,7 +76,7 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "A staff or department API token (`healthcode accounts create`), or a resident session token (`hs_…`) from /api/v1/auth/login",
+                        "A staff or department API token (`healthcode accounts create`), or a resident session token (`hs_…`) from /api/v1/auth/login; a session ends at POST /api/v1/auth/logout",
                     ))
                     .build(),
             ),

@@ -1,5 +1,6 @@
 //! Data that expires on schedule: visits after the policy's `visit_retention_days` (28 by
-//! default), scan receipts a day after no retry of their scan could still be accepted.
+//! default), scan receipts a day after no retry of their scan could still be accepted, expired
+//! sessions, and login codes a day old.
 
 use crate::AppState;
 use healthcode_core::visits::parameter_i64;
@@ -30,6 +31,13 @@ pub async fn run(
             visits = expired.visits,
             receipts = expired.receipts,
             "expired visit data"
+        );
+    }
+    let purged = state.store.purge_logins(now).await?;
+    if purged > 0 {
+        tracing::info!(
+            rows = purged,
+            "removed expired sessions and old login codes"
         );
     }
     Ok(expired)

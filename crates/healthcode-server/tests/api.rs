@@ -24,6 +24,8 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}_{}_{n}_{nanos}", std::process::id())
 }
 
+#[path = "api/auth.rs"]
+mod auth;
 #[path = "api/feeds.rs"]
 mod feeds;
 #[path = "api/scans.rs"]
@@ -731,6 +733,7 @@ async fn the_openapi_document_describes_every_route() {
         "/api/v1/appeals/{id}/decision",
         "/api/v1/facts/batch",
         "/api/v1/auth/login",
+        "/api/v1/auth/logout",
         "/api/v1/policy",
     ] {
         assert!(

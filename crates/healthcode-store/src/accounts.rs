@@ -1,5 +1,6 @@
-//! Accounts (staff and departments, by API token), resident sessions, one-time login codes and
-//! the SMS outbox. Secrets are stored only as hashes; phone numbers only sealed or blind-indexed.
+//! Accounts (staff and departments, by API token), resident and staff sessions, one-time login
+//! codes and the SMS outbox. Secrets are stored only as hashes (login codes as keyed hashes);
+//! phone numbers only sealed or blind-indexed, client addresses only blind-indexed.
 
 use crate::audit::{self, Actor};
 use crate::db::BeginWrite;
@@ -12,6 +13,11 @@ use time::OffsetDateTime;
 /// SHA-256 of a bearer secret: tokens are random and long, so a plain hash suffices.
 pub fn secret_hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// Equal, without revealing by timing how much of a guess was right.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -42,6 +48,42 @@ fn account_from((id, role, name, created_at, revoked_at, feeds): AccountRow) -> 
             .map(str::to_owned)
             .collect(),
     }
+}
+
+/// The limits on sending login codes, each over the last hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeLimits {
+    /// Codes sent to one phone.
+    pub per_phone: i64,
+    /// Codes asked for from one client address.
+    pub per_client: i64,
+    /// Codes sent by the whole store (every node sharing it).
+    pub overall: i64,
+}
+
+/// Which limit refused a login code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeLimit {
+    Phone,
+    Client,
+    Overall,
+}
+
+/// A login code not sent: the limit reached, and when the oldest code it counts leaves the hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeRefused {
+    pub limit: CodeLimit,
+    pub retry_after: time::Duration,
+}
+
+/// The lock (PostgreSQL advisory, held to the end of the transaction) that makes the nodes
+/// sharing a store count and send login codes one at a time, so no limit is overrun by a race.
+const LOGIN_CODE_LOCK: i64 = 0x0068_636c_6f67_696e;
+
+/// How long until the oldest of the counted codes, made at `oldest` (ms), leaves the hour.
+fn retry_after(oldest: Option<i64>, now: OffsetDateTime) -> time::Duration {
+    let leaves = oldest.map_or(now, |t| from_ms(t) + time::Duration::HOUR);
+    (leaves - now).max(time::Duration::SECOND)
 }
 
 /// Why a one-time code was not accepted.
@@ -131,6 +173,11 @@ impl Store {
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound(format!("active account {id}")));
             }
+            // Its page sessions end with it (they are refused anyway once it is revoked).
+            sqlx::query("DELETE FROM staff_sessions WHERE account_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             audit::append!(tx, ms(now), actor, "account.revoke", None, format!("account {id}"));
             tx.commit().await?;
         });
@@ -159,44 +206,94 @@ impl Store {
         Ok(row.map(account_from))
     }
 
+    /// The keyed hash a login code is kept as: an HMAC under the data key over the code's id and
+    /// the code, so a copy of the database alone cannot find a code by trying all 10^6.
+    fn code_hash(&self, id: &str, code: &str) -> Vec<u8> {
+        self.vault
+            .blind_index("login.code", &format!("{id}:{code}"))
+    }
+
     /// Stores a login code for a phone and queues the SMS that carries it (delivered by the
-    /// outbox's sender until the code expires), unless the phone has asked for `max_per_hour`
-    /// codes in the last hour already (then `Ok(false)`).
+    /// outbox's sender until the code expires), unless a limit of the last hour is reached: codes
+    /// to this phone, codes asked for from this client (an address, kept only as a blind index),
+    /// codes sent overall. Nodes sharing the store count together.
+    #[allow(clippy::too_many_arguments)]
     pub async fn issue_login_code(
         &self,
         phone: &str,
+        client: &str,
         code: &str,
         message: &Text,
         ttl: time::Duration,
-        max_per_hour: i64,
+        limits: CodeLimits,
         now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Result<(), CodeRefused>, StoreError> {
         let index = self.vault.blind_index("phone", phone);
+        let client_index = self.vault.blind_index("login.client", client);
         let phone_sealed = self.vault.seal(phone.as_bytes(), "sms.phone");
         let body = serde_json::to_vec(message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let body_sealed = self.vault.seal(&body, Outbox::LoginCodes.body_context());
         let hour_ago = ms(now - time::Duration::HOUR);
+        let id = new_id();
+        let code_hash = self.code_hash(&id, code);
+        let postgres = matches!(self.backend, db::Backend::Postgres(_));
         db::with_pool!(&self.backend, pool => {
             // Reads, then writes: a writer's transaction from the start, or SQLite refuses the
-            // upgrade ("database is locked") while another writer (the notifier) is busy.
+            // upgrade ("database is locked") while another writer (the notifier) is busy. That
+            // also makes code requests take turns on SQLite; PostgreSQL takes turns by a lock.
             let mut tx = pool.begin_write().await?;
-            let (recent,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM login_codes WHERE phone_index = $1 AND created_at > $2")
-                .bind(&index)
-                .bind(hour_ago)
-                .fetch_one(&mut *tx)
-                .await?;
-            if recent >= max_per_hour {
-                return Ok(false);
+            if postgres {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(LOGIN_CODE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            // Each count stops at its limit, so a busy hour is never counted in full.
+            let (recent, oldest): (i64, Option<i64>) = sqlx::query_as(
+                "SELECT COUNT(*), MIN(created_at) FROM (SELECT created_at FROM login_codes \
+                 WHERE phone_index = $1 AND created_at > $2 ORDER BY created_at LIMIT $3) AS counted",
+            )
+            .bind(&index)
+            .bind(hour_ago)
+            .bind(limits.per_phone.max(0))
+            .fetch_one(&mut *tx)
+            .await?;
+            if recent >= limits.per_phone {
+                return Ok(Err(CodeRefused { limit: CodeLimit::Phone, retry_after: retry_after(oldest, now) }));
+            }
+            let (recent, oldest): (i64, Option<i64>) = sqlx::query_as(
+                "SELECT COUNT(*), MIN(created_at) FROM (SELECT created_at FROM login_codes \
+                 WHERE client_index = $1 AND created_at > $2 ORDER BY created_at LIMIT $3) AS counted",
+            )
+            .bind(&client_index)
+            .bind(hour_ago)
+            .bind(limits.per_client.max(0))
+            .fetch_one(&mut *tx)
+            .await?;
+            if recent >= limits.per_client {
+                return Ok(Err(CodeRefused { limit: CodeLimit::Client, retry_after: retry_after(oldest, now) }));
+            }
+            let (recent, oldest): (i64, Option<i64>) = sqlx::query_as(
+                "SELECT COUNT(*), MIN(created_at) FROM (SELECT created_at FROM login_codes \
+                 WHERE created_at > $1 ORDER BY created_at LIMIT $2) AS counted",
+            )
+            .bind(hour_ago)
+            .bind(limits.overall.max(0))
+            .fetch_one(&mut *tx)
+            .await?;
+            if recent >= limits.overall {
+                return Ok(Err(CodeRefused { limit: CodeLimit::Overall, retry_after: retry_after(oldest, now) }));
             }
             sqlx::query(
-                "INSERT INTO login_codes (id, phone_index, code_hash, created_at, expires_at, attempts, used) \
-                 VALUES ($1, $2, $3, $4, $5, 0, 0)",
+                "INSERT INTO login_codes (id, phone_index, code_hash, created_at, expires_at, attempts, used, client_index) \
+                 VALUES ($1, $2, $3, $4, $5, 0, 0, $6)",
             )
-            .bind(new_id())
+            .bind(&id)
             .bind(&index)
-            .bind(secret_hash(code))
+            .bind(&code_hash)
             .bind(ms(now))
             .bind(ms(now + ttl))
+            .bind(&client_index)
             .execute(&mut *tx)
             .await?;
             sqlx::query(
@@ -212,7 +309,7 @@ impl Store {
             .await?;
             tx.commit().await?;
         });
-        Ok(true)
+        Ok(Ok(()))
     }
 
     /// Checks a login code against the newest unexpired one for the phone; a success uses it up
@@ -248,7 +345,7 @@ impl Store {
             let verdict = match newest {
                 None => Err(CodeRejection::NoCode),
                 Some((_, _, attempts)) if attempts > max_attempts => Err(CodeRejection::Exhausted),
-                Some((_, hash, _)) if hash != secret_hash(code) => Err(CodeRejection::Wrong),
+                Some((id, hash, _)) if !same_bytes(&hash, &self.code_hash(&id, code)) => Err(CodeRejection::Wrong),
                 Some((id, _, _)) => {
                     sqlx::query("UPDATE login_codes SET used = 1 WHERE id = $1").bind(&id).execute(&mut *tx).await?;
                     sqlx::query("INSERT INTO sessions (token_hash, phone_index, created_at, expires_at) VALUES ($1, $2, $3, $4)")
@@ -280,5 +377,108 @@ impl Store {
                 .await?
         });
         Ok(row.map(|(i,)| i))
+    }
+
+    /// Ends a resident session; `false` when there was none under this token.
+    pub async fn end_session(&self, token: &str) -> Result<bool, StoreError> {
+        let done = db::with_pool!(&self.backend, pool => {
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                .bind(secret_hash(token))
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    /// Opens a page session for an active account under `token` (a new random token, kept only as
+    /// its hash), until `now + ttl`; `None` when the account is unknown or revoked.
+    pub async fn open_staff_session(
+        &self,
+        account_id: &str,
+        token: &str,
+        ttl: time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        let expires = now + ttl;
+        let done = db::with_pool!(&self.backend, pool => {
+            sqlx::query(
+                "INSERT INTO staff_sessions (token_hash, account_id, created_at, expires_at) \
+                 SELECT $1, id, $2, $3 FROM accounts WHERE id = $4 AND revoked_at IS NULL",
+            )
+            .bind(secret_hash(token))
+            .bind(ms(now))
+            .bind(ms(expires))
+            .bind(account_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok((done > 0).then_some(expires))
+    }
+
+    /// The active account behind an unexpired page session: none once the session has ended or
+    /// the account was revoked.
+    pub async fn staff_session_account(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Account>, StoreError> {
+        let row: Option<AccountRow> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(
+                "SELECT a.id, a.role, a.name, a.created_at, a.revoked_at, a.feeds FROM staff_sessions s \
+                 JOIN accounts a ON a.id = s.account_id \
+                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.revoked_at IS NULL",
+            )
+            .bind(secret_hash(token))
+            .bind(ms(now))
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(account_from))
+    }
+
+    /// Ends a staff page session; `false` when there was none under this token.
+    pub async fn end_staff_session(&self, token: &str) -> Result<bool, StoreError> {
+        let done = db::with_pool!(&self.backend, pool => {
+            sqlx::query("DELETE FROM staff_sessions WHERE token_hash = $1")
+                .bind(secret_hash(token))
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    /// Removes sessions that have expired and login codes older than a day (the limits count
+    /// the last hour); answers how many rows went.
+    pub async fn purge_logins(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let day_ago = ms(now - time::Duration::DAY);
+        let mut removed = 0;
+        db::with_pool!(&self.backend, pool => {
+            for sql in [
+                "DELETE FROM sessions WHERE expires_at <= $1",
+                "DELETE FROM staff_sessions WHERE expires_at <= $1",
+            ] {
+                removed += sqlx::query(sql).bind(ms(now)).execute(pool).await?.rows_affected();
+            }
+            removed += sqlx::query("DELETE FROM login_codes WHERE created_at < $1")
+                .bind(day_ago)
+                .execute(pool)
+                .await?
+                .rows_affected();
+        });
+        Ok(removed)
+    }
+
+    /// The CSRF token of the pages bound to a session: a keyed hash of the session token under
+    /// the data key, the same on every node sharing it, which no one without the session (and the
+    /// key) can compute.
+    pub fn session_csrf(&self, session_token: &str) -> String {
+        self.vault
+            .blind_index("web.csrf", session_token)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }

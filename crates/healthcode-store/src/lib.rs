@@ -22,7 +22,7 @@ mod venues;
 mod visits;
 mod waivers;
 
-pub use accounts::{Account, CodeRejection};
+pub use accounts::{Account, CodeLimit, CodeLimits, CodeRefused, CodeRejection};
 pub use appeals::{Appeal, AppealOutcome};
 pub use audit::{Actor, AuditEntry, ChainCheck};
 pub use batches::{Batch, BatchItem};

@@ -47,6 +47,15 @@ async fn stores() -> Vec<Store> {
     all
 }
 
+/// Login-code limits with room for everything but `per_phone` codes to a phone.
+fn limits(per_phone: i64) -> healthcode_store::CodeLimits {
+    healthcode_store::CodeLimits {
+        per_phone,
+        per_client: 1_000,
+        overall: 1_000,
+    }
+}
+
 fn official() -> Actor {
     Actor::new("acct-official", "health_official", "CDC notice 2020-17")
 }
@@ -401,8 +410,17 @@ async fn logins_wait_for_other_writers_instead_of_failing() {
                     .create_account("auditor", "a", &format!("tok-{n}"), &admin, NOW)
                     .await?;
                 store
-                    .issue_login_code(&phone, "123456", &code_text("123456"), ttl, 5, NOW)
-                    .await?;
+                    .issue_login_code(
+                        &phone,
+                        &format!("10.0.0.{n}"),
+                        "123456",
+                        &code_text("123456"),
+                        ttl,
+                        limits(5),
+                        NOW,
+                    )
+                    .await?
+                    .unwrap();
                 store
                     .redeem_login_code(&phone, "123456", &format!("hs_{n}"), ttl, 5, NOW)
                     .await
@@ -424,9 +442,18 @@ async fn login_codes_are_limited_and_open_a_session() {
         let phone = "13800138000";
         assert!(
             store
-                .issue_login_code(phone, "123456", &code_text("123456"), ttl, 2, NOW)
+                .issue_login_code(
+                    phone,
+                    "client",
+                    "123456",
+                    &code_text("123456"),
+                    ttl,
+                    limits(2),
+                    NOW
+                )
                 .await
                 .unwrap()
+                .is_ok()
         );
         // The code's SMS waits in the outbox for the sender, to the phone, until it expires.
         let lease = time::Duration::minutes(1);
@@ -474,9 +501,18 @@ async fn login_codes_are_limited_and_open_a_session() {
         let other = "13800138001";
         assert!(
             store
-                .issue_login_code(other, "654321", &code_text("654321"), ttl, 2, later)
+                .issue_login_code(
+                    other,
+                    "client",
+                    "654321",
+                    &code_text("654321"),
+                    ttl,
+                    limits(2),
+                    later
+                )
                 .await
                 .unwrap()
+                .is_ok()
         );
         let claimed = store.claim_messages(later, lease, 10).await.unwrap();
         assert_eq!(claimed.len(), 1);
@@ -521,15 +557,35 @@ async fn login_codes_are_limited_and_open_a_session() {
 
         assert!(
             store
-                .issue_login_code(phone, "222222", &code_text("222222"), ttl, 2, NOW)
+                .issue_login_code(
+                    phone,
+                    "client",
+                    "222222",
+                    &code_text("222222"),
+                    ttl,
+                    limits(2),
+                    NOW
+                )
                 .await
                 .unwrap()
+                .is_ok()
         );
-        assert!(
-            !store
-                .issue_login_code(phone, "333333", &code_text("333333"), ttl, 2, NOW)
-                .await
-                .unwrap(),
+        let refused = store
+            .issue_login_code(
+                phone,
+                "client",
+                "333333",
+                &code_text("333333"),
+                ttl,
+                limits(2),
+                NOW,
+            )
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            refused.limit,
+            healthcode_store::CodeLimit::Phone,
             "rate limited"
         );
         for _ in 0..3 {
@@ -540,6 +596,243 @@ async fn login_codes_are_limited_and_open_a_session() {
             Err(CodeRejection::Exhausted),
             "too many attempts"
         );
+        store.close().await;
+    }
+}
+
+/// A byte string as an SQL literal on this store.
+fn blob(store: &Store, bytes: &[u8]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    match store.backend_name() {
+        "postgres" => format!("'\\x{hex}'::bytea"),
+        _ => format!("x'{hex}'"),
+    }
+}
+
+#[tokio::test]
+async fn login_codes_are_keyed_hashes_and_client_addresses_blind_indexes() {
+    use sha2::Digest;
+    let ttl = time::Duration::minutes(5);
+    let vault = Vault::from_master_key(&[42; 32]);
+    for store in stores().await {
+        let phone = "13800138000";
+        store
+            .issue_login_code(
+                phone,
+                "203.0.113.9",
+                "123456",
+                &code_text("123456"),
+                ttl,
+                limits(5),
+                NOW,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let rows = |column: &str, bytes: Vec<u8>| {
+            let sql = format!(
+                "UPDATE login_codes SET attempts = attempts WHERE {column} = {}",
+                blob(&store, &bytes)
+            );
+            let store = store.clone();
+            async move { store.execute_raw(&sql).await.unwrap() }
+        };
+        // A dump does not give the code away by hashing all 10^6 candidates.
+        assert_eq!(
+            rows("code_hash", sha2::Sha256::digest(b"123456").to_vec()).await,
+            0
+        );
+        // The client's address is not there, only its keyed hash.
+        assert_eq!(rows("client_index", b"203.0.113.9".to_vec()).await, 0);
+        let index = vault.blind_index("login.client", "203.0.113.9");
+        assert_eq!(rows("client_index", index).await, 1);
+        // The code still opens a session, and only the right one does.
+        let redeem = |code: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .redeem_login_code(phone, code, "hs_s", time::Duration::DAY, 5, NOW)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(
+            redeem("654321").await,
+            Err(healthcode_store::CodeRejection::Wrong)
+        );
+        assert!(redeem("123456").await.is_ok());
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn code_requests_are_limited_per_client_and_overall() {
+    use healthcode_store::{CodeLimit, CodeLimits};
+    let ttl = time::Duration::minutes(5);
+    let limits = CodeLimits {
+        per_phone: 5,
+        per_client: 2,
+        overall: 3,
+    };
+    for store in stores().await {
+        let ask = |phone: &'static str, client: &'static str, at: OffsetDateTime| {
+            let store = store.clone();
+            async move {
+                store
+                    .issue_login_code(
+                        phone,
+                        client,
+                        "123456",
+                        &code_text("123456"),
+                        ttl,
+                        limits,
+                        at,
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        let later = NOW + time::Duration::minutes(10);
+        assert!(ask("13800000001", "198.51.100.1", NOW).await.is_ok());
+        assert!(ask("13800000002", "198.51.100.1", later).await.is_ok());
+        let refused = ask("13800000003", "198.51.100.1", later).await.unwrap_err();
+        assert_eq!(
+            refused.limit,
+            CodeLimit::Client,
+            "a third phone from one address"
+        );
+        assert_eq!(
+            refused.retry_after,
+            time::Duration::minutes(50),
+            "when the first leaves the hour"
+        );
+        assert!(ask("13800000003", "198.51.100.2", later).await.is_ok());
+        let refused = ask("13800000004", "198.51.100.3", later).await.unwrap_err();
+        assert_eq!(refused.limit, CodeLimit::Overall, "a fourth code anywhere");
+        // An hour after the first, there is room again.
+        let hour = NOW + time::Duration::HOUR;
+        assert!(ask("13800000004", "198.51.100.3", hour).await.is_ok());
+        // Old codes go; the limits count only the last hour anyway.
+        assert!(
+            store
+                .purge_logins(NOW + time::Duration::days(2))
+                .await
+                .unwrap()
+                >= 4
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn sessions_end_at_logout_at_expiry_and_with_their_account() {
+    let ttl = time::Duration::minutes(5);
+    for store in stores().await {
+        let admin = Actor::new("cli", "admin", "setup");
+        let account = store
+            .create_account("health_official", "Dr Li", "api-token-1", &admin, NOW)
+            .await
+            .unwrap();
+        let twelve = time::Duration::hours(12);
+        assert_eq!(
+            store
+                .open_staff_session(&account.id, "hw_a", twelve, NOW)
+                .await
+                .unwrap(),
+            Some(NOW + twelve)
+        );
+        let found = store
+            .staff_session_account("hw_a", NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.id, account.id);
+        assert!(
+            store
+                .staff_session_account("hw_a", NOW + twelve)
+                .await
+                .unwrap()
+                .is_none(),
+            "expired"
+        );
+        assert!(
+            store
+                .staff_session_account("api-token-1", NOW)
+                .await
+                .unwrap()
+                .is_none(),
+            "the API token is no session"
+        );
+        assert!(store.end_staff_session("hw_a").await.unwrap());
+        assert!(
+            store
+                .staff_session_account("hw_a", NOW)
+                .await
+                .unwrap()
+                .is_none(),
+            "ended"
+        );
+        assert!(!store.end_staff_session("hw_a").await.unwrap());
+
+        store
+            .open_staff_session(&account.id, "hw_b", twelve, NOW)
+            .await
+            .unwrap();
+        store
+            .revoke_account(&account.id, &admin, NOW)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .staff_session_account("hw_b", NOW)
+                .await
+                .unwrap()
+                .is_none(),
+            "revoked with its account"
+        );
+        assert_eq!(
+            store
+                .open_staff_session(&account.id, "hw_c", twelve, NOW)
+                .await
+                .unwrap(),
+            None
+        );
+
+        // A resident session ends at logout.
+        store
+            .issue_login_code(
+                "13800138000",
+                "client",
+                "123456",
+                &code_text("123456"),
+                ttl,
+                limits(5),
+                NOW,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .redeem_login_code("13800138000", "123456", "hs_r", time::Duration::DAY, 5, NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            store
+                .session_phone_index("hs_r", NOW)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(store.end_session("hs_r").await.unwrap());
+        assert!(
+            store
+                .session_phone_index("hs_r", NOW)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(!store.end_session("hs_r").await.unwrap());
         store.close().await;
     }
 }

@@ -23,6 +23,7 @@ pub fn router(state: AppState) -> Router {
         .route("/policy", get(policy::published))
         .route("/auth/code", post(login::send_code))
         .route("/auth/login", post(login::login))
+        .route("/auth/logout", post(login::logout))
         .route("/me", get(people::me))
         .route("/people", post(people::enroll))
         .route("/people/search", post(people::search))

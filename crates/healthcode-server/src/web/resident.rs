@@ -59,12 +59,13 @@ pub struct PhoneForm {
 pub async fn send_code(
     State(state): State<AppState>,
     web: Web,
+    client: login::Client,
     Posted(form): Posted<PhoneForm>,
 ) -> PageResult {
     let request = login::CodeRequest {
         phone: form.phone.clone(),
     };
-    let sent = login::send_code(State(state), Body(request)).await;
+    let sent = login::send_code(State(state), client, Body(request)).await;
     render(LoginPage {
         chrome: Chrome::new(&web, "登录", "Log in", false),
         phone: form.phone,
@@ -92,8 +93,10 @@ pub async fn login(
         phone: form.phone.clone(),
         code: form.code,
     };
-    match login::login(State(state), Body(request)).await {
+    match login::login(State(state.clone()), Body(request)).await {
         Ok(axum::Json(answer)) => {
+            // A session this browser held before ends: the cookie is about to be replaced.
+            web.end_session(&state).await?;
             let token = answer["token"].as_str().unwrap_or_default();
             let cookie = web.session_cookie(token, hours * 3600);
             Ok(([(SET_COOKIE, cookie)], Redirect::to("/me")).into_response())
@@ -107,7 +110,13 @@ pub async fn login(
     }
 }
 
-pub async fn logout(web: Web, Posted(_): Posted<HashMap<String, String>>) -> PageResult {
+/// Ends the session in the store (its token works no more, anywhere) and clears the cookie.
+pub async fn logout(
+    State(state): State<AppState>,
+    web: Web,
+    Posted(_): Posted<HashMap<String, String>>,
+) -> PageResult {
+    web.end_session(&state).await?;
     Ok(([(SET_COOKIE, web.clear_session())], Redirect::to("/")).into_response())
 }
 

@@ -1,9 +1,12 @@
-//! The pages' cookies: the session (the same token the API takes), the CSRF token every form
-//! and page script must send back, and the language. No server-side session state: the session
-//! cookie holds a resident session token (`hs_…`) or a staff account's API token.
+//! The pages' cookies: the session, the CSRF token every form and page script must send back,
+//! and the language. The session cookie holds a session the store keeps and logging out ends: a
+//! resident's (`hs_…`, from the phone login) or a staff member's page session (`hw_…`, from the
+//! staff login), never an API token. For a signed-in visitor the CSRF token is bound to the
+//! session (a keyed hash of it); before signing in it is the random `hc_csrf` cookie, sent back
+//! in the form (double submit).
 
 use crate::AppState;
-use crate::auth::{Caller, random_hex};
+use crate::auth::{Caller, is_session, random_hex};
 use crate::error::ApiError;
 use crate::web::page::{Lang, WebError};
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
@@ -24,8 +27,11 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 #[derive(Debug, Clone)]
 pub struct Web {
     pub lang: Lang,
-    /// The visitor's CSRF token: the value of the `hc_csrf` cookie, echoed in every form.
+    /// The visitor's CSRF token, echoed in every form and in the page's `csrf-token` meta: bound
+    /// to the session when there is one, else the value of the `hc_csrf` cookie.
     pub csrf: String,
+    /// Whether `csrf` is bound to the session (else it must match the `hc_csrf` cookie).
+    pub csrf_bound: bool,
     /// The session token from the cookie, if any (not yet checked).
     pub token: Option<String>,
     /// Whether cookies set now get `Secure`.
@@ -62,13 +68,19 @@ fn is_token_like(v: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// The session token for an API call made by a page's script: only with the CSRF header
-/// matching the CSRF cookie, so another site cannot ride on the cookie.
-pub fn api_session(headers: &HeaderMap) -> Option<String> {
-    let session = cookie(headers, SESSION_COOKIE).filter(|t| is_token_like(t))?;
-    let expected = cookie(headers, CSRF_COOKIE)?;
+/// The session in the cookie: only a session token; an API token there (as older versions set
+/// for staff) counts for nothing.
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, SESSION_COOKIE).filter(|t| is_token_like(t) && is_session(t))
+}
+
+/// The session token for an API call made by a page's script: only with the CSRF token bound to
+/// that session in the header, so another site cannot ride on the cookie, nor plant a CSRF
+/// cookie of its own choosing.
+pub fn api_session(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let session = session_cookie(headers)?;
     let sent = headers.get(CSRF_HEADER)?.to_str().ok()?;
-    same(sent, expected).then(|| session.to_owned())
+    same(sent, &state.store.session_csrf(session)).then(|| session.to_owned())
 }
 
 /// A `Set-Cookie` value: always `Path=/`, `HttpOnly` and `SameSite`; `Secure` when served over
@@ -111,18 +123,21 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
         .map(str::to_owned);
     let fresh_csrf = existing.is_none();
-    let csrf = existing.unwrap_or_else(|| random_hex(32));
+    let anonymous_csrf = existing.unwrap_or_else(|| random_hex(32));
     let asked = lang_query(req.uri().query());
     let lang = asked
         .or_else(|| cookie(headers, LANG_COOKIE).and_then(Lang::parse))
         .unwrap_or(Lang::Zh);
-    let token = cookie(headers, SESSION_COOKIE)
-        .filter(|t| is_token_like(t))
-        .map(str::to_owned);
+    let token = session_cookie(headers).map(str::to_owned);
+    let csrf = match &token {
+        Some(session) => state.store.session_csrf(session),
+        None => anonymous_csrf.clone(),
+    };
     let path = req.uri().path().to_owned();
     req.extensions_mut().insert(Web {
         lang,
-        csrf: csrf.clone(),
+        csrf_bound: token.is_some(),
+        csrf,
         token,
         secure,
         path,
@@ -132,7 +147,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     if fresh_csrf {
         h.append(
             SET_COOKIE,
-            set_cookie(CSRF_COOKIE, &csrf, None, "Strict", secure),
+            set_cookie(CSRF_COOKIE, &anonymous_csrf, None, "Strict", secure),
         );
     }
     if let Some(lang) = asked {
@@ -207,10 +222,24 @@ impl Web {
     pub fn clear_session(&self) -> HeaderValue {
         set_cookie(SESSION_COOKIE, "", Some(0), "Lax", self.secure)
     }
+
+    /// Ends the session in the cookie, if any, in the store (at logout, or when the browser signs
+    /// in anew over it). One already ended or unknown is no error here.
+    pub async fn end_session(&self, state: &AppState) -> Result<(), WebError> {
+        let Some(token) = &self.token else {
+            return Ok(());
+        };
+        match crate::auth::end_session(state, token).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.status.is_client_error() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
-/// A posted form whose CSRF token (`csrf` field) matched the visitor's cookie: every page form
-/// is read through this, so none can be forged by another site.
+/// A posted form whose CSRF token (`csrf` field) matched the visitor's: the one bound to their
+/// session, or before signing in their `hc_csrf` cookie. Every page form is read through this, so
+/// none can be forged by another site.
 pub struct Posted<T>(pub T);
 
 #[derive(serde::Deserialize)]
@@ -231,12 +260,14 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Posted<T> {
     type Rejection = WebError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Posted<T>, WebError> {
-        let expected = req
+        let (expected, bound) = req
             .extensions()
             .get::<Web>()
-            .map(|w| w.csrf.clone())
+            .map(|w| (w.csrf.clone(), w.csrf_bound))
             .unwrap_or_default();
-        let had_cookie = cookie(req.headers(), CSRF_COOKIE).is_some();
+        // Bound to the session, the token stands alone; before signing in it must match the
+        // visitor's own cookie (double submit).
+        let had_cookie = bound || cookie(req.headers(), CSRF_COOKIE).is_some();
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|_| {

@@ -11,27 +11,36 @@ use time::OffsetDateTime;
 
 /// A browser without a cookie jar of its own: it keeps the cookies it is given, by hand, and
 /// does not follow redirects, so each answer can be looked at.
-pub(super) struct Browser {
-    http: Client,
-    base: String,
+pub(crate) struct Browser {
+    pub(crate) http: Client,
+    pub(crate) base: String,
     cookies: Vec<(String, String)>,
+    /// The CSRF token of the last page read (its `csrf-token` meta), with the session cookie it
+    /// was read under.
+    page_csrf: Option<(Option<String>, String)>,
 }
 
-pub(super) struct Page {
-    pub(super) status: StatusCode,
-    headers: HeaderMap,
-    pub(super) body: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
+}
+
+/// The CSRF token a page carries for its scripts and forms.
+pub(crate) fn meta_csrf(body: &str) -> Option<String> {
+    let after = body.split("<meta name=\"csrf-token\" content=\"").nth(1)?;
+    after.split('"').next().map(str::to_owned)
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
     }
 
-    fn set_cookie(&self, name: &str) -> Option<String> {
+    pub(crate) fn set_cookie(&self, name: &str) -> Option<String> {
         self.headers
             .get_all(SET_COOKIE)
             .iter()
@@ -42,7 +51,7 @@ impl Page {
 }
 
 impl Browser {
-    pub(super) fn new(node: &Node) -> Browser {
+    pub(crate) fn new(node: &Node) -> Browser {
         Browser {
             http: Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -50,10 +59,33 @@ impl Browser {
                 .unwrap(),
             base: node.base.clone(),
             cookies: Vec::new(),
+            page_csrf: None,
         }
     }
 
-    fn cookie(&self, name: &str) -> Option<&str> {
+    /// Sets a cookie by hand, as another site or an older version of the node might have.
+    pub(crate) fn plant(&mut self, name: &str, value: &str) {
+        self.cookies.retain(|(k, _)| k != name);
+        self.cookies.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// The CSRF token a form or script of the current session sends: the one its pages carry
+    /// (reading a page first when none was read under this session, as a browser shows a page
+    /// before its form is sent).
+    pub(crate) async fn csrf(&mut self) -> String {
+        let session = self.cookie("hc_session").map(str::to_owned);
+        match &self.page_csrf {
+            Some((read_under, token)) if *read_under == session => return token.clone(),
+            _ => {}
+        }
+        if session.is_none() {
+            return self.cookie("hc_csrf").unwrap_or_default().to_owned();
+        }
+        self.get("/").await;
+        self.page_csrf.clone().map(|(_, t)| t).unwrap_or_default()
+    }
+
+    pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
         self.cookies
             .iter()
             .find(|(k, _)| k == name)
@@ -79,7 +111,8 @@ impl Browser {
             .join("; ")
     }
 
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+    pub(crate) async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let session = self.cookie("hc_session").map(str::to_owned);
         let resp = req
             .header(COOKIE, self.cookie_header())
             .send()
@@ -88,21 +121,25 @@ impl Browser {
         let status = resp.status();
         let headers = resp.headers().clone();
         self.keep(&headers);
+        let body = resp.text().await.unwrap();
+        if let Some(token) = meta_csrf(&body) {
+            self.page_csrf = Some((session, token));
+        }
         Page {
             status,
             headers,
-            body: resp.text().await.unwrap(),
+            body,
         }
     }
 
-    pub(super) async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let req = self.http.get(format!("{}{path}", self.base));
         self.send(req).await
     }
 
     /// Posts a form with the page's CSRF token, as the page's own form does.
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let csrf = self.cookie("hc_csrf").unwrap_or_default().to_owned();
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.csrf().await;
         let mut form: Vec<(&str, &str)> = fields.to_vec();
         form.push(("csrf", &csrf));
         let req = self.http.post(format!("{}{path}", self.base)).form(&form);
@@ -110,7 +147,7 @@ impl Browser {
     }
 
     /// Logs in by phone through the pages, reading the code from the SMS delivered.
-    async fn log_in(&mut self, node: &Node, phone: &str) -> Page {
+    pub(crate) async fn log_in(&mut self, node: &Node, phone: &str) -> Page {
         self.get("/login").await;
         let sent = self.post("/login/code", &[("phone", phone)]).await;
         assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
@@ -120,7 +157,7 @@ impl Browser {
     }
 
     /// Logs in by `phone` and enrolls 张三丰 with a valid resident ID; returns the person's id.
-    async fn enrolled(&mut self, node: &Node, phone: &str) -> String {
+    pub(crate) async fn enrolled(&mut self, node: &Node, phone: &str) -> String {
         self.log_in(node, phone).await;
         let me = self
             .post(
@@ -405,8 +442,20 @@ async fn page_scripts_reach_the_api_with_the_cookie_only_with_the_csrf_header() 
             )
             .await;
         assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
-        // … with the page's token it is the checkpoint scanning.
-        let csrf = guard.cookie("hc_csrf").unwrap().to_owned();
+        // … nor with the visitor's unbound CSRF cookie once signed in …
+        let unbound = guard.cookie("hc_csrf").unwrap().to_owned();
+        let planted = guard
+            .send(
+                guard
+                    .http
+                    .post(&url)
+                    .header("x-csrf-token", unbound)
+                    .json(&scan),
+            )
+            .await;
+        assert_eq!(planted.status, StatusCode::UNAUTHORIZED);
+        // … with the token of the page, bound to the session, it is the checkpoint scanning.
+        let csrf = super::web::meta_csrf(&page.body).unwrap();
         let ok = guard
             .send(
                 guard
@@ -441,7 +490,7 @@ async fn page_scripts_reach_the_api_with_the_cookie_only_with_the_csrf_header() 
 
 impl Browser {
     /// Signs a staff member in with their token, as the staff login page does.
-    pub(super) async fn sign_in(&mut self, token: &str) -> Page {
+    pub(crate) async fn sign_in(&mut self, token: &str) -> Page {
         self.get("/staff/login").await;
         self.post("/staff/login", &[("token", token)]).await
     }

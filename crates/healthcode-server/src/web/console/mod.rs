@@ -40,20 +40,33 @@ pub struct TokenForm {
     token: String,
 }
 
-/// Staff sign in with their account's API token (`healthcode accounts create` prints it); the
-/// cookie then carries it, HttpOnly. A checkpoint's account goes to the scanning page.
+/// Staff sign in with their account's API token (`healthcode accounts create` prints it) and
+/// get a page session of their own (`hw_…`, `login.staff_session_hours`), bound to the account:
+/// the cookie carries the session, never the API token. Logging out ends it; revoking the
+/// account ends it at once. A checkpoint's account goes to the scanning page.
 pub async fn login(
     State(state): State<AppState>,
     web: Web,
     Posted(form): Posted<TokenForm>,
 ) -> PageResult {
     let token = form.token.trim();
-    let caller = if token.starts_with(crate::auth::SESSION_PREFIX) || token.is_empty() {
+    let account = if token.is_empty() || crate::auth::is_session(token) {
         None
     } else {
-        Caller::from_token(&state, token).await.ok()
+        state.store.account_by_token(token).await?
     };
-    let Some(caller) = caller else {
+    let now = state.now();
+    let hours = state.config.login.staff_session_hours;
+    let session = crate::auth::new_staff_session_token();
+    let opened = match &account {
+        Some(account) if Role::parse(&account.role).is_some() => state
+            .store
+            .open_staff_session(&account.id, &session, time::Duration::hours(hours), now)
+            .await?
+            .is_some(),
+        _ => false,
+    };
+    let Some(account) = account.filter(|_| opened) else {
         return render(StaffLogin {
             chrome: Chrome::new(&web, "工作人员登录", "Staff sign-in", false),
             error: Some(
@@ -63,12 +76,14 @@ pub async fn login(
             ),
         });
     };
-    let to = if caller.role() == Role::Checkpoint {
+    // A session this browser held before ends: the cookie is about to be replaced.
+    web.end_session(&state).await?;
+    let to = if Role::parse(&account.role) == Some(Role::Checkpoint) {
         "/checkpoint"
     } else {
         "/console"
     };
-    let cookie = web.session_cookie(token, 12 * 3600);
+    let cookie = web.session_cookie(&session, hours * 3600);
     Ok(([(SET_COOKIE, cookie)], Redirect::to(to)).into_response())
 }
 
