@@ -38,6 +38,23 @@ pub struct Config {
     pub scans: ScanConfig,
     pub tracing: TracingConfig,
     pub notifications: NotificationConfig,
+    pub audit: AuditConfig,
+}
+
+/// The audit chain's anchors (signed heads, in `data_dir/audit-anchors.jsonl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// How often the chain's head is signed when it moved, in seconds (0: never).
+    pub anchor_interval_seconds: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> AuditConfig {
+        AuditConfig {
+            anchor_interval_seconds: 60,
+        }
+    }
 }
 
 /// What the node accepts as a fact.
@@ -205,6 +222,7 @@ impl Default for Config {
             scans: ScanConfig::default(),
             tracing: TracingConfig::default(),
             notifications: NotificationConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! facts, everyone reads the colour the published policy derives, and every access to personal
 //! data lands on the audit chain.
 
+pub mod anchors;
 pub mod assess;
 pub mod auth;
 mod body;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: metrics::Metrics,
     pub passes: Arc<passes::Passes>,
+    /// Signs the audit chain's head with a key the database does not hold.
+    pub anchors: Arc<anchors::Anchors>,
     /// Group commit of scans and check-ins.
     pub recorder: recorder::Recorder,
     pub caches: Arc<caches::Caches>,
@@ -70,6 +73,8 @@ pub enum StartError {
     Notifications(String),
     #[error("passes: {0}")]
     Passes(String),
+    #[error("audit anchors: {0}")]
+    Anchors(#[from] anchors::AnchorError),
     #[error("cannot listen on {0}: {1}")]
     Listen(String, std::io::Error),
 }
@@ -93,6 +98,7 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
     }
     .map_err(|e| StartError::Policy(e.to_string()))?;
     let passes = passes::Passes::open(&config, OffsetDateTime::now_utc())?;
+    let anchors = anchors::Anchors::open(&config.data_dir)?;
     let recorder = recorder::Recorder::spawn(store.clone(), &config.scans);
     let sender = notifier::configured(&config.notifications.sender, config.login.log_codes)
         .map_err(StartError::Notifications)?;
@@ -101,6 +107,7 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
         outbox: Arc::default(),
         sender,
         passes: Arc::new(passes),
+        anchors: Arc::new(anchors),
         recorder,
         caches: Arc::default(),
         store,
@@ -142,6 +149,7 @@ pub async fn start(state: AppState) -> Result<Running, StartError> {
     retention::spawn(state.clone());
     tracer::spawn(state.clone());
     notifier::spawn(state.clone());
+    anchors::spawn(state.clone());
     let app = router(state);
     let task = tokio::spawn(async move {
         // Each request knows the address it came from (the login-code limits count by it).

@@ -50,12 +50,193 @@ pub fn link_hash(prev: &[u8], entry: &AuditEntry) -> Vec<u8> {
     hasher.finalize().to_vec()
 }
 
+/// A signed tree head as the chain is checked against it: when it was signed (`signed_at`,
+/// milliseconds since the epoch), the entry at `seq` had `hash`. Its signature is checked before
+/// it gets here, by whoever holds the anchor key; the store never holds that key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub seq: i64,
+    pub hash: Vec<u8>,
+    pub signed_at: i64,
+}
+
+/// One thing wrong with the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Finding {
+    /// The entry's hash does not follow from its predecessor and its content.
+    Broken { seq: i64 },
+    /// `count` entries from `seq` on are not in the log (deleted from the middle).
+    Missing { seq: i64, count: i64 },
+    /// The entry at an anchored `seq` is not the one the anchor signed at `signed_at`: an entry
+    /// from `since` to `seq` was rewritten (and every later hash recomputed, or it would be broken).
+    DiffersFromAnchor {
+        seq: i64,
+        since: i64,
+        signed_at: i64,
+    },
+    /// The log ends at `last` but the anchor signed at `signed_at` names entry `anchored`.
+    Truncated {
+        last: i64,
+        anchored: i64,
+        signed_at: i64,
+    },
+    /// The head row names entry `head` but the log ends at `last` (or with another hash).
+    Head { head: i64, last: i64 },
+}
+
+impl Finding {
+    /// The first entry this finding concerns.
+    pub fn seq(&self) -> i64 {
+        match *self {
+            Finding::Broken { seq }
+            | Finding::Missing { seq, .. }
+            | Finding::DiffersFromAnchor { seq, .. } => seq,
+            Finding::Truncated { last, .. } => last + 1,
+            Finding::Head { head, last } => head.min(last) + 1,
+        }
+    }
+}
+
+/// Findings kept in full; past these only counted.
+const MAX_FINDINGS: usize = 100;
+
 /// The result of checking the whole chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChainCheck {
+    /// Entries in the log.
     pub entries: i64,
-    /// The first entry whose hash does not follow from its predecessor and content.
+    /// The first entry found wrong.
     pub first_broken: Option<i64>,
+    /// What is wrong, in the order found (the first 100).
+    pub findings: Vec<Finding>,
+    /// Findings past the first 100.
+    pub findings_omitted: u64,
+    /// Anchors the chain was checked against.
+    pub anchors: usize,
+    /// The entry the latest anchor names (0: none).
+    pub anchored: i64,
+    /// Entries after the latest anchor: a rewrite of these is not yet detectable.
+    pub unanchored: i64,
+}
+
+impl ChainCheck {
+    pub fn intact(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+/// The walk along the chain, one stored entry at a time in order of `seq`, checking links and
+/// anchors; I/O-free.
+pub(crate) struct Walk<'a> {
+    /// Sorted by `seq`.
+    anchors: Vec<&'a Anchor>,
+    next_anchor: usize,
+    /// The latest anchor that matched.
+    matched: i64,
+    prev: Vec<u8>,
+    last: i64,
+    entries: i64,
+    findings: Vec<Finding>,
+    omitted: u64,
+}
+
+impl<'a> Walk<'a> {
+    pub(crate) fn new(anchors: &'a [Anchor]) -> Walk<'a> {
+        let mut anchors: Vec<&Anchor> = anchors.iter().collect();
+        anchors.sort_by_key(|a| (a.seq, a.signed_at));
+        Walk {
+            anchors,
+            next_anchor: 0,
+            matched: 0,
+            prev: vec![0u8; 32],
+            last: 0,
+            entries: 0,
+            findings: Vec::new(),
+            omitted: 0,
+        }
+    }
+
+    /// Where the walk is: the last entry's seq, to read the next page after.
+    pub(crate) fn last(&self) -> i64 {
+        self.last
+    }
+
+    fn find(&mut self, finding: Finding) {
+        if self.findings.len() < MAX_FINDINGS {
+            self.findings.push(finding);
+        } else {
+            self.omitted += 1;
+        }
+    }
+
+    pub(crate) fn entry(&mut self, entry: &AuditEntry, stored_prev: &[u8], stored_hash: Vec<u8>) {
+        let gap = entry.seq > self.last + 1;
+        if gap {
+            self.find(Finding::Missing {
+                seq: self.last + 1,
+                count: entry.seq - self.last - 1,
+            });
+        }
+        // After a gap the predecessor is gone: the entry can only be checked against the
+        // previous hash it names.
+        let expected_prev: &[u8] = if gap { stored_prev } else { &self.prev };
+        let follows = entry.seq > self.last
+            && stored_prev == expected_prev
+            && link_hash(expected_prev, entry) == stored_hash;
+        if !follows {
+            self.find(Finding::Broken { seq: entry.seq });
+        }
+        // Anchors at this entry; one at an entry that is missing was reported with the gap.
+        while let Some(anchor) = self.anchors.get(self.next_anchor).copied() {
+            if anchor.seq > entry.seq {
+                break;
+            }
+            if anchor.seq == entry.seq {
+                if anchor.hash == stored_hash {
+                    self.matched = anchor.seq;
+                } else {
+                    self.find(Finding::DiffersFromAnchor {
+                        seq: entry.seq,
+                        since: self.matched + 1,
+                        signed_at: anchor.signed_at,
+                    });
+                }
+            }
+            self.next_anchor += 1;
+        }
+        self.entries += 1;
+        self.last = self.last.max(entry.seq);
+        self.prev = stored_hash;
+    }
+
+    /// Ends the walk at the head row (`seq`, `hash`).
+    pub(crate) fn finish(mut self, head_seq: i64, head_hash: &[u8]) -> ChainCheck {
+        let latest = self.anchors.last().copied();
+        if let Some(anchor) = latest.filter(|a| a.seq > self.last) {
+            self.find(Finding::Truncated {
+                last: self.last,
+                anchored: anchor.seq,
+                signed_at: anchor.signed_at,
+            });
+        }
+        if head_seq != self.last || head_hash != self.prev.as_slice() {
+            self.find(Finding::Head {
+                head: head_seq,
+                last: self.last,
+            });
+        }
+        let anchored = latest.map_or(0, |a| a.seq);
+        ChainCheck {
+            entries: self.entries,
+            first_broken: self.findings.iter().map(Finding::seq).min(),
+            findings: self.findings,
+            findings_omitted: self.omitted,
+            anchors: self.anchors.len(),
+            anchored,
+            unanchored: (self.last - anchored).max(0),
+        }
+    }
 }
 
 /// The chain's head as a transaction that appends entries holds it. The head row is taken

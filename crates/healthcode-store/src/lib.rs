@@ -24,7 +24,7 @@ mod waivers;
 
 pub use accounts::{Account, CodeLimit, CodeLimits, CodeRefused, CodeRejection};
 pub use appeals::{Appeal, AppealOutcome};
-pub use audit::{Actor, AuditEntry, ChainCheck};
+pub use audit::{Actor, Anchor, AuditEntry, ChainCheck, Finding};
 pub use batches::{Batch, BatchItem};
 pub use bulk::{BulkLoader, BulkPerson, BulkVisit, VisitOrder};
 pub use colours::{ColourChange, Histories};
@@ -166,44 +166,65 @@ impl Store {
         Ok(rows.into_iter().map(|r| audit::from_row(r).0).collect())
     }
 
-    /// Walks the whole chain, in bounded pages, and names the first broken entry.
+    /// Walks the whole chain, in bounded pages, and names what is broken.
     pub async fn verify_audit_chain(&self) -> Result<ChainCheck, StoreError> {
+        self.verify_audit_chain_anchored(&[]).await
+    }
+
+    /// Walks the whole chain, in bounded pages, checking each link and, at every anchored entry,
+    /// the hash the anchor signed: a rewrite with every later hash recomputed, a truncation and
+    /// a deleted entry are each named.
+    pub async fn verify_audit_chain_anchored(
+        &self,
+        anchors: &[Anchor],
+    ) -> Result<ChainCheck, StoreError> {
         const PAGE: i64 = 10_000;
         let sql = format!("{} WHERE seq > $1 ORDER BY seq LIMIT $2", audit::SELECT);
-        let mut prev = vec![0u8; 32];
-        let mut last_seq = 0i64;
-        let mut entries = 0i64;
+        let mut walk = audit::Walk::new(anchors);
         loop {
             let rows: Vec<audit::Row> = db::with_pool!(&self.backend, pool => {
-                sqlx::query_as(&sql).bind(last_seq).bind(PAGE).fetch_all(pool).await?
+                sqlx::query_as(&sql).bind(walk.last()).bind(PAGE).fetch_all(pool).await?
             });
             if rows.is_empty() {
-                // The head must name the last entry: entries cut off the end show up here.
-                let (head_seq, head_hash): (i64, Vec<u8>) = db::with_pool!(&self.backend, pool => {
-                    sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(pool).await?
-                });
-                let truncated = head_seq != last_seq || head_hash != prev;
-                return Ok(ChainCheck {
-                    entries,
-                    first_broken: truncated.then_some(last_seq + 1),
-                });
+                let (seq, hash) = self.audit_head().await?;
+                return Ok(walk.finish(seq, &hash));
             }
             for row in rows {
-                let (entry, stored_prev, stored_hash) = audit::from_row(row);
-                let broken = entry.seq != last_seq + 1
-                    || stored_prev != prev
-                    || audit::link_hash(&prev, &entry) != stored_hash;
-                if broken {
-                    return Ok(ChainCheck {
-                        entries,
-                        first_broken: Some(entry.seq),
-                    });
-                }
-                entries += 1;
-                last_seq = entry.seq;
-                prev = stored_hash;
+                let (entry, prev, hash) = audit::from_row(row);
+                walk.entry(&entry, &prev, hash);
             }
         }
+    }
+
+    /// The chain's head: the last entry's seq and hash (0 and zeros when empty).
+    pub async fn audit_head(&self) -> Result<(i64, Vec<u8>), StoreError> {
+        Ok(db::with_pool!(&self.backend, pool => {
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(pool).await?
+        }))
+    }
+
+    /// Keeps a copy of a signed anchor for operators to read (`audit_anchors`); verification
+    /// trusts the node's anchor file, not this table. Not an audit entry: it would move the head.
+    pub async fn record_audit_anchor(
+        &self,
+        anchor: &Anchor,
+        key_id: &str,
+        signature: &[u8],
+    ) -> Result<(), StoreError> {
+        db::with_pool!(&self.backend, pool => {
+            sqlx::query(
+                "INSERT INTO audit_anchors (key_id, seq, hash, signed_at, signature) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(key_id)
+            .bind(anchor.seq)
+            .bind(&anchor.hash)
+            .bind(anchor.signed_at)
+            .bind(signature)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
     }
 
     /// Runs raw SQL; for tests that tamper with the log the way an intruder would.

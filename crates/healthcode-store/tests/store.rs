@@ -4,7 +4,9 @@
 
 use healthcode_core::identity::{Document, DocumentKind};
 use healthcode_core::{Fact, Policy};
-use healthcode_store::{Actor, Enrollment, NewPerson, Outbox, Store, StoreError, Vault};
+use healthcode_store::{
+    Actor, Anchor, Enrollment, Finding, NewPerson, Outbox, Store, StoreError, Vault,
+};
 use sqlx::Connection;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use time::OffsetDateTime;
@@ -285,6 +287,166 @@ async fn removing_the_newest_entries_is_detected() {
             Some(4),
             "{}",
             store.backend_name()
+        );
+        store.close().await;
+    }
+}
+
+/// A bytea/BLOB literal for raw SQL on either store.
+fn blob(store: &Store, bytes: &[u8]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    match store.backend_name() {
+        "postgres" => format!("'\\x{hex}'::bytea"),
+        _ => format!("X'{hex}'"),
+    }
+}
+
+/// What an intruder with write access to the database does: rewrites entry `seq`'s purpose and
+/// recomputes every hash from there on, and the head, so the chain alone verifies.
+async fn rewrite_and_rechain(store: &Store, seq: i64, purpose: &str) {
+    let mut entries = store
+        .audit_log(&healthcode_store::AuditFilter::default(), 1_000_000)
+        .await
+        .unwrap();
+    entries.reverse();
+    let mut prev = vec![0u8; 32];
+    for mut entry in entries {
+        if entry.seq == seq {
+            entry.purpose = purpose.into();
+        }
+        let hash = healthcode_store::audit::link_hash(&prev, &entry);
+        if entry.seq >= seq {
+            store
+                .execute_raw(&format!(
+                    "UPDATE audit_log SET purpose = '{}', prev_hash = {}, hash = {} WHERE seq = {}",
+                    entry.purpose,
+                    blob(store, &prev),
+                    blob(store, &hash),
+                    entry.seq
+                ))
+                .await
+                .unwrap();
+        }
+        prev = hash;
+    }
+    store
+        .execute_raw(&format!(
+            "UPDATE audit_head SET hash = {} WHERE id = 1",
+            blob(store, &prev)
+        ))
+        .await
+        .unwrap();
+}
+
+/// Appends `n` entries.
+async fn reads(store: &Store, n: usize) {
+    for i in 0..n {
+        store
+            .audit(&official(), "policy.read", None, &format!("{i}"), NOW)
+            .await
+            .unwrap();
+    }
+}
+
+/// An anchor of the chain's head as it is now, signed (by the node, in its data directory) at `at`.
+async fn anchor(store: &Store, at: OffsetDateTime) -> Anchor {
+    let (seq, hash) = store.audit_head().await.unwrap();
+    Anchor {
+        seq,
+        hash,
+        signed_at: healthcode_store::ms(at),
+    }
+}
+
+#[tokio::test]
+async fn a_rewrite_with_every_later_hash_recomputed_is_found_by_the_anchor() {
+    for store in stores().await {
+        reads(&store, 5).await;
+        let first = anchor(&store, NOW).await;
+        reads(&store, 5).await;
+        let second = anchor(&store, NOW + time::Duration::minutes(1)).await;
+        reads(&store, 2).await;
+        let anchors = [first, second];
+        let check = store.verify_audit_chain_anchored(&anchors).await.unwrap();
+        assert!(check.intact(), "{}: {check:?}", store.backend_name());
+        assert_eq!((check.anchors, check.anchored), (2, 10));
+        assert_eq!(check.unanchored, 2);
+
+        rewrite_and_rechain(&store, 7, "nothing to see").await;
+        // The chain alone says intact: that is the hole the anchors close.
+        assert!(store.verify_audit_chain().await.unwrap().intact());
+        let check = store.verify_audit_chain_anchored(&anchors).await.unwrap();
+        assert_eq!(
+            check.findings,
+            vec![Finding::DiffersFromAnchor {
+                seq: 10,
+                since: 6,
+                signed_at: healthcode_store::ms(NOW + time::Duration::minutes(1)),
+            }],
+            "{}",
+            store.backend_name()
+        );
+        assert_eq!(check.first_broken, Some(10));
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn cutting_anchored_entries_off_the_end_is_found_even_with_the_head_fixed() {
+    for store in stores().await {
+        reads(&store, 8).await;
+        let anchors = [anchor(&store, NOW).await];
+        store
+            .execute_raw("DELETE FROM audit_log WHERE seq > 5")
+            .await
+            .unwrap();
+        store
+            .execute_raw(
+                "UPDATE audit_head SET seq = 5, hash = (SELECT hash FROM audit_log WHERE seq = 5) WHERE id = 1",
+            )
+            .await
+            .unwrap();
+        assert!(store.verify_audit_chain().await.unwrap().intact());
+        let check = store.verify_audit_chain_anchored(&anchors).await.unwrap();
+        assert_eq!(
+            check.findings,
+            vec![Finding::Truncated {
+                last: 5,
+                anchored: 8,
+                signed_at: healthcode_store::ms(NOW),
+            }],
+            "{}",
+            store.backend_name()
+        );
+        assert_eq!(check.first_broken, Some(6));
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_middle_entry_is_named() {
+    for store in stores().await {
+        reads(&store, 6).await;
+        let anchors = [anchor(&store, NOW).await];
+        store
+            .execute_raw("DELETE FROM audit_log WHERE seq = 3")
+            .await
+            .unwrap();
+        let check = store.verify_audit_chain_anchored(&anchors).await.unwrap();
+        assert_eq!(
+            check.findings,
+            vec![Finding::Missing { seq: 3, count: 1 }],
+            "{}",
+            store.backend_name()
+        );
+        assert_eq!((check.entries, check.first_broken), (5, Some(3)));
+        store
+            .execute_raw("DELETE FROM audit_log WHERE seq IN (4, 5)")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.verify_audit_chain().await.unwrap().findings,
+            vec![Finding::Missing { seq: 3, count: 3 }]
         );
         store.close().await;
     }

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use healthcode_server::auth::{Role, STAFF_ROLES};
 use healthcode_server::config::Config;
 use healthcode_server::{AppState, open_state, start};
-use healthcode_store::Actor;
+use healthcode_store::{Actor, Finding};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use time::OffsetDateTime;
@@ -97,7 +97,9 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain of the audit log and name the first broken entry (exit 1).
+    /// Check the audit log's hash chain and, against the node's signed anchors
+    /// (`audit-anchors.jsonl`), that nothing anchored was rewritten, deleted or cut off; name
+    /// what is wrong (exit 1).
     Verify,
 }
 
@@ -228,20 +230,88 @@ pub async fn accounts(config: Config, command: AccountsCommand) -> Result<ExitCo
 pub async fn audit(config: Config, command: AuditCommand) -> Result<ExitCode, Failure> {
     let state = open(config).await?;
     let AuditCommand::Verify = command;
-    let check = state.store.verify_audit_chain().await.map_err(failed)?;
+    let verified = state.anchors.verify(&state.store).await.map_err(failed);
     state.store.close().await;
-    match check.first_broken {
-        None => {
-            println!("audit chain intact: {} entries 审计链完整", check.entries);
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(seq) => {
+    let verified = verified?;
+    let chain = &verified.chain;
+    match (chain.first_broken, verified.intact()) {
+        (_, true) => println!("audit chain intact: {} entries 审计链完整", chain.entries),
+        (Some(seq), false) => println!(
+            "audit chain BROKEN at entry {seq} ({} entries in the log) 审计链在第 {seq} 条处断裂",
+            chain.entries
+        ),
+        (None, false) => {
+            let (k, n) = (verified.refused.len(), chain.entries);
             println!(
-                "audit chain BROKEN at entry {seq} ({} entries before it verify) 审计链在第 {seq} 条处断裂",
-                check.entries
-            );
-            Ok(ExitCode::from(1))
+                "audit chain UNVERIFIED: {k} anchor lines refused ({n} entries in the log) 审计链无法核验：{k} 行锚点被拒"
+            )
         }
+    }
+    for refused in &verified.refused {
+        let (line, reason) = (refused.line, &refused.reason);
+        println!("anchor line {line} refused: {reason} 锚点第 {line} 行被拒：{reason}");
+    }
+    for finding in &chain.findings {
+        println!("{}", describe(finding));
+    }
+    if chain.findings_omitted > 0 {
+        let n = chain.findings_omitted;
+        println!("… and {n} more findings 另有 {n} 处问题");
+    }
+    let (n, latest, open) = (chain.anchors, chain.anchored, chain.unanchored);
+    if n == 0 {
+        println!("anchors: none; not yet anchored: {open} 锚点：无；尚未锚定：{open} 条");
+    } else {
+        println!(
+            "anchors: {n}, the latest at entry {latest}; not yet anchored: {open} 锚点 {n} 个，最新锚定至第 {latest} 条；尚未锚定：{open} 条"
+        );
+    }
+    Ok(if verified.intact() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// One finding of `audit verify`, in English and Chinese.
+fn describe(finding: &Finding) -> String {
+    let at = |ms: i64| {
+        healthcode_store::from_ms(ms)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| ms.to_string())
+    };
+    match *finding {
+        Finding::Broken { seq } => format!(
+            "entry {seq} does not follow from the entry before it and its content 第 {seq} 条与前一条或其内容不符"
+        ),
+        Finding::Missing { seq, count: 1 } => format!("entry {seq} is missing 第 {seq} 条缺失"),
+        Finding::Missing { seq, count } => {
+            let end = seq + count - 1;
+            format!("entries {seq} to {end} are missing ({count}) 第 {seq} 至 {end} 条缺失")
+        }
+        Finding::DiffersFromAnchor {
+            seq,
+            since,
+            signed_at,
+        } => {
+            let t = at(signed_at);
+            format!(
+                "entry {seq} differs from the anchor signed at {t} (an entry from {since} to {seq} was rewritten) 第 {seq} 条与 {t} 签名的锚点不符（第 {since} 至 {seq} 条中有条目被改写）"
+            )
+        }
+        Finding::Truncated {
+            last,
+            anchored,
+            signed_at,
+        } => {
+            let (t, n) = (at(signed_at), anchored - last);
+            format!(
+                "truncated: the log ends at entry {last} but the anchor signed at {t} names entry {anchored}: {n} entries missing 被截断：日志止于第 {last} 条，而 {t} 签名的锚点记到第 {anchored} 条，缺少 {n} 条"
+            )
+        }
+        Finding::Head { head, last } => format!(
+            "the chain head names entry {head} but the log ends at entry {last} 链头记为第 {head} 条，而日志止于第 {last} 条"
+        ),
     }
 }
 
