@@ -762,15 +762,6 @@ async fn login_codes_are_limited_and_open_a_session() {
     }
 }
 
-/// A byte string as an SQL literal on this store.
-fn blob(store: &Store, bytes: &[u8]) -> String {
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    match store.backend_name() {
-        "postgres" => format!("'\\x{hex}'::bytea"),
-        _ => format!("x'{hex}'"),
-    }
-}
-
 #[tokio::test]
 async fn login_codes_are_keyed_hashes_and_client_addresses_blind_indexes() {
     use sha2::Digest;
