@@ -124,7 +124,7 @@ pub fn is_session(token: &str) -> bool {
     token.starts_with(SESSION_PREFIX) || token.starts_with(STAFF_SESSION_PREFIX)
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     value
         .strip_prefix("Bearer ")

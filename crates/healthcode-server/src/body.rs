@@ -1,8 +1,11 @@
-//! A JSON body extractor whose rejections speak our error format.
+//! Extractors whose rejections speak our error format: a JSON body, path parameters and a
+//! query string. A malformed one is a 4xx with a stable code and both messages, never axum's
+//! plain text.
 
 use crate::error::ApiError;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
@@ -43,6 +46,50 @@ where
                 ),
                 other => ApiError::bad_request("bad_body", other.body_text(), "无法读取请求内容"),
             }),
+        }
+    }
+}
+
+/// Path parameters; an unreadable one (not UTF-8, not the expected shape) is 400 `bad_path`.
+pub struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(e) => Err(ApiError::bad_request(
+                "bad_path",
+                format!("the address cannot be read: {}", e.body_text()),
+                "请求地址无法识别",
+            )),
+        }
+    }
+}
+
+/// A query string; an unreadable one is 400 `bad_query`.
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(e) => Err(ApiError::bad_request(
+                "bad_query",
+                format!("the query string cannot be read: {}", e.body_text()),
+                "查询参数无法识别",
+            )),
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct Config {
     pub login: LoginConfig,
     pub facts: FactsConfig,
     pub scans: ScanConfig,
+    pub admission: AdmissionConfig,
+    pub metrics: MetricsConfig,
     pub tracing: TracingConfig,
     pub notifications: NotificationConfig,
     pub audit: AuditConfig,
@@ -53,6 +55,40 @@ impl Default for AuditConfig {
     fn default() -> AuditConfig {
         AuditConfig {
             anchor_interval_seconds: 60,
+        }
+    }
+}
+
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Anyone may read `/metrics` (only on a network where that is fine).
+    pub public: bool,
+    /// The bearer token a scraper sends; an admin account's token is also accepted. Without
+    /// either, `/metrics` answers 401.
+    pub token: Option<Secret>,
+}
+
+/// Requests in flight at most, per class; past the bound a request is refused at once with 503
+/// and `Retry-After` (0: no bound). Health checks are never bounded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdmissionConfig {
+    /// Checkpoint scans and venue check-ins.
+    pub scans_in_flight: usize,
+    /// Other reads (GET): status, pass, pages.
+    pub reads_in_flight: usize,
+    /// Other writes.
+    pub writes_in_flight: usize,
+}
+
+impl Default for AdmissionConfig {
+    fn default() -> AdmissionConfig {
+        AdmissionConfig {
+            scans_in_flight: 256,
+            reads_in_flight: 512,
+            writes_in_flight: 128,
         }
     }
 }
@@ -220,6 +256,8 @@ impl Default for Config {
             login: LoginConfig::default(),
             facts: FactsConfig::default(),
             scans: ScanConfig::default(),
+            admission: AdmissionConfig::default(),
+            metrics: MetricsConfig::default(),
             tracing: TracingConfig::default(),
             notifications: NotificationConfig::default(),
             audit: AuditConfig::default(),

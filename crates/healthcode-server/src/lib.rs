@@ -3,6 +3,7 @@
 //! data lands on the audit chain.
 
 pub mod anchors;
+pub mod admission;
 pub mod assess;
 pub mod auth;
 mod body;

@@ -556,7 +556,10 @@ async fn bad_input_gets_a_clear_error_and_never_a_500() {
 
 #[tokio::test]
 async fn the_policy_is_public_and_the_node_reports_ready() {
-    for node in nodes().await {
+    let scraper = |c: &mut Config| {
+        c.metrics.token = Some(healthcode_server::config::Secret("scraper-secret-token-1".into()))
+    };
+    for node in nodes_with(scraper).await {
         let (status, policy) = node.call(Method::GET, "/api/v1/policy", None, None).await;
         assert_eq!(status, StatusCode::OK);
         assert!(policy["rules"].as_array().unwrap().len() >= 8);
@@ -568,7 +571,12 @@ async fn the_policy_is_public_and_the_node_reports_ready() {
             node.call(Method::GET, "/readyz", None, None).await.0,
             StatusCode::OK
         );
-        let (status, text) = node.call(Method::GET, "/metrics", None, None).await;
+        // Metrics are for the scraper's token or an admin's, unless configured public.
+        let (status, body) = node.call(Method::GET, "/metrics", None, None).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
+        let (status, _) = node.get("/metrics", &node.staff("auditor").await).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, text) = node.get("/metrics", "scraper-secret-token-1").await;
         assert_eq!(status, StatusCode::OK);
         let text = text.as_str().unwrap();
         let policy_reads =

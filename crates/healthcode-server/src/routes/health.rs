@@ -32,11 +32,32 @@ pub async fn method_not_allowed(headers: HeaderMap) -> Response {
     crate::web::page::for_client(&headers, e)
 }
 
-/// Prometheus exposition.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus exposition")))]
+/// Whether the request may read the metrics: open when `metrics.public`, else the scraper's
+/// token (`metrics.token`) or an admin account's.
+async fn may_scrape(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    let config = &state.config.metrics;
+    if config.public {
+        return Ok(());
+    }
+    let token = crate::auth::bearer(headers).ok_or_else(ApiError::unauthorized)?;
+    if let Some(secret) = &config.token {
+        if crate::web::session::same(token, &secret.0) {
+            return Ok(());
+        }
+    }
+    crate::auth::Caller::from_token(state, token)
+        .await?
+        .require(&[crate::auth::Role::Admin])
+}
+
+/// Prometheus exposition: for the scraper's token or an admin's, unless `metrics.public`.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = [])),
+    responses((status = 200, description = "Prometheus exposition"), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn metrics(
     State(state): State<AppState>,
-) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    headers: HeaderMap,
+) -> ApiResult<([(axum::http::HeaderName, &'static str); 1], String)> {
+    may_scrape(&state, &headers).await?;
     // The store's gauges are left out when it does not answer; the scrape itself still works.
     let traces = state
         .store
@@ -62,11 +83,11 @@ pub async fn metrics(
              # TYPE healthcode_notifications_pending gauge\nhealthcode_notifications_pending {n}\n"
         ));
     }
-    (
+    Ok((
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
         text,
-    )
+    ))
 }

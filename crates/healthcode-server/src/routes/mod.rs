@@ -89,7 +89,14 @@ pub fn router(state: AppState) -> Router {
             crate::metrics::track,
         ))
         .layer(axum::middleware::from_fn(crate::panics::catch))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // Before anything reads the body or looks a token up, so shedding costs little.
+        .layer(axum::middleware::from_fn_with_state(
+            crate::admission::Admission::new(&state.config.admission, state.metrics.clone()),
+            crate::admission::admit,
+        ))
+        // Server faults are logged where they happen, with their cause; a 503 from shedding is
+        // counted, not logged, so an overload does not become a flood of log lines.
+        .layer(tower_http::trace::TraceLayer::new_for_http().on_failure(()))
         .with_state(state)
 }
 

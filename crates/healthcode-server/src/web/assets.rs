@@ -1,6 +1,6 @@
 //! The stylesheet and scripts, built into the binary: no CDN, nothing fetched elsewhere.
 
-use axum::extract::Path;
+use crate::body::Path;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 

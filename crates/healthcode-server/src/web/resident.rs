@@ -11,7 +11,8 @@ use crate::web::page::{
 };
 use crate::web::session::{Posted, Web};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+use crate::body::{Path, Query};
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Redirect};
 use healthcode_core::identity::DocumentKind;

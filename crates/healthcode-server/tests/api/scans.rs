@@ -727,9 +727,7 @@ async fn past_capacity_scans_are_shed_at_once_while_reads_go_on() {
     while node.state.recorder.queued() < 2 {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let (_, metrics) = node
-        .call(reqwest::Method::GET, "/metrics", None, None)
-        .await;
+    let (_, metrics) = node.get("/metrics", &node.staff("admin").await).await;
     assert!(
         metrics
             .as_str()

@@ -521,9 +521,7 @@ async fn a_trace_queued_before_a_restart_runs_after_it() {
             .await;
         assert_eq!(trace["trace"]["state"], "queued");
         assert_eq!(status(&node, &official, &c.close.0).await["code"], "green");
-        let (_, metrics) = node
-            .call(reqwest::Method::GET, "/metrics", None, None)
-            .await;
+        let (_, metrics) = node.get("/metrics", &node.staff("admin").await).await;
         let metrics = metrics.as_str().unwrap().to_owned();
         assert!(metrics.contains("healthcode_traces_queued 1"), "{metrics}");
         assert!(

@@ -482,12 +482,8 @@ async fn a_rule_that_cannot_be_judged_shows_pending_is_counted_and_listed() {
             pass["colour"], "pending",
             "{store}: the pass is never green: {pass}"
         );
-        let metrics = reqwest::get(format!("{}/metrics", node.base))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let (_, metrics) = node.get("/metrics", &node.staff("admin").await).await;
+        let metrics = metrics.as_str().unwrap().to_owned();
         assert!(
             metrics.contains("healthcode_status_undecided_total"),
             "{metrics}"

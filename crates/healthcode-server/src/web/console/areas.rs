@@ -8,7 +8,8 @@ use crate::routes::{appeals, feeds};
 use crate::web::page::{Chrome, PageResult, local_time, render, see};
 use crate::web::session::{Posted, Web};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
+use crate::body::Path;
 use serde::Deserialize;
 
 struct AreaRow {

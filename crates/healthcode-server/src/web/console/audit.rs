@@ -7,7 +7,8 @@ use crate::web::page::{Chrome, PageResult, render};
 use crate::web::resident::{AuditRow, audit_rows};
 use crate::web::session::Web;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
+use crate::body::Query;
 use healthcode_store::AuditFilter;
 use serde::Deserialize;
 

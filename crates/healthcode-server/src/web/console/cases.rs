@@ -7,7 +7,8 @@ use crate::routes::cases;
 use crate::web::page::{Chrome, PageResult, local_time, render, see};
 use crate::web::session::{Posted, Web};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+use crate::body::{Path, Query};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

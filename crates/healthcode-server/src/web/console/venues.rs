@@ -7,7 +7,8 @@ use crate::routes::venues;
 use crate::web::page::{Chrome, PageResult, render, see};
 use crate::web::session::{Posted, Web};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
+use crate::body::Path;
 use serde::Deserialize;
 
 struct VenueRow {
