@@ -266,7 +266,7 @@ fn upstream_of<'a>(issue: &KnownIssue, upstream: &'a [UpstreamIssue]) -> Option<
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
