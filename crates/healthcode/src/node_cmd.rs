@@ -125,10 +125,10 @@ pub async fn serve(config: Config) -> Result<ExitCode, Failure> {
         .await
         .map_err(|e| Failure::new("start_failed", e.to_string(), format!("无法启动：{e}")))?;
     tracing::info!(addr = %running.addr, store = backend, "healthcode node listening");
-    println!(
+    crate::output::or_log(outln!(
         "healthcode node listening on http://{} (store: {backend})",
         running.addr
-    );
+    ));
     wait_for_shutdown().await;
     tracing::info!("shutting down: finishing requests in flight");
     running.shutdown().await.map_err(failed)?;
@@ -192,15 +192,15 @@ pub async fn accounts(config: Config, command: AccountsCommand) -> Result<ExitCo
                     )
                     .await
                     .map_err(failed)?;
-                println!("may deliver: {}", feeds.join(", "));
+                outln!("may deliver: {}", feeds.join(", "))?;
             }
-            println!(
+            outln!(
                 "account {} ({}, {})",
                 account.id,
                 role.as_str(),
                 account.name
-            );
-            println!("token (shown once; keep it secret): {token}");
+            )?;
+            outln!("token (shown once; keep it secret): {token}")?;
         }
         AccountsCommand::Revoke { id } => {
             state
@@ -208,7 +208,7 @@ pub async fn accounts(config: Config, command: AccountsCommand) -> Result<ExitCo
                 .revoke_account(&id, &cli_actor("account administration"), now)
                 .await
                 .map_err(failed)?;
-            println!("revoked {id}");
+            outln!("revoked {id}")?;
         }
         AccountsCommand::List => {
             for a in state.store.accounts().await.map_err(failed)? {
@@ -217,7 +217,7 @@ pub async fn accounts(config: Config, command: AccountsCommand) -> Result<ExitCo
                 } else {
                     ""
                 };
-                println!("{}  {:<16} {}{revoked}", a.id, a.role, a.name);
+                outln!("{}  {:<16} {}{revoked}", a.id, a.role, a.name)?;
             }
         }
     }
@@ -232,14 +232,14 @@ pub async fn audit(config: Config, command: AuditCommand) -> Result<ExitCode, Fa
     state.store.close().await;
     match check.first_broken {
         None => {
-            println!("audit chain intact: {} entries 审计链完整", check.entries);
+            outln!("audit chain intact: {} entries 审计链完整", check.entries)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(seq) => {
-            println!(
+            outln!(
                 "audit chain BROKEN at entry {seq} ({} entries before it verify) 审计链在第 {seq} 条处断裂",
                 check.entries
-            );
+            )?;
             Ok(ExitCode::from(1))
         }
     }
@@ -252,13 +252,13 @@ pub async fn reassess(config: Config) -> Result<ExitCode, Failure> {
         .await
         .map_err(failed)?;
     let secs = started.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "{} people in {secs:.2} s ({:.0}/s): {} evaluated (with facts or a kept colour), {} changed colour",
         sweep.people,
         sweep.people as f64 / secs.max(1e-9),
         sweep.evaluated,
         sweep.changed
-    );
+    )?;
     state.store.close().await;
     Ok(ExitCode::SUCCESS)
 }
