@@ -507,13 +507,12 @@ fn retracted_ids<'a>(facts: &[&'a Fact]) -> HashSet<&'a str> {
         if retracted.contains(fact.id.as_str()) {
             continue;
         }
-        if let FactBody::Retraction { retracts, .. } = &fact.body {
-            if recorded
+        if let FactBody::Retraction { retracts, .. } = &fact.body
+            && recorded
                 .get(retracts.as_str())
                 .is_some_and(|t| *t <= fact.recorded_at)
-            {
-                retracted.insert(retracts.as_str());
-            }
+        {
+            retracted.insert(retracts.as_str());
         }
     }
     retracted

@@ -179,13 +179,13 @@ impl Policy {
             if !seen.insert(rule.id.as_str()) {
                 problems.push(format!("{at}: the id is used twice"));
             }
-            if let Some(list) = &rule.for_each {
-                if !LISTS.contains(&list.as_str()) {
-                    problems.push(format!(
-                        "{at}: for_each {list:?} is not a fact list (one of {})",
-                        LISTS.join(", ")
-                    ));
-                }
+            if let Some(list) = &rule.for_each
+                && !LISTS.contains(&list.as_str())
+            {
+                problems.push(format!(
+                    "{at}: for_each {list:?} is not a fact list (one of {})",
+                    LISTS.join(", ")
+                ));
             }
             for path in rule.description.placeholders() {
                 let known = path.starts_with("fact.") && rule.for_each.is_some()

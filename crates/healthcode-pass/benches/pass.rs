@@ -1,6 +1,6 @@
 //! Passes issued and verified per second through the whole pipeline, next to the bare
 //! signature of the same crypto library (ring) in the same run; zlib levels; EU certificate
-//! verification over the shared test data (compare with benches/python/verify_dcc.py).
+//! verification over the EU test data in testdata/dcc (compare with benches/python/verify_dcc.py).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
@@ -19,7 +19,8 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 const NOW: OffsetDateTime = datetime!(2020-04-03 14:02 +08:00);
-const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata");
+/// The public test data kept in the repository (testdata/README.md).
+const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata");
 
 fn sample_pass() -> Pass {
     Pass::new(
@@ -158,7 +159,13 @@ fn eu_inputs() -> Vec<(String, TrustStore, OffsetDateTime)> {
     let mut out = Vec::new();
     let mut stack = vec![std::path::PathBuf::from(TESTDATA).join("dcc")];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
+            panic!(
+                "cannot read {}: {e} (the EU test data is part of the repository: testdata/dcc)",
+                dir.display()
+            )
+        });
+        for entry in entries {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);

@@ -1,10 +1,14 @@
-"""Seeds fuzz/corpus/decode from the shared test data: scanned texts (mode 0), COSE messages
-(modes 1 and 2) and QR PNGs (mode 4). Run from this folder:
-python3 seed_corpus.py ../../../../shared/testdata"""
+"""Seeds fuzz/corpus/decode from the repository's test data (testdata/dcc and testdata/cose):
+scanned texts (mode 0), COSE messages (modes 1 and 2) and QR PNGs (mode 4). Run from anywhere:
+python3 seed_corpus.py [TESTDATA_DIR]     # default: the repository's testdata/"""
 import base64, hashlib, json, pathlib, sys
 
-root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "../../../../shared/testdata")
-out = pathlib.Path("corpus/decode")
+here = pathlib.Path(__file__).resolve().parent  # crates/healthcode-pass/fuzz
+root = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else here.parents[2] / "testdata"
+for sub in ("dcc", "cose"):
+    if not (root / sub).is_dir():
+        sys.exit(f"no test data at {root / sub} (the repository keeps it in testdata/)")
+out = here / "corpus" / "decode"
 out.mkdir(parents=True, exist_ok=True)
 
 def put(data):

@@ -303,7 +303,7 @@ pub(crate) mod hex_bytes {
     }
 
     pub fn decode(text: &str) -> Option<Vec<u8>> {
-        if text.len() % 2 != 0 {
+        if !text.len().is_multiple_of(2) {
             return None;
         }
         (0..text.len())

@@ -11,7 +11,8 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 const NOW: OffsetDateTime = datetime!(2020-04-03 06:00 UTC);
-const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata");
+/// The public test data kept in the repository (testdata/README.md).
+const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata");
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("hc-pass-cli-{}-{name}", std::process::id()));
@@ -187,10 +188,11 @@ fn operator_flow_two_regions() {
 
 #[test]
 fn verifies_an_eu_certificate_with_its_signer_certificate() {
-    let case: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{TESTDATA}/dcc/AT/2DCode/raw/1.json")).unwrap(),
-    )
-    .unwrap();
+    let path = format!("{TESTDATA}/dcc/AT/2DCode/raw/1.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("cannot read {path}: {e} (it is part of the repository: testdata/dcc)")
+    });
+    let case: serde_json::Value = serde_json::from_str(&text).unwrap();
     let dir = tmp("eu");
     let cert = dir.join("signer.b64");
     std::fs::write(&cert, case["TESTCTX"]["CERTIFICATE"].as_str().unwrap()).unwrap();

@@ -99,7 +99,13 @@ mod tests {
         assert_eq!(Class::of(&Method::GET, "/healthz"), Class::Health);
         assert_eq!(Class::of(&Method::POST, "/api/v1/scans"), Class::Scan);
         assert_eq!(Class::of(&Method::POST, "/api/v1/checkins"), Class::Scan);
-        assert_eq!(Class::of(&Method::GET, "/api/v1/people/p/status"), Class::Read);
-        assert_eq!(Class::of(&Method::POST, "/api/v1/people/p/facts"), Class::Write);
+        assert_eq!(
+            Class::of(&Method::GET, "/api/v1/people/p/status"),
+            Class::Read
+        );
+        assert_eq!(
+            Class::of(&Method::POST, "/api/v1/people/p/facts"),
+            Class::Write
+        );
     }
 }

@@ -59,7 +59,7 @@ fn message(seq: i64, hash: &str, signed_at: i64, key_id: &str) -> Vec<u8> {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
@@ -262,12 +262,13 @@ fn append(path: &Path, line: &str) -> Result<(), AnchorError> {
         .map_err(io(path))?;
     file.write_all(line.as_bytes()).map_err(io(path))?;
     file.sync_data().map_err(io(path))?;
-    if created && cfg!(unix) {
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io(dir))?;
-        }
+    if created
+        && cfg!(unix)
+        && let Some(dir) = path.parent()
+    {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(dir))?;
     }
     Ok(())
 }

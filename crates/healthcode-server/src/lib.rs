@@ -2,8 +2,8 @@
 //! facts, everyone reads the colour the published policy derives, and every access to personal
 //! data lands on the audit chain.
 
-pub mod anchors;
 pub mod admission;
+pub mod anchors;
 pub mod assess;
 pub mod auth;
 mod body;

@@ -557,7 +557,9 @@ async fn bad_input_gets_a_clear_error_and_never_a_500() {
 #[tokio::test]
 async fn the_policy_is_public_and_the_node_reports_ready() {
     let scraper = |c: &mut Config| {
-        c.metrics.token = Some(healthcode_server::config::Secret("scraper-secret-token-1".into()))
+        c.metrics.token = Some(healthcode_server::config::Secret(
+            "scraper-secret-token-1".into(),
+        ))
     };
     for node in nodes_with(scraper).await {
         let (status, policy) = node.call(Method::GET, "/api/v1/policy", None, None).await;
@@ -573,7 +575,10 @@ async fn the_policy_is_public_and_the_node_reports_ready() {
         );
         // Metrics are for the scraper's token or an admin's, unless configured public.
         let (status, body) = node.call(Method::GET, "/metrics", None, None).await;
-        assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+        );
         let (status, _) = node.get("/metrics", &node.staff("auditor").await).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         let (status, text) = node.get("/metrics", "scraper-secret-token-1").await;

@@ -64,26 +64,26 @@ pub async fn run(mut config: Config) -> Result<ExitCode, Failure> {
         healthcode_server::assess::reassess_everyone(&state, now)
             .await
             .map_err(failed)?;
-        println!("Seeded a demo city of {RESIDENTS} residents in Hangzhou's districts:");
+        outln!("Seeded a demo city of {RESIDENTS} residents in Hangzhou's districts:")?;
         for (code, count) in &colours {
-            println!("  {code:<8} {count}");
+            outln!("  {code:<8} {count}")?;
         }
         tokens
     } else {
-        println!(
+        outln!(
             "The data directory is already seeded; staff tokens were printed when it was created."
-        );
-        println!(
+        )?;
+        outln!(
             "(Delete {} to start a fresh demo city.)",
             state.config.data_dir.display()
-        );
+        )?;
         Vec::new()
     };
     let running = healthcode_server::start(state.clone())
         .await
         .map_err(|e| Failure::new("start_failed", e.to_string(), format!("无法启动：{e}")))?;
     let base = format!("http://{}", running.addr);
-    print_tour(&base, &tokens);
+    crate::output::or_log(print_tour(&base, &tokens));
     crate::node_cmd::wait_for_shutdown().await;
     running.shutdown().await.map_err(failed)?;
     Ok(ExitCode::SUCCESS)
@@ -303,48 +303,48 @@ async fn seed_visits(
     Ok(people.first().map(|p| p.id.clone()).unwrap_or_default())
 }
 
-fn print_tour(base: &str, tokens: &[(String, String)]) {
-    println!();
-    println!("healthcode demo node: {base}   (Ctrl-C to stop)");
-    println!(
+fn print_tour(base: &str, tokens: &[(String, String)]) -> Result<(), Failure> {
+    outln!()?;
+    outln!("healthcode demo node: {base}   (Ctrl-C to stop)")?;
+    outln!(
         "  web pages:         open {base}/ in a browser (residents, checkpoints, staff console;"
-    );
-    println!(
+    )?;
+    outln!(
         "                     staff sign in with a token below, residents with a phone and the code in this log)"
-    );
-    println!("  published policy:  curl {base}/api/v1/policy");
+    )?;
+    outln!("  published policy:  curl {base}/api/v1/policy")?;
     if !tokens.is_empty() {
-        println!("  staff and checkpoint tokens (shown once):");
+        outln!("  staff and checkpoint tokens (shown once):")?;
         for (role, token) in tokens {
-            println!("    {role:<17} {token}");
+            outln!("    {role:<17} {token}")?;
         }
-        println!(
+        outln!(
             "  venues: curl {base}/api/v1/venues -H 'authorization: Bearer <health_official token>'"
-        );
+        )?;
     }
-    println!(
+    outln!(
         "  residents log in by phone: 13800000000 … 13800000999. Ask for a code, it is printed in this log:"
-    );
-    println!(
+    )?;
+    outln!(
         "    curl -X POST {base}/api/v1/auth/code -H 'content-type: application/json' -d '{{\"phone\":\"13800000004\"}}'"
-    );
-    println!(
+    )?;
+    outln!(
         "    curl -X POST {base}/api/v1/auth/login -H 'content-type: application/json' -d '{{\"phone\":\"13800000004\",\"code\":\"CODE\"}}'"
-    );
-    println!("    curl {base}/api/v1/me -H 'authorization: Bearer TOKEN'");
-    println!("    curl {base}/api/v1/people/PERSON_ID/status -H 'authorization: Bearer TOKEN'");
-    println!(
+    )?;
+    outln!("    curl {base}/api/v1/me -H 'authorization: Bearer TOKEN'")?;
+    outln!("    curl {base}/api/v1/people/PERSON_ID/status -H 'authorization: Bearer TOKEN'")?;
+    outln!(
         "  the seeded residents scanned in at the venues over the last day: record a case for one of them"
-    );
-    println!(
+    )?;
+    outln!(
         "  (the person printed above) as the health official, and follow its trace as the contacts turn:"
-    );
-    println!(
+    )?;
+    outln!(
         "    curl -X POST {base}/api/v1/cases -H 'authorization: Bearer OFFICIAL' -H 'content-type: application/json' \\"
-    );
-    println!(
+    )?;
+    outln!(
         "         -d '{{\"person_id\":\"PERSON_ID\",\"kind\":\"confirmed\",\"legal_basis\":\"杭卫发〔2020〕1号\"}}'"
-    );
-    println!("    curl {base}/api/v1/cases/CASE_ID/trace -H 'authorization: Bearer OFFICIAL'");
-    println!("  see README.md for the whole tour.");
+    )?;
+    outln!("    curl {base}/api/v1/cases/CASE_ID/trace -H 'authorization: Bearer OFFICIAL'")?;
+    outln!("  see README.md for the whole tour.")
 }

@@ -165,14 +165,14 @@ pub async fn run(cmd: ImportCommand) -> Result<ExitCode, Failure> {
         eprintln!("line {}: {}: {}", r.line, r.code, r.message);
     }
     match cmd.feed {
-        Feed::RiskAreas => println!(
+        Feed::RiskAreas => outln!(
             "{read} rows read: {proposed} risk areas proposed, {} rejected",
             refused.len()
-        ),
-        _ => println!(
+        )?,
+        _ => outln!(
             "{read} rows read: {recorded} facts recorded, {duplicates} already on record, {} rejected",
             refused.len()
-        ),
+        )?,
     }
     Ok(if refused.is_empty() {
         ExitCode::SUCCESS

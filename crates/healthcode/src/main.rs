@@ -1,6 +1,9 @@
 //! `healthcode`: the command of a healthcode node: the node itself (`serve`), its
 //! administration, and the tools of people who write and review colour policy.
 
+#[macro_use]
+mod output;
+
 mod demo;
 mod failure;
 mod import_cmd;
@@ -100,8 +103,7 @@ fn main() -> ExitCode {
         Command::Rules(cmd) => rules_cmd::run(cmd),
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Config(node_cmd::ConfigCommand::Example) => {
-            print!("{}", healthcode_server::config::Config::example());
-            Ok(ExitCode::SUCCESS)
+            out!("{}", healthcode_server::config::Config::example()).map(|()| ExitCode::SUCCESS)
         }
         Command::Serve { listen } => node(&cli.node, |mut config| async move {
             if let Some(listen) = listen {

@@ -127,10 +127,10 @@ pub async fn serve(config: Config) -> Result<ExitCode, Failure> {
         .await
         .map_err(|e| Failure::new("start_failed", e.to_string(), format!("无法启动：{e}")))?;
     tracing::info!(addr = %running.addr, store = backend, "healthcode node listening");
-    println!(
+    crate::output::or_log(outln!(
         "healthcode node listening on http://{} (store: {backend})",
         running.addr
-    );
+    ));
     wait_for_shutdown().await;
     tracing::info!("shutting down: finishing requests in flight");
     running.shutdown().await.map_err(failed)?;
@@ -194,15 +194,15 @@ pub async fn accounts(config: Config, command: AccountsCommand) -> Result<ExitCo
                     )
                     .await
                     .map_err(failed)?;
-                println!("may deliver: {}", feeds.join(", "));
+                outln!("may deliver: {}", feeds.join(", "))?;
             }
-            println!(
+            outln!(
                 "account {} ({}, {})",
                 account.id,
                 role.as_str(),
                 account.name
-            );
-            println!("token (shown once; keep it secret): {token}");
+            )?;
+            outln!("token (shown once; keep it secret): {token}")?;
         }
         AccountsCommand::Revoke { id } => {
             state
@@ -210,7 +210,7 @@ pub async fn accounts(config: Config, command: AccountsCommand) -> Result<ExitCo
                 .revoke_account(&id, &cli_actor("account administration"), now)
                 .await
                 .map_err(failed)?;
-            println!("revoked {id}");
+            outln!("revoked {id}")?;
         }
         AccountsCommand::List => {
             for a in state.store.accounts().await.map_err(failed)? {
@@ -219,7 +219,7 @@ pub async fn accounts(config: Config, command: AccountsCommand) -> Result<ExitCo
                 } else {
                     ""
                 };
-                println!("{}  {:<16} {}{revoked}", a.id, a.role, a.name);
+                outln!("{}  {:<16} {}{revoked}", a.id, a.role, a.name)?;
             }
         }
     }
@@ -235,36 +235,36 @@ pub async fn audit(config: Config, command: AuditCommand) -> Result<ExitCode, Fa
     let verified = verified?;
     let chain = &verified.chain;
     match (chain.first_broken, verified.intact()) {
-        (_, true) => println!("audit chain intact: {} entries 审计链完整", chain.entries),
-        (Some(seq), false) => println!(
+        (_, true) => outln!("audit chain intact: {} entries 审计链完整", chain.entries)?,
+        (Some(seq), false) => outln!(
             "audit chain BROKEN at entry {seq} ({} entries in the log) 审计链在第 {seq} 条处断裂",
             chain.entries
-        ),
+        )?,
         (None, false) => {
             let (k, n) = (verified.refused.len(), chain.entries);
-            println!(
+            outln!(
                 "audit chain UNVERIFIED: {k} anchor lines refused ({n} entries in the log) 审计链无法核验：{k} 行锚点被拒"
-            )
+            )?
         }
     }
     for refused in &verified.refused {
         let (line, reason) = (refused.line, &refused.reason);
-        println!("anchor line {line} refused: {reason} 锚点第 {line} 行被拒：{reason}");
+        outln!("anchor line {line} refused: {reason} 锚点第 {line} 行被拒：{reason}")?;
     }
     for finding in &chain.findings {
-        println!("{}", describe(finding));
+        outln!("{}", describe(finding))?;
     }
     if chain.findings_omitted > 0 {
         let n = chain.findings_omitted;
-        println!("… and {n} more findings 另有 {n} 处问题");
+        outln!("… and {n} more findings 另有 {n} 处问题")?;
     }
     let (n, latest, open) = (chain.anchors, chain.anchored, chain.unanchored);
     if n == 0 {
-        println!("anchors: none; not yet anchored: {open} 锚点：无；尚未锚定：{open} 条");
+        outln!("anchors: none; not yet anchored: {open} 锚点：无；尚未锚定：{open} 条")?;
     } else {
-        println!(
+        outln!(
             "anchors: {n}, the latest at entry {latest}; not yet anchored: {open} 锚点 {n} 个，最新锚定至第 {latest} 条；尚未锚定：{open} 条"
-        );
+        )?;
     }
     Ok(if verified.intact() {
         ExitCode::SUCCESS
@@ -322,13 +322,13 @@ pub async fn reassess(config: Config) -> Result<ExitCode, Failure> {
         .await
         .map_err(failed)?;
     let secs = started.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "{} people in {secs:.2} s ({:.0}/s): {} evaluated (with facts or a kept colour), {} changed colour",
         sweep.people,
         sweep.people as f64 / secs.max(1e-9),
         sweep.evaluated,
         sweep.changed
-    );
+    )?;
     state.store.close().await;
     Ok(ExitCode::SUCCESS)
 }

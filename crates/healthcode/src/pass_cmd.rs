@@ -169,12 +169,17 @@ pub struct VenueCodeCommand {
     pub svg: Option<PathBuf>,
 }
 
-/// Prints the outcome as one JSON object and turns its code into the process exit code.
+/// Prints the outcome as one JSON object and turns its code into the process exit code (a
+/// reader that stops early changes neither; output that cannot be written is exit 2).
 fn finish(outcome: cli::Outcome) -> ExitCode {
-    println!(
+    let printed = outln!(
         "{}",
         serde_json::to_string_pretty(&outcome.json).unwrap_or_else(|_| outcome.json.to_string())
     );
+    if let Err(failure) = printed {
+        eprintln!("{failure}");
+        return failure.exit_code();
+    }
     ExitCode::from(u8::try_from(outcome.exit_code).unwrap_or(2))
 }
 

@@ -44,18 +44,18 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode, Failure> {
             match Policy::from_json(&text) {
                 Ok(policy) => {
                     let doc = policy.document();
-                    println!(
+                    outln!(
                         "ok: policy {} version {} for region {}, {} rules, {} parameters",
                         doc.title.en,
                         doc.version,
                         doc.region,
                         doc.rules.len(),
                         doc.parameters.len()
-                    );
+                    )?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
-                    println!("{e}");
+                    outln!("{e}")?;
                     Ok(ExitCode::from(1))
                 }
             }
@@ -89,14 +89,14 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode, Failure> {
             if json {
                 let out = serde_json::to_string_pretty(&status)
                     .map_err(|e| Failure::new("output", e.to_string(), format!("无法输出：{e}")))?;
-                println!("{out}");
+                outln!("{out}")?;
             } else {
-                print!("{}", render(&policy, &status));
+                out!("{}", render(&policy, &status))?;
             }
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Default => {
-            print!("{DEFAULT_POLICY_JSON}");
+            out!("{DEFAULT_POLICY_JSON}")?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -52,7 +52,7 @@ pub fn run(command: RulesCommand) -> Result<ExitCode, Failure> {
                     format!("求值失败：{e}"),
                 )
             })?;
-            println!("{value}");
+            outln!("{value}")?;
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Validate { file } => {
@@ -60,12 +60,12 @@ pub fn run(command: RulesCommand) -> Result<ExitCode, Failure> {
                 parse_json(&read_input(&file, "the expression")?, "the expression")?;
             let issues = certlogic::validate(&expr_json);
             if issues.is_empty() {
-                println!("valid: no issues");
+                outln!("valid: no issues")?;
                 return Ok(ExitCode::SUCCESS);
             }
-            println!("{} issue(s):", issues.len());
+            outln!("{} issue(s):", issues.len())?;
             for issue in &issues {
-                println!("- {}\n  in: {}", issue.message, issue.expr);
+                outln!("- {}\n  in: {}", issue.message, issue.expr)?;
             }
             Ok(ExitCode::from(1))
         }

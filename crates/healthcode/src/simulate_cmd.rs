@@ -127,7 +127,7 @@ pub async fn run(
         start: end - time::Duration::days(i64::from(cmd.days)),
         region: region.clone(),
     };
-    println!(
+    outln!(
         "simulating {} people, {} venues, {} days × {} visits from {} to {} (seed {}, store: {})",
         cmd.people,
         cmd.venues,
@@ -137,7 +137,7 @@ pub async fn run(
         rfc3339(end),
         cmd.seed,
         store.backend_name()
-    );
+    )?;
     let started = Instant::now();
     let building = spinner("building the city");
     let policy = state.policy.document();
@@ -170,30 +170,30 @@ pub async fn run(
     let total = started.elapsed();
     let rate = |rows: f64, d: Duration| rows / d.as_secs_f64().max(1e-9);
     let rows = u64::from(cmd.people) + u64::from(cmd.venues) + visits;
-    println!(
+    outln!(
         "people   {:>12}  in {:>7.1} s ({:.0} rows/s)",
         cmd.people,
         people_time.as_secs_f64(),
         rate(f64::from(cmd.people), people_time)
-    );
-    println!("venues   {:>12}", cmd.venues);
-    println!(
+    )?;
+    outln!("venues   {:>12}", cmd.venues)?;
+    outln!(
         "visits   {:>12}  in {:>7.1} s ({:.0} rows/s, indexes included)",
         visits,
         visits_time.as_secs_f64(),
         rate(visits as f64, visits_time)
-    );
-    println!(
+    )?;
+    outln!(
         "window   {} .. {} (start {})",
         rfc3339(city.params.start),
         rfc3339(city.end()),
         healthcode_core::facts::rfc3339(city.params.start)
-    );
-    println!(
+    )?;
+    outln!(
         "total    {rows} rows in {:.1} s ({:.0} rows/s)",
         total.as_secs_f64(),
         rate(rows as f64, total)
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

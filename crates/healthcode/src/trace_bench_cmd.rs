@@ -103,7 +103,7 @@ pub async fn run(config: Config, cmd: TraceBenchCommand) -> Result<ExitCode, Fai
     sorted.sort_by(f64::total_cmp);
     let pct =
         |p: f64| sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1];
-    println!(
+    outln!(
         "{} cases on {} (depth {}, window {} days): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms; \
          {:.0} contacts and {:.0} visits read per case",
         subjects.len(),
@@ -116,7 +116,7 @@ pub async fn run(config: Config, cmd: TraceBenchCommand) -> Result<ExitCode, Fai
         sorted.last().copied().unwrap_or(0.0),
         contacts_total as f64 / subjects.len().max(1) as f64,
         rows_total as f64 / subjects.len().max(1) as f64,
-    );
+    )?;
     if let Some(path) = &cmd.export {
         let doc = json!({
             "store": store.backend_name(),

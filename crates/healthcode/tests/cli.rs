@@ -252,3 +252,92 @@ fn policy_explain_prints_the_colour_and_why() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("bad_facts"), "{}", stderr(&out));
 }
+
+/// Runs `healthcode args` with standard output a pipe whose reader has already gone, as when
+/// `| head` has exited: every write fails with a broken pipe.
+fn with_closed_stdout(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_healthcode"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    let expr = file("closed-validate.json", r#"{"var": 1}"#);
+    let commands: [&[&str]; 5] = [
+        &["policy", "default"],
+        &["config", "example"],
+        &["verify", "HC1:NCFOXN"],
+        &["verify", "HCP1:not-base45"],
+        &["rules", "validate", expr.to_str().unwrap()],
+    ];
+    for args in commands {
+        // The exit status is the command's own, whoever reads the output.
+        let normal = healthcode(args, None);
+        let closed = with_closed_stdout(args);
+        let err = stderr(&closed);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+        assert_eq!(
+            closed.status.code(),
+            normal.status.code(),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// `healthcode rules eval … | head -c 16`: the reader leaves in the middle of a megabyte.
+#[test]
+fn a_reader_that_leaves_mid_output_ends_it_quietly() {
+    let expr = file("long-expr.json", r#"{"var": "s"}"#);
+    let data = file(
+        "long-data.json",
+        &serde_json::json!({ "s": "x".repeat(1 << 20) }).to_string(),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_healthcode"))
+        .args(["rules", "eval", "--expr"])
+        .arg(&expr)
+        .arg("--data")
+        .arg(&data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 16];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut head).unwrap();
+    assert_eq!(&head, br#""xxxxxxxxxxxxxxx"#);
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
+
+/// Output that cannot be written for another reason (a full disk) is an error, exit 2.
+#[test]
+fn output_that_cannot_be_written_is_an_error() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return; // not Linux
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_healthcode"))
+        .args(["policy", "default"])
+        .stdin(Stdio::null())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("error[stdout]: cannot write to standard output"),
+        "{err}"
+    );
+}

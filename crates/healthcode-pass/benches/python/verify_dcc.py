@@ -1,5 +1,6 @@
 """A small EU certificate verifier in Python (cryptography on OpenSSL, cbor2, base45, zlib), run
-over the same shared test certificates as the Rust benchmark `eu_dcc`, to compare throughput.
+over the same EU test certificates (testdata/dcc in the repository) as the Rust benchmark
+`eu_dcc`, to compare throughput.
 
 It does the same stages as healthcode's verifier except the JSON Schema check (which the Rust
 side does and this one skips, so the ratio favours Python): prefix, base45, zlib, COSE_Sign1
@@ -7,7 +8,7 @@ with hcert header rules, signature (ES256 r||s, PS256), exp/iat against the test
 claim extraction.
 
     pip install -r requirements.txt
-    python3 verify_dcc.py ../../../../../shared/testdata/dcc [seconds]
+    python3 verify_dcc.py [DCC_DIR [seconds]]      # DCC_DIR: default the repository's testdata/dcc
 """
 
 import json
@@ -17,6 +18,10 @@ import zlib
 from base64 import b64decode
 from datetime import datetime, timezone
 from pathlib import Path
+
+# The repository's testdata/dcc, found from this file's own location (crates/healthcode-pass/
+# benches/python/), whatever the working directory.
+DEFAULT_DCC = Path(__file__).resolve().parents[4] / "testdata" / "dcc"
 
 import base45
 import cbor2
@@ -105,8 +110,10 @@ def load_inputs(root):
 
 
 def main():
-    root = sys.argv[1] if len(sys.argv) > 1 else "../../../../../shared/testdata/dcc"
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DCC
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 3.0
+    if not root.is_dir():
+        sys.exit(f"no EU test data at {root} (the repository keeps it in testdata/dcc)")
     inputs = load_inputs(root)
     done = 0
     start = time.perf_counter()

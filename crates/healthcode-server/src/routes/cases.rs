@@ -4,12 +4,12 @@
 use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::body::Body;
+use crate::body::{Path, Query};
 use crate::error::{ApiError, ApiResult};
 use crate::recording::{self, Via};
 use crate::routes::people::{CASEWORKERS, may_act_for, recorded};
 use axum::Json;
 use axum::extract::State;
-use crate::body::{Path, Query};
 use axum::http::StatusCode;
 use healthcode_core::facts::CaseKind;
 use healthcode_store::{Notification, TraceView, TracedExposure};

@@ -40,10 +40,10 @@ async fn may_scrape(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
         return Ok(());
     }
     let token = crate::auth::bearer(headers).ok_or_else(ApiError::unauthorized)?;
-    if let Some(secret) = &config.token {
-        if crate::web::session::same(token, &secret.0) {
-            return Ok(());
-        }
+    if let Some(secret) = &config.token
+        && crate::web::session::same(token, &secret.0)
+    {
+        return Ok(());
     }
     crate::auth::Caller::from_token(state, token)
         .await?

@@ -4,11 +4,11 @@
 use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::body::Body;
+use crate::body::{Path, Query};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::people::{current_status, rfc3339};
 use axum::Json;
 use axum::extract::State;
-use crate::body::{Path, Query};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};

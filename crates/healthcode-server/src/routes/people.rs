@@ -3,12 +3,12 @@
 use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::body::Body;
+use crate::body::Path;
 use crate::error::{ApiError, ApiResult};
 use crate::recording::{self, Via};
 use crate::routes::login::normalise_phone;
 use axum::Json;
 use axum::extract::State;
-use crate::body::Path;
 use axum::http::StatusCode;
 use healthcode_core::identity::{Document, DocumentKind};
 use healthcode_core::{Color, Fact, FactBody, Status};

@@ -3,13 +3,13 @@
 use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::body::Body;
+use crate::body::{Path, Query};
 use crate::error::{ApiError, ApiResult};
 use crate::recorder::RecordError;
 use crate::routes::people::{current_status, may_act_for, rfc3339};
 use crate::scanning::{ScanAnswer, colour_zh, judge, same_city};
 use axum::Json;
 use axum::extract::State;
-use crate::body::{Path, Query};
 use axum::http::StatusCode;
 use healthcode_core::visits::{Direction, dwell_minutes, parameter_i64};
 use healthcode_pass::verify::Content;
@@ -597,10 +597,9 @@ async fn managed_venue(state: &AppState, caller: &Caller, id: &str) -> ApiResult
         account,
         role: Role::VenueManager,
     } = caller
+        && account.id != venue.manager_id
     {
-        if account.id != venue.manager_id {
-            return Err(ApiError::forbidden());
-        }
+        return Err(ApiError::forbidden());
     }
     Ok(venue)
 }

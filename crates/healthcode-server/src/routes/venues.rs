@@ -3,10 +3,10 @@
 use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::body::Body;
+use crate::body::{Path, Query};
 use crate::error::{ApiError, ApiResult};
 use axum::Json;
 use axum::extract::State;
-use crate::body::{Path, Query};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -205,10 +205,9 @@ pub async fn add_checkpoint(
         account,
         role: Role::VenueManager,
     } = &caller
+        && account.id != venue.manager_id
     {
-        if account.id != venue.manager_id {
-            return Err(ApiError::forbidden());
-        }
+        return Err(ApiError::forbidden());
     }
     if req.name.trim().is_empty() {
         return Err(ApiError::unprocessable(

@@ -4,6 +4,7 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::body::Body;
+use crate::body::{Path, Query};
 use crate::routes::people::{code_shown, current_status};
 use crate::routes::{appeals, cases, login, pass, people, scans};
 use crate::web::page::{
@@ -12,7 +13,6 @@ use crate::web::page::{
 use crate::web::session::{Posted, Web};
 use askama::Template;
 use axum::extract::State;
-use crate::body::{Path, Query};
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Redirect};
 use healthcode_core::identity::DocumentKind;

@@ -42,10 +42,9 @@ pub async fn serve(data_dir: &Path, database_url: Option<&str>, port: u16) -> Ch
             .get(format!("http://127.0.0.1:{port}/readyz"))
             .send()
             .await
+            && r.status().is_success()
         {
-            if r.status().is_success() {
-                return child;
-            }
+            return child;
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),

@@ -2,12 +2,12 @@
 
 use crate::AppState;
 use crate::body::Body;
+use crate::body::Path;
 use crate::routes::appeals;
 use crate::web::page::{Chrome, PageResult, local_time, render, see};
 use crate::web::session::{Posted, Web};
 use askama::Template;
 use axum::extract::State;
-use crate::body::Path;
 use serde::Deserialize;
 
 struct Row {

@@ -4,12 +4,12 @@
 use super::local_field;
 use crate::AppState;
 use crate::body::Body;
+use crate::body::Path;
 use crate::routes::{appeals, feeds};
 use crate::web::page::{Chrome, PageResult, local_time, render, see};
 use crate::web::session::{Posted, Web};
 use askama::Template;
 use axum::extract::State;
-use crate::body::Path;
 use serde::Deserialize;
 
 struct AreaRow {

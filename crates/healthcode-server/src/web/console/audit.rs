@@ -3,12 +3,12 @@
 
 use crate::AppState;
 use crate::auth::Role;
+use crate::body::Query;
 use crate::web::page::{Chrome, PageResult, render};
 use crate::web::resident::{AuditRow, audit_rows};
 use crate::web::session::Web;
 use askama::Template;
 use axum::extract::State;
-use crate::body::Query;
 use healthcode_store::AuditFilter;
 use serde::Deserialize;
 

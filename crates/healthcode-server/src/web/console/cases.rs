@@ -3,12 +3,12 @@
 use super::local_field;
 use crate::AppState;
 use crate::body::Body;
+use crate::body::{Path, Query};
 use crate::routes::cases;
 use crate::web::page::{Chrome, PageResult, local_time, render, see};
 use crate::web::session::{Posted, Web};
 use askama::Template;
 use axum::extract::State;
-use crate::body::{Path, Query};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

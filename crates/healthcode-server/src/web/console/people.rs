@@ -4,13 +4,13 @@
 use super::local_field;
 use crate::AppState;
 use crate::body::Body;
+use crate::body::{Path, Query};
 use crate::routes::people;
 use crate::web::page::{Chrome, CodeLook, PageResult, look, render, see};
 use crate::web::resident::{ReasonRow, document_kind, given};
 use crate::web::session::{Posted, Web};
 use askama::Template;
 use axum::extract::State;
-use crate::body::{Path, Query};
 use healthcode_store::Enrollment;
 use serde::Deserialize;
 use serde_json::{Value, json};

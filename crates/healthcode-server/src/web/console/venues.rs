@@ -3,12 +3,12 @@
 
 use crate::AppState;
 use crate::body::Body;
+use crate::body::Path;
 use crate::routes::venues;
 use crate::web::page::{Chrome, PageResult, render, see};
 use crate::web::session::{Posted, Web};
 use askama::Template;
 use axum::extract::State;
-use crate::body::Path;
 use serde::Deserialize;
 
 struct VenueRow {
