@@ -275,7 +275,9 @@ test('a day: enroll, green code, checkpoint admits, a case at the same venue tur
   await doctor.goto(node.base + '/console/risk-areas');
   await doctor.getByLabel('名称（公布用）').fill('滨江区某小区');
   await doctor.getByLabel('行政区划代码（6 位）').fill('330108');
-  await doctor.getByLabel('起始时间（北京时间）').fill('2020-04-01T08:00');
+  // Two days ago, China Standard Time, as the datetime-local field takes it.
+  const started = new Date(Date.now() - 2 * 86400e3 + 8 * 3600e3).toISOString().slice(0, 16);
+  await doctor.getByLabel('起始时间（北京时间）').fill(started);
   await doctor.getByLabel('法律依据').fill('杭防控〔2020〕9号');
   await doctor.getByRole('button', { name: '提议' }).click();
   await doctor.waitForURL(/\/console\/risk-areas$/);

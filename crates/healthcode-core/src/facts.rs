@@ -261,13 +261,18 @@ pub enum TimeProblem {
     Order(&'static str, &'static str),
 }
 
+/// A bound as a message shows it: to the second.
+fn shown(t: OffsetDateTime) -> String {
+    rfc3339(t.replace_nanosecond(0).unwrap_or(t))
+}
+
 impl TimeProblem {
     pub fn en(&self, bounds: &TimeBounds) -> String {
         match self {
-            TimeProblem::TooOld(f) => format!("{f} is earlier than {}", rfc3339(bounds.oldest)),
+            TimeProblem::TooOld(f) => format!("{f} is earlier than {}", shown(bounds.oldest)),
             TimeProblem::InFuture(f) => format!("{f} is in the future"),
             TimeProblem::TooFar(f) => {
-                format!("{f} is later than {}", rfc3339(bounds.latest_planned))
+                format!("{f} is later than {}", shown(bounds.latest_planned))
             }
             TimeProblem::Order(a, b) => format!("{a} is later than {b}"),
         }
@@ -276,13 +281,13 @@ impl TimeProblem {
     pub fn zh(&self, bounds: &TimeBounds) -> String {
         match self {
             TimeProblem::TooOld(f) => {
-                format!("{f} 早于可接受的最早时间 {}", rfc3339(bounds.oldest))
+                format!("{f} 早于可接受的最早时间 {}", shown(bounds.oldest))
             }
             TimeProblem::InFuture(f) => format!("{f} 不能是将来的时间"),
             TimeProblem::TooFar(f) => {
                 format!(
                     "{f} 晚于可接受的最晚时间 {}",
-                    rfc3339(bounds.latest_planned)
+                    shown(bounds.latest_planned)
                 )
             }
             TimeProblem::Order(a, b) => format!("{a} 不能晚于 {b}"),

@@ -333,6 +333,143 @@ impl Config {
     }
 }
 
+/// Collects every key whose value is out of its range, named as in the configuration file.
+struct Checks(Vec<String>);
+
+impl Checks {
+    fn range<T: PartialOrd + fmt::Display>(&mut self, key: &str, value: T, lo: T, hi: T) {
+        if value < lo || value > hi {
+            self.0.push(format!(
+                "{key} = {value} is out of range: it must be from {lo} to {hi}"
+            ));
+        }
+    }
+
+    fn check(&mut self, key: &str, ok: bool, why: &str) {
+        if !ok {
+            self.0.push(format!("{key}: {why}"));
+        }
+    }
+}
+
+impl Config {
+    /// Every value out of range, each naming its key; the node refuses to start with any, rather
+    /// than cap it silently or let time arithmetic overflow.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        const DAY: i64 = 86_400;
+        let mut c = Checks(Vec::new());
+        c.check(
+            "region",
+            self.region.len() == 6 && self.region.bytes().all(|b| b.is_ascii_digit()),
+            "a six-digit GB/T 2260 code, e.g. 330100",
+        );
+        if let Some(key) = &self.data_key {
+            c.check(
+                "data_key",
+                key.0.len() == 64 && key.0.bytes().all(|b| b.is_ascii_hexdigit()),
+                "64 hexadecimal characters (32 bytes)",
+            );
+        }
+        c.range(
+            "pass_validity_seconds",
+            self.pass_validity_seconds,
+            30,
+            3600,
+        );
+        c.range("max_body_bytes", self.max_body_bytes, 1024, 64 << 20);
+        c.range(
+            "batch_approval_threshold",
+            self.batch_approval_threshold,
+            1,
+            1_000_000,
+        );
+        let l = &self.login;
+        c.range("login.code_ttl_seconds", l.code_ttl_seconds, 60, 3600);
+        c.range("login.codes_per_hour", l.codes_per_hour, 1, 100);
+        c.range(
+            "login.codes_per_address_per_hour",
+            l.codes_per_address_per_hour,
+            1,
+            1_000_000,
+        );
+        c.range(
+            "login.codes_per_hour_overall",
+            l.codes_per_hour_overall,
+            1,
+            100_000_000,
+        );
+        c.range("login.max_attempts", l.max_attempts, 1, 20);
+        c.range("login.session_hours", l.session_hours, 1, 24 * 90);
+        c.range(
+            "login.staff_session_hours",
+            l.staff_session_hours,
+            1,
+            24 * 7,
+        );
+        c.check(
+            "login.code_phone_prefixes",
+            !l.code_phone_prefixes.is_empty(),
+            "at least one accepted number range",
+        );
+        c.range("facts.max_age_days", self.facts.max_age_days, 1, 3650);
+        let s = &self.scans;
+        c.range("scans.max_offline_hours", s.max_offline_hours, 1, 24 * 30);
+        c.range("scans.queue_rows", s.queue_rows, 1, 10_000_000);
+        c.range("scans.group_rows", s.group_rows, 1, 100_000);
+        c.range("scans.writers", s.writers, 0, 64);
+        c.range("scans.batch_max", s.batch_max, 1, 1_000_000);
+        c.range("scans.batch_body_bytes", s.batch_body_bytes, 1024, 1 << 30);
+        c.range(
+            "scans.retention_interval_seconds",
+            s.retention_interval_seconds,
+            0,
+            7 * 86_400,
+        );
+        let a = &self.admission;
+        c.range("admission.scans_in_flight", a.scans_in_flight, 0, 1_000_000);
+        c.range("admission.reads_in_flight", a.reads_in_flight, 0, 1_000_000);
+        c.range(
+            "admission.writes_in_flight",
+            a.writes_in_flight,
+            0,
+            1_000_000,
+        );
+        if let Some(token) = &self.metrics.token {
+            c.check(
+                "metrics.token",
+                token.0.len() >= 16,
+                "at least 16 characters",
+            );
+        }
+        let t = &self.tracing;
+        c.range("tracing.workers", t.workers, 0, 64);
+        c.range("tracing.lease_seconds", t.lease_seconds, 10, DAY);
+        c.range("tracing.poll_seconds", t.poll_seconds, 1, 3600);
+        c.range(
+            "tracing.schedule_interval_seconds",
+            t.schedule_interval_seconds,
+            0,
+            86_400,
+        );
+        let n = &self.notifications;
+        c.check(
+            "notifications.sender",
+            matches!(n.sender.as_str(), "log" | "none"),
+            "`log` or `none`",
+        );
+        c.range("notifications.poll_seconds", n.poll_seconds, 1, 3600);
+        c.range("notifications.max_attempts", n.max_attempts, 1, 100);
+        c.range("notifications.backoff_seconds", n.backoff_seconds, 1, DAY);
+        c.range(
+            "audit.anchor_interval_seconds",
+            self.audit.anchor_interval_seconds,
+            0,
+            86_400,
+        );
+        if c.0.is_empty() { Ok(()) } else { Err(c.0) }
+    }
+}
+
 fn toml_of(config: &Config) -> String {
     let mut out = String::new();
     let value = serde_json::to_value(config).unwrap_or_default();
@@ -381,6 +518,56 @@ mod tests {
             assert!(Config::load(Some(Path::new("bad.toml"))).is_err());
             Ok(())
         });
+    }
+
+    #[test]
+    fn values_out_of_range_are_refused_each_naming_its_key() {
+        assert_eq!(Config::default().validate(), Ok(()));
+        let mut c = Config {
+            pass_validity_seconds: 7200,
+            region: "33".into(),
+            ..Config::default()
+        };
+        c.scans.max_offline_hours = i64::MAX / 1000;
+        c.notifications.sender = "carrier-pigeon".into();
+        let problems = c.validate().unwrap_err();
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems[0].starts_with("region"), "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("pass_validity_seconds = 7200 is out of range")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("scans.max_offline_hours"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("notifications.sender"))
+        );
+    }
+
+    #[test]
+    fn every_key_is_in_the_operations_guide() {
+        let guide = include_str!("../../../docs/OPERATIONS.md");
+        let mut section = String::new();
+        let mut missing = Vec::new();
+        for line in Config::example().lines() {
+            let line = line.trim_start_matches("# ");
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = format!("{name}.");
+            } else if let Some((key, _)) = line.split_once(" = ") {
+                let key = format!("{section}{key}");
+                if !guide.contains(&format!("`{key}`")) {
+                    missing.push(key);
+                }
+            }
+        }
+        assert!(missing.is_empty(), "not in docs/OPERATIONS.md: {missing:?}");
     }
 
     #[test]

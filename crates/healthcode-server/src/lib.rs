@@ -66,6 +66,8 @@ pub enum StartError {
     DataDir(String, std::io::Error),
     #[error("the data key: {0}")]
     Key(#[from] healthcode_store::vault::VaultError),
+    #[error("the configuration: {0}")]
+    Config(String),
     #[error("the store: {0}")]
     Store(#[from] healthcode_store::StoreError),
     #[error("the policy: {0}")]
@@ -82,6 +84,9 @@ pub enum StartError {
 
 /// Opens the data directory, the data key, the store (applying migrations) and the policy.
 pub async fn open_state(config: Config) -> Result<AppState, StartError> {
+    config
+        .validate()
+        .map_err(|problems| StartError::Config(problems.join("; ")))?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
     let vault = match &config.data_key {

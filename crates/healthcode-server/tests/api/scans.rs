@@ -683,6 +683,7 @@ async fn past_capacity_scans_are_shed_at_once_while_reads_go_on() {
     let node = nodes_with(|c| c.scans.queue_rows = 2).await.remove(0);
     let official = node.staff("health_official").await;
     let manager = node.staff("venue_manager").await;
+    let admin = node.staff("admin").await;
     let metro = gate(&node, &manager, "metro").await;
     let phone = format!("136{:08}", PEOPLE.fetch_add(1, Ordering::SeqCst));
     let me = node.resident(&phone).await;
@@ -727,7 +728,7 @@ async fn past_capacity_scans_are_shed_at_once_while_reads_go_on() {
     while node.state.recorder.queued() < 2 {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let (_, metrics) = node.get("/metrics", &node.staff("admin").await).await;
+    let (_, metrics) = node.get("/metrics", &admin).await;
     assert!(
         metrics
             .as_str()
