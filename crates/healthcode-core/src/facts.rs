@@ -15,9 +15,11 @@ use time::{Date, OffsetDateTime};
 /// `self-declared` for a resident's own declarations).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Fact {
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,128}$")]
     pub id: String,
     #[serde(with = "time::serde::rfc3339")]
     pub recorded_at: OffsetDateTime,
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub legal_basis: String,
     #[serde(flatten)]
     pub body: FactBody,
@@ -285,10 +287,7 @@ impl TimeProblem {
             }
             TimeProblem::InFuture(f) => format!("{f} 不能是将来的时间"),
             TimeProblem::TooFar(f) => {
-                format!(
-                    "{f} 晚于可接受的最晚时间 {}",
-                    shown(bounds.latest_planned)
-                )
+                format!("{f} 晚于可接受的最晚时间 {}", shown(bounds.latest_planned))
             }
             TimeProblem::Order(a, b) => format!("{a} 不能晚于 {b}"),
         }

@@ -61,7 +61,8 @@ verification (`code`), error correction (`correction`). Errors are `{code, messa
         health::readyz,
         health::metrics,
     ),
-    modifiers(&BearerAuth)
+    components(schemas(feeds::LabResult, feeds::Itinerary)),
+    modifiers(&BearerAuth, &CommonResponses)
 )]
 pub struct ApiDoc;
 
@@ -81,6 +82,91 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// The answers every operation of a kind can give, added where its own annotation leaves them
+/// out, so the document lists each status the node really returns: an unreadable body, path or
+/// query; a missing or refused token; an unknown id; shedding under load.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let health = matches!(path.as_str(), "/healthz" | "/readyz" | "/metrics");
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let params = operation.parameters.as_deref().unwrap_or_default();
+                let in_path = params
+                    .iter()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Path));
+                let in_query = params
+                    .iter()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+                let mut common: Vec<(&str, &str)> = Vec::new();
+                if operation.request_body.is_some() {
+                    common.extend([
+                        ("400", "bad_json: the body is not JSON"),
+                        ("413", "too_large: the body is larger than the node takes"),
+                        (
+                            "415",
+                            "content_type: the body is not sent as application/json",
+                        ),
+                        (
+                            "422",
+                            "invalid_body, or a field the node refuses: the code says which",
+                        ),
+                    ]);
+                }
+                if in_path {
+                    common.extend([
+                        ("400", "bad_path: a path parameter cannot be read"),
+                        ("404", "not_found: nothing has this id"),
+                    ]);
+                }
+                if in_query {
+                    common.push(("400", "bad_query: the query string cannot be read"));
+                }
+                if operation.security.is_some() {
+                    common.extend([
+                        ("401", "unauthorized: no valid bearer token or session"),
+                        ("403", "forbidden: the caller's role may not do this"),
+                    ]);
+                }
+                if !health {
+                    common.push((
+                        "503",
+                        "overloaded: the node is at capacity for this class of request; try again after Retry-After",
+                    ));
+                }
+                for (status, description) in common {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error(description).into());
+                }
+            }
+        }
     }
 }
 

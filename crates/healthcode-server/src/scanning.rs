@@ -42,8 +42,6 @@ pub struct ScanAnswer {
     /// The region that issued the pass.
     pub region: Option<String>,
     pub reason: Why,
-    /// `entry` or `exit`.
-    #[schema(value_type = String)]
     pub direction: Direction,
     pub venue_id: String,
     pub scanned_at: String,

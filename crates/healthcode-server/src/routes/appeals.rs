@@ -20,15 +20,16 @@ use serde_json::{Value, json};
 #[serde(deny_unknown_fields)]
 pub struct AppealRequest {
     pub fact_id: String,
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub reason: String,
 }
 
 fn reason_required(reason: &str) -> ApiResult<()> {
-    if reason.trim().is_empty() {
+    if reason.trim().is_empty() || reason.chars().count() > 1000 {
         return Err(ApiError::unprocessable(
             "reason_required",
-            "give a reason",
-            "请填写理由",
+            "give a reason (at most 1,000 characters)",
+            "请填写理由（最多 1000 个字符）",
         ));
     }
     Ok(())
@@ -80,6 +81,7 @@ pub async fn open(State(state): State<AppState>, caller: Caller) -> ApiResult<Js
 #[serde(deny_unknown_fields)]
 pub struct Decision {
     pub outcome: AppealOutcome,
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -153,6 +155,7 @@ async fn waiver_of(state: &AppState, appeal: &Appeal) -> ApiResult<Option<Waiver
 #[serde(deny_unknown_fields)]
 pub struct Override {
     /// Why the appeal no longer binds: a new document or case number.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub legal_basis: String,
 }
 
@@ -179,26 +182,29 @@ pub async fn override_appeal(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BatchRequest {
+pub struct FactBatch {
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     legal_basis: String,
-    items: Vec<BatchRequestItem>,
+    items: Vec<FactBatchItem>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BatchRequestItem {
+pub struct FactBatchItem {
     person_id: String,
+    /// A fact as for `POST /people/{id}/facts`; `legal_basis` defaults to the batch's.
+    #[schema(value_type = Object)]
     fact: Value,
 }
 
 /// Facts about many people. Up to the configured threshold they land at once (all or none);
 /// above it the batch waits for a second official.
-#[utoipa::path(post, path = "/api/v1/facts/batch", tag = "facts", security(("bearer" = [])), request_body = BatchRequest,
+#[utoipa::path(post, path = "/api/v1/facts/batch", tag = "facts", security(("bearer" = [])), request_body = FactBatch,
     responses((status = 201, description = "applied at once"), (status = 202, body = Batch, description = "waiting for a second official"), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn submit_batch(
     State(state): State<AppState>,
     caller: Caller,
-    Body(req): Body<BatchRequest>,
+    Body(req): Body<FactBatch>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let now = state.now();
     let basis = recording::legal_basis(&req.legal_basis)?;

@@ -27,13 +27,17 @@ pub struct CaseRequest {
     /// Symptom onset (RFC 3339); the infectious window starts two days (a policy parameter)
     /// before it, or before the positive sample when there were no symptoms.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub onset_at: Option<String>,
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub sampled_at: Option<String>,
     /// When the case was isolated: the end of the infectious window.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub isolated_at: Option<String>,
     /// The case number or document it is recorded under.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub legal_basis: String,
 }
 

@@ -159,9 +159,12 @@ async fn deliver(
 #[serde(deny_unknown_fields)]
 pub struct LabResults {
     /// Rows as `LabResult`s; each is checked on its own.
-    #[schema(value_type = Vec<LabResult>)]
+    /// Each row a `LabResult`, checked on its own: a bad row is listed in the report's
+    /// `rejected`, and the good ones land.
+    #[schema(value_type = Vec<Value>)]
     results: Vec<Value>,
     /// The lab's report or batch number.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     legal_basis: String,
 }
 
@@ -176,9 +179,11 @@ pub struct LabResult {
     #[serde(default)]
     country: Option<String>,
     result: TestOutcome,
+    #[schema(format = DateTime)]
     sampled_at: String,
     /// When the lab reported it; the time of delivery when absent.
     #[serde(default)]
+    #[schema(format = DateTime)]
     reported_at: Option<String>,
 }
 
@@ -275,8 +280,11 @@ async fn lab_fact(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Itineraries {
-    #[schema(value_type = Vec<Itinerary>)]
+    /// Each record an `Itinerary`, checked on its own: a bad one is listed in the report's
+    /// `rejected`, and the good ones land.
+    #[schema(value_type = Vec<Value>)]
     records: Vec<Value>,
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     legal_basis: String,
 }
 
@@ -397,17 +405,22 @@ async fn itinerary_facts(
 #[serde(deny_unknown_fields)]
 pub struct RiskAreaRequest {
     /// GB/T 2260 code: a province or city covers the codes under it.
+    #[schema(pattern = r"^[0-9]{6}$")]
     pub region: String,
     /// One venue instead of a whole region.
     #[serde(default)]
     pub venue_id: Option<String>,
     /// The name published, e.g. 某某小区.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     pub level: RiskLevel,
+    #[schema(format = DateTime)]
     pub starts_at: String,
     /// Absent while the area lasts.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub ends_at: Option<String>,
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub legal_basis: String,
 }
 
@@ -440,11 +453,11 @@ pub async fn propose_risk_area(
         ));
     }
     let name = req.name.trim().to_owned();
-    if name.is_empty() {
+    if name.is_empty() || name.chars().count() > 100 {
         return Err(bad(
             "bad_name",
-            "a risk area needs a name",
-            "风险地区需要名称",
+            "a risk area needs a name of at most 100 characters",
+            "风险地区需要名称（最多 100 个字符）",
         ));
     }
     let starts_at = instant("starts_at", &req.starts_at)?;

@@ -81,12 +81,14 @@ impl FromRequestParts<AppState> for Client {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
+    #[schema(pattern = r"^(1[3-9][0-9]{9}|\+[0-9]{7,15})$")]
     pub phone: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(pattern = r"^(1[3-9][0-9]{9}|\+[0-9]{7,15})$")]
     pub phone: String,
     pub code: String,
 }

@@ -29,7 +29,9 @@ pub struct IssuedPass {
     text: String,
     colour: String,
     masked_name: String,
+    #[schema(format = DateTime)]
     issued_at: String,
+    #[schema(format = DateTime)]
     expires_at: String,
 }
 

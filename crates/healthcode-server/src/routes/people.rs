@@ -46,8 +46,10 @@ pub struct EnrollRequest {
     pub document_number: String,
     #[serde(default)]
     pub country: Option<String>,
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub name: String,
     #[serde(default)]
+    #[schema(pattern = r"^(1[3-9][0-9]{9}|\+[0-9]{7,15})$")]
     pub phone: Option<String>,
     /// Enrolls a child in the care of this (already enrolled) person.
     #[serde(default)]
@@ -58,7 +60,7 @@ pub struct EnrollRequest {
 /// their care; staff may enroll anyone. A resident ID checked by its check character is confirmed
 /// at once; other documents and children wait for staff to confirm them (审核中).
 #[utoipa::path(post, path = "/api/v1/people", tag = "people", security(("bearer" = [])), request_body = EnrollRequest,
-    responses((status = 201, body = Person), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = Person), (status = 404, body = crate::error::ErrorBody, description = "the guardian named is not enrolled"), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn enroll(
     State(state): State<AppState>,
     caller: Caller,
@@ -206,8 +208,10 @@ pub struct SearchRequest {
     pub country: Option<String>,
     /// … or a phone: the adult who uses it and the children in their care.
     #[serde(default)]
+    #[schema(pattern = r"^(1[3-9][0-9]{9}|\+[0-9]{7,15})$")]
     pub phone: Option<String>,
     /// Why the person is looked up: on the audit record the person reads.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub purpose: String,
 }
 
@@ -302,9 +306,11 @@ pub async fn status(
 pub struct DeclarationRequest {
     /// Degrees Celsius, e.g. 36.6.
     #[serde(default)]
+    #[schema(minimum = 30.0, maximum = 45.0)]
     pub temperature_c: Option<f64>,
     /// At most 20, each at most 64 characters, e.g. `cough`.
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub symptoms: Vec<String>,
     /// At most 200 characters.
     #[serde(default)]
@@ -316,6 +322,7 @@ pub struct DeclarationRequest {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Declared {
     pub id: String,
+    #[schema(format = DateTime)]
     pub recorded_at: String,
     pub checkin: DailyCheckin,
 }
@@ -475,11 +482,15 @@ pub const SELF_DECLARED: &str = "self-declared";
 #[serde(deny_unknown_fields)]
 pub struct TripRequest {
     /// Where from and to: a GB/T 2260 code or a place name (1 to 100 characters).
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub origin: String,
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub destination: String,
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub departed_at: Option<String>,
     /// RFC 3339; a planned trip lies ahead (at most a year).
+    #[schema(format = DateTime)]
     pub arrived_at: String,
     #[serde(default)]
     pub abroad: bool,

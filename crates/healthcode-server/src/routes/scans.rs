@@ -27,16 +27,17 @@ const FUTURE_SKEW: Duration = Duration::minutes(5);
 pub struct ScanRequest {
     /// The scanner's own id for this scan (1 to 64 characters): sending it again never records
     /// a second visit.
+    #[schema(min_length = 1, max_length = 64)]
     pub scan_id: String,
     /// The scanned text (`HCP1:…`).
     pub text: String,
     /// When the scan was made (RFC 3339); now when absent. An offline scan is judged at this
     /// time, if it is no older than the node's `scans.max_offline_hours`.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub scanned_at: Option<String>,
     /// `entry` (default) or `exit`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub direction: Option<Direction>,
 }
 
@@ -191,7 +192,7 @@ pub async fn scan(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BatchRequest {
+pub struct ScanBatch {
     /// Up to `scans.batch_max` (10,000) scans, each as for `POST /scans`, in any order.
     #[schema(value_type = Vec<Object>)]
     scans: Vec<Value>,
@@ -199,7 +200,7 @@ pub struct BatchRequest {
 
 /// One scan's result in a batch: its answer, or why it was refused.
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct BatchItem {
+pub struct ScanBatchItem {
     /// The scan's position in the request.
     index: usize,
     scan_id: Option<String>,
@@ -213,27 +214,27 @@ pub struct BatchItem {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct BatchResult {
+pub struct ScanBatchResult {
     /// Scans recorded now.
     recorded: usize,
     /// Scans recorded before (or twice in this batch): their first answer.
     duplicates: usize,
     /// Scans refused, each with its error.
     rejected: usize,
-    results: Vec<BatchItem>,
+    results: Vec<ScanBatchItem>,
 }
 
 /// A scanner that was offline syncs its scans: each is judged at its own `scanned_at` and gets
 /// its own result; duplicates get their first answer; bad entries are refused one by one.
-#[utoipa::path(post, path = "/api/v1/scans/batch", tag = "scans", security(("bearer" = [])), request_body = BatchRequest,
-    responses((status = 200, body = BatchResult), (status = 413, body = crate::error::ErrorBody),
+#[utoipa::path(post, path = "/api/v1/scans/batch", tag = "scans", security(("bearer" = [])), request_body = ScanBatch,
+    responses((status = 200, body = ScanBatchResult), (status = 413, body = crate::error::ErrorBody),
         (status = 503, body = crate::error::ErrorBody, description = "at capacity: retry after `Retry-After` seconds"),
         (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn batch(
     State(state): State<AppState>,
     caller: Caller,
-    Body(req): Body<BatchRequest>,
-) -> ApiResult<Json<BatchResult>> {
+    Body(req): Body<ScanBatch>,
+) -> ApiResult<Json<ScanBatchResult>> {
     let (checkpoint, venue) = checkpoint_of(&state, &caller).await?;
     let max = state.config.scans.batch_max;
     if req.scans.len() > max {
@@ -264,7 +265,7 @@ pub async fn batch(
         match prepared {
             Ok(scan) => {
                 ready.push((results.len(), scan));
-                results.push(BatchItem {
+                results.push(ScanBatchItem {
                     index,
                     scan_id,
                     status: 200,
@@ -272,7 +273,7 @@ pub async fn batch(
                     error: None,
                 });
             }
-            Err(e) => results.push(BatchItem {
+            Err(e) => results.push(ScanBatchItem {
                 index,
                 scan_id,
                 status: e.status.as_u16(),
@@ -296,7 +297,7 @@ pub async fn batch(
         }
         results[slot].answer = Some(answer_of(r)?);
     }
-    Ok(Json(BatchResult {
+    Ok(Json(ScanBatchResult {
         recorded: fresh,
         duplicates,
         rejected: results.iter().filter(|r| r.status != 200).count(),
@@ -319,7 +320,6 @@ pub struct CheckinRequest {
     pub region: Option<String>,
     /// `entry` (default) or `exit`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub direction: Option<Direction>,
 }
 
