@@ -8,6 +8,9 @@ while scans are shed (admission control, docs/OPERATIONS.md `[admission]`).
 Needs wrk (Debian: apt-get install wrk) and, for PostgreSQL, a server at
 $HEALTHCODE_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
 Usage: python3 bench/overload.py [seconds, default 20] [capacity connections, default 64] [store ...]
+Environment: OVERLOAD_CONNECTIONS (default ten times the capacity's connections) for the flood;
+OVERLOAD_SCAN_LISTENER=1 sends the scans to the node's checkpoint listener (`scans.listen`) while
+the probes use the main one.
 """
 import os, re, shutil, subprocess, sys, tempfile, time, urllib.request
 
@@ -62,6 +65,7 @@ def bench(store):
         subprocess.run(["psql", scans.PG, "-qc", f"CREATE DATABASE {db}"], check=True)
         args += ["--database-url", scans.PG.rsplit("/", 1)[0] + "/" + db]
     env = dict(os.environ, HEALTHCODE_PASS_VALIDITY_SECONDS="3600", RUST_LOG="info",
+               HEALTHCODE_LOGIN__CODES_PER_ADDRESS_PER_HOUR="1000",
                HEALTHCODE_LOGIN__LOG_CODES="true")
     env.pop("HEALTHCODE_TEST_DATABASE_URL", None)
     out = subprocess.run(args + ["accounts", "create", "--role", "admin", "--name", "bench"],
@@ -69,6 +73,10 @@ def bench(store):
     admin = re.search(r"token \(shown once; keep it secret\): (\S+)", out).group(1)
     port = scans.free_port()
     env["HEALTHCODE_LISTEN"] = f"127.0.0.1:{port}"
+    scan_port = port
+    if os.environ.get("OVERLOAD_SCAN_LISTENER"):
+        scan_port = scans.free_port()
+        env["HEALTHCODE_SCANS__LISTEN"] = f"127.0.0.1:{scan_port}"
     log = os.path.join(work, "node.log")
     node = subprocess.Popen(args + ["serve"], env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -94,13 +102,22 @@ def bench(store):
         single = os.path.join(work, "single.lua")
         open(single, "w").write(scans.LUA_SINGLE % {"passes": passes})
 
-        cap = wrk_run(base + "/api/v1/scans", scanner, single, conns=CONNS, threads=2, secs=10)
+        scan_base = f"http://127.0.0.1:{scan_port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(scan_base + "/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        cap = wrk_run(scan_base + "/api/v1/scans", scanner, single, conns=CONNS, threads=2, secs=10)
         capacity = parse(cap.communicate()[0])
-        print(f"{store:<9} capacity ({CONNS} connections, 10 s): {capacity[0]:.0f} scans/s  "
-              f"p50 {capacity[3]}  p99 {capacity[4]}", flush=True)
+        print(f"{store:<9} capacity ({CONNS} connections, 10 s): {(capacity[1] - capacity[2]) / 10:.0f} scans/s "
+              f"(and {capacity[2] / 10:.0f}/s shed)  p50 {capacity[3]}  p99 {capacity[4]}", flush=True)
         lines_before = sum(1 for _ in open(log, encoding="utf-8", errors="replace"))
 
-        flood = wrk_run(base + "/api/v1/scans", scanner, single, conns=CONNS * 10, threads=2)
+        flood_conns = int(os.environ.get("OVERLOAD_CONNECTIONS", CONNS * 10))
+        scan_base = f"http://127.0.0.1:{scan_port}"
+        flood = wrk_run(scan_base + "/api/v1/scans", scanner, single, conns=flood_conns, threads=2)
         time.sleep(1)  # the flood is on before the probes start
         probes = {
             "healthz": wrk_run(base + "/healthz", scanner, secs=SECS - 2),
@@ -110,7 +127,8 @@ def bench(store):
         }
         rps, total, shed, p50, p99, timeouts = parse(flood.communicate()[0])
         admitted = (total - shed) / SECS
-        print(f"{store:<9} overload ({CONNS * 10} connections, {SECS} s): offered {rps:.0f} req/s, "
+        where = "scan listener" if scan_port != port else "main listener"
+        print(f"{store:<9} overload ({flood_conns} connections to the {where}, {SECS} s): offered {rps:.0f} req/s, "
               f"admitted {admitted:.0f} scans/s, shed {shed / SECS:.0f}/s ({shed / max(total, 1):.0%}), "
               f"p50 {p50} p99 {p99}, timeouts {timeouts}", flush=True)
         for name, probe in probes.items():
@@ -118,7 +136,7 @@ def bench(store):
             print(f"{store:<9}   {name:<8} {prps:>8.0f} req/s  p50 {pp50:>8}  p99 {pp99:>8}  "
                   f"non-2xx {pbad}  timeouts {pto}", flush=True)
         lines = sum(1 for _ in open(log, encoding="utf-8", errors="replace")) - lines_before
-        metrics = urllib.request.urlopen(base + "/metrics").read().decode()
+        metrics = scans.call(base, "/metrics", admin, raw=True)
         counted = re.findall(r'healthcode_requests_shed_total\{class="scan"\} (\d+)', metrics)
         print(f"{store:<9}   log lines during the overload: {lines}; shed scans counted in /metrics: "
               f"{counted[0] if counted else 0}", flush=True)

@@ -2,7 +2,9 @@
 //! requests in flight, and a request over its class's bound is refused at once with 503 and
 //! `Retry-After`, before its body is read or its token looked up. So a flood of scans is shed
 //! for the price of a trivial request, while health checks (never limited) and reads (their
-//! own bound) go on. Shedding is counted in `/metrics`, not logged per request.
+//! own bound) go on. Shedding is counted in `/metrics`, not logged per request, and a refusal is
+//! held for `admission.shed_delay_ms` before it is sent, so clients that retry at once pace
+//! themselves instead of spinning.
 
 use crate::config::AdmissionConfig;
 use crate::error::ApiError;
@@ -53,6 +55,8 @@ pub struct Admission {
     scan: Option<Arc<Semaphore>>,
     read: Option<Arc<Semaphore>>,
     write: Option<Arc<Semaphore>>,
+    /// How long a refusal is held before it is sent (a timer: it costs no CPU).
+    shed_delay: std::time::Duration,
     metrics: Metrics,
 }
 
@@ -63,6 +67,7 @@ impl Admission {
             scan: bound(config.scans_in_flight),
             read: bound(config.reads_in_flight),
             write: bound(config.writes_in_flight),
+            shed_delay: std::time::Duration::from_millis(config.shed_delay_ms),
             metrics,
         }
     }
@@ -84,6 +89,9 @@ pub async fn admit(State(admission): State<Admission>, request: Request, next: N
         Ok(_permit) => next.run(request).await,
         Err(_) => {
             admission.metrics.add(SHED, class.label(), 1);
+            // A client that retries at once would otherwise turn the refusals themselves into
+            // the flood: held a moment, each connection asks at most a few times a second.
+            tokio::time::sleep(admission.shed_delay).await;
             ApiError::overloaded(1).into_response()
         }
     }

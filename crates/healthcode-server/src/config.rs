@@ -81,14 +81,17 @@ pub struct AdmissionConfig {
     pub reads_in_flight: usize,
     /// Other writes.
     pub writes_in_flight: usize,
+    /// How long a refusal is held before it is sent, in milliseconds.
+    pub shed_delay_ms: u64,
 }
 
 impl Default for AdmissionConfig {
     fn default() -> AdmissionConfig {
         AdmissionConfig {
-            scans_in_flight: 256,
+            scans_in_flight: 64,
             reads_in_flight: 512,
             writes_in_flight: 128,
+            shed_delay_ms: 250,
         }
     }
 }
@@ -182,6 +185,12 @@ pub struct ScanConfig {
     pub batch_body_bytes: usize,
     /// How often expired visits and scan receipts are removed, in seconds (0: never).
     pub retention_interval_seconds: u64,
+    /// A listener of the checkpoints' own (e.g. `0.0.0.0:8081`), served on threads of its own,
+    /// so a flood of scans does not queue ahead of residents' reads; the main listener serves
+    /// scans too.
+    pub listen: Option<String>,
+    /// Worker threads of the scan listener.
+    pub listen_threads: usize,
 }
 
 impl Default for ScanConfig {
@@ -194,6 +203,8 @@ impl Default for ScanConfig {
             batch_max: 10_000,
             batch_body_bytes: 8 * 1024 * 1024,
             retention_interval_seconds: 3600,
+            listen: None,
+            listen_threads: 1,
         }
     }
 }

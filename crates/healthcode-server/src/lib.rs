@@ -87,7 +87,7 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
     config
         .validate()
         .map_err(|problems| StartError::Config(problems.join("; ")))?;
-    std::fs::create_dir_all(&config.data_dir)
+    owner_only_dir(&config.data_dir)
         .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
     let vault = match &config.data_key {
         Some(hex) => Vault::from_hex(&hex.0)?,
@@ -123,6 +123,18 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
     })
 }
 
+/// Creates the data directory (keys, the SQLite files, the anchors) open to its owner only, or
+/// narrows an existing one to that.
+fn owner_only_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 pub fn router(state: AppState) -> Router {
     routes::router(state)
 }
@@ -130,45 +142,101 @@ pub fn router(state: AppState) -> Router {
 /// A bound, running node; dropping the handle does not stop it, `shutdown` does.
 pub struct Running {
     pub addr: std::net::SocketAddr,
-    shutdown: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The checkpoints' own listener (`scans.listen`), when configured.
+    pub scan_addr: Option<std::net::SocketAddr>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Running {
     /// Stops accepting, finishes the requests in flight, and waits.
     pub async fn shutdown(self) -> std::io::Result<()> {
-        let _ = self.shutdown.send(());
-        self.task.await.unwrap_or(Ok(()))
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            task.await.unwrap_or(Ok(()))?;
+        }
+        Ok(())
     }
 }
 
-/// Binds `config.listen` (port 0 for any) and serves until `shutdown` or the future given ends.
-pub async fn start(state: AppState) -> Result<Running, StartError> {
-    let listen = state.config.listen.clone();
-    let listener = TcpListener::bind(&listen)
+/// Serves the node's routes on `listener` until `stop` turns true.
+async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    // Each request knows the address it came from (the login-code limits count by it).
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        })
         .await
-        .map_err(|e| StartError::Listen(listen.clone(), e))?;
+}
+
+async fn bind(listen: &str) -> Result<(TcpListener, std::net::SocketAddr), StartError> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| StartError::Listen(listen.to_owned(), e))?;
     let addr = listener
         .local_addr()
-        .map_err(|e| StartError::Listen(listen, e))?;
-    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        .map_err(|e| StartError::Listen(listen.to_owned(), e))?;
+    Ok((listener, addr))
+}
+
+/// Binds `config.listen` (port 0 for any) and serves until `shutdown`. With `scans.listen`, the
+/// checkpoints' scans get a listener of their own, served by a runtime of its own on its own
+/// threads (`scans.listen_threads`) and a pool of database connections of its own: a flood of
+/// scans then competes with residents' reads and health checks only for the processor, as
+/// threads do, not in one queue of tasks or for one pool.
+pub async fn start(state: AppState) -> Result<Running, StartError> {
+    let (listener, addr) = bind(&state.config.listen).await?;
+    let scans = match &state.config.scans.listen {
+        Some(listen) => Some(bind(listen).await?),
+        None => None,
+    };
+    let (shutdown, stop) = tokio::sync::watch::channel(false);
     retention::spawn(state.clone());
     tracer::spawn(state.clone());
     notifier::spawn(state.clone());
     anchors::spawn(state.clone());
-    let app = router(state);
-    let task = tokio::spawn(async move {
-        // Each request knows the address it came from (the login-code limits count by it).
-        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
+    let mut tasks = vec![tokio::spawn(serve(state.clone(), listener, stop.clone()))];
+    let mut scan_addr = None;
+    if let Some((listener, bound)) = scans {
+        scan_addr = Some(bound);
+        // Scans look up their checkpoint's token through connections of their own.
+        let url = state.config.database_url();
+        let state = AppState {
+            store: state.store.with_own_pool(&url).await?,
+            ..state
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(state.config.scans.listen_threads.max(1))
+            .thread_name("scans")
+            .enable_all()
+            .build()
+            .map_err(|e| StartError::Listen(bound.to_string(), e))?;
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let listener = listener
+            .into_std()
+            .map_err(|e| StartError::Listen(bound.to_string(), e))?;
+        std::thread::Builder::new()
+            .name("scans-listener".into())
+            .spawn(move || {
+                let served = runtime.block_on(async move {
+                    serve(state, TcpListener::from_std(listener)?, stop).await
+                });
+                let _ = done.send(served);
             })
-            .await
-    });
+            .map_err(|e| StartError::Listen(bound.to_string(), e))?;
+        tasks.push(tokio::spawn(
+            async move { finished.await.unwrap_or(Ok(())) },
+        ));
+    }
     Ok(Running {
         addr,
+        scan_addr,
         shutdown,
-        task,
+        tasks,
     })
 }

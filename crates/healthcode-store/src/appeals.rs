@@ -3,6 +3,7 @@
 
 use crate::audit::{self, Actor};
 use crate::facts::insert;
+use crate::sealed::Sealed;
 use crate::{Store, StoreError, db, from_ms, ms, new_id};
 use healthcode_core::{Fact, FactBody};
 use serde::{Deserialize, Serialize};
@@ -46,7 +47,7 @@ type AppealRow = (
     String,
     String,
     String,
-    String,
+    Vec<u8>,
     String,
     i64,
     Option<i64>,
@@ -54,30 +55,35 @@ type AppealRow = (
     Option<String>,
 );
 
-const SELECT: &str = "SELECT id, person_id, fact_id, reason, state, created_at, decided_at, decided_by, decision_reason FROM appeals";
+const SELECT: &str = "SELECT id, person_id, fact_id, reason_sealed, state, created_at, decided_at, decided_by, decision_reason FROM appeals";
 
-fn appeal_from(row: AppealRow) -> Appeal {
-    let (
-        id,
-        person_id,
-        fact_id,
-        reason,
-        state,
-        created_at,
-        decided_at,
-        decided_by,
-        decision_reason,
-    ) = row;
-    Appeal {
-        id,
-        person_id,
-        fact_id,
-        reason,
-        state,
-        created_at: from_ms(created_at),
-        decided_at: decided_at.map(from_ms),
-        decided_by,
-        decision_reason,
+impl Store {
+    /// An appeal from its row, the resident's reason opened.
+    fn appeal_from(&self, row: AppealRow) -> Result<Appeal, StoreError> {
+        let (
+            id,
+            person_id,
+            fact_id,
+            reason,
+            state,
+            created_at,
+            decided_at,
+            decided_by,
+            decision_reason,
+        ) = row;
+        let reason = String::from_utf8(self.open_sealed(Sealed::AppealReason, &id, &reason)?)
+            .map_err(|e| StoreError::Corrupt(format!("appeal {id}: {e}")))?;
+        Ok(Appeal {
+            id,
+            person_id,
+            fact_id,
+            reason,
+            state,
+            created_at: from_ms(created_at),
+            decided_at: decided_at.map(from_ms),
+            decided_by,
+            decision_reason,
+        })
     }
 }
 
@@ -105,13 +111,13 @@ impl Store {
         db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin().await?;
             let inserted = sqlx::query(
-                "INSERT INTO appeals (id, person_id, fact_id, reason, state, created_at) \
-                 SELECT $1, $2, $3, $4, 'open', $5 WHERE EXISTS (SELECT 1 FROM facts WHERE id = $3 AND person_id = $2)",
+                "INSERT INTO appeals (id, person_id, fact_id, reason, reason_sealed, state, created_at) \
+                 SELECT $1, $2, $3, '', $4, 'open', $5 WHERE EXISTS (SELECT 1 FROM facts WHERE id = $3 AND person_id = $2)",
             )
             .bind(&appeal.id)
             .bind(person_id)
             .bind(fact_id)
-            .bind(reason)
+            .bind(self.seal(Sealed::AppealReason, &appeal.id, reason.as_bytes()))
             .bind(ms(now))
             .execute(&mut *tx)
             .await?;
@@ -129,7 +135,7 @@ impl Store {
         let row: Option<AppealRow> = db::with_pool!(&self.backend, pool => {
             sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?
         });
-        Ok(row.map(appeal_from))
+        row.map(|r| self.appeal_from(r)).transpose()
     }
 
     /// A person's appeals, oldest first.
@@ -138,7 +144,7 @@ impl Store {
         let rows: Vec<AppealRow> = db::with_pool!(&self.backend, pool => {
             sqlx::query_as(&sql).bind(person_id).fetch_all(pool).await?
         });
-        Ok(rows.into_iter().map(appeal_from).collect())
+        rows.into_iter().map(|r| self.appeal_from(r)).collect()
     }
 
     /// Open appeals, oldest first: an official's queue.
@@ -147,7 +153,7 @@ impl Store {
         let rows: Vec<AppealRow> = db::with_pool!(&self.backend, pool => {
             sqlx::query_as(&sql).bind(limit).fetch_all(pool).await?
         });
-        Ok(rows.into_iter().map(appeal_from).collect())
+        rows.into_iter().map(|r| self.appeal_from(r)).collect()
     }
 
     /// Decides an open appeal. Retracting records a retraction fact naming the contested fact, in
@@ -195,7 +201,7 @@ impl Store {
                 format!("appeal {id}: {} ({reason})", outcome.as_str()));
             if outcome == AppealOutcome::FactRetracted {
                 let mut chain = audit::Chain::default();
-                insert!(tx, chain, &appeal.person_id, &retraction, actor, now);
+                insert!(self, tx, chain, &appeal.person_id, &retraction, actor, now);
                 audit::close!(tx, chain);
                 if let Some(waiver) = waiver {
                     crate::waivers::insert_waiver!(tx, waiver, now);

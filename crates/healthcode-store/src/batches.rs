@@ -3,6 +3,7 @@
 
 use crate::audit::{self, Actor};
 use crate::facts::insert;
+use crate::sealed::Sealed;
 use crate::{Store, StoreError, db, from_ms, ms, new_id};
 use healthcode_core::Fact;
 use serde::{Deserialize, Serialize};
@@ -64,18 +65,18 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<Batch, StoreError> {
         let id = new_id();
-        let json = serde_json::to_string(items).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sealed = self.seal_json(Sealed::BatchItems, &id, items)?;
         let size = items.len() as i64;
         db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO batches (id, created_by, legal_basis, items, size, state, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'awaiting_approval', $6)",
+                "INSERT INTO batches (id, created_by, legal_basis, items, items_sealed, size, state, created_at) \
+                 VALUES ($1, $2, $3, '', $4, $5, 'awaiting_approval', $6)",
             )
             .bind(&id)
             .bind(&actor.id)
             .bind(legal_basis)
-            .bind(&json)
+            .bind(&sealed)
             .bind(size)
             .bind(ms(now))
             .execute(&mut *tx)
@@ -126,7 +127,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             let mut chain = audit::Chain::default();
             for item in items {
-                insert!(tx, chain, &item.person_id, &item.fact, actor, now);
+                insert!(self, tx, chain, &item.person_id, &item.fact, actor, now);
             }
             audit::close!(tx, chain);
             tx.commit().await?;
@@ -142,8 +143,8 @@ impl Store {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<(Batch, Vec<BatchItem>), StoreError> {
-        let (created_by, items): (String, String) = db::with_pool!(&self.backend, pool => {
-            sqlx::query_as("SELECT created_by, items FROM batches WHERE id = $1")
+        let (created_by, items): (String, Vec<u8>) = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as("SELECT created_by, items_sealed FROM batches WHERE id = $1")
                 .bind(id)
                 .fetch_optional(pool)
                 .await?
@@ -154,8 +155,7 @@ impl Store {
                 "a batch needs a second official: its proposer cannot approve it".into(),
             ));
         }
-        let mut items: Vec<BatchItem> =
-            serde_json::from_str(&items).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut items: Vec<BatchItem> = self.open_json(Sealed::BatchItems, id, &items)?;
         // The facts are on record from the approval, not from the proposal.
         for item in &mut items {
             item.fact.recorded_at = now;
@@ -176,7 +176,7 @@ impl Store {
             let mut chain = audit::Chain::default();
             audit::chain!(tx, chain, ms(now), actor, "batch.approve", None, format!("batch {id} proposed by {created_by}"));
             for item in &items {
-                insert!(tx, chain, &item.person_id, &item.fact, actor, now);
+                insert!(self, tx, chain, &item.person_id, &item.fact, actor, now);
             }
             audit::close!(tx, chain);
             tx.commit().await?;

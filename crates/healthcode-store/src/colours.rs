@@ -5,7 +5,7 @@
 
 use crate::audit::{self, Actor};
 use crate::db::{BeginWrite, CHUNK};
-use crate::facts::{PersonFactRow, group_facts};
+use crate::facts::PersonFactRow;
 use crate::traces::numbered;
 use crate::{Outbox, Store, StoreError, db, ms, new_id};
 use healthcode_core::notice::colour_change;
@@ -166,7 +166,7 @@ impl Store {
     ) -> Result<Histories, StoreError> {
         let (facts, kept): (Vec<PersonFactRow>, Vec<KeptRow>) = db::with_pool!(&self.backend, pool => {
             let facts = sqlx::query_as(
-                "SELECT person_id, id, body, recorded_at, legal_basis FROM facts \
+                "SELECT person_id, id, body_sealed, recorded_at, legal_basis FROM facts \
                  WHERE person_id > $1 AND person_id <= $2 ORDER BY person_id, recorded_at, id",
             )
             .bind(after)
@@ -183,7 +183,7 @@ impl Store {
             (facts, kept)
         });
         let mut out = Histories::default();
-        group_facts(facts, &mut out.facts)?;
+        self.group_facts(facts, &mut out.facts)?;
         out.kept = kept
             .into_iter()
             .map(|(person, colour, next_change)| (person, kept_colour(&colour, next_change)))

@@ -43,6 +43,9 @@ impl Backend {
             POSTGRES_MIGRATIONS.run(&pool).await?;
             Ok(Backend::Postgres(pool))
         } else if url.starts_with("sqlite:") {
+            if let Some(file) = sqlite_file(url)? {
+                owner_only(&file)?;
+            }
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -85,6 +88,34 @@ pub(crate) fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, Store
     }
     let options = SqliteConnectOptions::from_str(url)?;
     Ok(Some(options.get_filename().to_path_buf()))
+}
+
+/// Creates the database file readable and writable by its owner only, or narrows an existing
+/// one (and its journal files) to that. SQLite gives the journal files it creates the database
+/// file's mode.
+fn owner_only(file: &std::path::Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let io = |e: std::io::Error| StoreError::Config(format!("{}: {e}", file.display()));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(file)
+            .map_err(io)?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let path = std::path::PathBuf::from(format!("{}{suffix}", file.display()));
+            if path.exists() {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io)?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
 }
 
 /// Rows per multi-row INSERT: 7 and 15 columns stay far below both stores' bind limits.

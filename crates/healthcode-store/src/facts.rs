@@ -1,24 +1,24 @@
 //! Facts: append-only, each written with its audit entry in one transaction.
 
 use crate::audit::{self, Actor};
+use crate::sealed::Sealed;
 use crate::{Store, StoreError, db, from_ms};
 use healthcode_core::{Fact, FactBody};
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
-type FactRow = (String, String, i64, String);
+type FactRow = (String, Vec<u8>, i64, String);
 
-/// Inserts a fact and its audit entry (on `$chain`, closed before the transaction commits)
-/// inside an open transaction.
+/// Inserts a fact (its body sealed by `$store`) and its audit entry (on `$chain`, closed before
+/// the transaction commits) inside an open transaction.
 macro_rules! insert {
-    ($tx:expr, $chain:expr, $person_id:expr, $fact:expr, $actor:expr, $now:expr) => {{
+    ($store:expr, $tx:expr, $chain:expr, $person_id:expr, $fact:expr, $actor:expr, $now:expr) => {{
         let fact: &healthcode_core::Fact = $fact;
         let person_id: &str = $person_id;
-        let body = serde_json::to_string(&fact.body)
-            .map_err(|e| $crate::StoreError::Corrupt(e.to_string()))?;
+        let body = $store.seal_json($crate::sealed::Sealed::FactBody, &fact.id, &fact.body)?;
         sqlx::query(
-            "INSERT INTO facts (id, person_id, kind, body, recorded_at, legal_basis, actor) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO facts (id, person_id, kind, body, body_sealed, recorded_at, legal_basis, actor) \
+             VALUES ($1, $2, $3, '', $4, $5, $6, $7)",
         )
         .bind(&fact.id)
         .bind(person_id)
@@ -78,7 +78,7 @@ impl Store {
         db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin().await?;
             let mut chain = audit::Chain::default();
-            insert!(tx, chain, person_id, fact, actor, now);
+            insert!(self, tx, chain, person_id, fact, actor, now);
             audit::close!(tx, chain);
             tx.commit().await?;
         });
@@ -89,7 +89,7 @@ impl Store {
     pub async fn facts(&self, person_id: &str) -> Result<Vec<Fact>, StoreError> {
         let rows: Vec<FactRow> = db::with_pool!(&self.backend, pool => {
             sqlx::query_as(
-                "SELECT id, body, recorded_at, legal_basis FROM facts WHERE person_id = $1 ORDER BY recorded_at, id",
+                "SELECT id, body_sealed, recorded_at, legal_basis FROM facts WHERE person_id = $1 ORDER BY recorded_at, id",
             )
             .bind(person_id)
             .fetch_all(pool)
@@ -97,7 +97,7 @@ impl Store {
         });
         rows.into_iter()
             .map(|(id, body, recorded_at, legal_basis)| {
-                fact_from(id, &body, recorded_at, legal_basis)
+                self.fact_from(id, &body, recorded_at, legal_basis)
             })
             .collect()
     }
@@ -110,7 +110,7 @@ impl Store {
         let mut out: HashMap<String, Vec<Fact>> = HashMap::new();
         for chunk in person_ids.chunks(crate::db::CHUNK) {
             let sql = format!(
-                "SELECT person_id, id, body, recorded_at, legal_basis FROM facts WHERE person_id IN ({}) \
+                "SELECT person_id, id, body_sealed, recorded_at, legal_basis FROM facts WHERE person_id IN ({}) \
                  ORDER BY person_id, recorded_at, id",
                 crate::traces::numbered(1, chunk.len())
             );
@@ -121,39 +121,43 @@ impl Store {
                 }
                 q.fetch_all(pool).await?
             });
-            group_facts(rows, &mut out)?;
+            self.group_facts(rows, &mut out)?;
         }
         Ok(out)
     }
 }
 
-/// A fact as read with its person: (person, id, body, recorded_at, legal_basis).
-pub(crate) type PersonFactRow = (String, String, String, i64, String);
+/// A fact as read with its person: (person, id, sealed body, recorded_at, legal_basis).
+pub(crate) type PersonFactRow = (String, String, Vec<u8>, i64, String);
 
-/// Adds facts read with their person to each person's list, in the order read.
-pub(crate) fn group_facts(
-    rows: Vec<PersonFactRow>,
-    into: &mut HashMap<String, Vec<Fact>>,
-) -> Result<(), StoreError> {
-    for (person, id, body, recorded_at, legal_basis) in rows {
-        let fact = fact_from(id, &body, recorded_at, legal_basis)?;
-        into.entry(person).or_default().push(fact);
+impl Store {
+    /// Adds facts read with their person to each person's list, in the order read.
+    pub(crate) fn group_facts(
+        &self,
+        rows: Vec<PersonFactRow>,
+        into: &mut HashMap<String, Vec<Fact>>,
+    ) -> Result<(), StoreError> {
+        for (person, id, body, recorded_at, legal_basis) in rows {
+            let fact = self.fact_from(id, &body, recorded_at, legal_basis)?;
+            into.entry(person).or_default().push(fact);
+        }
+        Ok(())
     }
-    Ok(())
-}
 
-pub(crate) fn fact_from(
-    id: String,
-    body: &str,
-    recorded_at: i64,
-    legal_basis: String,
-) -> Result<Fact, StoreError> {
-    let body: FactBody =
-        serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("fact {id}: {e}")))?;
-    Ok(Fact {
-        id,
-        recorded_at: from_ms(recorded_at),
-        legal_basis,
-        body,
-    })
+    /// A fact from its row, its body opened.
+    pub(crate) fn fact_from(
+        &self,
+        id: String,
+        body: &[u8],
+        recorded_at: i64,
+        legal_basis: String,
+    ) -> Result<Fact, StoreError> {
+        let body: FactBody = self.open_json(Sealed::FactBody, &id, body)?;
+        Ok(Fact {
+            id,
+            recorded_at: from_ms(recorded_at),
+            legal_basis,
+            body,
+        })
+    }
 }

@@ -5,7 +5,8 @@
 use crate::audit::{self, Actor};
 use crate::batches::BatchItem;
 use crate::db::{BeginWrite, CHUNK};
-use crate::facts::insert;
+use crate::facts::{PersonFactRow, insert};
+use crate::sealed::Sealed;
 use crate::traces::numbered;
 use crate::{Batch, Store, StoreError, db, from_ms, ms};
 use healthcode_core::{Fact, FactBody};
@@ -91,31 +92,26 @@ impl Store {
                 let mut tx = pool.begin_write().await?;
                 let mut chain = audit::Chain::default();
                 let sql = format!(
-                    "SELECT id, person_id, body FROM facts WHERE id IN ({})",
+                    "SELECT id, person_id, body_sealed FROM facts WHERE id IN ({})",
                     numbered(1, chunk.len())
                 );
-                let mut q = sqlx::query_as::<_, (String, String, String)>(&sql);
+                let mut q = sqlx::query_as::<_, (String, String, Vec<u8>)>(&sql);
                 for item in chunk {
                     q = q.bind(&item.fact.id);
                 }
-                let mut held: HashMap<String, (String, String)> = q
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .map(|(id, person, body)| (id, (person, body)))
-                    .collect();
+                let mut held: HashMap<String, (String, FactBody)> = HashMap::new();
+                for (id, person, body) in q.fetch_all(&mut *tx).await? {
+                    let body = self.open_json(Sealed::FactBody, &id, &body)?;
+                    held.insert(id, (person, body));
+                }
                 for item in chunk {
-                    let body = serde_json::to_string(&item.fact.body)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                     if let Some((person, held_body)) = held.get(&item.fact.id) {
-                        let same = *person == item.person_id
-                            && serde_json::from_str::<FactBody>(held_body).ok().as_ref()
-                                == Some(&item.fact.body);
+                        let same = *person == item.person_id && *held_body == item.fact.body;
                         out.push(if same { Delivered::Duplicate } else { Delivered::Conflict });
                         continue;
                     }
-                    insert!(tx, chain, &item.person_id, &item.fact, actor, now);
-                    held.insert(item.fact.id.clone(), (item.person_id.clone(), body));
+                    insert!(self, tx, chain, &item.person_id, &item.fact, actor, now);
+                    held.insert(item.fact.id.clone(), (item.person_id.clone(), item.fact.body.clone()));
                     out.push(Delivered::Recorded);
                 }
                 audit::close!(tx, chain);
@@ -167,26 +163,16 @@ impl Store {
 
     /// Every itinerary fact on record: (person, fact), for matching against a risk area.
     pub async fn itinerary_facts(&self) -> Result<Vec<(String, Fact)>, StoreError> {
-        let rows: Vec<(String, String, String, i64, String)> = db::with_pool!(&self.backend, pool => {
+        let rows: Vec<PersonFactRow> = db::with_pool!(&self.backend, pool => {
             sqlx::query_as(
-                "SELECT person_id, id, body, recorded_at, legal_basis FROM facts WHERE kind = 'itinerary'",
+                "SELECT person_id, id, body_sealed, recorded_at, legal_basis FROM facts WHERE kind = 'itinerary'",
             )
             .fetch_all(pool)
             .await?
         });
         rows.into_iter()
             .map(|(person, id, body, recorded_at, legal_basis)| {
-                let body: FactBody = serde_json::from_str(&body)
-                    .map_err(|e| StoreError::Corrupt(format!("fact {id}: {e}")))?;
-                Ok((
-                    person,
-                    Fact {
-                        id,
-                        recorded_at: from_ms(recorded_at),
-                        legal_basis,
-                        body,
-                    },
-                ))
+                Ok((person, self.fact_from(id, &body, recorded_at, legal_basis)?))
             })
             .collect()
     }

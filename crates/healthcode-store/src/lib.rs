@@ -15,6 +15,7 @@ mod facts;
 mod feeds;
 mod outbox;
 mod people;
+mod sealed;
 mod sqlite_reads;
 mod traces;
 pub mod vault;
@@ -111,11 +112,22 @@ impl Store {
     /// Connects to `url` (`sqlite://PATH` or `postgres://…`) and applies migrations.
     pub async fn open(url: &str, vault: Vault) -> Result<Store, StoreError> {
         let backend = Backend::connect(url).await?;
-        Ok(Store {
+        let store = Store {
             readers: db::sqlite_file(url)?.map(sqlite_reads::Readers::new),
             backend,
             vault,
             partitions: Default::default(),
+        };
+        store.seal_clear_records().await?;
+        Ok(store)
+    }
+
+    /// The same store through a pool of connections of its own: a class of requests that can
+    /// flood (checkpoint scans) then never holds a connection another class waits for.
+    pub async fn with_own_pool(&self, url: &str) -> Result<Store, StoreError> {
+        Ok(Store {
+            backend: Backend::connect(url).await?,
+            ..self.clone()
         })
     }
 

@@ -218,13 +218,13 @@ impl Store {
             type CaseRow = (
                 i64,
                 Option<String>,
-                Option<String>,
+                Option<Vec<u8>>,
                 Option<i64>,
                 Option<String>,
             );
             let (runs, person_id, body, recorded_at, legal_basis): CaseRow = db::with_pool!(&self.backend, pool => {
                 sqlx::query_as(
-                    "SELECT t.runs, f.person_id, f.body, f.recorded_at, f.legal_basis FROM traces t \
+                    "SELECT t.runs, f.person_id, f.body_sealed, f.recorded_at, f.legal_basis FROM traces t \
                      LEFT JOIN facts f ON f.id = t.case_id WHERE t.case_id = $1",
                 )
                 .bind(&case_id)
@@ -238,15 +238,8 @@ impl Store {
                     .await?;
                 continue;
             };
-            let body: FactBody = serde_json::from_str(&body)
-                .map_err(|e| StoreError::Corrupt(format!("fact {case_id}: {e}")))?;
             return Ok(Some(TraceJob {
-                case: Fact {
-                    id: case_id.clone(),
-                    recorded_at: from_ms(recorded_at),
-                    legal_basis,
-                    body,
-                },
+                case: self.fact_from(case_id.clone(), &body, recorded_at, legal_basis)?,
                 case_id,
                 person_id,
                 runs,
@@ -537,9 +530,9 @@ impl Store {
                                 reason: format!("superseded by {}", c.fact.id),
                             },
                         };
-                        insert!(tx, chain, &c.person_id, &retraction, actor, now);
+                        insert!(self, tx, chain, &c.person_id, &retraction, actor, now);
                     }
-                    insert!(tx, chain, &c.person_id, &c.fact, actor, now);
+                    insert!(self, tx, chain, &c.person_id, &c.fact, actor, now);
                     sqlx::query(
                         "INSERT INTO contact_facts (contact_person, level, case_person, fact_id, digest, exposure_end) \
                          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (contact_person, level) DO UPDATE \
@@ -589,16 +582,16 @@ impl Store {
                 let mut tx = pool.begin_write().await?;
                 let mut chain = audit::Chain::default();
                 let sql = format!(
-                    "SELECT c.contact_person, c.level, f.id, f.body, f.recorded_at, f.legal_basis \
+                    "SELECT c.contact_person, c.level, f.id, f.body_sealed, f.recorded_at, f.legal_basis \
                      FROM contact_facts c JOIN facts f ON f.id = c.fact_id WHERE c.contact_person IN ({})",
                     numbered(1, chunk.len())
                 );
-                let mut q = sqlx::query_as::<_, (String, i64, String, String, i64, String)>(&sql);
+                let mut q = sqlx::query_as::<_, (String, i64, String, Vec<u8>, i64, String)>(&sql);
                 for (person,) in chunk {
                     q = q.bind(person);
                 }
                 for (person, level, id, body, recorded_at, basis) in q.fetch_all(&mut *tx).await? {
-                    let fact = crate::facts::fact_from(id, &body, recorded_at, basis)?;
+                    let fact = self.fact_from(id, &body, recorded_at, basis)?;
                     let FactBody::Contact { case_id: named, .. } = &fact.body else {
                         continue;
                     };
@@ -614,7 +607,7 @@ impl Store {
                             reason: format!("case {case_id} was retracted"),
                         },
                     };
-                    insert!(tx, chain, &person, &retraction, actor, now);
+                    insert!(self, tx, chain, &person, &retraction, actor, now);
                     sqlx::query("DELETE FROM contact_facts WHERE contact_person = $1 AND level = $2")
                         .bind(&person)
                         .bind(level)

@@ -489,25 +489,183 @@ async fn the_database_file_holds_no_plaintext_identity() {
     )
     .await
     .unwrap();
-    store
-        .enroll(&adult(), &Actor::new("self", "resident", "enrollment"), NOW)
-        .await
-        .unwrap();
+    let me = Actor::new("self", "resident", "enrollment");
+    let person = store.enroll(&adult(), &me, NOW).await.unwrap();
+    health_records(&store, &person.id).await;
     store.close().await;
     let mut bytes = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
-        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+        let path = entry.unwrap().path();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{} is open to others", path.display());
+        }
+        bytes.extend(std::fs::read(path).unwrap());
     }
     assert!(
         bytes.windows(3).any(|w| w == b"002"),
         "the document tail is kept for passes"
     );
-    for secret in ["张三丰", "11010519491231002X", "13800138000"] {
+    for secret in ["张三丰", "11010519491231002X", "13800138000"]
+        .into_iter()
+        .chain(HEALTH_SECRETS)
+    {
         let needle = secret.as_bytes();
         assert!(
             !bytes.windows(needle.len()).any(|w| w == needle),
             "{secret} found in the database files"
         );
+    }
+}
+
+/// What a declaration, an appeal and a staged batch say about a person's health.
+const HEALTH_SECRETS: [&str; 4] = [
+    "望京街道幸福里9号",
+    "持续低烧",
+    "那天我在外婆家",
+    "华南海鲜市场",
+];
+
+/// Records a declaration, an appeal against a contact fact and a staged batch for `person`, each
+/// carrying one of `HEALTH_SECRETS`.
+async fn health_records(store: &Store, person: &str) {
+    let declaration = fact(
+        "d1",
+        serde_json::json!({"type": "declaration", "temperature_decicelsius": 378,
+        "symptoms": [HEALTH_SECRETS[1]], "address": HEALTH_SECRETS[0]}),
+    );
+    store
+        .record_fact(person, &declaration, &official(), NOW)
+        .await
+        .unwrap();
+    store
+        .record_fact(person, &close_contact("c1"), &official(), NOW)
+        .await
+        .unwrap();
+    let me = Actor::new("self", "resident", "appeal");
+    store
+        .file_appeal(person, "c1", HEALTH_SECRETS[2], &me, NOW)
+        .await
+        .unwrap();
+    let mut stay = close_contact("b1");
+    if let healthcode_core::FactBody::Contact { venue, .. } = &mut stay.body {
+        *venue = HEALTH_SECRETS[3].into();
+    }
+    let item = healthcode_store::BatchItem {
+        person_id: person.into(),
+        fact: stay,
+    };
+    store
+        .propose_batch("CDC notice 2020-17", &[item], &official(), NOW)
+        .await
+        .unwrap();
+}
+
+/// Rows of `table` where `condition` holds, on either store.
+async fn count(store: &Store, table: &str, condition: &str) -> u64 {
+    store
+        .execute_raw(&format!("UPDATE {table} SET id = id WHERE {condition}"))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn health_records_are_sealed_and_bound_to_their_row() {
+    for store in stores().await {
+        let me = Actor::new("self", "resident", "enrollment");
+        let person = store.enroll(&adult(), &me, NOW).await.unwrap();
+        health_records(&store, &person.id).await;
+        let name = store.backend_name();
+        for (table, clear) in [
+            ("facts", "body"),
+            ("appeals", "reason"),
+            ("batches", "items"),
+        ] {
+            assert_eq!(
+                count(&store, table, &format!("{clear} <> ''")).await,
+                0,
+                "{name}: {table}"
+            );
+            assert_eq!(
+                count(&store, table, &format!("{clear}_sealed IS NULL")).await,
+                0,
+                "{name}: {table}"
+            );
+        }
+        let facts = store.facts(&person.id).await.unwrap();
+        let declared = facts.iter().find(|f| f.id == "d1").unwrap();
+        assert!(
+            matches!(&declared.body, healthcode_core::FactBody::Declaration { address: Some(a), .. } if a == HEALTH_SECRETS[0]),
+            "{name}: {declared:?}"
+        );
+        let appeals = store.appeals_of(&person.id).await.unwrap();
+        assert_eq!(appeals[0].reason, HEALTH_SECRETS[2], "{name}");
+
+        // A sealed body copied into another fact's row does not open there.
+        store
+            .execute_raw(
+                "UPDATE facts SET body_sealed = (SELECT body_sealed FROM facts WHERE id = 'c1') WHERE id = 'd1'",
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(store.facts(&person.id).await, Err(StoreError::Corrupt(_))),
+            "{name}"
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn rows_an_earlier_version_wrote_in_clear_are_sealed_when_the_store_opens() {
+    for store in stores().await {
+        let me = Actor::new("self", "resident", "enrollment");
+        let person = store.enroll(&adult(), &me, NOW).await.unwrap();
+        let body = format!(
+            r#"{{"type":"declaration","symptoms":["{}"],"address":"{}"}}"#,
+            HEALTH_SECRETS[1], HEALTH_SECRETS[0]
+        );
+        let contact = serde_json::to_string(&close_contact("c1").body).unwrap();
+        for (id, kind, body) in [
+            ("d1", "declarations", body.as_str()),
+            ("c1", "contacts", contact.as_str()),
+        ] {
+            store
+                .execute_raw(&format!(
+                    "INSERT INTO facts (id, person_id, kind, body, recorded_at, legal_basis, actor) \
+                     VALUES ('{id}', '{}', '{kind}', '{body}', 0, 'old', 'acct-official')",
+                    person.id
+                ))
+                .await
+                .unwrap();
+        }
+        store
+            .execute_raw(&format!(
+                "INSERT INTO appeals (id, person_id, fact_id, reason, state, created_at) \
+                 VALUES ('a1', '{}', 'c1', '{}', 'open', 0)",
+                person.id, HEALTH_SECRETS[2]
+            ))
+            .await
+            .unwrap();
+        let name = store.backend_name();
+        assert_eq!(store.seal_clear_records().await.unwrap(), 3, "{name}");
+        assert_eq!(store.seal_clear_records().await.unwrap(), 0, "{name}");
+        assert_eq!(count(&store, "facts", "body <> ''").await, 0, "{name}");
+        assert_eq!(count(&store, "appeals", "reason <> ''").await, 0, "{name}");
+        let facts = store.facts(&person.id).await.unwrap();
+        let declared = facts.iter().find(|f| f.id == "d1").unwrap();
+        assert!(
+            matches!(&declared.body, healthcode_core::FactBody::Declaration { symptoms, .. } if symptoms == &[HEALTH_SECRETS[1]]),
+            "{name}: {facts:?}"
+        );
+        assert_eq!(
+            store.appeal("a1").await.unwrap().unwrap().reason,
+            HEALTH_SECRETS[2],
+            "{name}"
+        );
+        store.close().await;
     }
 }
 

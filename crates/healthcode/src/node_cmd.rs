@@ -131,6 +131,10 @@ pub async fn serve(config: Config) -> Result<ExitCode, Failure> {
         "healthcode node listening on http://{} (store: {backend})",
         running.addr
     ));
+    if let Some(addr) = running.scan_addr {
+        tracing::info!(%addr, "checkpoint scans listening");
+        crate::output::or_log(outln!("checkpoint scans also on http://{addr}"));
+    }
     wait_for_shutdown().await;
     tracing::info!("shutting down: finishing requests in flight");
     running.shutdown().await.map_err(failed)?;

@@ -114,6 +114,23 @@ async fn lab_results_land_once_per_sample_with_an_error_per_bad_row() {
             (again["recorded"].as_u64(), again["duplicates"].as_u64()),
             (Some(0), Some(3))
         );
+        // A row without `reported_at` (delivered now) sent again is the same delivery, not a
+        // conflicting one.
+        let s3 = unique("S");
+        let unreported = json!({"legal_basis": "浙疾控检测〔2020〕2号", "results": [{"sample_id": s3,
+            "document_kind": "resident_id", "document_number": number, "result": "negative",
+            "sampled_at": sampled}]});
+        for (recorded, duplicates) in [(1, 0), (0, 1)] {
+            let (_, report) = node
+                .post("/api/v1/feeds/lab-results", &lab, unreported.clone())
+                .await;
+            assert_eq!(
+                (report["recorded"].as_u64(), report["duplicates"].as_u64()),
+                (Some(recorded), Some(duplicates)),
+                "{}: {report}",
+                node.store_name()
+            );
+        }
         let tests: Vec<_> = node
             .state
             .store
@@ -123,7 +140,7 @@ async fn lab_results_land_once_per_sample_with_an_error_per_bad_row() {
             .into_iter()
             .filter(|f| f.body.list() == "tests")
             .collect();
-        assert_eq!(tests.len(), 2);
+        assert_eq!(tests.len(), 3);
         // A lab that changes its mind about a sample is told so.
         let (_, changed) = node
             .post(

@@ -495,3 +495,31 @@ async fn a_rule_that_cannot_be_judged_shows_pending_is_counted_and_listed() {
         node.stop().await;
     }
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_and_the_database_are_the_nodes_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(unique("hc_modes"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let node = nodes_with(|c| c.data_dir = dir.clone()).await.remove(0);
+    let (token, id, ..) = resident(&node).await;
+    code(&node, &token, &id).await;
+    let mode = |name: &str| {
+        std::fs::metadata(dir.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(""), 0o700, "the data directory");
+    for file in [
+        "healthcode.db",
+        "healthcode.db-wal",
+        "healthcode.db-shm",
+        "data.key",
+    ] {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+}
