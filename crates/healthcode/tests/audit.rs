@@ -5,27 +5,11 @@
 
 mod common;
 
-use common::{account, free_port, healthcode, serve};
+use common::{account, database_urls, free_port, healthcode, serve};
 use healthcode_store::{AuditFilter, Store, Vault};
-use sqlx::Connection;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
-
-async fn database_urls() -> Vec<Option<String>> {
-    let mut urls = vec![None];
-    if let Ok(url) = std::env::var("HEALTHCODE_TEST_DATABASE_URL") {
-        let name = format!("hc_test_audit_{}", std::process::id());
-        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
-        urls.push(Some(format!("{base}/{name}")));
-    }
-    urls
-}
 
 fn verify(data_dir: &Path, url: Option<&str>) -> (Output, String) {
     let out = healthcode(data_dir, url)
@@ -93,7 +77,7 @@ async fn rewrite_and_rechain(data_dir: &Path, url: Option<&str>, seq: i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_verify_finds_a_rechained_rewrite_and_refuses_a_forged_anchor() {
-    for database_url in database_urls().await {
+    for database_url in database_urls("audit").await {
         let url = database_url.as_deref();
         let data_dir: PathBuf =
             std::env::temp_dir().join(format!("hc_audit_{}_{}", std::process::id(), url.is_some()));

@@ -5,10 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{Value, json};
-use sqlx::Connection;
 mod common;
 
-use common::{free_port, healthcode, serve};
+use common::{database_urls, free_port, healthcode, serve};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,24 +34,9 @@ impl Client {
     }
 }
 
-async fn database_urls() -> Vec<Option<String>> {
-    let mut urls = vec![None];
-    if let Ok(url) = std::env::var("HEALTHCODE_TEST_DATABASE_URL") {
-        let name = format!("hc_test_crash_{}", std::process::id());
-        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
-        urls.push(Some(format!("{base}/{name}")));
-    }
-    urls
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_node_loses_no_acknowledged_scan_and_doubles_none() {
-    for database_url in database_urls().await {
+    for database_url in database_urls("crash").await {
         let url = database_url.as_deref();
         let data_dir: PathBuf =
             std::env::temp_dir().join(format!("hc_crash_{}_{}", std::process::id(), url.is_some()));

@@ -2,6 +2,8 @@
 //! and PostgreSQL when HEALTHCODE_TEST_DATABASE_URL is set), then the store read back with SQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use healthcode_core::Policy;
 use healthcode_core::identity::{Document, DocumentKind, mask_name};
 use healthcode_store::{Actor, Store, Vault};
@@ -49,23 +51,6 @@ fn simulate(dir: &Path, url: Option<&str>, seed: u64, extra: &[&str]) -> Output 
 fn url_of(dir: &Path, pg: Option<&str>) -> String {
     pg.map(str::to_owned)
         .unwrap_or_else(|| format!("sqlite://{}", dir.join("healthcode.db").display()))
-}
-
-/// A fresh PostgreSQL database for this test, when the suite has a server.
-async fn pg_database(name: &str) -> Option<String> {
-    let url = std::env::var("HEALTHCODE_TEST_DATABASE_URL").ok()?;
-    let name = format!("hc_test_simulate_{name}_{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
-    Some(format!("{base}/{name}"))
 }
 
 enum Db {
@@ -312,7 +297,7 @@ async fn a_small_city_is_reproducible_skewed_and_indexed_on_both_stores() {
         "another seed gives other people, venues and visits"
     );
 
-    if let Some(pg) = pg_database("city").await {
+    if let Some(pg) = common::pg_database("simulate_city").await {
         let d = data_dir("d");
         let out = simulate(&d, Some(&pg), 7, &[]);
         check_city(&d, &pg, &out).await;
