@@ -8,6 +8,7 @@ pub mod assess;
 pub mod auth;
 mod body;
 pub mod caches;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod metrics;
@@ -34,6 +35,8 @@ use tokio::net::TcpListener;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
+    /// The one clock the node reads (tests move it forward).
+    pub clock: clock::Clock,
     pub store: Store,
     pub policy: Arc<Policy>,
     pub config: Arc<Config>,
@@ -53,10 +56,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The node's clock: the one place the server reads the time; the domain takes it as a
-    /// parameter.
+    /// The time by the node's clock; the domain takes it as a parameter.
     pub fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+        self.clock.now()
     }
 }
 
@@ -103,12 +105,14 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
         None => Policy::default_policy(),
     }
     .map_err(|e| StartError::Policy(e.to_string()))?;
-    let passes = passes::Passes::open(&config, OffsetDateTime::now_utc())?;
+    let clock = clock::Clock::system();
+    let passes = passes::Passes::open(&config, clock.now())?;
     let anchors = anchors::Anchors::open(&config.data_dir)?;
-    let recorder = recorder::Recorder::spawn(store.clone(), &config.scans);
+    let recorder = recorder::Recorder::spawn(store.clone(), &config.scans, clock.clone());
     let sender = notifier::configured(&config.notifications.sender, config.login.log_codes)
         .map_err(StartError::Notifications)?;
     Ok(AppState {
+        clock,
         tracer: Arc::default(),
         outbox: Arc::default(),
         sender,

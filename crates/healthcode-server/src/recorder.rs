@@ -4,10 +4,10 @@
 //! scans. The queue is bounded by row permits: when none are left the request is refused at
 //! once with 503 and `Retry-After`, and reads, which never wait here, keep working.
 
+use crate::clock::Clock;
 use crate::config::ScanConfig;
 use healthcode_store::{NewScan, Recorded, Store};
 use std::sync::Arc;
-use time::OffsetDateTime;
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +36,7 @@ pub struct Recorder {
 
 impl Recorder {
     /// Starts the writers on the current runtime.
-    pub fn spawn(store: Store, config: &ScanConfig) -> Recorder {
+    pub fn spawn(store: Store, config: &ScanConfig, clock: Clock) -> Recorder {
         let (queue, jobs) = mpsc::unbounded_channel::<Job>();
         let jobs = Arc::new(Mutex::new(jobs));
         let writers = match (config.writers, store.backend_name()) {
@@ -46,7 +46,12 @@ impl Recorder {
         };
         let group_rows = config.group_rows.max(1);
         for _ in 0..writers {
-            tokio::spawn(write_groups(store.clone(), jobs.clone(), group_rows));
+            tokio::spawn(write_groups(
+                store.clone(),
+                jobs.clone(),
+                group_rows,
+                clock.clone(),
+            ));
         }
         let capacity = config.queue_rows.max(1);
         Recorder {
@@ -95,6 +100,7 @@ async fn write_groups(
     store: Store,
     jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
     group_rows: usize,
+    clock: Clock,
 ) {
     loop {
         let mut group = Vec::new();
@@ -119,7 +125,7 @@ async fn write_groups(
         for job in &mut group {
             all.append(&mut job.scans);
         }
-        match store.record_scans(&all, OffsetDateTime::now_utc()).await {
+        match store.record_scans(&all, clock.now()).await {
             Ok(results) => {
                 let mut results = results.into_iter();
                 for job in group {

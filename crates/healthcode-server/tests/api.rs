@@ -6,22 +6,22 @@ use healthcode_server::config::Config;
 use healthcode_server::notifier::Sender;
 use healthcode_server::{AppState, Running, open_state, start};
 use healthcode_store::{Actor, Outbox, Outgoing};
+use healthcode_testkit::unique;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::Connection;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// Numbers phones and documents apart within a run.
 pub(crate) static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-fn unique(prefix: &str) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000;
-    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+/// The time by the system's clock, as a node that was not moved reads it.
+fn system_now() -> time::OffsetDateTime {
+    healthcode_server::clock::Clock::system().now()
 }
 
 #[path = "api/auth.rs"]
@@ -44,17 +44,7 @@ async fn nodes() -> Vec<Node> {
 
 /// Nodes whose configuration `tweak` adjusts.
 async fn nodes_with(tweak: impl Fn(&mut Config)) -> Vec<Node> {
-    let mut urls = vec![None];
-    if let Ok(url) = std::env::var("HEALTHCODE_TEST_DATABASE_URL") {
-        let name = unique("hc_test");
-        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
-        urls.push(Some(format!("{base}/{name}")));
-    }
+    let urls = healthcode_testkit::database_urls().await;
     let mut nodes = Vec::new();
     for database_url in urls {
         let mut config = Config {
@@ -191,7 +181,7 @@ impl Node {
         let admin = Actor::new("test", "admin", "test setup");
         self.state
             .store
-            .create_account(role, role, &token, &admin, OffsetDateTime::now_utc())
+            .create_account(role, role, &token, &admin, system_now())
             .await
             .unwrap();
         token
@@ -260,7 +250,7 @@ fn later(t: &str, ms: i64) -> String {
 
 /// The time `hours` before now, RFC 3339.
 fn hours_ago(hours: i64) -> String {
-    (OffsetDateTime::now_utc() - time::Duration::hours(hours))
+    (system_now() - time::Duration::hours(hours))
         .format(&Rfc3339)
         .unwrap()
 }
@@ -614,7 +604,7 @@ async fn appeals_trips_and_batches_over_http() {
         // A trip from abroad, declared by the resident: yellow.
         let (status, _) = node
             .post(&format!("/api/v1/people/{id}/trips"), &me, json!({"origin": "Milan, IT", "destination": "330100",
-                "arrived_at": later(&OffsetDateTime::now_utc().format(&Rfc3339).unwrap(), -3_600_000), "abroad": true}))
+                "arrived_at": later(&system_now().format(&Rfc3339).unwrap(), -3_600_000), "abroad": true}))
             .await;
         assert_eq!(status, StatusCode::CREATED);
         let (_, s) = node.get(&format!("/api/v1/people/{id}/status"), &me).await;
@@ -1071,7 +1061,7 @@ async fn venue_codes_outlive_a_key_rotation() {
         .unwrap();
     // Rotate the node's signing key, as `healthcode keys rotate` would, and start the node again.
     let keys = node.state.config.data_dir.join("keys");
-    let now = OffsetDateTime::now_utc();
+    let now = system_now();
     let mut ring = healthcode_pass::keyring::Keyring::open_or_create(
         &keys,
         healthcode_pass::keys::Algorithm::EdDSA,

@@ -7,7 +7,6 @@
 
 use healthcode_store::{Actor, Store, Vault};
 use std::time::Instant;
-use time::OffsetDateTime;
 
 const ACCOUNTS: usize = 1_000;
 const SEQUENTIAL: usize = 20_000;
@@ -16,7 +15,7 @@ const PER_TASK: usize = 1_000;
 
 async fn measure(store: Store) {
     let admin = Actor::new("bench", "admin", "bench");
-    let now = OffsetDateTime::now_utc();
+    let now = time::macros::datetime!(2026-12-01 08:00 UTC);
     for n in 0..ACCOUNTS {
         store
             .create_account(

@@ -7,44 +7,22 @@ use healthcode_core::{Fact, Policy};
 use healthcode_store::{
     Actor, Anchor, Enrollment, Finding, NewPerson, Outbox, Store, StoreError, Vault,
 };
-use sqlx::Connection;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use time::OffsetDateTime;
 use time::macros::{date, datetime};
 
 #[path = "store/tracing.rs"]
 mod tracing;
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn unique(prefix: &str) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000;
-    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
-}
+use healthcode_testkit::unique;
 
 /// Every backend available here, each empty.
 async fn stores() -> Vec<Store> {
     let vault = || Vault::from_master_key(&[42; 32]);
-    let dir = std::env::temp_dir().join(unique("hc_store"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = healthcode_testkit::temp_dir("hc_store");
     let sqlite = format!("sqlite://{}", dir.join("test.db").display());
     let mut all = vec![Store::open(&sqlite, vault()).await.unwrap()];
-    if let Ok(url) = std::env::var("HEALTHCODE_TEST_DATABASE_URL") {
-        let name = unique("hc_test");
-        let mut admin = sqlx::PgConnection::connect(&url)
-            .await
-            .expect("connect to HEALTHCODE_TEST_DATABASE_URL");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
-        all.push(
-            Store::open(&format!("{base}/{name}"), vault())
-                .await
-                .unwrap(),
-        );
+    if let Some(url) = healthcode_testkit::fresh_postgres().await {
+        all.push(Store::open(&url, vault()).await.unwrap());
     }
     all
 }

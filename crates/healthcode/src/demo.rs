@@ -51,7 +51,7 @@ pub async fn run(mut config: Config) -> Result<ExitCode, Failure> {
     config.login.log_codes = true;
     let state = node_cmd::open(config).await?;
     let store = &state.store;
-    let now = OffsetDateTime::now_utc();
+    let now = state.now();
     let tokens = if store.accounts().await.map_err(failed)?.is_empty() {
         let mut tokens = seed_accounts(store, now).await?;
         tokens.extend(seed_venues(store, now).await?);

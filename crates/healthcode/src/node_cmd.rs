@@ -9,7 +9,6 @@ use healthcode_server::{AppState, open_state, start};
 use healthcode_store::{Actor, Finding};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use time::OffsetDateTime;
 
 /// Where the node's configuration comes from; shared by every command that opens the store.
 #[derive(Args, Clone)]
@@ -165,7 +164,7 @@ pub async fn wait_for_shutdown() {
 
 pub async fn accounts(config: Config, command: AccountsCommand) -> Result<ExitCode, Failure> {
     let state = open(config).await?;
-    let now = OffsetDateTime::now_utc();
+    let now = state.now();
     match command {
         AccountsCommand::Create { role, name, feeds } => {
             if !feeds.is_empty() && role != Role::Department {
@@ -322,7 +321,7 @@ fn describe(finding: &Finding) -> String {
 pub async fn reassess(config: Config) -> Result<ExitCode, Failure> {
     let state = open(config).await?;
     let started = std::time::Instant::now();
-    let sweep = healthcode_server::assess::reassess_everyone(&state, OffsetDateTime::now_utc())
+    let sweep = healthcode_server::assess::reassess_everyone(&state, state.now())
         .await
         .map_err(failed)?;
     let secs = started.elapsed().as_secs_f64();

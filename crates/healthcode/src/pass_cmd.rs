@@ -184,7 +184,7 @@ fn finish(outcome: cli::Outcome) -> ExitCode {
 }
 
 fn now() -> time::OffsetDateTime {
-    time::OffsetDateTime::now_utc()
+    healthcode_server::clock::Clock::system().now()
 }
 
 pub fn verify(cmd: VerifyCommand) -> ExitCode {

@@ -4,6 +4,7 @@ use crate::failure::{Failure, parse_json, read_input};
 use clap::Subcommand;
 use healthcode_core::policy::DEFAULT_POLICY_JSON;
 use healthcode_core::{Fact, Policy, Status};
+use healthcode_server::clock::Clock;
 use std::process::ExitCode;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -83,7 +84,7 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode, Failure> {
                         format!("--at {at:?} 不是 RFC 3339 时间：{e}"),
                     )
                 })?,
-                None => OffsetDateTime::now_utc(),
+                None => Clock::system().now(),
             };
             let status = policy.evaluate(&facts, now);
             if json {

@@ -10,6 +10,7 @@ use crate::node_cmd;
 use city::{CATEGORIES, City, Params, SimVisit};
 use clap::Args;
 use healthcode_core::identity::{Document, DocumentKind};
+use healthcode_server::clock::Clock;
 use healthcode_store::{
     BulkLoader, BulkPerson, BulkVisit, Enrollment, NewPerson, Venue, VisitOrder,
 };
@@ -113,7 +114,7 @@ pub async fn run(
             format!("存储中已有 {existing} 人：请使用新的数据目录或数据库，或加 --append"),
         ));
     }
-    let now = OffsetDateTime::now_utc();
+    let now = Clock::system().now();
     let until = cmd
         .until
         .unwrap_or(now.checked_to_offset(LOCAL).unwrap_or(now).date());

@@ -7,6 +7,7 @@ use crate::failure::Failure;
 use crate::node_cmd;
 use clap::Args;
 use healthcode_core::contacts::{Trace, TraceParams};
+use healthcode_server::clock::Clock;
 use healthcode_server::config::Config;
 use healthcode_store::IndexedLog;
 use rand::rngs::StdRng;
@@ -49,7 +50,7 @@ pub async fn run(config: Config, cmd: TraceBenchCommand) -> Result<ExitCode, Fai
     let end = match &cmd.window_end {
         Some(t) => OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
             .map_err(|e| Failure::new("bad_time", e.to_string(), format!("时间有误：{e}")))?,
-        None => OffsetDateTime::now_utc(),
+        None => Clock::system().now(),
     };
     let end_ms = healthcode_store::ms(end);
     let window = (end_ms - cmd.window_days * 86_400_000, end_ms);

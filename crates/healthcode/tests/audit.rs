@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{account, database_urls, free_port, healthcode, serve};
+use common::{account, free_port, healthcode, serve};
 use healthcode_store::{AuditFilter, Store, Vault};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -77,7 +77,7 @@ async fn rewrite_and_rechain(data_dir: &Path, url: Option<&str>, seq: i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_verify_finds_a_rechained_rewrite_and_refuses_a_forged_anchor() {
-    for database_url in database_urls("audit").await {
+    for database_url in healthcode_testkit::database_urls().await {
         let url = database_url.as_deref();
         let data_dir: PathBuf =
             std::env::temp_dir().join(format!("hc_audit_{}_{}", std::process::id(), url.is_some()));

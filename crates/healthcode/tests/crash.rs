@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 mod common;
 
-use common::{database_urls, free_port, healthcode, serve};
+use common::{free_port, healthcode, serve};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,7 +36,7 @@ impl Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_node_loses_no_acknowledged_scan_and_doubles_none() {
-    for database_url in database_urls("crash").await {
+    for database_url in healthcode_testkit::database_urls().await {
         let url = database_url.as_deref();
         let data_dir: PathBuf =
             std::env::temp_dir().join(format!("hc_crash_{}_{}", std::process::id(), url.is_some()));

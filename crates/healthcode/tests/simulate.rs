@@ -2,8 +2,6 @@
 //! and PostgreSQL when HEALTHCODE_TEST_DATABASE_URL is set), then the store read back with SQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use healthcode_core::Policy;
 use healthcode_core::identity::{Document, DocumentKind, mask_name};
 use healthcode_store::{Actor, Store, Vault};
@@ -297,7 +295,7 @@ async fn a_small_city_is_reproducible_skewed_and_indexed_on_both_stores() {
         "another seed gives other people, venues and visits"
     );
 
-    if let Some(pg) = common::pg_database("simulate_city").await {
+    if let Some(pg) = healthcode_testkit::fresh_postgres().await {
         let d = data_dir("d");
         let out = simulate(&d, Some(&pg), 7, &[]);
         check_city(&d, &pg, &out).await;

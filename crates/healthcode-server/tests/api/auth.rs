@@ -7,7 +7,6 @@ use healthcode_server::notifier;
 use healthcode_store::Actor;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 /// Asks for a login code from the test client, with extra headers.
 async fn ask_code(
@@ -176,7 +175,7 @@ async fn staff_pages_get_a_session_of_their_own_which_ends_at_once() {
         let admin = Actor::new("test", "admin", "left the service");
         node.state
             .store
-            .revoke_account(&account.id, &admin, OffsetDateTime::now_utc())
+            .revoke_account(&account.id, &admin, super::system_now())
             .await
             .unwrap();
         assert_eq!(
@@ -294,7 +293,7 @@ async fn code_requests_are_limited_per_client_address_and_overall() {
         // A header naming another address counts for nothing unless a trusted proxy is set.
         let spoofed = ask_code(&node, "13500000003", &[("x-forwarded-for", "198.51.100.7")]).await;
         assert_eq!(spoofed.0, StatusCode::TOO_MANY_REQUESTS);
-        notifier::drain(&node.state, OffsetDateTime::now_utc())
+        notifier::drain(&node.state, super::system_now())
             .await
             .unwrap();
         assert!(!node.gateway.has_code_for("13500000003"), "no SMS went out");

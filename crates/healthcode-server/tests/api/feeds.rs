@@ -6,7 +6,7 @@ use super::scans::{aged_keys, at, gate, pass_issued_at, resident_id, scan};
 use super::{Node, nodes, nodes_with, unique};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 /// A department account that may deliver `feeds`.
 pub(super) async fn department(node: &Node, feeds: &[&str]) -> String {
@@ -22,7 +22,7 @@ pub(super) async fn department(node: &Node, feeds: &[&str]) -> String {
     let admin = healthcode_store::Actor::new("test", "admin", "test setup");
     node.state
         .store
-        .grant_feeds(&account.id, &feeds, &admin, OffsetDateTime::now_utc())
+        .grant_feeds(&account.id, &feeds, &admin, super::system_now())
         .await
         .unwrap();
     token
@@ -63,8 +63,8 @@ async fn lab_results_land_once_per_sample_with_an_error_per_bad_row() {
         let telecom = department(&node, &["itinerary"]).await;
         let number = resident_id();
         let id = enroll(&node, &official, &number, None).await;
-        let sampled = at(OffsetDateTime::now_utc() - Duration::hours(20));
-        let reported = at(OffsetDateTime::now_utc() - Duration::hours(2));
+        let sampled = at(super::system_now() - Duration::hours(20));
+        let reported = at(super::system_now() - Duration::hours(2));
         let row = |sample: &str, result: &str| {
             json!({"sample_id": sample, "document_kind": "resident_id", "document_number": number,
                 "result": result, "sampled_at": sampled, "reported_at": reported})
@@ -189,7 +189,7 @@ async fn a_risk_area_colours_who_was_there_once_a_second_official_approves() {
         let visitor = enroll(&node, &official, &resident_id(), None).await;
         let traveller = enroll(&node, &official, &resident_id(), Some("13700001111")).await;
         let bystander = enroll(&node, &official, &resident_id(), None).await;
-        let now = OffsetDateTime::now_utc();
+        let now = super::system_now();
         let text = pass_issued_at(&node, &visitor, now - Duration::minutes(90)).await;
         let (status, _) = scan(
             &node,

@@ -37,7 +37,7 @@ pub(super) fn aged_keys(c: &mut healthcode_server::config::Config) {
     healthcode_pass::keyring::Keyring::open_or_create(
         &c.data_dir.join("keys"),
         Algorithm::EdDSA,
-        OffsetDateTime::now_utc() - Duration::hours(2),
+        super::system_now() - Duration::hours(2),
     )
     .unwrap();
 }
@@ -130,12 +130,7 @@ async fn visits_of(node: &Node, token: &str, id: &str) -> Vec<Value> {
 
 /// The pass a text carries, as the node's own verifier reads it.
 fn decoded(node: &Node, text: &str) -> Pass {
-    match node
-        .state
-        .passes
-        .verify(text, OffsetDateTime::now_utc())
-        .content
-    {
+    match node.state.passes.verify(text, super::system_now()).content {
         Some(Content::Pass(p)) => p,
         other => panic!("not a pass: {other:?}"),
     }
@@ -221,8 +216,7 @@ async fn a_checkpoint_scan_gives_the_verdict_and_exactly_one_visit() {
             .get(&format!("/api/v1/venues/{}/code", metro.venue), &manager)
             .await
             .1;
-        let stale =
-            pass_issued_at(&node, &id, OffsetDateTime::now_utc() - Duration::hours(1)).await;
+        let stale = pass_issued_at(&node, &id, super::system_now() - Duration::hours(1)).await;
         let cases = [
             ("forged", forged, "unknown_issuer"),
             ("altered", altered(&text), "bad_signature"),
@@ -245,7 +239,7 @@ async fn a_checkpoint_scan_gives_the_verdict_and_exactly_one_visit() {
             assert!(!answer["reason"]["message_zh"].as_str().unwrap().is_empty());
         }
         // The expired pass scanned offline while it was valid is judged at that time.
-        let offline_at = OffsetDateTime::now_utc() - Duration::hours(1) + Duration::seconds(20);
+        let offline_at = super::system_now() - Duration::hours(1) + Duration::seconds(20);
         let (_, offline) = scan(
             &node,
             &metro,
@@ -285,8 +279,8 @@ async fn a_checkpoint_scan_gives_the_verdict_and_exactly_one_visit() {
             .store
             .scan_counts(
                 &metro.venue,
-                OffsetDateTime::now_utc() - Duration::days(1),
-                OffsetDateTime::now_utc() + Duration::minutes(1),
+                super::system_now() - Duration::days(1),
+                super::system_now() + Duration::minutes(1),
             )
             .await
             .unwrap();
@@ -313,7 +307,7 @@ async fn an_offline_batch_gives_each_scan_its_own_result_and_never_doubles() {
         let a = person(&node, &official, "赵一").await;
         let b = person(&node, &official, "钱二").await;
         // The scanner went offline ten minutes ago and scanned passes shown then.
-        let t0 = OffsetDateTime::now_utc() - Duration::minutes(10);
+        let t0 = super::system_now() - Duration::minutes(10);
         let pass_a = pass_issued_at(&node, &a, t0).await;
         let pass_b = pass_issued_at(&node, &b, t0).await;
         let (_, online) = scan(
@@ -323,7 +317,7 @@ async fn an_offline_batch_gives_each_scan_its_own_result_and_never_doubles() {
         )
         .await;
         assert_eq!(online["outcome"], "admit");
-        let now = OffsetDateTime::now_utc();
+        let now = super::system_now();
 
         let scans = json!([
             {"scan_id": "k3", "text": pass_b, "scanned_at": at(t0 + Duration::seconds(90))},
@@ -559,7 +553,7 @@ async fn passes_of_other_regions_verify_through_the_trust_list() {
     std::fs::create_dir_all(&dir).unwrap();
     let root = SigningKey::generate(Algorithm::EdDSA).unwrap();
     let shanghai = SigningKey::generate(Algorithm::EdDSA).unwrap();
-    let now = OffsetDateTime::now_utc();
+    let now = super::system_now();
     let list = TrustList {
         version: 1,
         issuer: "test hub".into(),
@@ -626,7 +620,7 @@ async fn passes_of_other_regions_verify_through_the_trust_list() {
 async fn retention_removes_only_what_is_due() {
     for node in nodes().await {
         let store = node.store_name();
-        let now = OffsetDateTime::now_utc();
+        let now = super::system_now();
         let visit = |scan_id: &str, days_ago: i64| NewScan {
             source: "retention-test".into(),
             scan_id: scan_id.into(),

@@ -77,7 +77,7 @@ async fn notifications(node: &Node, token: &str, id: &str) -> Vec<Value> {
 }
 
 async fn record_case(node: &Node, official: &str, person: &str, kind: &str, basis: &str) -> String {
-    let onset = OffsetDateTime::now_utc() - Duration::days(1);
+    let onset = super::system_now() - Duration::days(1);
     let (code, case) = node
         .post(
             "/api/v1/cases",
@@ -113,7 +113,7 @@ async fn city(node: &Node, official: &str) -> City {
     let (secondary, _) = enrolled(node, official, "赵次密").await;
     let (later, _) = enrolled(node, official, "钱稍后").await;
     let (brief, _) = enrolled(node, official, "孙匆匆").await;
-    let t = OffsetDateTime::now_utc();
+    let t = super::system_now();
     scanned(node, &metro, &case, t - Duration::minutes(110), "entry").await;
     scanned(node, &metro, &close.0, t - Duration::minutes(108), "entry").await;
     scanned(node, &metro, &brief, t - Duration::minutes(110), "entry").await;
@@ -304,10 +304,9 @@ async fn a_case_turns_its_contacts_with_the_reason_and_tells_them() {
         assert_eq!(notifications(&node, &resident, &c.close.0).await.len(), 2);
 
         // Fourteen days on, the scheduler turns them green, and says so.
-        let changed =
-            notifier::run_schedule(&node.state, OffsetDateTime::now_utc() + Duration::days(15))
-                .await
-                .unwrap();
+        let changed = notifier::run_schedule(&node.state, super::system_now() + Duration::days(15))
+            .await
+            .unwrap();
         assert!(changed >= 2, "{store}: {changed}");
         let told = notifications(&node, &resident, &c.close.0).await;
         assert_eq!(told.len(), 4, "{told:?}");
@@ -442,7 +441,7 @@ async fn a_won_appeal_binds_later_runs_of_the_trace_until_an_official_overrides_
 
         // A late exit scan changes the exposure; the trace runs again for it. The decided appeal
         // binds the run: the person is not made a contact again for the same exposure.
-        let t = OffsetDateTime::now_utc();
+        let t = super::system_now();
         scanned(
             &node,
             &c.metro,
@@ -587,7 +586,7 @@ async fn the_outbox_retries_with_back_off_and_never_sends_twice() {
         });
         let mut state = node.state.clone();
         state.sender = Some(flaky.clone());
-        let t0 = OffsetDateTime::now_utc();
+        let t0 = super::system_now();
         // Two messages (SMS and app), both fail: retried after 10 s.
         let first = notifier::drain(&state, t0).await.unwrap();
         assert_eq!((first.sent, first.retried), (0, 2));
@@ -643,7 +642,7 @@ async fn a_login_code_goes_out_through_the_same_sender_until_it_expires() {
         });
         let mut state = node.state.clone();
         state.sender = Some(down.clone());
-        let t0 = OffsetDateTime::now_utc();
+        let t0 = super::system_now();
         let first = notifier::drain(&state, t0).await.unwrap();
         assert_eq!((first.sent, first.retried), (0, 1), "retried after 10 s");
         let again = notifier::drain(&state, t0 + Duration::seconds(11))
@@ -663,7 +662,7 @@ async fn a_login_code_goes_out_through_the_same_sender_until_it_expires() {
             delivered: Default::default(),
         });
         state.sender = Some(up.clone());
-        let now = OffsetDateTime::now_utc();
+        let now = super::system_now();
         assert_eq!(notifier::drain(&state, now).await.unwrap().sent, 1);
         assert_eq!(
             notifier::drain(&state, now + Duration::minutes(1))

@@ -7,15 +7,14 @@ use super::web::Browser;
 use super::{Node, hours_ago, nodes, nodes_with, unique};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 fn now() -> String {
-    OffsetDateTime::now_utc().format(&Rfc3339).unwrap()
+    super::system_now().format(&Rfc3339).unwrap()
 }
 
 fn today() -> String {
-    let t = OffsetDateTime::now_utc()
+    let t = super::system_now()
         .checked_to_offset(time::macros::offset!(+8))
         .unwrap();
     t.date().to_string()
@@ -73,7 +72,7 @@ async fn a_resident_cannot_release_themselves_from_red() {
         // Fourteen check-ins of its own choosing: refused, by either route.
         let checkins: Vec<Value> = (0..14)
             .map(|d| {
-                let day = OffsetDateTime::now_utc() + time::Duration::days(d);
+                let day = super::system_now() + time::Duration::days(d);
                 json!({"type": "checkin", "date": day.date().to_string(),
                        "at": day.format(&Rfc3339).unwrap(), "legal_basis": "self-declared"})
             })
@@ -521,5 +520,79 @@ async fn the_data_directory_and_the_database_are_the_nodes_alone() {
         "data.key",
     ] {
         assert_eq!(mode(file), 0o600, "{file}");
+    }
+}
+
+/// Fourteen days of a close contact's observation on the node's own clock, moved a day at a time:
+/// the colour lifts at the fourteenth daily check-in (one day before the exposure's fourteen days
+/// run out), and a day without one makes home observation yellow.
+#[tokio::test]
+async fn fourteen_days_of_daily_check_ins_pass_in_a_moment_on_the_nodes_clock() {
+    for node in nodes().await {
+        let store = node.store_name();
+        let official = node.staff("health_official").await;
+        let (_, id, _, phone) = resident(&node).await;
+        let at = |hours: i64| {
+            (node.state.now() - time::Duration::hours(hours))
+                .format(&Rfc3339)
+                .unwrap()
+        };
+        let facts = format!("/api/v1/people/{id}/facts");
+        let (status, body) = node
+            .post(
+                &facts,
+                &official,
+                json!({"type": "contact", "level": "close", "case_id": "2020-0412",
+                "venue": "Metro Line 1", "exposure_start": at(2), "exposure_end": at(1),
+                "legal_basis": "CDC trace 2020-0412"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        for day in 1..=14 {
+            // Sessions last three days: log in again each day, as a person would.
+            let me = node.resident(&phone).await;
+            let (status, answer) = node
+                .post(
+                    &format!("/api/v1/people/{id}/declarations"),
+                    &me,
+                    json!({"temperature_c": 36.5, "symptoms": []}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{store}: {answer}");
+            assert_eq!(answer["checkin"]["first_today"], true, "{store}: day {day}");
+            let expected = if day < 14 { "red" } else { "green" };
+            assert_eq!(
+                code(&node, &me, &id).await["code"],
+                expected,
+                "{store}: day {day}"
+            );
+            node.state.clock.advance(time::Duration::days(1));
+        }
+
+        // Home observation from now: a day and a half without a check-in turns it yellow; the
+        // next declaration turns it back.
+        let (status, body) = node
+            .post(
+                &facts,
+                &official,
+                json!({"type": "observation", "kind": "home", "start_at": at(0),
+                "legal_basis": "community order 2020-88"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        node.state.clock.advance(time::Duration::hours(37));
+        let me = node.resident(&phone).await;
+        let s = code(&node, &me, &id).await;
+        assert_eq!(s["code"], "yellow", "{store}: {s}");
+        let (status, _) = node
+            .post(
+                &format!("/api/v1/people/{id}/declarations"),
+                &me,
+                json!({"temperature_c": 36.4, "symptoms": []}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(code(&node, &me, &id).await["code"], "green", "{store}");
+        node.stop().await;
     }
 }

@@ -7,7 +7,6 @@ use healthcode_server::notifier;
 use reqwest::header::{COOKIE, HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 use serde_json::json;
-use time::OffsetDateTime;
 
 /// A browser without a cookie jar of its own: it keeps the cookies it is given, by hand, and
 /// does not follow redirects, so each answer can be looked at.
@@ -213,7 +212,7 @@ async fn every_form_needs_the_visitors_csrf_token() {
             )
             .await;
         assert_eq!(forged.status, StatusCode::FORBIDDEN);
-        notifier::drain(&node.state, OffsetDateTime::now_utc())
+        notifier::drain(&node.state, super::system_now())
             .await
             .unwrap();
         assert!(
@@ -421,12 +420,7 @@ async fn page_scripts_reach_the_api_with_the_cookie_only_with_the_csrf_header() 
                 "document_number": "11010519491231002X", "name": "张三丰"}),
             )
             .await;
-        let text = pass_issued_at(
-            &node,
-            person["id"].as_str().unwrap(),
-            OffsetDateTime::now_utc(),
-        )
-        .await;
+        let text = pass_issued_at(&node, person["id"].as_str().unwrap(), super::system_now()).await;
         let scan = json!({"scan_id": "web-1", "text": text});
         let url = format!("{}/api/v1/scans", guard.base);
         // The cookie alone is not enough (another site could make the browser send it) …
@@ -564,7 +558,7 @@ async fn each_role_gets_its_console_pages_and_no_others() {
 
 /// The time `hours` before now as a `datetime-local` field in China Standard Time.
 fn local_hours_ago(hours: i64) -> String {
-    let t = (time::OffsetDateTime::now_utc() - time::Duration::hours(hours))
+    let t = (super::system_now() - time::Duration::hours(hours))
         .checked_to_offset(time::macros::offset!(+8))
         .unwrap();
     t.format(time::macros::format_description!(
@@ -640,7 +634,7 @@ async fn a_batch_of_facts_waits_on_the_console_for_a_second_official() {
         let mut resident = Browser::new(&node);
         let id = resident.enrolled(&node, "13900000009").await;
         // Above the threshold (50): the batch waits. Stays of yesterday, which colour today.
-        let yesterday = (time::OffsetDateTime::now_utc() - time::Duration::days(1))
+        let yesterday = (super::system_now() - time::Duration::days(1))
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap();
         let items: Vec<serde_json::Value> = (0..51)

@@ -69,31 +69,3 @@ pub fn account(data_dir: &Path, database_url: Option<&str>, args: &[&str]) -> St
         .trim()
         .to_owned()
 }
-
-/// A fresh PostgreSQL database named for `label` and this process, when the suite has a server
-/// (`HEALTHCODE_TEST_DATABASE_URL`).
-pub async fn pg_database(label: &str) -> Option<String> {
-    use sqlx::Connection;
-    let url = std::env::var("HEALTHCODE_TEST_DATABASE_URL").ok()?;
-    let name = format!("hc_test_{label}_{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
-    Some(format!("{base}/{name}"))
-}
-
-/// Every store to test on: SQLite (`None`, the data directory's file) and PostgreSQL when given.
-pub async fn database_urls(label: &str) -> Vec<Option<String>> {
-    let mut urls = vec![None];
-    if let Some(url) = pg_database(label).await {
-        urls.push(Some(url));
-    }
-    urls
-}
