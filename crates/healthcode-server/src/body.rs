@@ -1,6 +1,6 @@
-//! Extractors whose rejections speak our error format: a JSON body, path parameters and a
-//! query string. A malformed one is a 4xx with a stable code and both messages, never axum's
-//! plain text.
+//! The API's wire format: extractors whose rejections speak our error format (a JSON body, path
+//! parameters and a query string; a malformed one is a 4xx with a stable code and both
+//! messages, never axum's plain text), and how an instant is written.
 
 use crate::error::ApiError;
 use axum::extract::rejection::JsonRejection;
@@ -92,4 +92,10 @@ where
             )),
         }
     }
+}
+
+/// An instant as every answer writes it: RFC 3339.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

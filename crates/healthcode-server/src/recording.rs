@@ -150,10 +150,7 @@ pub fn fact_from_request(
             ));
         }
     }
-    map.insert(
-        "recorded_at".into(),
-        json!(crate::routes::people::rfc3339(now)),
-    );
+    map.insert("recorded_at".into(), json!(crate::body::rfc3339(now)));
     let fact: Fact = serde_json::from_value(body).map_err(|e| {
         ApiError::unprocessable(
             "invalid_fact",

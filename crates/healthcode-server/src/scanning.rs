@@ -164,7 +164,7 @@ pub fn judge(
         reason: distrust(report),
         direction,
         venue_id: venue.id.clone(),
-        scanned_at: crate::routes::people::rfc3339(scanned_at),
+        scanned_at: crate::body::rfc3339(scanned_at),
         visit_recorded: false,
         duplicate: false,
     };

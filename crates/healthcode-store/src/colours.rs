@@ -4,9 +4,9 @@
 //! a trace, or an end reached by time.
 
 use crate::audit::{self, Actor};
+use crate::db::numbered;
 use crate::db::{BeginWrite, CHUNK};
 use crate::facts::PersonFactRow;
-use crate::traces::numbered;
 use crate::{Outbox, Store, StoreError, db, ms, new_id};
 use healthcode_core::notice::colour_change;
 use healthcode_core::{Color, Fact, Status};

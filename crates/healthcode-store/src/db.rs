@@ -121,6 +121,14 @@ fn owner_only(file: &std::path::Path) -> Result<(), StoreError> {
 /// Rows per multi-row INSERT: 7 and 15 columns stay far below both stores' bind limits.
 pub(crate) const CHUNK: usize = 500;
 
+/// `$first, $first+1, …` for an `IN (…)` list of `n` values.
+pub(crate) fn numbered(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The groups of a multi-row VALUES list of `rows` rows of `cols` columns: `($1, $2), …` on
 /// PostgreSQL; `(?, ?), …` on SQLite, where looking up thousands of numbered parameters by name
 /// costs more than the insert itself.

@@ -37,12 +37,12 @@ macro_rules! insert {
         })?;
         match &fact.body {
             healthcode_core::FactBody::Case { .. } => {
-                $crate::traces::queue_trace!($tx, person_id, fact, $now);
+                $crate::trace_queue::queue_trace!($tx, person_id, fact, $now);
             }
             // Retracting a traced case queues its trace again, in the same transaction: the
             // run finds the case withdrawn and withdraws the contacts it caused.
             healthcode_core::FactBody::Retraction { retracts, .. } => {
-                $crate::traces::requeue_withdrawn!($tx, retracts);
+                $crate::trace_queue::requeue_withdrawn!($tx, retracts);
             }
             _ => {}
         }
@@ -112,7 +112,7 @@ impl Store {
             let sql = format!(
                 "SELECT person_id, id, body_sealed, recorded_at, legal_basis FROM facts WHERE person_id IN ({}) \
                  ORDER BY person_id, recorded_at, id",
-                crate::traces::numbered(1, chunk.len())
+                crate::db::numbered(1, chunk.len())
             );
             let rows: Vec<PersonFactRow> = db::with_pool!(&self.backend, pool => {
                 let mut q = sqlx::query_as(&sql);

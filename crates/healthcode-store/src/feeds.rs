@@ -4,10 +4,10 @@
 
 use crate::audit::{self, Actor};
 use crate::batches::BatchItem;
+use crate::db::numbered;
 use crate::db::{BeginWrite, CHUNK};
 use crate::facts::{PersonFactRow, insert};
 use crate::sealed::Sealed;
-use crate::traces::numbered;
 use crate::{Batch, Store, StoreError, db, from_ms, ms};
 use healthcode_core::{Fact, FactBody};
 use serde::Serialize;

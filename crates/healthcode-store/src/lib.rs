@@ -17,6 +17,7 @@ mod outbox;
 mod people;
 mod sealed;
 mod sqlite_reads;
+mod trace_queue;
 mod traces;
 pub mod vault;
 mod venues;

@@ -91,7 +91,7 @@ impl Store {
             let Some((appeal_id, person_id, case_id, start, end)) = row else {
                 return Err(StoreError::NotFound(format!("a waiver in force from appeal {appeal_id}")));
             };
-            crate::traces::requeue_withdrawn!(tx, &case_id);
+            crate::trace_queue::requeue_withdrawn!(tx, &case_id);
             audit::append!(tx, ms(now), actor, "appeal.override", Some(person_id.clone()),
                 format!("appeal {appeal_id} no longer binds the trace of case {case_id}"));
             tx.commit().await?;

@@ -4,9 +4,10 @@
 use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::body::Body;
+use crate::body::rfc3339;
 use crate::body::{Path, Query};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::people::{current_status, rfc3339};
+use crate::routes::people::current_status;
 use axum::Json;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};

@@ -2,8 +2,7 @@
 
 use crate::AppState;
 use crate::auth::{Caller, Role};
-use crate::body::Body;
-use crate::body::Path;
+use crate::body::{Body, Path, rfc3339};
 use crate::error::{ApiError, ApiResult};
 use crate::recording::{self, Via};
 use crate::routes::login::normalise_phone;
@@ -579,11 +578,6 @@ pub async fn record_fact(
     let fact = recording::fact_from_request(&caller, Via::Single, body, now, &bounds)?;
     let fact = recording::record(&state, &caller, &id, fact, now).await?;
     Ok(recorded(&fact))
-}
-
-pub fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 /// The audit entries about a person: what they see under "who read my data". Staff reads of it

@@ -3,10 +3,11 @@
 use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::body::Body;
+use crate::body::rfc3339;
 use crate::body::{Path, Query};
 use crate::error::{ApiError, ApiResult};
 use crate::recorder::RecordError;
-use crate::routes::people::{current_status, may_act_for, rfc3339};
+use crate::routes::people::{current_status, may_act_for};
 use crate::scanning::{ScanAnswer, colour_zh, judge, same_city};
 use axum::Json;
 use axum::extract::State;

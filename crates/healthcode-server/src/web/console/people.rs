@@ -188,7 +188,7 @@ pub async fn record(
     Posted(form): Posted<FactForm>,
 ) -> PageResult {
     let caller = web.staff(&state).await?;
-    let body = fact_body(&form, &people::rfc3339(state.now()))?;
+    let body = fact_body(&form, &crate::body::rfc3339(state.now()))?;
     let (_, _recorded) =
         people::record_fact(State(state), caller, Path(id.clone()), Body(body)).await?;
     see(&format!("/console/people/{id}"))
