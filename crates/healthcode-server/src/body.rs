@@ -99,3 +99,16 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
+
+/// An RFC 3339 date-time a client sent, or a clear error naming the field.
+pub fn instant(field: &str, value: &str) -> Result<time::OffsetDateTime, ApiError> {
+    time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339).map_err(
+        |_| {
+            ApiError::unprocessable(
+                "bad_time",
+                format!("{field} {value:?} is not an RFC 3339 date-time"),
+                format!("{field} {value:?} 不是 RFC 3339 时间"),
+            )
+        },
+    )
+}

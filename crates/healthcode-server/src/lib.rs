@@ -17,11 +17,11 @@ pub mod openapi;
 mod panics;
 pub mod passes;
 pub mod recorder;
-pub mod recording;
 pub mod retention;
 mod routes;
 pub mod scanning;
 pub mod tracer;
+pub mod usecases;
 pub mod web;
 
 use axum::Router;

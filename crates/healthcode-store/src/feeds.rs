@@ -9,6 +9,7 @@ use crate::db::{BeginWrite, CHUNK};
 use crate::facts::{PersonFactRow, insert};
 use crate::sealed::Sealed;
 use crate::{Batch, Store, StoreError, db, from_ms, ms};
+use healthcode_core::visits::{Direction, VisitPoint};
 use healthcode_core::{Fact, FactBody};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -121,20 +122,20 @@ impl Store {
         Ok(out)
     }
 
-    /// Pass subjects present at a venue, or at any venue of a region, in `[from, to)`: each with
-    /// the start of their first presence and the end of their last.
-    pub async fn present_in(
+    /// The confirmed visits, entries and exits, at a venue or at any venue of a region, made in
+    /// `[from, to)`: what presence there is computed from (`healthcode_core::visits::presences`).
+    pub async fn visit_points_in(
         &self,
         region: &str,
         venue_id: Option<&str>,
         from: OffsetDateTime,
         to: OffsetDateTime,
-    ) -> Result<Vec<(String, OffsetDateTime, OffsetDateTime)>, StoreError> {
-        let rows: Vec<(String, i64, i64)> = match venue_id {
+    ) -> Result<Vec<VisitPoint<String>>, StoreError> {
+        let rows: Vec<(String, String, String, i64, i64)> = match venue_id {
             Some(venue) => db::with_pool!(&self.backend, pool => {
                 sqlx::query_as(
-                    "SELECT subject, MIN(at), MAX(until_at) FROM visits WHERE venue_id = $1 AND at >= $2 AND at < $3 \
-                     AND confirmed = TRUE AND direction = 'entry' GROUP BY subject",
+                    "SELECT subject, venue_id, direction, at, until_at FROM visits WHERE venue_id = $1 \
+                     AND at >= $2 AND at < $3 AND confirmed = TRUE",
                 )
                 .bind(venue)
                 .bind(ms(from))
@@ -144,9 +145,9 @@ impl Store {
             }),
             None => db::with_pool!(&self.backend, pool => {
                 sqlx::query_as(
-                    "SELECT v.subject, MIN(v.at), MAX(v.until_at) FROM visits v JOIN venues p ON p.id = v.venue_id \
-                     WHERE p.region LIKE $1 AND v.at >= $2 AND v.at < $3 AND v.confirmed = TRUE AND v.direction = 'entry' \
-                     GROUP BY v.subject",
+                    "SELECT v.subject, v.venue_id, v.direction, v.at, v.until_at FROM visits v \
+                     JOIN venues p ON p.id = v.venue_id \
+                     WHERE p.region LIKE $1 AND v.at >= $2 AND v.at < $3 AND v.confirmed = TRUE",
                 )
                 .bind(format!("{}%", region_prefix(region)))
                 .bind(ms(from))
@@ -155,10 +156,19 @@ impl Store {
                 .await?
             }),
         };
-        Ok(rows
-            .into_iter()
-            .map(|(s, a, b)| (s, from_ms(a), from_ms(b)))
-            .collect())
+        rows.into_iter()
+            .map(|(subject, venue, direction, at, until)| {
+                let direction = Direction::parse(&direction)
+                    .ok_or_else(|| StoreError::Corrupt(format!("visit direction {direction:?}")))?;
+                Ok(VisitPoint {
+                    subject,
+                    venue,
+                    direction,
+                    at,
+                    until,
+                })
+            })
+            .collect()
     }
 
     /// Every itinerary fact on record: (person, fact), for matching against a risk area.

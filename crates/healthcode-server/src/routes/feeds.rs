@@ -6,20 +6,20 @@ use crate::AppState;
 use crate::assess::after_facts;
 use crate::auth::Caller;
 use crate::body::Body;
+use crate::body::instant;
 use crate::error::{ApiError, ApiResult};
-use crate::recording::{self, Via};
 use crate::routes::login::normalise_phone;
-use crate::routes::people::instant;
+use crate::usecases::recording::{self, Via};
+use crate::usecases::risk_areas;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use healthcode_core::facts::{RiskLevel, TestOutcome, TimeProblem};
+use healthcode_core::facts::{RiskLevel, TestOutcome};
 use healthcode_core::identity::{Document, DocumentKind};
 use healthcode_core::{Fact, FactBody};
-use healthcode_store::{Batch, BatchItem, Delivered, RiskArea, region_prefix};
+use healthcode_store::{Batch, BatchItem, Delivered, RiskArea};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use time::{Date, OffsetDateTime};
 
 /// Rows per request at most; the command-line import sends files in requests of 1,000.
@@ -442,142 +442,24 @@ pub async fn propose_risk_area(
     caller: Caller,
     Body(req): Body<RiskAreaRequest>,
 ) -> ApiResult<(StatusCode, Json<RiskAreaProposal>)> {
-    may_deliver(&caller, "risk_areas", "risk_stay")?;
-    let basis = recording::legal_basis(&req.legal_basis)?;
-    let now = state.now();
-    if req.region.len() != 6 || !req.region.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad(
-            "bad_region",
-            "a region is a six-digit GB/T 2260 code",
-            "地区应为六位行政区划代码",
-        ));
-    }
-    let name = req.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(bad(
-            "bad_name",
-            "a risk area needs a name of at most 100 characters",
-            "风险地区需要名称（最多 100 个字符）",
-        ));
-    }
-    let starts_at = instant("starts_at", &req.starts_at)?;
-    let ends_at = req
-        .ends_at
-        .as_deref()
-        .map(|t| instant("ends_at", t))
-        .transpose()?;
-    let bounds = recording::bounds(&state, now);
-    let problem = if starts_at < bounds.oldest {
-        Some(TimeProblem::TooOld("starts_at"))
-    } else if starts_at > bounds.latest_past {
-        Some(TimeProblem::InFuture("starts_at"))
-    } else if ends_at.is_some_and(|e| e > bounds.latest_planned) {
-        Some(TimeProblem::TooFar("ends_at"))
-    } else {
-        None
+    let proposed = risk_areas::Proposed {
+        starts_at: instant("starts_at", &req.starts_at)?,
+        ends_at: req
+            .ends_at
+            .as_deref()
+            .map(|t| instant("ends_at", t))
+            .transpose()?,
+        region: req.region,
+        venue_id: req.venue_id,
+        name: req.name,
+        level: req.level,
+        legal_basis: req.legal_basis,
     };
-    if let Some(p) = problem {
-        return Err(bad("bad_time", p.en(&bounds), p.zh(&bounds)));
-    }
-    if ends_at.is_some_and(|e| e <= starts_at) {
-        return Err(bad(
-            "bad_time",
-            "a risk area ends after it starts",
-            "风险地区的结束时间应晚于开始时间",
-        ));
-    }
-    let venue = match &req.venue_id {
-        Some(id) => Some(
-            state
-                .store
-                .venue(id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("venue"))?,
-        ),
-        None => None,
-    };
-    let area = RiskArea {
-        id: format!("ra-{}", crate::auth::random_hex(8)),
-        region: req.region.clone(),
-        venue_id: req.venue_id.clone(),
-        name,
-        level: match req.level {
-            RiskLevel::Medium => "medium".into(),
-            RiskLevel::High => "high".into(),
-        },
-        starts_at,
-        ends_at,
-        legal_basis: basis.clone(),
-        batch_id: String::new(),
-        state: "proposed".into(),
-        affected: 0,
-        proposed_by: String::new(),
-        created_at: now,
-    };
-    // Everyone present inside it, from their first arrival to their last departure.
-    let until = ends_at.unwrap_or(now).min(now);
-    let mut stays: BTreeMap<String, (OffsetDateTime, OffsetDateTime)> = BTreeMap::new();
-    let present = state
-        .store
-        .present_in(&req.region, req.venue_id.as_deref(), starts_at, until)
-        .await?;
-    let subjects: Vec<String> = present.iter().map(|(s, _, _)| s.clone()).collect();
-    let people = state.store.people_by_pseudonym(&subjects).await?;
-    for (subject, from, to) in present {
-        if let Some(person) = people.get(&subject) {
-            widen(&mut stays, person, from, to);
-        }
-    }
-    // And everyone whose telecom itinerary was in the region on a day it covers.
-    if venue.is_none() {
-        let prefix = region_prefix(&req.region);
-        for (person, fact) in state.store.itinerary_facts().await? {
-            if let FactBody::Itinerary { region, date } = &fact.body {
-                let day = date.midnight().assume_utc();
-                let day_end = day + time::Duration::days(1);
-                if region.starts_with(prefix) && day_end > starts_at && day < until {
-                    widen(&mut stays, &person, day.max(starts_at), day_end.min(until));
-                }
-            }
-        }
-    }
-    let items: Vec<BatchItem> = stays
-        .into_iter()
-        .map(|(person, (arrived, left))| BatchItem {
-            fact: Fact {
-                id: format!("risk-{}-{person}", area.id),
-                recorded_at: now,
-                legal_basis: basis.clone(),
-                body: FactBody::RiskStay {
-                    level: req.level,
-                    region: req.region.clone(),
-                    venue: venue.as_ref().map(|v| v.name.clone()),
-                    arrived_at: arrived,
-                    left_at: Some(left),
-                },
-            },
-            person_id: person,
-        })
-        .collect();
-    let (risk_area, batch) = state
-        .store
-        .propose_risk_area(&area, &items, &caller.actor(basis), now)
-        .await?;
+    let (risk_area, batch) = risk_areas::propose(&state, &caller, proposed, state.now()).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(RiskAreaProposal { risk_area, batch }),
     ))
-}
-
-fn widen(
-    stays: &mut BTreeMap<String, (OffsetDateTime, OffsetDateTime)>,
-    person: &str,
-    from: OffsetDateTime,
-    to: OffsetDateTime,
-) {
-    let stay = stays.entry(person.to_owned()).or_insert((from, to));
-    stay.0 = stay.0.min(from);
-    stay.1 = stay.1.max(to);
 }
 
 /// The published risk areas, newest first: public, as they were in 2020.

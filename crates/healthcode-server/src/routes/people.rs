@@ -2,10 +2,10 @@
 
 use crate::AppState;
 use crate::auth::{Caller, Role};
-use crate::body::{Body, Path, rfc3339};
+use crate::body::{Body, Path, instant, rfc3339};
 use crate::error::{ApiError, ApiResult};
-use crate::recording::{self, Via};
 use crate::routes::login::normalise_phone;
+use crate::usecases::recording::{self, Via};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -540,17 +540,6 @@ pub async fn declare_trip(
     };
     let fact = recording::record(&state, &caller, &id, fact, now).await?;
     Ok(recorded(&fact))
-}
-
-/// An RFC 3339 date-time a client sent, or a clear error naming the field.
-pub fn instant(field: &str, value: &str) -> ApiResult<OffsetDateTime> {
-    OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339).map_err(|_| {
-        ApiError::unprocessable(
-            "bad_time",
-            format!("{field} {value:?} is not an RFC 3339 date-time"),
-            format!("{field} {value:?} 不是 RFC 3339 时间"),
-        )
-    })
 }
 
 /// What recording a fact answers: its id and when it was recorded.

@@ -198,6 +198,16 @@ async fn a_risk_area_colours_who_was_there_once_a_second_official_approves() {
         )
         .await;
         assert_eq!(status, StatusCode::OK);
+        // They left ten minutes later: their stay ends at the exit, as tracing counts presence.
+        let left = now - Duration::minutes(80);
+        let text = pass_issued_at(&node, &visitor, left).await;
+        let (status, body) = scan(
+            &node,
+            &market,
+            json!({"scan_id": unique("s"), "text": text, "scanned_at": at(left), "direction": "exit"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
 
         // The telecom itinerary: the traveller's phone was in Wuhan yesterday.
         let yesterday = (now - Duration::days(1)).date().to_string();
@@ -285,6 +295,21 @@ async fn a_risk_area_colours_who_was_there_once_a_second_official_approves() {
         assert_eq!(
             super::tracing::status(&node, &official, &visitor).await["code"],
             "red"
+        );
+        let facts = node.state.store.facts(&visitor).await.unwrap();
+        let stay_ends: Vec<_> = facts
+            .iter()
+            .filter_map(|f| match &f.body {
+                healthcode_core::FactBody::RiskStay { left_at, .. } => *left_at,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(stay_ends.len(), 1, "{facts:?}");
+        assert!(
+            (stay_ends[0] - left).abs() < Duration::seconds(1),
+            "{}: the stay ends at the exit, {left}, not {}",
+            node.store_name(),
+            stay_ends[0]
         );
         assert_eq!(
             super::tracing::status(&node, &official, &traveller).await["code"],

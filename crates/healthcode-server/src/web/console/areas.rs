@@ -3,9 +3,9 @@
 
 use super::local_field;
 use crate::AppState;
-use crate::body::Body;
 use crate::body::Path;
-use crate::routes::{appeals, feeds};
+use crate::routes::appeals;
+use crate::usecases::risk_areas;
 use crate::web::page::{Chrome, PageResult, local_time, render, see};
 use crate::web::session::{Posted, Web};
 use askama::Template;
@@ -110,16 +110,17 @@ pub async fn propose(
     let level = serde_json::from_value(serde_json::Value::String(form.level)).map_err(|_| {
         crate::error::ApiError::unprocessable("bad_level", "medium or high", "请选择中风险或高风险")
     })?;
-    let request = feeds::RiskAreaRequest {
+    let starts_at = local_field(&form.starts_at)?.unwrap_or_default();
+    let proposed = risk_areas::Proposed {
         region: form.region.trim().to_owned(),
         venue_id: None,
         name: form.name,
         level,
-        starts_at: local_field(&form.starts_at)?.unwrap_or_default(),
+        starts_at: crate::body::instant("starts_at", &starts_at)?,
         ends_at: None,
         legal_basis: form.legal_basis,
     };
-    let (_, _proposal) = feeds::propose_risk_area(State(state), caller, Body(request)).await?;
+    risk_areas::propose(&state, &caller, proposed, state.now()).await?;
     see("/console/risk-areas")
 }
 

@@ -1,0 +1,7 @@
+//! The use cases: one function per thing a person or a job does, taking the caller, the time
+//! and the node's state, deciding who may do it and what it means, and returning domain types.
+//! Routes, pages, the command line and background jobs call these and only translate HTTP, HTML
+//! or arguments; the store below them only reads and writes.
+
+pub mod recording;
+pub mod risk_areas;
