@@ -5,7 +5,7 @@ use crate::audit::{self, Actor};
 use crate::facts::insert;
 use crate::sealed::Sealed;
 use crate::{Store, StoreError, db, from_ms, ms, new_id};
-use healthcode_core::{Fact, FactBody};
+use healthcode_core::Fact;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -156,15 +156,15 @@ impl Store {
         rows.into_iter().map(|r| self.appeal_from(r)).collect()
     }
 
-    /// Decides an open appeal. Retracting records a retraction fact naming the contested fact, in
-    /// the same transaction, so the colour follows at once, and the `waiver` the decision makes
-    /// (a withdrawn contact fact binds later runs of its case's trace).
+    /// Decides an open appeal, at most once. Withdrawing the fact (`FactRetracted`) records the
+    /// `withdrawal` the caller decided on, a retraction fact and the waiver it makes, in the
+    /// same transaction.
     pub async fn decide_appeal(
         &self,
         id: &str,
         outcome: AppealOutcome,
         reason: &str,
-        waiver: Option<&crate::Waiver>,
+        withdrawal: Option<(&Fact, Option<&crate::Waiver>)>,
         actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<Appeal, StoreError> {
@@ -172,15 +172,6 @@ impl Store {
             .appeal(id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("appeal {id}")))?;
-        let retraction = Fact {
-            id: format!("retraction-{id}"),
-            recorded_at: now,
-            legal_basis: format!("appeal {id}: {reason}"),
-            body: FactBody::Retraction {
-                retracts: appeal.fact_id.clone(),
-                reason: reason.to_owned(),
-            },
-        };
         db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin().await?;
             let decided = sqlx::query(
@@ -199,9 +190,9 @@ impl Store {
             }
             audit::append!(tx, ms(now), actor, "appeal.decide", Some(appeal.person_id.clone()),
                 format!("appeal {id}: {} ({reason})", outcome.as_str()));
-            if outcome == AppealOutcome::FactRetracted {
+            if let Some((retraction, waiver)) = withdrawal {
                 let mut chain = audit::Chain::default();
-                insert!(self, tx, chain, &appeal.person_id, &retraction, actor, now);
+                insert!(self, tx, chain, &appeal.person_id, retraction, actor, now);
                 audit::close!(tx, chain);
                 if let Some(waiver) = waiver {
                     crate::waivers::insert_waiver!(tx, waiver, now);

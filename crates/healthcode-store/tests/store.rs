@@ -1171,12 +1171,16 @@ async fn an_upheld_appeal_retracts_the_fact_and_both_outcomes_are_recorded() {
             .unwrap();
         assert_eq!(store.open_appeals(10).await.unwrap().len(), 2);
         let later = NOW + time::Duration::hours(1);
+        let retraction = fact(
+            "r1",
+            serde_json::json!({"type": "retraction", "retracts": "c1", "reason": "phone location confirms"}),
+        );
         let d1 = store
             .decide_appeal(
                 &a1.id,
                 AppealOutcome::FactRetracted,
                 "phone location confirms",
-                None,
+                Some((&retraction, None)),
                 &official(),
                 later,
             )

@@ -3,5 +3,7 @@
 //! Routes, pages, the command line and background jobs call these and only translate HTTP, HTML
 //! or arguments; the store below them only reads and writes.
 
+pub mod appeals;
+pub mod batches;
 pub mod recording;
 pub mod risk_areas;

@@ -6,7 +6,8 @@ use crate::auth::Caller;
 use crate::body::Body;
 use crate::body::{Path, Query};
 use crate::routes::people::{code_shown, current_status};
-use crate::routes::{appeals, cases, login, pass, people, scans};
+use crate::routes::{cases, login, pass, people, scans};
+use crate::usecases::appeals;
 use crate::web::page::{
     Chrome, CodeLook, Lang, PageResult, local_ms, local_time, look, render, see,
 };
@@ -355,8 +356,7 @@ pub async fn why(State(state): State<AppState>, web: Web, Path(id): Path<String>
     let caller = web.resident(&state).await?;
     let (person, status) = current_status(&state, &caller, &id, "").await?;
     let code = code_shown(&person, &status).as_str();
-    let axum::Json(appeals) =
-        appeals::of_person(State(state.clone()), caller, Path(id.clone())).await?;
+    let appeals = appeals::of_person(&state, &caller, &id).await?;
     render(WhyPage {
         chrome: Chrome::new(&web, "为什么是这个颜色", "Why this colour", true),
         id,
@@ -389,11 +389,15 @@ pub async fn appeal(
     Posted(form): Posted<AppealForm>,
 ) -> PageResult {
     let caller = web.resident(&state).await?;
-    let request = appeals::AppealRequest {
-        fact_id: form.fact_id,
-        reason: form.reason,
-    };
-    let (_, _filed) = appeals::file(State(state), caller, Path(id.clone()), Body(request)).await?;
+    appeals::file(
+        &state,
+        &caller,
+        &id,
+        &form.fact_id,
+        &form.reason,
+        state.now(),
+    )
+    .await?;
     see(&format!("/me/{id}/why"))
 }
 

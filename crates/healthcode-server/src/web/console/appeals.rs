@@ -1,9 +1,8 @@
 //! Appeals waiting for an official's decision.
 
 use crate::AppState;
-use crate::body::Body;
 use crate::body::Path;
-use crate::routes::appeals;
+use crate::usecases::appeals;
 use crate::web::page::{Chrome, PageResult, local_time, render, see};
 use crate::web::session::{Posted, Web};
 use askama::Template;
@@ -27,7 +26,7 @@ struct AppealsPage {
 
 pub async fn list(State(state): State<AppState>, web: Web) -> PageResult {
     let caller = web.staff(&state).await?;
-    let axum::Json(open) = appeals::open(State(state), caller).await?;
+    let open = appeals::open(&state, &caller).await?;
     render(AppealsPage {
         chrome: Chrome::new(&web, "申诉审核", "Appeals", true),
         appeals: open
@@ -67,10 +66,6 @@ pub async fn decide(
                 "请选择维持或撤销",
             )
         })?;
-    let decision = appeals::Decision {
-        outcome,
-        reason: form.reason,
-    };
-    let _decided = appeals::decide(State(state), caller, Path(id), Body(decision)).await?;
+    appeals::decide(&state, &caller, &id, outcome, &form.reason, state.now()).await?;
     see("/console/appeals")
 }

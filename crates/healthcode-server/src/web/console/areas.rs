@@ -4,7 +4,7 @@
 use super::local_field;
 use crate::AppState;
 use crate::body::Path;
-use crate::routes::appeals;
+use crate::usecases::batches;
 use crate::usecases::risk_areas;
 use crate::web::page::{Chrome, PageResult, local_time, render, see};
 use crate::web::session::{Posted, Web};
@@ -132,6 +132,6 @@ pub async fn approve(
     Posted(_): Posted<std::collections::HashMap<String, String>>,
 ) -> PageResult {
     let caller = web.staff(&state).await?;
-    let _approved = appeals::approve(State(state), caller, Path(id)).await?;
+    batches::approve(&state, &caller, &id, state.now()).await?;
     see("/console/risk-areas")
 }
