@@ -7,7 +7,7 @@ use crate::body::Body;
 use crate::body::rfc3339;
 use crate::body::{Path, Query};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::people::current_status;
+use crate::usecases::people::current_status;
 use axum::Json;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -48,12 +48,12 @@ pub struct Fresh {
 /// Issues a pass for a person the caller may act for, with the colour the policy gives now
 /// (`pending` while their enrollment is under review): the API's pass and the web page's.
 pub async fn fresh_pass(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Fresh> {
-    let (person, status) = current_status(state, caller, id, "pass.issue").await?;
+    let (person, status) = current_status(state, caller, id, "pass.issue", state.now()).await?;
     let (pass, text) = state
         .passes
         .issue(
             &person,
-            crate::routes::people::code_shown(&person, &status),
+            crate::usecases::people::code_shown(&person, &status),
             &status.policy_version,
             state.now(),
         )

@@ -7,8 +7,8 @@ use crate::body::rfc3339;
 use crate::body::{Path, Query};
 use crate::error::{ApiError, ApiResult};
 use crate::recorder::RecordError;
-use crate::routes::people::{current_status, may_act_for};
 use crate::scanning::{ScanAnswer, colour_zh, judge, same_city};
+use crate::usecases::people::{current_status, may_act_for};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -382,8 +382,9 @@ pub async fn checkin(
         .venue(&code.venue_id)
         .await?
         .ok_or_else(|| ApiError::not_found("venue (check in with the node of its region)"))?;
-    let (person, status) = current_status(&state, &caller, &person_id, "checkin").await?;
-    let colour = crate::routes::people::code_shown(&person, &status).as_str();
+    let (person, status) =
+        current_status(&state, &caller, &person_id, "checkin", state.now()).await?;
+    let colour = crate::usecases::people::code_shown(&person, &status).as_str();
     let reasons = status
         .reasons
         .iter()

@@ -7,7 +7,7 @@ use crate::AppState;
 use crate::assess::reassess;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::people::{CASEWORKERS, may_act_for};
+use crate::usecases::people::{CASEWORKERS, may_act_for};
 use crate::usecases::recording;
 use healthcode_core::{Fact, FactBody};
 use healthcode_store::{Appeal, AppealOutcome, Waiver};

@@ -5,5 +5,7 @@
 
 pub mod appeals;
 pub mod batches;
+pub mod declarations;
+pub mod people;
 pub mod recording;
 pub mod risk_areas;

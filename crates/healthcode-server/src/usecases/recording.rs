@@ -254,3 +254,17 @@ pub async fn record(
     crate::assess::after_facts(state, [(person_id, &item.fact)], now).await;
     Ok(item.fact)
 }
+
+/// Records one fact as a member of staff sent it (a fact as docs/POLICY.md defines it, with its
+/// legal basis): admitted by the table and the clock, then recorded.
+pub async fn record_sent(
+    state: &AppState,
+    caller: &Caller,
+    person_id: &str,
+    sent: serde_json::Value,
+    now: OffsetDateTime,
+) -> ApiResult<Fact> {
+    let bounds = bounds(state, now);
+    let fact = fact_from_request(caller, Via::Single, sent, now, &bounds)?;
+    record(state, caller, person_id, fact, now).await
+}

@@ -5,9 +5,10 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::body::Body;
 use crate::body::{Path, Query};
-use crate::routes::people::{code_shown, current_status};
-use crate::routes::{cases, login, pass, people, scans};
+use crate::routes::{cases, login, pass, scans};
 use crate::usecases::appeals;
+use crate::usecases::declarations::{self, checked_in_today};
+use crate::usecases::people::{self, code_shown, current_status, may_act_for};
 use crate::web::page::{
     Chrome, CodeLook, Lang, PageResult, local_ms, local_time, look, render, see,
 };
@@ -167,10 +168,10 @@ pub async fn me(State(state): State<AppState>, web: Web) -> PageResult {
     let caller = web.resident(&state).await?;
     let mut rows = Vec::new();
     for person in people_of(&caller) {
-        let (person, status) = current_status(&state, &caller, &person.id, "").await?;
+        let (person, status) = current_status(&state, &caller, &person.id, "", state.now()).await?;
         let code = code_shown(&person, &status).as_str();
         rows.push(PersonRow {
-            checked_in: people::checked_in_today(&state, &person.id).await?,
+            checked_in: checked_in_today(&state, &person.id, state.now()).await?,
             document: document_label(web.lang, &person),
             look: look(code),
             child: person.guardian_id.is_some(),
@@ -236,8 +237,7 @@ pub async fn enroll(
         phone: given(form.phone),
         guardian_id: given(form.guardian_id),
     };
-    let (_, axum::Json(person)) =
-        people::enroll(State(state.clone()), caller, Body(request)).await?;
+    let person = people::enroll(&state, &caller, request, state.now()).await?;
     see(&format!("/me/{}/code", person.id))
 }
 
@@ -310,7 +310,7 @@ pub async fn code(State(state): State<AppState>, web: Web, Path(id): Path<String
     let code = code_shown(&person, &status).as_str();
     let remaining = (pass.expires_at - state.now().unix_timestamp()).max(0);
     render(CodePage {
-        checked_in: people::checked_in_today(&state, &id).await?,
+        checked_in: checked_in_today(&state, &id, state.now()).await?,
         chrome: Chrome::new(&web, "亮码", "My code", true),
         id,
         look: look(code),
@@ -354,7 +354,7 @@ fn appeal_state(lang: Lang, state: &str) -> String {
 /// Why this colour: each reason in plain words, until when, and what to do; an appeal per fact.
 pub async fn why(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> PageResult {
     let caller = web.resident(&state).await?;
-    let (person, status) = current_status(&state, &caller, &id, "").await?;
+    let (person, status) = current_status(&state, &caller, &id, "", state.now()).await?;
     let code = code_shown(&person, &status).as_str();
     let appeals = appeals::of_person(&state, &caller, &id).await?;
     render(WhyPage {
@@ -415,10 +415,10 @@ pub async fn declare_page(
     Path(id): Path<String>,
 ) -> PageResult {
     let caller = web.resident(&state).await?;
-    crate::routes::people::may_act_for(&caller, &id, &[])?;
+    may_act_for(&caller, &id, &[])?;
     render(DeclarePage {
         chrome: Chrome::new(&web, "每日打卡", "Daily check-in", true),
-        checked_in: people::checked_in_today(&state, &id).await?,
+        checked_in: checked_in_today(&state, &id, state.now()).await?,
         id,
     })
 }
@@ -467,13 +467,12 @@ pub async fn declare(
     .into_iter()
     .filter_map(|(ticked, name)| ticked.map(|_| name.to_owned()))
     .collect();
-    let request = people::DeclarationRequest {
+    let request = declarations::DeclarationRequest {
         temperature_c,
         symptoms,
         address: given(form.address),
     };
-    let (_, _recorded) =
-        people::declare(State(state), caller, Path(id.clone()), Body(request)).await?;
+    declarations::declare(&state, &caller, &id, request, state.now()).await?;
     see(&format!("/me/{id}/code"))
 }
 
@@ -667,7 +666,7 @@ struct AuditPage {
 /// Who read my data: the audit entries about the person.
 pub async fn audit(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> PageResult {
     let caller = web.resident(&state).await?;
-    let axum::Json(entries) = people::audit(State(state), caller, Path(id.clone())).await?;
+    let entries = people::audit_of(&state, &caller, &id, state.now()).await?;
     render(AuditPage {
         chrome: Chrome::new(&web, "谁查看了我的信息", "Who read my data", true),
         id,

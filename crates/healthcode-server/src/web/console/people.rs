@@ -3,9 +3,8 @@
 
 use super::local_field;
 use crate::AppState;
-use crate::body::Body;
 use crate::body::{Path, Query};
-use crate::routes::people;
+use crate::usecases::{people, recording};
 use crate::web::page::{Chrome, CodeLook, PageResult, look, render, see};
 use crate::web::resident::{ReasonRow, document_kind, given};
 use crate::web::session::{Posted, Web};
@@ -82,9 +81,8 @@ pub async fn search(
         phone,
         purpose: form.purpose,
     };
-    let axum::Json(answer) = people::search(State(state), caller, Body(request)).await?;
-    let found = answer
-        .people
+    let found = people::find(&state, &caller, request, state.now())
+        .await?
         .into_iter()
         .map(|p| Found {
             document: match &p.document_tail {
@@ -115,13 +113,14 @@ struct PersonPage {
 
 pub async fn show(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> PageResult {
     let caller = web.staff(&state).await?;
-    let axum::Json(view) = people::status(State(state), caller, Path(id.clone())).await?;
+    let (person, status) =
+        people::current_status(&state, &caller, &id, "status.read", state.now()).await?;
     render(PersonPage {
         chrome: Chrome::new(&web, "人员记录", "Person's record", true),
-        look: look(view.code),
-        masked_name: view.person.name_masked.clone(),
-        pending: view.person.enrollment == Enrollment::Pending,
-        reasons: crate::web::resident::reason_rows(web.lang, &view.status),
+        look: look(people::code_shown(&person, &status).as_str()),
+        masked_name: person.name_masked.clone(),
+        pending: person.enrollment == Enrollment::Pending,
+        reasons: crate::web::resident::reason_rows(web.lang, &status),
         id,
     })
 }
@@ -133,7 +132,7 @@ pub async fn confirm(
     Posted(_): Posted<std::collections::HashMap<String, String>>,
 ) -> PageResult {
     let caller = web.staff(&state).await?;
-    people::confirm(State(state), caller, Path(id.clone())).await?;
+    people::confirm(&state, &caller, &id, state.now()).await?;
     see(&format!("/console/people/{id}"))
 }
 
@@ -189,7 +188,6 @@ pub async fn record(
 ) -> PageResult {
     let caller = web.staff(&state).await?;
     let body = fact_body(&form, &crate::body::rfc3339(state.now()))?;
-    let (_, _recorded) =
-        people::record_fact(State(state), caller, Path(id.clone()), Body(body)).await?;
+    recording::record_sent(&state, &caller, &id, body, state.now()).await?;
     see(&format!("/console/people/{id}"))
 }

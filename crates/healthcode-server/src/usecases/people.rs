@@ -1,0 +1,274 @@
+//! People: who may act for whom, enrollment under a document (or by a guardian), finding a
+//! person, the colour the policy gives them now, and what the record says about them.
+
+use crate::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::routes::login::normalise_phone;
+use healthcode_core::identity::{Document, DocumentKind};
+use healthcode_core::{Color, Status};
+use healthcode_store::{AuditEntry, Enrollment, NewPerson, Person};
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+/// Staff who may read and change any person's record.
+pub const CASEWORKERS: [Role; 3] = [Role::HealthOfficial, Role::CommunityWorker, Role::Admin];
+
+/// Admits residents acting for this person, and the staff roles given.
+pub fn may_act_for(caller: &Caller, person_id: &str, staff: &[Role]) -> ApiResult<()> {
+    match caller {
+        Caller::Resident { .. } if caller.acts_for(person_id) => Ok(()),
+        Caller::Resident { .. } => Err(ApiError::forbidden()),
+        Caller::Staff { .. } => caller.require(staff),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    pub document_kind: DocumentKind,
+    #[serde(default)]
+    pub document_number: String,
+    #[serde(default)]
+    pub country: Option<String>,
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    pub name: String,
+    #[serde(default)]
+    #[schema(pattern = r"^(1[3-9][0-9]{9}|\+[0-9]{7,15})$")]
+    pub phone: Option<String>,
+    /// Enrolls a child in the care of this (already enrolled) person.
+    #[serde(default)]
+    pub guardian_id: Option<String>,
+}
+
+/// Enrollment. A resident enrolls themselves (under the phone they logged in with) or a child in
+/// their care; staff may enroll anyone. A resident ID checked by its check character is confirmed
+/// at once; other documents and children wait for staff to confirm them (审核中).
+pub async fn enroll(
+    state: &AppState,
+    caller: &Caller,
+    req: EnrollRequest,
+    now: OffsetDateTime,
+) -> ApiResult<Person> {
+    let name = req.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(ApiError::unprocessable(
+            "bad_name",
+            "a name has 1 to 64 characters",
+            "姓名应为 1 至 64 个字符",
+        ));
+    }
+    let document = Document::parse(
+        req.document_kind,
+        &req.document_number,
+        req.country.as_deref(),
+        now.date(),
+    )
+    .map_err(|e| ApiError::unprocessable(e.code, e.en, e.zh))?;
+    let phone = req.phone.as_deref().map(normalise_phone).transpose()?;
+    if let Some(guardian) = &req.guardian_id {
+        match caller {
+            Caller::Resident { .. } if caller.acts_for(guardian) => {}
+            Caller::Resident { .. } => return Err(ApiError::forbidden()),
+            Caller::Staff { .. } => caller.require(&CASEWORKERS)?,
+        }
+        if state.store.person(guardian).await?.is_none() {
+            return Err(ApiError::not_found("guardian"));
+        }
+    } else if req.document_kind == DocumentKind::None {
+        return Err(ApiError::unprocessable(
+            "guardian_required",
+            "a person without a document is enrolled by a guardian",
+            "无证件人员须由监护人代办",
+        ));
+    }
+    let enrollment = match caller {
+        Caller::Resident { phone_index, .. } => {
+            let phone = phone.as_deref().ok_or_else(|| {
+                ApiError::unprocessable(
+                    "phone_required",
+                    "give the phone number you logged in with",
+                    "请填写登录所用的手机号",
+                )
+            })?;
+            if state.store.phone_index_of(phone) != *phone_index {
+                return Err(ApiError::forbidden());
+            }
+            if req.document_kind == DocumentKind::ResidentId && req.guardian_id.is_none() {
+                Enrollment::Confirmed
+            } else {
+                Enrollment::Pending
+            }
+        }
+        Caller::Staff { .. } => {
+            caller.require(&CASEWORKERS)?;
+            Enrollment::Confirmed
+        }
+    };
+    let new = NewPerson {
+        document,
+        name,
+        phone,
+        guardian_id: req.guardian_id,
+        enrollment,
+    };
+    let person = state
+        .store
+        .enroll(&new, &caller.actor("enrollment"), now)
+        .await?;
+    Ok(person)
+}
+
+/// Confirms an enrollment under review (审核): staff have checked the document.
+pub async fn confirm(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    now: OffsetDateTime,
+) -> ApiResult<()> {
+    caller.require(&CASEWORKERS)?;
+    state
+        .store
+        .confirm_enrollment(id, &caller.actor("identity check"), now)
+        .await?;
+    Ok(())
+}
+
+/// The person and the colour the policy gives them now, for a caller who may act for them. A
+/// staff caller's read goes on the record the person can see (as `action`); a resident reading
+/// their own (or their child's) data is not someone else looking at it.
+pub async fn current_status(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: &str,
+    now: OffsetDateTime,
+) -> ApiResult<(Person, Status)> {
+    may_act_for(caller, id, &CASEWORKERS)?;
+    let person = match caller {
+        // A resident's session already holds the people they act for.
+        Caller::Resident { people, .. } => people.iter().find(|p| p.id == id).cloned(),
+        Caller::Staff { .. } => state.store.person(id).await?,
+    }
+    .ok_or_else(|| ApiError::not_found("person"))?;
+    if let Caller::Staff { .. } = caller {
+        let actor = caller.actor("status query");
+        state.store.audit(&actor, action, Some(id), "", now).await?;
+    }
+    let facts = state.store.facts(id).await?;
+    let status = state.policy.evaluate(&facts, now);
+    crate::assess::note_undecided(state, id, &status);
+    Ok((person, status))
+}
+
+/// The code shown: the policy's colour (itself pending when a rule could not be judged), and
+/// at least pending (审核中) while enrollment is under review; a red that applies stays red.
+pub fn code_shown(person: &Person, status: &Status) -> Color {
+    match person.enrollment {
+        Enrollment::Pending => status.color.max(Color::Pending),
+        Enrollment::Confirmed => status.color,
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// A document to look for (with `document_number`, and `country` for a passport) …
+    #[serde(default)]
+    pub document_kind: Option<DocumentKind>,
+    #[serde(default)]
+    pub document_number: String,
+    #[serde(default)]
+    pub country: Option<String>,
+    /// … or a phone: the adult who uses it and the children in their care.
+    #[serde(default)]
+    #[schema(pattern = r"^(1[3-9][0-9]{9}|\+[0-9]{7,15})$")]
+    pub phone: Option<String>,
+    /// Why the person is looked up: on the audit record the person reads.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    pub purpose: String,
+}
+
+/// Finds people by document or by phone, compared through their blind indexes (the data stays
+/// sealed). Each person found gets an audit entry with the purpose given; a search that finds no
+/// one is audited too.
+pub async fn find(
+    state: &AppState,
+    caller: &Caller,
+    req: SearchRequest,
+    now: OffsetDateTime,
+) -> ApiResult<Vec<Person>> {
+    caller.require(&CASEWORKERS)?;
+    let purpose = req.purpose.trim();
+    if purpose.is_empty() || purpose.chars().count() > 200 {
+        return Err(ApiError::unprocessable(
+            "purpose_required",
+            "say why the person is looked up (1 to 200 characters): the person will read it",
+            "请说明查询事由（1 至 200 个字符），本人可查看",
+        ));
+    }
+    let (people, by) = match (req.document_kind, &req.phone) {
+        (Some(kind), None) if kind != DocumentKind::None => {
+            let document = Document::parse(
+                kind,
+                &req.document_number,
+                req.country.as_deref(),
+                now.date(),
+            )
+            .map_err(|e| ApiError::unprocessable(e.code, e.en, e.zh))?;
+            let found = state.store.find_by_document(&document).await?;
+            (found.into_iter().collect::<Vec<_>>(), "document")
+        }
+        (None, Some(phone)) => {
+            let phone = normalise_phone(phone)?;
+            (state.store.find_by_phone(&phone).await?, "phone")
+        }
+        _ => {
+            return Err(ApiError::unprocessable(
+                "search_key_required",
+                "give a document (document_kind and document_number) or a phone, one of the two",
+                "请提供证件（类型与号码）或手机号，二者选一",
+            ));
+        }
+    };
+    let actor = caller.actor(purpose);
+    let detail = format!("found by {by}");
+    for person in &people {
+        state
+            .store
+            .audit(&actor, "people.search", Some(&person.id), &detail, now)
+            .await?;
+    }
+    if people.is_empty() {
+        let detail = format!("no one found by {by}");
+        state
+            .store
+            .audit(&actor, "people.search", None, &detail, now)
+            .await?;
+    }
+    Ok(people)
+}
+
+/// The audit entries about a person: what they read under "who read my data". Staff reads of it
+/// are themselves audited.
+pub async fn audit_of(
+    state: &AppState,
+    caller: &Caller,
+    person_id: &str,
+    now: OffsetDateTime,
+) -> ApiResult<Vec<AuditEntry>> {
+    may_act_for(caller, person_id, &[Role::Auditor, Role::Admin])?;
+    if let Caller::Staff { .. } = caller {
+        state
+            .store
+            .audit(
+                &caller.actor("audit review"),
+                "audit.read",
+                Some(person_id),
+                "",
+                now,
+            )
+            .await?;
+    }
+    Ok(state.store.audit_about(person_id).await?)
+}
