@@ -1,46 +1,17 @@
-//! Cases and their traces: a health official records a case, the node traces it in the
-//! background, and officials follow the trace. Residents read the messages sent to them.
+//! Cases and their traces over HTTP; what each means and who may do it is `usecases::cases`.
 
 use crate::AppState;
-use crate::auth::{Caller, Role};
-use crate::body::Body;
-use crate::body::{Path, Query};
-use crate::error::{ApiError, ApiResult};
+use crate::auth::Caller;
+use crate::body::{Body, Path, Query};
+use crate::error::ApiResult;
 use crate::routes::people::recorded;
-use crate::usecases::people::{CASEWORKERS, may_act_for};
-use crate::usecases::recording::{self, Via};
+use crate::usecases::cases::{self, CaseRequest};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use healthcode_core::facts::CaseKind;
 use healthcode_store::{Notification, TraceView, TracedExposure};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-
-/// Who may follow traces: they show where named people were.
-const TRACERS: [Role; 2] = [Role::HealthOfficial, Role::Admin];
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CaseRequest {
-    pub person_id: String,
-    pub kind: CaseKind,
-    /// Symptom onset (RFC 3339); the infectious window starts two days (a policy parameter)
-    /// before it, or before the positive sample when there were no symptoms.
-    #[serde(default)]
-    #[schema(format = DateTime)]
-    pub onset_at: Option<String>,
-    #[serde(default)]
-    #[schema(format = DateTime)]
-    pub sampled_at: Option<String>,
-    /// When the case was isolated: the end of the infectious window.
-    #[serde(default)]
-    #[schema(format = DateTime)]
-    pub isolated_at: Option<String>,
-    /// The case number or document it is recorded under.
-    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
-    pub legal_basis: String,
-}
 
 /// Records a case (确诊 / 疑似 / 无症状) and queues its contact trace.
 #[utoipa::path(post, path = "/api/v1/cases", tag = "tracing", security(("bearer" = [])), request_body = CaseRequest,
@@ -50,25 +21,7 @@ pub async fn record_case(
     caller: Caller,
     Body(req): Body<CaseRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let body = json!({
-        "type": "case",
-        "kind": req.kind,
-        "onset_at": req.onset_at,
-        "sampled_at": req.sampled_at,
-        "isolated_at": req.isolated_at,
-        "legal_basis": req.legal_basis,
-    });
-    let now = state.now();
-    let bounds = recording::bounds(&state, now);
-    let fact = recording::fact_from_request(&caller, Via::Single, body, now, &bounds)?;
-    if !matches!(fact.body, healthcode_core::FactBody::Case { .. }) {
-        return Err(ApiError::unprocessable(
-            "not_a_case",
-            "this endpoint records cases",
-            "此接口只记录病例",
-        ));
-    }
-    let fact = recording::record(&state, &caller, &req.person_id, fact, now).await?;
+    let fact = cases::record_case(&state, &caller, req, state.now()).await?;
     let (status, Json(mut recorded)) = recorded(&fact);
     recorded["trace"] = json!(format!("/api/v1/cases/{}/trace", fact.id));
     Ok((status, Json(recorded)))
@@ -99,27 +52,9 @@ pub async fn trace(
     Path(id): Path<String>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<TraceAnswer>> {
-    caller.require(&TRACERS)?;
-    let trace = state
-        .store
-        .trace(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("trace"))?;
-    state
-        .store
-        .audit(
-            &caller.actor("contact tracing"),
-            "trace.read",
-            Some(&trace.person_id),
-            &format!("trace of case {id}"),
-            state.now(),
-        )
-        .await?;
-    let limit = page.limit.unwrap_or(100).clamp(1, 1000);
-    let contacts = state
-        .store
-        .trace_exposures(&id, limit, page.offset.unwrap_or(0).max(0))
-        .await?;
+    let limit = page.limit.unwrap_or(100);
+    let offset = page.offset.unwrap_or(0);
+    let (trace, contacts) = cases::trace(&state, &caller, &id, limit, offset, state.now()).await?;
     Ok(Json(TraceAnswer { trace, contacts }))
 }
 
@@ -132,27 +67,7 @@ pub async fn retrace(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require(&[Role::HealthOfficial])?;
-    let trace = state
-        .store
-        .trace(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("trace"))?;
-    // A retracted case's run withdraws its contacts; once that is done there is nothing left.
-    let retracted = crate::tracer::retraction_of(&state, &trace.person_id, &id).await?;
-    if retracted.is_some() && trace.state == "done" {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "case_retracted",
-            "the case was retracted and its contacts withdrawn: there is nothing to trace",
-            "该病例已撤销，密接记录已撤回，无需追踪",
-        ));
-    }
-    state
-        .store
-        .requeue_trace(&id, &caller.actor("contact tracing"), state.now())
-        .await?;
-    state.tracer.notify_one();
+    cases::retrace(&state, &caller, &id, state.now()).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"state": "queued"}))))
 }
 
@@ -164,18 +79,7 @@ pub async fn notifications(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<Notification>>> {
-    may_act_for(&caller, &id, &CASEWORKERS)?;
-    if let Caller::Staff { .. } = caller {
-        state
-            .store
-            .audit(
-                &caller.actor("notification review"),
-                "notifications.read",
-                Some(&id),
-                "",
-                state.now(),
-            )
-            .await?;
-    }
-    Ok(Json(state.store.notifications_of(&id, 100).await?))
+    Ok(Json(
+        cases::notifications_of(&state, &caller, &id, state.now()).await?,
+    ))
 }

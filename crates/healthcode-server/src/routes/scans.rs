@@ -3,18 +3,17 @@
 use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::body::Body;
-use crate::body::rfc3339;
 use crate::body::{Path, Query};
 use crate::error::{ApiError, ApiResult};
 use crate::recorder::RecordError;
-use crate::scanning::{ScanAnswer, colour_zh, judge, same_city};
-use crate::usecases::people::{current_status, may_act_for};
+use crate::scanning::{ScanAnswer, judge};
+use crate::usecases::checkins::{self, CheckinAnswer, CheckinRequest};
+use crate::usecases::visits::{self, VisitView};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use healthcode_core::visits::{Direction, dwell_minutes, parameter_i64};
-use healthcode_pass::verify::Content;
-use healthcode_store::{Checkpoint, NewScan, NewVisit, Venue, Visit};
+use healthcode_core::visits::Direction;
+use healthcode_store::{Checkpoint, NewScan, Venue, Visit};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
@@ -306,42 +305,6 @@ pub async fn batch(
     }))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CheckinRequest {
-    /// The venue code's text (`HCV1:…`), scanned with the phone or pasted.
-    pub text: String,
-    /// Whom the check-in is for: the resident or a child in their care (the resident when
-    /// absent).
-    #[serde(default)]
-    pub person_id: Option<String>,
-    /// Where the phone is (GB/T 2260 code, from its location services), if it can tell: a
-    /// check-in far from the venue is flagged and counts as presence only once confirmed.
-    #[serde(default)]
-    pub region: Option<String>,
-    /// `entry` (default) or `exit`.
-    #[serde(default)]
-    pub direction: Option<Direction>,
-}
-
-/// What a check-in answers: the visit and the colour to show staff at the door.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct CheckinAnswer {
-    pub visit: Visit,
-    /// True when the same venue was checked in to within the policy's `checkin_dedup_minutes`:
-    /// this is that check-in.
-    pub duplicate: bool,
-    pub venue_name: String,
-    pub colour: String,
-    pub colour_zh: String,
-    pub masked_name: String,
-    /// Whether the venue admits this colour.
-    pub admit: bool,
-    /// Each reason for the colour, in both languages.
-    #[schema(value_type = Vec<Object>)]
-    pub reasons: Vec<Value>,
-}
-
 /// A resident checks in by scanning a venue code (场所码). Not doubled within a short window;
 /// flagged when the phone is in another city than the venue.
 #[utoipa::path(post, path = "/api/v1/checkins", tag = "scans", security(("bearer" = [])), request_body = CheckinRequest,
@@ -353,106 +316,13 @@ pub async fn checkin(
     caller: Caller,
     Body(req): Body<CheckinRequest>,
 ) -> ApiResult<(StatusCode, Json<CheckinAnswer>)> {
-    let Caller::Resident { people, .. } = &caller else {
-        return Err(ApiError::forbidden());
+    let answer = checkins::check_in(&state, &caller, req, state.now()).await?;
+    let status = if answer.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
     };
-    let person_id = match &req.person_id {
-        Some(id) => id.clone(),
-        None => people
-            .iter()
-            .find(|p| p.guardian_id.is_none())
-            .or(people.first())
-            .map(|p| p.id.clone())
-            .ok_or_else(|| ApiError::not_found("an enrolled person for this phone"))?,
-    };
-    let now = state.now();
-    let report = state.passes.verify(req.text.trim(), now);
-    let code = match (&report.content, report.valid) {
-        (Some(Content::Venue(code)), true) => code.clone(),
-        _ => {
-            return Err(ApiError::unprocessable(
-                "bad_venue_code",
-                "not a valid venue code of a region this node trusts: scan the code posted at the venue",
-                "不是有效的场所码，请扫描场所张贴的场所码",
-            ));
-        }
-    };
-    let venue = state
-        .store
-        .venue(&code.venue_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("venue (check in with the node of its region)"))?;
-    let (person, status) =
-        current_status(&state, &caller, &person_id, "checkin", state.now()).await?;
-    let colour = crate::usecases::people::code_shown(&person, &status).as_str();
-    let reasons = status
-        .reasons
-        .iter()
-        .filter_map(|r| serde_json::to_value(r).ok())
-        .collect();
-    let policy = state.policy.document();
-    let direction = req.direction.unwrap_or(Direction::Entry);
-    let shown = |visit: Visit, duplicate: bool| CheckinAnswer {
-        visit,
-        duplicate,
-        venue_name: venue.name.clone(),
-        colour: colour.to_owned(),
-        colour_zh: colour_zh(colour).to_owned(),
-        masked_name: person.name_masked.clone(),
-        admit: healthcode_core::visits::admits(policy, &venue.category, colour),
-        reasons,
-    };
-    if direction == Direction::Entry {
-        let window = Duration::minutes(parameter_i64(policy, "checkin_dedup_minutes", 30));
-        if let Some(visit) = state
-            .store
-            .latest_checkin(&person.pseudonym, &venue.id, now - window)
-            .await?
-        {
-            return Ok((StatusCode::OK, Json(shown(visit, true))));
-        }
-    }
-    let flag = match req.region.as_deref().map(str::trim) {
-        Some(device) if !same_city(device, &venue.region) => Some(format!(
-            "far_from_venue: the phone reported region {device}, the venue is in {}",
-            venue.region
-        )),
-        _ => None,
-    };
-    let until = match direction {
-        Direction::Entry => now + Duration::minutes(dwell_minutes(policy, &venue.category)),
-        Direction::Exit => now,
-    };
-    let scan_id = crate::auth::random_hex(16);
-    let scan = NewScan {
-        source: format!("resident:{}", person.id),
-        scan_id: scan_id.clone(),
-        venue_id: venue.id.clone(),
-        scanned_at: now,
-        outcome: "admit",
-        answer: serde_json::json!({"scan_id": scan_id, "checkin": true}).to_string(),
-        visit: Some(NewVisit {
-            subject: person.pseudonym.clone(),
-            region: state.config.region.clone(),
-            direction,
-            via: "checkin",
-            until,
-            colour: colour.to_owned(),
-            masked_name: person.name_masked.clone(),
-            flag,
-        }),
-    };
-    let recorded = state.recorder.record(vec![scan]).await?;
-    let visit_id = recorded
-        .first()
-        .and_then(|r| r.visit_id.clone())
-        .ok_or_else(ApiError::internal)?;
-    let visit = state
-        .store
-        .visit(&visit_id)
-        .await?
-        .ok_or_else(ApiError::internal)?;
-    Ok((StatusCode::CREATED, Json(shown(visit, false))))
+    Ok((status, Json(answer)))
 }
 
 #[derive(Default, Deserialize, utoipa::IntoParams)]
@@ -480,48 +350,11 @@ impl Window {
                 )
             }),
         };
-        let from = parse(&self.from, now - Duration::days(14))?;
-        let to = parse(&self.to, now + Duration::minutes(1))?;
-        Ok((from, to, self.limit.unwrap_or(1000).clamp(1, 10_000)))
+        let (from, to, limit) = visits::recent(now);
+        let from = parse(&self.from, from)?;
+        let to = parse(&self.to, to)?;
+        Ok((from, to, self.limit.unwrap_or(limit).clamp(1, 10_000)))
     }
-}
-
-/// A visit with the presence it stands for: until its exit or its dwell time.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct VisitView {
-    #[serde(flatten)]
-    pub visit: Visit,
-    /// The end of presence: the exit scanned at the same venue, or `until`.
-    pub presence_until: Option<String>,
-}
-
-fn with_presence(visits: Vec<Visit>) -> Vec<VisitView> {
-    use healthcode_core::visits::{VisitPoint, presences};
-    use healthcode_store::ms;
-    let points: Vec<VisitPoint<&str>> = visits
-        .iter()
-        .map(|v| VisitPoint {
-            subject: v.subject.as_str(),
-            venue: v.venue_id.as_str(),
-            direction: Direction::parse(&v.direction).unwrap_or(Direction::Entry),
-            at: ms(v.at),
-            until: ms(v.until),
-        })
-        .collect();
-    let mut ends = vec![None; visits.len()];
-    for p in presences(&points) {
-        ends[p.entry] = OffsetDateTime::from_unix_timestamp_nanos(i128::from(p.until) * 1_000_000)
-            .ok()
-            .map(rfc3339);
-    }
-    visits
-        .into_iter()
-        .zip(ends)
-        .map(|(visit, presence_until)| VisitView {
-            visit,
-            presence_until,
-        })
-        .collect()
 }
 
 /// A person's visits (到访记录): the resident's own and their children's; health officials'
@@ -535,26 +368,10 @@ pub async fn person_visits(
     Path(id): Path<String>,
     Query(window): Query<Window>,
 ) -> ApiResult<Json<Vec<VisitView>>> {
-    may_act_for(&caller, &id, &[Role::HealthOfficial, Role::Admin])?;
     let now = state.now();
     let (from, to, limit) = window.bounds(now)?;
-    let person = match &caller {
-        Caller::Resident { people, .. } => people.iter().find(|p| p.id == id).cloned(),
-        Caller::Staff { .. } => {
-            let actor = caller.actor("visit log query");
-            state
-                .store
-                .audit(&actor, "visits.read", Some(&id), "", now)
-                .await?;
-            state.store.person(&id).await?
-        }
-    }
-    .ok_or_else(|| ApiError::not_found("person"))?;
-    let visits = state
-        .store
-        .visits_of_subject(&person.pseudonym, from, to, limit)
-        .await?;
-    Ok(Json(with_presence(visits)))
+    let visits = visits::of_person(&state, &caller, &id, (from, to, limit), now).await?;
+    Ok(Json(visits))
 }
 
 /// A venue's visit log, for health officials and the venue's manager; on the audit chain.
@@ -567,43 +384,10 @@ pub async fn venue_visits(
     Path(id): Path<String>,
     Query(window): Query<Window>,
 ) -> ApiResult<Json<Vec<VisitView>>> {
-    let venue = managed_venue(&state, &caller, &id).await?;
     let now = state.now();
     let (from, to, limit) = window.bounds(now)?;
-    state
-        .store
-        .audit(
-            &caller.actor("venue visit log"),
-            "venue.visits.read",
-            None,
-            &format!("venue {}", venue.id),
-            now,
-        )
-        .await?;
-    let visits = state
-        .store
-        .visits_at_venue(&venue.id, from, to, limit)
-        .await?;
-    Ok(Json(with_presence(visits)))
-}
-
-/// The venue, if the caller is a health official, an admin or the venue's own manager.
-async fn managed_venue(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Venue> {
-    caller.require(&[Role::HealthOfficial, Role::VenueManager, Role::Admin])?;
-    let venue = state
-        .store
-        .venue(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("venue"))?;
-    if let Caller::Staff {
-        account,
-        role: Role::VenueManager,
-    } = caller
-        && account.id != venue.manager_id
-    {
-        return Err(ApiError::forbidden());
-    }
-    Ok(venue)
+    let visits = visits::at_venue(&state, &caller, &id, (from, to, limit), now).await?;
+    Ok(Json(visits))
 }
 
 /// Confirms a flagged check-in (the person was there after all), so it counts as presence.
@@ -615,19 +399,7 @@ pub async fn confirm_visit(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Visit>> {
-    let visit = state
-        .store
-        .visit(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("visit"))?;
-    managed_venue(&state, &caller, &visit.venue_id).await?;
-    let visit = state
-        .store
-        .confirm_visit(
-            &id,
-            &caller.actor("confirming a flagged check-in"),
-            state.now(),
-        )
-        .await?;
-    Ok(Json(visit))
+    Ok(Json(
+        visits::confirm(&state, &caller, &id, state.now()).await?,
+    ))
 }

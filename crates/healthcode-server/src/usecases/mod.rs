@@ -5,7 +5,10 @@
 
 pub mod appeals;
 pub mod batches;
+pub mod cases;
+pub mod checkins;
 pub mod declarations;
 pub mod people;
 pub mod recording;
 pub mod risk_areas;
+pub mod visits;

@@ -4,11 +4,12 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::body::Body;
-use crate::body::{Path, Query};
-use crate::routes::{cases, login, pass, scans};
+use crate::body::Path;
+use crate::routes::{login, pass};
 use crate::usecases::appeals;
 use crate::usecases::declarations::{self, checked_in_today};
 use crate::usecases::people::{self, code_shown, current_status, may_act_for};
+use crate::usecases::{cases, checkins, visits};
 use crate::web::page::{
     Chrome, CodeLook, Lang, PageResult, local_ms, local_time, look, render, see,
 };
@@ -515,13 +516,8 @@ pub(crate) async fn venue_names(
 
 pub async fn visits(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> PageResult {
     let caller = web.resident(&state).await?;
-    let axum::Json(visits) = scans::person_visits(
-        State(state.clone()),
-        caller,
-        Path(id.clone()),
-        Query(scans::Window::default()),
-    )
-    .await?;
+    let now = state.now();
+    let visits = visits::of_person(&state, &caller, &id, visits::recent(now), now).await?;
     let ids: Vec<String> = visits.iter().map(|v| v.visit.venue_id.clone()).collect();
     let names = venue_names(&state, ids).await?;
     let lang = web.lang;
@@ -586,7 +582,7 @@ pub async fn notifications(
     Path(id): Path<String>,
 ) -> PageResult {
     let caller = web.resident(&state).await?;
-    let axum::Json(list) = cases::notifications(State(state), caller, Path(id.clone())).await?;
+    let list = cases::notifications_of(&state, &caller, &id, state.now()).await?;
     let lang = web.lang;
     let notices = list
         .into_iter()
@@ -731,13 +727,13 @@ pub async fn checkin(
 ) -> PageResult {
     let caller = web.resident(&state).await?;
     let people = choices(&caller);
-    let request = scans::CheckinRequest {
+    let request = checkins::CheckinRequest {
         text: form.text,
         person_id: given(form.person_id),
         region: None,
         direction: None,
     };
-    let (_, axum::Json(answer)) = scans::checkin(State(state), caller, Body(request)).await?;
+    let answer = checkins::check_in(&state, &caller, request, state.now()).await?;
     render(CheckinPage {
         chrome: Chrome::new(&web, "场所码登记", "Venue check-in", true),
         people,

@@ -2,9 +2,8 @@
 
 use super::local_field;
 use crate::AppState;
-use crate::body::Body;
-use crate::body::{Path, Query};
-use crate::routes::cases;
+use crate::body::Path;
+use crate::usecases::cases;
 use crate::web::page::{Chrome, PageResult, local_time, render, see};
 use crate::web::session::{Posted, Web};
 use askama::Template;
@@ -46,9 +45,8 @@ pub async fn record_case(
         isolated_at: None,
         legal_basis: form.legal_basis,
     };
-    let (_, axum::Json(recorded)) = cases::record_case(State(state), caller, Body(request)).await?;
-    let id = recorded["id"].as_str().unwrap_or_default();
-    see(&format!("/console/cases/{id}"))
+    let case = cases::record_case(&state, &caller, request, state.now()).await?;
+    see(&format!("/console/cases/{}", case.id))
 }
 
 /// A trace's state in words.
@@ -92,14 +90,11 @@ struct CasePage {
 /// A case's trace: progress, contacts by level and by venue. Refreshes itself while running.
 pub async fn case(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> PageResult {
     let caller = web.staff(&state).await?;
-    let page: cases::Page = serde_json::from_value(serde_json::json!({"limit": 1000}))
-        .map_err(|_| crate::error::ApiError::internal())?;
-    let axum::Json(answer) =
-        cases::trace(State(state), caller, Path(id.clone()), Query(page)).await?;
+    let (trace, found) = cases::trace(&state, &caller, &id, 1000, 0, state.now()).await?;
     let l = web.lang;
-    let t = &answer.trace;
+    let t = &trace;
     let mut by_venue: Vec<(String, i64, i64)> = Vec::new();
-    for c in &answer.contacts {
+    for c in &found {
         let venue = c.venue_name.clone().unwrap_or_else(|| c.venue_id.clone());
         let at = match by_venue.iter().position(|(v, _, _)| *v == venue) {
             Some(at) => at,
@@ -114,8 +109,7 @@ pub async fn case(State(state): State<AppState>, web: Web, Path(id): Path<String
             by_venue[at].2 += 1;
         }
     }
-    let contacts = answer
-        .contacts
+    let contacts = found
         .iter()
         .map(|c| ContactRow {
             level: match c.level {
