@@ -8,7 +8,7 @@ use crate::auth::Caller;
 use crate::body::Body;
 use crate::body::instant;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::login::normalise_phone;
+use crate::usecases::people::normalise_phone;
 use crate::usecases::recording::{self, Via};
 use crate::usecases::risk_areas;
 use axum::Json;

@@ -6,6 +6,7 @@ use crate::AppState;
 use crate::body::Body;
 use crate::config::LoginConfig;
 use crate::error::{ApiError, ApiResult};
+use crate::usecases::people::normalise_phone;
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -91,28 +92,6 @@ pub struct LoginRequest {
     #[schema(pattern = r"^(1[3-9][0-9]{9}|\+[0-9]{7,15})$")]
     pub phone: String,
     pub code: String,
-}
-
-/// A mainland mobile number (11 digits starting 13–19) or an international one (+ and 7–15
-/// digits), normalised without spaces or dashes.
-pub fn normalise_phone(raw: &str) -> ApiResult<String> {
-    let phone: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-    let mainland = phone.len() == 11
-        && phone.starts_with('1')
-        && matches!(phone.as_bytes()[1], b'3'..=b'9')
-        && phone.bytes().all(|b| b.is_ascii_digit());
-    let international = phone
-        .strip_prefix('+')
-        .is_some_and(|d| (7..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
-    if mainland || international {
-        Ok(phone)
-    } else {
-        Err(ApiError::unprocessable(
-            "bad_phone",
-            "a phone number is 11 digits starting with 13–19, or + and 7 to 15 digits",
-            "手机号应为 13–19 开头的 11 位数字，或 + 加 7 至 15 位数字",
-        ))
-    }
 }
 
 /// Refuses a number outside the ranges codes are sent to (`login.code_phone_prefixes`).

@@ -4,7 +4,6 @@
 use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::login::normalise_phone;
 use healthcode_core::identity::{Document, DocumentKind};
 use healthcode_core::{Color, Status};
 use healthcode_store::{AuditEntry, Enrollment, NewPerson, Person};
@@ -271,4 +270,26 @@ pub async fn audit_of(
             .await?;
     }
     Ok(state.store.audit_about(person_id).await?)
+}
+
+/// A mainland mobile number (11 digits starting 13–19) or an international one (+ and 7–15
+/// digits), normalised without spaces or dashes.
+pub fn normalise_phone(raw: &str) -> ApiResult<String> {
+    let phone: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    let mainland = phone.len() == 11
+        && phone.starts_with('1')
+        && matches!(phone.as_bytes()[1], b'3'..=b'9')
+        && phone.bytes().all(|b| b.is_ascii_digit());
+    let international = phone
+        .strip_prefix('+')
+        .is_some_and(|d| (7..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+    if mainland || international {
+        Ok(phone)
+    } else {
+        Err(ApiError::unprocessable(
+            "bad_phone",
+            "a phone number is 11 digits starting with 13–19, or + and 7 to 15 digits",
+            "手机号应为 13–19 开头的 11 位数字，或 + 加 7 至 15 位数字",
+        ))
+    }
 }
