@@ -475,10 +475,6 @@ impl Store {
     /// the data key, the same on every node sharing it, which no one without the session (and the
     /// key) can compute.
     pub fn session_csrf(&self, session_token: &str) -> String {
-        self.vault
-            .blind_index("web.csrf", session_token)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex::encode(self.vault.blind_index("web.csrf", session_token))
     }
 }
