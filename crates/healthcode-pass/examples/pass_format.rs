@@ -9,10 +9,6 @@ use healthcode_pass::region::RegionCode;
 use healthcode_pass::{base45, compress, cose, cwt, prefix, qr};
 use time::macros::datetime;
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn main() {
     let seed = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
     let pkcs8: Vec<u8> = [
@@ -20,9 +16,7 @@ fn main() {
             0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
             0x04, 0x20,
         ],
-        (0..32)
-            .map(|i| u8::from_str_radix(&seed[2 * i..2 * i + 2], 16).unwrap())
-            .collect(),
+        hex::decode(seed).unwrap(),
     ]
     .concat();
     let key = SigningKey::from_pkcs8(Algorithm::EdDSA, &pkcs8).unwrap();
@@ -51,20 +45,20 @@ fn main() {
     println!(
         "1. CWT claims, CBOR ({} bytes):\n{}\n",
         claims.len(),
-        hex(&claims)
+        hex::encode(&claims)
     );
     let signed = cose::sign(claims, &key).unwrap();
     println!(
         "2. COSE_Sign1, tagged ({} bytes):\n{}\n",
         signed.len(),
-        hex(&signed)
+        hex::encode(&signed)
     );
     let z = compress::compress(&signed, compress::PASS_LEVEL).unwrap();
     println!(
         "3. zlib, level {} ({} bytes):\n{}\n",
         compress::PASS_LEVEL,
         z.len(),
-        hex(&z)
+        hex::encode(&z)
     );
     let b45 = base45::encode(&z);
     println!("4. base45 ({} characters):\n{b45}\n", b45.len());

@@ -455,7 +455,8 @@ pub fn pem_encode(label: &str, der: &[u8]) -> String {
     out
 }
 
-/// Decodes the first PEM block with `label`.
+/// Decodes the first PEM block with `label`, whatever the line length. By hand: pem-rfc7468
+/// takes only 64-column lines, and certificates are pasted as one long line.
 pub fn pem_decode(pem: &str, label: &'static str) -> Result<Vec<u8>, KeyError> {
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");

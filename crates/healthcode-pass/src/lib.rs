@@ -5,7 +5,8 @@
 //!
 //! Every stage is its own function with its own error type, so the verifier can say which stage
 //! rejected a code. Nothing here reads the clock: `now` is always a parameter. The only I/O is
-//! key files ([`keys`], [`keyring`]) and the command-line adapter ([`cli`]).
+//! key files ([`keys`], [`keyring`]); the commands that use all this are in the `healthcode`
+//! binary.
 
 // The pipeline, stage by stage.
 pub mod base45;
@@ -28,7 +29,6 @@ pub mod keyring;
 pub mod keys;
 pub mod trust;
 
-// Verification and the command line.
-pub mod cli;
+// Verification.
 pub mod instant;
 pub mod verify;

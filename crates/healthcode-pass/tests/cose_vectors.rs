@@ -69,10 +69,7 @@ const UNSUPPORTED: [(&str, &str); 8] = [
 ];
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    hex::decode(s).unwrap()
 }
 
 /// A JWK field given as base64url (`x`) or hex (`x_hex`).

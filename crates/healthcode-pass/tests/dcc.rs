@@ -265,14 +265,7 @@ fn upstream_of<'a>(issue: &KnownIssue, upstream: &'a [UpstreamIssue]) -> Option<
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim();
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    hex::decode(s.trim()).ok()
 }
 
 /// Normalises a JSON value for semantic comparison: date-times to UTC seconds, numbers as f64.
@@ -623,10 +616,7 @@ fn compiled_in_schemas_and_value_sets_are_the_upstream_files() {
     for (file, sum) in &sums {
         let bytes = std::fs::read(data.join(file))
             .unwrap_or_else(|e| panic!("cannot read data/{file}: {e}"));
-        let actual: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let actual = hex::encode(Sha256::digest(&bytes));
         assert_eq!(&actual, sum, "data/{file} is not the upstream file");
     }
 }

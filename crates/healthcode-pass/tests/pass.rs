@@ -482,9 +482,7 @@ fn worked_example_in_docs_is_current() {
             0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
             0x04, 0x20,
         ],
-        (0..32)
-            .map(|i| u8::from_str_radix(&seed[2 * i..2 * i + 2], 16).unwrap())
-            .collect(),
+        hex::decode(seed).unwrap(),
     ]
     .concat();
     let key = SigningKey::from_pkcs8(Algorithm::EdDSA, &pkcs8).unwrap();

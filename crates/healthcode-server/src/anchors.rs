@@ -6,7 +6,6 @@
 //! file: a rewrite or a truncation of anything anchored is found, whichever store holds the chain.
 
 use crate::AppState;
-use crate::scanning::hex;
 use healthcode_pass::keys::{Algorithm, KeyError, SigningKey, VerifyingKey};
 use healthcode_store::{Anchor, ChainCheck, Store, StoreError, ms};
 use serde::{Deserialize, Serialize};
@@ -59,18 +58,12 @@ fn message(seq: i64, hash: &str, signed_at: i64, key_id: &str) -> Vec<u8> {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    hex::decode(text).ok()
 }
 
 impl SignedAnchor {
     pub fn sign(key: &SigningKey, anchor: &Anchor) -> Result<SignedAnchor, KeyError> {
-        let hash = hex(&anchor.hash);
+        let hash = hex::encode(&anchor.hash);
         let key_id = key.kid().to_base64();
         let signature = key.sign(&message(anchor.seq, &hash, anchor.signed_at, &key_id))?;
         Ok(SignedAnchor {
@@ -78,7 +71,7 @@ impl SignedAnchor {
             hash,
             signed_at: anchor.signed_at,
             key_id,
-            signature: hex(&signature),
+            signature: hex::encode(&signature),
         })
     }
 

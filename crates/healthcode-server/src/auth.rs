@@ -186,11 +186,10 @@ impl FromRequestParts<AppState> for Caller {
 
 /// `bytes` random bytes from the OS, as hex: tokens and identifiers.
 pub fn random_hex(bytes: usize) -> String {
-    use rand::Rng;
-    let mut rng = rand::rngs::OsRng;
-    (0..bytes)
-        .map(|_| format!("{:02x}", rng.r#gen::<u8>()))
-        .collect()
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    hex::encode(buf)
 }
 
 /// A new staff or checkpoint API token: 32 random bytes, hex, prefixed `hc_`.

@@ -1,5 +1,7 @@
 //! Prometheus metrics: requests by route, method and status, and their latency as a histogram.
 //! Routes are the matched templates (`/api/v1/people/{id}/status`), so label sets stay few.
+//! Written by hand: prometheus-client writes OpenMetrics (`# EOF`, counters' HELP and TYPE
+//! without `_total`), which would change the text scrapers and docs/OPERATIONS.md rely on.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;

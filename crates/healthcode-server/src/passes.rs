@@ -122,11 +122,9 @@ impl Passes {
 /// The pass subject: the person's random pseudonym (hex in the store), 16 bytes.
 fn subject(pseudonym: &str) -> [u8; 16] {
     let mut out = [0u8; 16];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = pseudonym
-            .get(2 * i..2 * i + 2)
-            .and_then(|h| u8::from_str_radix(h, 16).ok())
-            .unwrap_or(0);
+    // Always 32 hex digits as the store makes them; anything else gives zeros.
+    if hex::decode_to_slice(pseudonym, &mut out).is_err() {
+        out = [0u8; 16];
     }
     out
 }

@@ -219,7 +219,7 @@ pub fn judge(
         Direction::Exit => scanned_at,
     };
     let visit = NewVisit {
-        subject: hex(&pass.subject),
+        subject: hex::encode(&pass.subject),
         region: pass.region.to_string(),
         direction,
         via: "scan",
@@ -229,10 +229,6 @@ pub fn judge(
         flag: None,
     };
     (answer, Some(visit))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether a device's region and a venue's are in the same city (the first four digits of a

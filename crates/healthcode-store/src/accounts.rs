@@ -8,6 +8,7 @@ use crate::{Outbox, Store, StoreError, db, from_ms, ms, new_id};
 use healthcode_core::Text;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 /// SHA-256 of a bearer secret: tokens are random and long, so a plain hash suffices.
@@ -17,7 +18,7 @@ pub fn secret_hash(secret: &str) -> Vec<u8> {
 
 /// Equal, without revealing by timing how much of a guess was right.
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -475,10 +476,6 @@ impl Store {
     /// the data key, the same on every node sharing it, which no one without the session (and the
     /// key) can compute.
     pub fn session_csrf(&self, session_token: &str) -> String {
-        self.vault
-            .blind_index("web.csrf", session_token)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex::encode(self.vault.blind_index("web.csrf", session_token))
     }
 }

@@ -51,16 +51,9 @@ impl Vault {
     }
 
     /// A master key from its hex form (as in `HEALTHCODE_DATA_KEY`).
-    pub fn from_hex(hex: &str) -> Result<Vault, VaultError> {
-        let hex = hex.trim();
-        if hex.len() != 64 {
-            return Err(VaultError::BadKey);
-        }
+    pub fn from_hex(text: &str) -> Result<Vault, VaultError> {
         let mut key = [0u8; 32];
-        for (i, byte) in key.iter_mut().enumerate() {
-            *byte =
-                u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| VaultError::BadKey)?;
-        }
+        hex::decode_to_slice(text.trim(), &mut key).map_err(|_| VaultError::BadKey)?;
         Ok(Vault::from_master_key(&key))
     }
 
@@ -72,8 +65,7 @@ impl Vault {
         }
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
-        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-        write_private(path, &hex)?;
+        write_private(path, &hex::encode(key))?;
         Ok(Vault::from_master_key(&key))
     }
 

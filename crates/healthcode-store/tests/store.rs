@@ -272,7 +272,7 @@ async fn removing_the_newest_entries_is_detected() {
 
 /// A bytea/BLOB literal for raw SQL on either store.
 fn blob(store: &Store, bytes: &[u8]) -> String {
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(bytes);
     match store.backend_name() {
         "postgres" => format!("'\\x{hex}'::bytea"),
         _ => format!("X'{hex}'"),

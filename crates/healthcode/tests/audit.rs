@@ -34,7 +34,7 @@ async fn rewrite_and_rechain(data_dir: &Path, url: Option<&str>, seq: i64) {
     .await
     .unwrap();
     let blob = |bytes: &[u8]| {
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(bytes);
         match store.backend_name() {
             "postgres" => format!("'\\x{hex}'::bytea"),
             _ => format!("X'{hex}'"),

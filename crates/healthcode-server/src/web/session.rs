@@ -15,7 +15,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use cookie::Cookie;
 use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
 
 pub const SESSION_COOKIE: &str = "hc_session";
 pub const CSRF_COOKIE: &str = "hc_csrf";
@@ -40,26 +42,22 @@ pub struct Web {
     pub path: String,
 }
 
-/// The value of one cookie.
+/// The value of one cookie (the first of that name), if not empty.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .and_then(|c| c.value_raw())
         .filter(|v| !v.is_empty())
 }
 
 /// Equal without revealing, by timing, how much of a guess was right.
 pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 fn is_token_like(v: &str) -> bool {
@@ -289,5 +287,35 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Posted<T> {
         }
         let value = serde_urlencoded::from_bytes(&bytes).map_err(bad_form)?;
         Ok(Posted(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cookie_is_the_first_of_its_name_in_any_cookie_header() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            COOKIE,
+            HeaderValue::from_static("a=1; hc_lang=en ;hc_csrf="),
+        );
+        headers.append(
+            COOKIE,
+            HeaderValue::from_static("hc_session=hs_x; hc_lang=zh"),
+        );
+        assert_eq!(cookie(&headers, LANG_COOKIE), Some("en"));
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("hs_x"));
+        assert_eq!(cookie(&headers, CSRF_COOKIE), None, "empty");
+        assert_eq!(cookie(&headers, "b"), None);
+    }
+
+    #[test]
+    fn same_compares_whole_strings() {
+        assert!(same("abc", "abc"));
+        assert!(!same("abc", "abd"));
+        assert!(!same("abc", "ab"));
+        assert!(!same("", "a"));
     }
 }

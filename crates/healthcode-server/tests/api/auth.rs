@@ -344,7 +344,7 @@ async fn code_requests_are_limited_per_client_address_and_overall() {
             "{retry:?}"
         );
         // The address is kept only as a keyed hash: its text is nowhere in the codes' rows.
-        let hex: String = b"203.0.113.1".iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(b"203.0.113.1");
         let literal = match node.store_name() {
             "postgres" => format!("'\\x{hex}'::bytea"),
             _ => format!("x'{hex}'"),

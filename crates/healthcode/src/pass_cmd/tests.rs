@@ -1,28 +1,21 @@
-//! The command-line logic end to end, through files as an operator would use it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The pass commands end to end, through files as an operator would use them.
 
-use std::path::PathBuf;
-
-use healthcode_pass::cli::{
-    self, ImageArgs, Input, KeysArgs, PassIssueArgs, TrustListBuildArgs, TrustListVerifyArgs,
-    VenueCodeArgs, VerifyArgs,
-};
+use super::*;
 use time::macros::datetime;
-use time::{Duration, OffsetDateTime};
 
 const NOW: OffsetDateTime = datetime!(2020-04-03 06:00 UTC);
 /// The public test data kept in the repository (testdata/README.md).
 const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata");
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hc-pass-cli-{}-{name}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("hc-pass-cmd-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-fn issue(keys: &std::path::Path, region: &str, png: Option<PathBuf>) -> cli::Outcome {
-    cli::pass_issue(
+fn issue(keys: &std::path::Path, region: &str, png: Option<PathBuf>) -> Outcome {
+    pass_issue(
         &PassIssueArgs {
             keys: keys.to_path_buf(),
             region: region.into(),
@@ -31,11 +24,11 @@ fn issue(keys: &std::path::Path, region: &str, png: Option<PathBuf>) -> cli::Out
             document_kind: "resident_id".into(),
             document_number: "110101199003074477".into(),
             person_id: "p-42".into(),
-            policy_version: cli::DEFAULT_POLICY_VERSION.into(),
-            validity_seconds: cli::DEFAULT_VALIDITY_SECONDS,
+            policy_version: DEFAULT_POLICY_VERSION.into(),
+            validity_seconds: DEFAULT_VALIDITY_SECONDS,
             colour_at: None,
             at: None,
-            level: cli::DEFAULT_LEVEL,
+            level: DEFAULT_LEVEL,
             images: ImageArgs { png, svg: None },
         },
         NOW,
@@ -50,11 +43,11 @@ fn operator_flow_two_regions() {
         dir: d.clone(),
         alg: alg.into(),
     };
-    assert_eq!(cli::keys_generate(&keys(&sz, "ed25519"), NOW).exit_code, 0);
-    let generated = cli::keys_generate(&keys(&bj, "es256"), NOW);
+    assert_eq!(keys_generate(&keys(&sz, "ed25519"), NOW).exit_code, 0);
+    let generated = keys_generate(&keys(&bj, "es256"), NOW);
     assert_eq!(generated.json["active"]["alg"], "ES256");
     let list_file = dir.join("trust.cose");
-    let built = cli::trust_list_build(
+    let built = trust_list_build(
         &TrustListBuildArgs {
             root_dir: hub.clone(),
             keyrings: vec![
@@ -74,7 +67,7 @@ fn operator_flow_two_regions() {
     assert_eq!(built.exit_code, 0, "{}", built.json);
     assert_eq!(built.json["list"]["entries"].as_array().unwrap().len(), 2);
     let root_pub = hub.join("public.pem");
-    let checked = cli::trust_list_verify(
+    let checked = trust_list_verify(
         &TrustListVerifyArgs {
             file: list_file.clone(),
             root_key: root_pub.clone(),
@@ -83,7 +76,7 @@ fn operator_flow_two_regions() {
         NOW,
     );
     assert_eq!(checked.exit_code, 0);
-    let late = cli::trust_list_verify(
+    let late = trust_list_verify(
         &TrustListVerifyArgs {
             file: list_file.clone(),
             root_key: root_pub.clone(),
@@ -97,43 +90,43 @@ fn operator_flow_two_regions() {
     let issued = issue(&bj, "110000", Some(png.clone()));
     assert_eq!(issued.exit_code, 0, "{}", issued.json);
     let text = issued.json["text"].as_str().unwrap().to_owned();
-    let base = VerifyArgs {
+    let base = VerifyCommand {
         trust_list: Some(list_file.clone()),
         root_key: Some(root_pub.clone()),
-        ..VerifyArgs::default()
+        ..VerifyCommand::default()
     };
-    let by_text = VerifyArgs {
-        input: Some(Input::Text(text.clone())),
+    let by_text = VerifyCommand {
+        text: Some(text.clone()),
         ..base.clone()
     };
-    let out = cli::verify(&by_text, NOW + Duration::minutes(1), &mut std::io::empty());
+    let out = verify_at(&by_text, NOW + Duration::minutes(1), &mut std::io::empty());
     assert_eq!(out.exit_code, 0, "{}", out.json);
     assert_eq!(out.json["content"]["masked_name"], "李*龙");
     assert_eq!(out.json["content"]["document_tail"], "4477");
     assert_eq!(out.json["signature"]["status"], "ok");
-    let by_image = VerifyArgs {
-        input: Some(Input::Image(png)),
+    let by_image = VerifyCommand {
+        image: Some(png),
         ..base.clone()
     };
     assert_eq!(
-        cli::verify(&by_image, NOW, &mut std::io::empty()).exit_code,
+        verify_at(&by_image, NOW, &mut std::io::empty()).exit_code,
         0
     );
-    let by_stdin = VerifyArgs {
-        input: Some(Input::Stdin),
+    let by_stdin = VerifyCommand {
+        text: Some("-".into()),
         ..base.clone()
     };
     assert_eq!(
-        cli::verify(&by_stdin, NOW, &mut format!("{text}\n").as_bytes()).exit_code,
+        verify_at(&by_stdin, NOW, &mut format!("{text}\n").as_bytes()).exit_code,
         0
     );
     // Expired: exit 1 with the stage.
-    let out = cli::verify(&by_text, NOW + Duration::minutes(10), &mut std::io::empty());
+    let out = verify_at(&by_text, NOW + Duration::minutes(10), &mut std::io::empty());
     assert_eq!(out.exit_code, 1);
     assert_eq!(out.json["expiry"]["status"], "failed");
     // Rotation: the old key's pass still verifies with a rebuilt list; the new key signs.
-    assert_eq!(cli::keys_rotate(&keys(&bj, "es256"), NOW).exit_code, 0);
-    let rebuilt = cli::trust_list_build(
+    assert_eq!(keys_rotate(&keys(&bj, "es256"), NOW).exit_code, 0);
+    let rebuilt = trust_list_build(
         &TrustListBuildArgs {
             root_dir: hub.clone(),
             keyrings: vec![format!("110000={}", bj.display())],
@@ -149,7 +142,7 @@ fn operator_flow_two_regions() {
     );
     assert_eq!(rebuilt.json["list"]["entries"].as_array().unwrap().len(), 2);
     assert_eq!(
-        cli::verify(&by_text, NOW + Duration::minutes(1), &mut std::io::empty()).exit_code,
+        verify_at(&by_text, NOW + Duration::minutes(1), &mut std::io::empty()).exit_code,
         0
     );
     // A tampered trust list is unusable input: exit 2.
@@ -157,17 +150,17 @@ fn operator_flow_two_regions() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(&list_file, bytes).unwrap();
-    let out = cli::verify(&by_text, NOW, &mut std::io::empty());
+    let out = verify_at(&by_text, NOW, &mut std::io::empty());
     assert_eq!(out.exit_code, 2, "{}", out.json);
 
-    let venue = cli::venue_code(
-        &VenueCodeArgs {
+    let venue = venue_code_at(
+        &VenueCodeCommand {
             keys: sz.clone(),
             region: "440300".into(),
             venue_id: "V-1".into(),
             name: "华强北商场".into(),
             category: "mall".into(),
-            validity_days: cli::DEFAULT_VENUE_VALIDITY_DAYS,
+            validity_days: DEFAULT_VENUE_VALIDITY_DAYS,
             at: None,
             images: ImageArgs {
                 png: None,
@@ -196,13 +189,13 @@ fn verifies_an_eu_certificate_with_its_signer_certificate() {
     let dir = tmp("eu");
     let cert = dir.join("signer.b64");
     std::fs::write(&cert, case["TESTCTX"]["CERTIFICATE"].as_str().unwrap()).unwrap();
-    let args = VerifyArgs {
-        input: Some(Input::Text(case["PREFIX"].as_str().unwrap().into())),
+    let args = VerifyCommand {
+        text: Some(case["PREFIX"].as_str().unwrap().into()),
         certificates: vec![cert],
         at: Some(case["TESTCTX"]["VALIDATIONCLOCK"].as_str().unwrap().into()),
-        ..VerifyArgs::default()
+        ..VerifyCommand::default()
     };
-    let out = cli::verify(&args, NOW, &mut std::io::empty());
+    let out = verify_at(&args, NOW, &mut std::io::empty());
     assert_eq!(out.exit_code, 0, "{}", out.json);
     assert_eq!(out.json["kind"], "eu_dcc");
     assert!(out.json["content"]["certificate"]["nam"].is_object());
@@ -220,8 +213,8 @@ fn verifies_an_eu_certificate_with_its_signer_certificate() {
     .unwrap();
     std::fs::write(&der_file, der).unwrap();
     for file in [pem, der_file] {
-        let out = cli::verify(
-            &VerifyArgs {
+        let out = verify_at(
+            &VerifyCommand {
                 certificates: vec![file],
                 ..args.clone()
             },
@@ -231,8 +224,8 @@ fn verifies_an_eu_certificate_with_its_signer_certificate() {
         assert_eq!(out.exit_code, 0, "{}", out.json);
     }
     // Without the certificate: exit 1, no key for this kid.
-    let out = cli::verify(
-        &VerifyArgs {
+    let out = verify_at(
+        &VerifyCommand {
             certificates: vec![],
             ..args.clone()
         },
@@ -242,8 +235,8 @@ fn verifies_an_eu_certificate_with_its_signer_certificate() {
     assert_eq!(out.exit_code, 1);
     assert_eq!(out.json["signature"]["outcome"], "no_key");
     // Bad inputs are exit 2.
-    let out = cli::verify(
-        &VerifyArgs {
+    let out = verify_at(
+        &VerifyCommand {
             at: Some("yesterday".into()),
             ..args.clone()
         },
@@ -251,11 +244,8 @@ fn verifies_an_eu_certificate_with_its_signer_certificate() {
         &mut std::io::empty(),
     );
     assert_eq!(out.exit_code, 2);
-    let out = cli::verify(
-        &VerifyArgs {
-            input: None,
-            ..args
-        },
+    let out = verify_at(
+        &VerifyCommand { text: None, ..args },
         NOW,
         &mut std::io::empty(),
     );
