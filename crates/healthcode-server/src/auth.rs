@@ -4,6 +4,7 @@
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::web::cookies;
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
@@ -138,7 +139,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 pub fn presented_token(state: &AppState, headers: &HeaderMap) -> Option<String> {
     match bearer(headers) {
         Some(token) => Some(token.to_owned()),
-        None => crate::web::session::api_session(state, headers),
+        None => api_session(state, headers),
     }
 }
 
@@ -228,4 +229,25 @@ pub async fn end_session(state: &AppState, token: &str) -> Result<(), ApiError> 
     } else {
         Err(ApiError::unauthorized())
     }
+}
+
+fn is_token_like(v: &str) -> bool {
+    (16..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The session in the cookie: only a session token; an API token there (as older versions set
+/// for staff) counts for nothing.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookies::cookie(headers, cookies::SESSION_COOKIE).filter(|t| is_token_like(t) && is_session(t))
+}
+
+/// The session token for an API call made by a page's script: only with the CSRF token bound to
+/// that session in the header, so another site cannot ride on the cookie, nor plant a CSRF
+/// cookie of its own choosing.
+pub fn api_session(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let session = session_cookie(headers)?;
+    let sent = headers.get(cookies::CSRF_HEADER)?.to_str().ok()?;
+    cookies::same(sent, &state.store.session_csrf(session)).then(|| session.to_owned())
 }

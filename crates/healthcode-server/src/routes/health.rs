@@ -41,7 +41,7 @@ async fn may_scrape(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     }
     let token = crate::auth::bearer(headers).ok_or_else(ApiError::unauthorized)?;
     if let Some(secret) = &config.token
-        && crate::web::session::same(token, &secret.0)
+        && crate::web::cookies::same(token, &secret.0)
     {
         return Ok(());
     }

@@ -7,6 +7,7 @@ mod assets;
 mod charts;
 mod checkpoint;
 mod console;
+pub mod cookies;
 pub mod page;
 mod policy;
 mod resident;

@@ -1,7 +1,6 @@
 //! What every page shares: the language, the page frame, rendering, and errors as pages.
 
 use crate::error::ApiError;
-use crate::web::session::Web;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::http::header::CACHE_CONTROL;
@@ -80,16 +79,6 @@ pub struct Chrome {
 }
 
 impl Chrome {
-    pub fn new(web: &Web, title_zh: &str, title_en: &str, signed_in: bool) -> Chrome {
-        Chrome {
-            lang: web.lang,
-            csrf: web.csrf.clone(),
-            path: web.path.clone(),
-            title: web.lang.t(title_zh, title_en).to_owned(),
-            signed_in,
-        }
-    }
-
     pub fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
         self.lang.t(zh, en)
     }

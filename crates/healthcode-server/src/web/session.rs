@@ -6,24 +6,17 @@
 //! in the form (double submit).
 
 use crate::AppState;
-use crate::auth::{Caller, is_session, random_hex};
+use crate::auth::{Caller, random_hex, session_cookie};
 use crate::error::ApiError;
-use crate::web::page::{Lang, WebError};
+use crate::web::cookies::{CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, cookie, same, set_cookie};
+use crate::web::page::{Chrome, Lang, WebError};
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use cookie::Cookie;
 use serde::de::DeserializeOwned;
-use subtle::ConstantTimeEq;
-
-pub const SESSION_COOKIE: &str = "hc_session";
-pub const CSRF_COOKIE: &str = "hc_csrf";
-pub const LANG_COOKIE: &str = "hc_lang";
-/// The header the pages' scripts carry the CSRF token in when they call the API.
-pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// What every page request knows about its visitor, set by [`middleware`].
 #[derive(Debug, Clone)]
@@ -40,64 +33,6 @@ pub struct Web {
     pub secure: bool,
     /// The page's path, for the language toggle.
     pub path: String,
-}
-
-/// The value of one cookie (the first of that name), if not empty.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .and_then(|c| c.value_raw())
-        .filter(|v| !v.is_empty())
-}
-
-/// Equal without revealing, by timing, how much of a guess was right.
-pub fn same(a: &str, b: &str) -> bool {
-    a.as_bytes().ct_eq(b.as_bytes()).into()
-}
-
-fn is_token_like(v: &str) -> bool {
-    (16..=128).contains(&v.len())
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-/// The session in the cookie: only a session token; an API token there (as older versions set
-/// for staff) counts for nothing.
-fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    cookie(headers, SESSION_COOKIE).filter(|t| is_token_like(t) && is_session(t))
-}
-
-/// The session token for an API call made by a page's script: only with the CSRF token bound to
-/// that session in the header, so another site cannot ride on the cookie, nor plant a CSRF
-/// cookie of its own choosing.
-pub fn api_session(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    let session = session_cookie(headers)?;
-    let sent = headers.get(CSRF_HEADER)?.to_str().ok()?;
-    same(sent, &state.store.session_csrf(session)).then(|| session.to_owned())
-}
-
-/// A `Set-Cookie` value: always `Path=/`, `HttpOnly` and `SameSite`; `Secure` when served over
-/// TLS.
-pub fn set_cookie(
-    name: &str,
-    value: &str,
-    max_age: Option<i64>,
-    same_site: &str,
-    secure: bool,
-) -> HeaderValue {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}");
-    if let Some(age) = max_age {
-        c.push_str(&format!("; Max-Age={age}"));
-    }
-    if secure {
-        c.push_str("; Secure");
-    }
-    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 fn lang_query(query: Option<&str>) -> Option<Lang> {
@@ -178,6 +113,18 @@ impl FromRequestParts<AppState> for Web {
             .get::<Web>()
             .cloned()
             .ok_or_else(|| WebError::Api(ApiError::internal()))
+    }
+}
+
+impl Chrome {
+    pub fn new(web: &Web, title_zh: &str, title_en: &str, signed_in: bool) -> Chrome {
+        Chrome {
+            lang: web.lang,
+            csrf: web.csrf.clone(),
+            path: web.path.clone(),
+            title: web.lang.t(title_zh, title_en).to_owned(),
+            signed_in,
+        }
     }
 }
 
@@ -287,35 +234,5 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Posted<T> {
         }
         let value = serde_urlencoded::from_bytes(&bytes).map_err(bad_form)?;
         Ok(Posted(value))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cookie_is_the_first_of_its_name_in_any_cookie_header() {
-        let mut headers = HeaderMap::new();
-        headers.append(
-            COOKIE,
-            HeaderValue::from_static("a=1; hc_lang=en ;hc_csrf="),
-        );
-        headers.append(
-            COOKIE,
-            HeaderValue::from_static("hc_session=hs_x; hc_lang=zh"),
-        );
-        assert_eq!(cookie(&headers, LANG_COOKIE), Some("en"));
-        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("hs_x"));
-        assert_eq!(cookie(&headers, CSRF_COOKIE), None, "empty");
-        assert_eq!(cookie(&headers, "b"), None);
-    }
-
-    #[test]
-    fn same_compares_whole_strings() {
-        assert!(same("abc", "abc"));
-        assert!(!same("abc", "abd"));
-        assert!(!same("abc", "ab"));
-        assert!(!same("", "a"));
     }
 }
