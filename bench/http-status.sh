@@ -39,13 +39,18 @@ for store in sqlite postgres; do
     args+=(--database-url "${pg%/*}/$db")
   fi
   log="$dir/node.log"
-  RUST_LOG=warn,healthcode_server::routes::login=info "$bin" "${args[@]}" demo --listen "127.0.0.1:$port" >"$log" 2>&1 &
+  RUST_LOG=warn,healthcode_server::notifier=info "$bin" "${args[@]}" demo --listen "127.0.0.1:$port" >"$log" 2>&1 &
   node=$!
   for _ in $(seq 1 600); do grep -q "demo node" "$log" 2>/dev/null && break; sleep 0.1; done
   base="http://127.0.0.1:$port"
   phone=13800000004
   curl -s -XPOST "$base/api/v1/auth/code" -H 'content-type: application/json' -d "{\"phone\":\"$phone\"}" >/dev/null
-  code=$(grep -o 'code=[0-9]*' "$log" | tail -n1 | cut -d= -f2)
+  code=""
+  for _ in $(seq 1 100); do
+    code=$(grep -o 'login code is [0-9]*' "$log" | tail -n1 | grep -o '[0-9]*$' || true)
+    [ -n "$code" ] && break
+    sleep 0.1
+  done
   token=$(curl -s -XPOST "$base/api/v1/auth/login" -H 'content-type: application/json' \
     -d "{\"phone\":\"$phone\",\"code\":\"$code\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
   person=$(curl -s "$base/api/v1/me" -H "authorization: Bearer $token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["people"][0]["id"])')
