@@ -123,52 +123,56 @@ impl Store {
     }
 
     /// The confirmed visits, entries and exits, at a venue or at any venue of a region, made in
-    /// `[from, to)`: what presence there is computed from (`healthcode_core::visits::presences`).
-    pub async fn visit_points_in(
+    /// `[from, to)`, handed to `each` one subject's visits at one venue at a time, in time order:
+    /// what presence there is computed from (`healthcode_core::visits::presences`). Streamed, so a
+    /// region of millions of visits is never held at once.
+    pub async fn each_visit_group(
         &self,
         region: &str,
         venue_id: Option<&str>,
         from: OffsetDateTime,
         to: OffsetDateTime,
-    ) -> Result<Vec<VisitPoint<String>>, StoreError> {
-        let rows: Vec<(String, String, String, i64, i64)> = match venue_id {
-            Some(venue) => db::with_pool!(&self.backend, pool => {
-                sqlx::query_as(
-                    "SELECT subject, venue_id, direction, at, until_at FROM visits WHERE venue_id = $1 \
-                     AND at >= $2 AND at < $3 AND confirmed = TRUE",
-                )
-                .bind(venue)
-                .bind(ms(from))
-                .bind(ms(to))
-                .fetch_all(pool)
-                .await?
-            }),
-            None => db::with_pool!(&self.backend, pool => {
-                sqlx::query_as(
-                    "SELECT v.subject, v.venue_id, v.direction, v.at, v.until_at FROM visits v \
-                     JOIN venues p ON p.id = v.venue_id \
-                     WHERE p.region LIKE $1 AND v.at >= $2 AND v.at < $3 AND v.confirmed = TRUE",
-                )
-                .bind(format!("{}%", region_prefix(region)))
-                .bind(ms(from))
-                .bind(ms(to))
-                .fetch_all(pool)
-                .await?
-            }),
+        mut each: impl FnMut(&[VisitPoint<String>]),
+    ) -> Result<(), StoreError> {
+        use futures_util::TryStreamExt;
+        let (sql, key) = match venue_id {
+            Some(venue) => (
+                "SELECT subject, venue_id, direction, at, until_at FROM visits WHERE venue_id = $1 \
+                 AND at >= $2 AND at < $3 AND confirmed = TRUE ORDER BY subject, venue_id, at",
+                venue.to_owned(),
+            ),
+            None => (
+                "SELECT v.subject, v.venue_id, v.direction, v.at, v.until_at FROM visits v \
+                 JOIN venues p ON p.id = v.venue_id \
+                 WHERE p.region LIKE $1 AND v.at >= $2 AND v.at < $3 AND v.confirmed = TRUE \
+                 ORDER BY v.subject, v.venue_id, v.at",
+                format!("{}%", region_prefix(region)),
+            ),
         };
-        rows.into_iter()
-            .map(|(subject, venue, direction, at, until)| {
+        let mut group: Vec<VisitPoint<String>> = Vec::new();
+        db::with_pool!(&self.backend, pool => {
+            let mut rows = sqlx::query_as::<_, (String, String, String, i64, i64)>(sql)
+                .bind(&key)
+                .bind(ms(from))
+                .bind(ms(to))
+                .fetch(pool);
+            while let Some((subject, venue, direction, at, until)) = rows.try_next().await? {
                 let direction = Direction::parse(&direction)
                     .ok_or_else(|| StoreError::Corrupt(format!("visit direction {direction:?}")))?;
-                Ok(VisitPoint {
-                    subject,
-                    venue,
-                    direction,
-                    at,
-                    until,
-                })
-            })
-            .collect()
+                if group
+                    .last()
+                    .is_some_and(|p| p.subject != subject || p.venue != venue)
+                {
+                    each(&group);
+                    group.clear();
+                }
+                group.push(VisitPoint { subject, venue, direction, at, until });
+            }
+        });
+        if !group.is_empty() {
+            each(&group);
+        }
+        Ok(())
     }
 
     /// Every itinerary fact on record: (person, fact), for matching against a risk area.

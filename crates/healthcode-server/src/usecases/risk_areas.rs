@@ -141,37 +141,42 @@ async fn present_inside(
     from: OffsetDateTime,
     until: OffsetDateTime,
 ) -> ApiResult<BTreeMap<String, (OffsetDateTime, OffsetDateTime)>> {
-    // Exits up to a day later may close a presence that began inside the window.
-    let visits = state
+    // Exits up to a day later may close a presence that began inside the window. Each subject's
+    // stay is widened as their visits stream past, so memory grows with people, not visits.
+    let mut by_subject: BTreeMap<String, (OffsetDateTime, OffsetDateTime)> = BTreeMap::new();
+    state
         .store
-        .visit_points_in(
+        .each_visit_group(
             &req.region,
             req.venue_id.as_deref(),
             from,
             until + time::Duration::DAY,
+            |visits| {
+                let points: Vec<VisitPoint<&str>> = visits
+                    .iter()
+                    .map(|v| VisitPoint {
+                        subject: v.subject.as_str(),
+                        venue: v.venue.as_str(),
+                        direction: v.direction,
+                        at: v.at,
+                        until: v.until,
+                    })
+                    .collect();
+                for p in presences(&points) {
+                    if p.from < ms(until) {
+                        let subject = &visits[p.entry].subject;
+                        widen(&mut by_subject, subject, from_ms(p.from), from_ms(p.until));
+                    }
+                }
+            },
         )
         .await?;
-    let points: Vec<VisitPoint<&str>> = visits
-        .iter()
-        .map(|v| VisitPoint {
-            subject: v.subject.as_str(),
-            venue: v.venue.as_str(),
-            direction: v.direction,
-            at: v.at,
-            until: v.until,
-        })
-        .collect();
-    let inside: Vec<(&str, i64, i64)> = presences(&points)
-        .into_iter()
-        .filter(|p| p.from < ms(until))
-        .map(|p| (points[p.entry].subject, p.from, p.until))
-        .collect();
-    let subjects: Vec<String> = inside.iter().map(|(s, ..)| (*s).to_owned()).collect();
+    let subjects: Vec<String> = by_subject.keys().cloned().collect();
     let people = state.store.people_by_pseudonym(&subjects).await?;
     let mut stays = BTreeMap::new();
-    for (subject, from, to) in inside {
-        if let Some(person) = people.get(subject) {
-            widen(&mut stays, person, from_ms(from), from_ms(to));
+    for (subject, (from, to)) in by_subject {
+        if let Some(person) = people.get(&subject) {
+            widen(&mut stays, person, from, to);
         }
     }
     Ok(stays)
