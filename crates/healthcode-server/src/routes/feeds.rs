@@ -8,14 +8,14 @@ use crate::auth::Caller;
 use crate::body::Body;
 use crate::body::instant;
 use crate::error::{ApiError, ApiResult};
-use crate::usecases::people::normalise_phone;
+use crate::usecases::people::{self, normalise_phone};
 use crate::usecases::recording::{self, Via};
 use crate::usecases::risk_areas;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use healthcode_core::facts::{RiskLevel, TestOutcome};
-use healthcode_core::identity::{Document, DocumentKind};
+use healthcode_core::identity::DocumentKind;
 use healthcode_core::{Fact, FactBody};
 use healthcode_store::{Batch, BatchItem, Delivered, RiskArea};
 use serde::{Deserialize, Serialize};
@@ -224,13 +224,12 @@ async fn lab_fact(
             "样本编号应为 1 至 64 个字符",
         ));
     }
-    let document = Document::parse(
+    let document = people::document(
         r.document_kind,
         &r.document_number,
         r.country.as_deref(),
-        now.date(),
-    )
-    .map_err(|e| bad(e.code, e.en, e.zh))?;
+        now,
+    )?;
     let person = state
         .store
         .find_by_document(&document)

@@ -57,13 +57,12 @@ pub async fn enroll(
             "姓名应为 1 至 64 个字符",
         ));
     }
-    let document = Document::parse(
+    let document = document(
         req.document_kind,
         &req.document_number,
         req.country.as_deref(),
-        now.date(),
-    )
-    .map_err(|e| ApiError::unprocessable(e.code, e.en, e.zh))?;
+        now,
+    )?;
     let phone = req.phone.as_deref().map(normalise_phone).transpose()?;
     if let Some(guardian) = &req.guardian_id {
         match caller {
@@ -208,13 +207,7 @@ pub async fn find(
     }
     let (people, by) = match (req.document_kind, &req.phone) {
         (Some(kind), None) if kind != DocumentKind::None => {
-            let document = Document::parse(
-                kind,
-                &req.document_number,
-                req.country.as_deref(),
-                now.date(),
-            )
-            .map_err(|e| ApiError::unprocessable(e.code, e.en, e.zh))?;
+            let document = document(kind, &req.document_number, req.country.as_deref(), now)?;
             let found = state.store.find_by_document(&document).await?;
             (found.into_iter().collect::<Vec<_>>(), "document")
         }
@@ -292,4 +285,16 @@ pub fn normalise_phone(raw: &str) -> ApiResult<String> {
             "手机号应为 13–19 开头的 11 位数字，或 + 加 7 至 15 位数字",
         ))
     }
+}
+
+/// A document as a client gave it, checked (a resident ID by its check character, a permit or a
+/// passport by its pattern, an age against today), or the reason it is refused.
+pub fn document(
+    kind: DocumentKind,
+    number: &str,
+    country: Option<&str>,
+    now: OffsetDateTime,
+) -> ApiResult<Document> {
+    Document::parse(kind, number, country, now.date())
+        .map_err(|e| ApiError::unprocessable(e.code, e.en, e.zh))
 }

@@ -50,6 +50,16 @@ async fn code(node: &Node, token: &str, id: &str) -> Value {
     s
 }
 
+/// Declares for `id` (the day's check-in): the status and the answer.
+async fn declare(node: &Node, token: &str, id: &str, declaration: Value) -> (StatusCode, Value) {
+    node.post(
+        &format!("/api/v1/people/{id}/declarations"),
+        token,
+        declaration,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_resident_cannot_release_themselves_from_red() {
     for node in nodes().await {
@@ -100,13 +110,13 @@ async fn a_resident_cannot_release_themselves_from_red() {
 
         // The daily declaration is the check-in: fourteen today count as one, on today.
         for n in 0..14 {
-            let (status, answer) = node
-                .post(
-                    &format!("/api/v1/people/{id}/declarations"),
-                    &me,
-                    json!({"temperature_c": 36.5, "symptoms": []}),
-                )
-                .await;
+            let (status, answer) = declare(
+                &node,
+                &me,
+                &id,
+                json!({"temperature_c": 36.5, "symptoms": []}),
+            )
+            .await;
             assert_eq!(status, StatusCode::CREATED, "{answer}");
             assert_eq!(answer["checkin"]["date"], today());
             assert_eq!(
@@ -325,13 +335,7 @@ async fn one_table_decides_who_records_which_fact_by_which_route() {
             } else {
                 StatusCode::FORBIDDEN
             };
-            let (status, body) = node
-                .post(
-                    &format!("/api/v1/people/{id}/declarations"),
-                    token,
-                    json!({"symptoms": []}),
-                )
-                .await;
+            let (status, body) = declare(&node, token, &id, json!({"symptoms": []})).await;
             assert_eq!(status, expected, "{store}: {role} declaring: {body}");
             let (status, body) = node
                 .post(
@@ -457,13 +461,7 @@ async fn a_rule_that_cannot_be_judged_shows_pending_is_counted_and_listed() {
         let store = node.store_name();
         let (me, id, _, _) = resident(&node).await;
         assert_eq!(code(&node, &me, &id).await["code"], "green");
-        let (status, body) = node
-            .post(
-                &format!("/api/v1/people/{id}/declarations"),
-                &me,
-                json!({"symptoms": ["hiccups"]}),
-            )
-            .await;
+        let (status, body) = declare(&node, &me, &id, json!({"symptoms": ["hiccups"]})).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let s = code(&node, &me, &id).await;
         assert_eq!(
@@ -551,13 +549,13 @@ async fn fourteen_days_of_daily_check_ins_pass_in_a_moment_on_the_nodes_clock() 
         for day in 1..=14 {
             // Sessions last three days: log in again each day, as a person would.
             let me = node.resident(&phone).await;
-            let (status, answer) = node
-                .post(
-                    &format!("/api/v1/people/{id}/declarations"),
-                    &me,
-                    json!({"temperature_c": 36.5, "symptoms": []}),
-                )
-                .await;
+            let (status, answer) = declare(
+                &node,
+                &me,
+                &id,
+                json!({"temperature_c": 36.5, "symptoms": []}),
+            )
+            .await;
             assert_eq!(status, StatusCode::CREATED, "{store}: {answer}");
             assert_eq!(answer["checkin"]["first_today"], true, "{store}: day {day}");
             let expected = if day < 14 { "red" } else { "green" };
@@ -584,13 +582,13 @@ async fn fourteen_days_of_daily_check_ins_pass_in_a_moment_on_the_nodes_clock() 
         let me = node.resident(&phone).await;
         let s = code(&node, &me, &id).await;
         assert_eq!(s["code"], "yellow", "{store}: {s}");
-        let (status, _) = node
-            .post(
-                &format!("/api/v1/people/{id}/declarations"),
-                &me,
-                json!({"temperature_c": 36.4, "symptoms": []}),
-            )
-            .await;
+        let (status, _) = declare(
+            &node,
+            &me,
+            &id,
+            json!({"temperature_c": 36.4, "symptoms": []}),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED);
         assert_eq!(code(&node, &me, &id).await["code"], "green", "{store}");
         node.stop().await;
