@@ -7,7 +7,7 @@ use crate::body::Body;
 use crate::body::rfc3339;
 use crate::body::{Path, Query};
 use crate::error::{ApiError, ApiResult};
-use crate::usecases::people::current_status;
+use crate::usecases::passes::{self, Fresh};
 use axum::Json;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -36,39 +36,6 @@ pub struct IssuedPass {
     expires_at: String,
 }
 
-/// A pass just issued, with the person and the status it was issued for.
-pub struct Fresh {
-    pub person: healthcode_store::Person,
-    pub status: healthcode_core::Status,
-    pub pass: healthcode_pass::pass::Pass,
-    /// The QR code's text (`HCP1:…`).
-    pub text: String,
-}
-
-/// Issues a pass for a person the caller may act for, with the colour the policy gives now
-/// (`pending` while their enrollment is under review): the API's pass and the web page's.
-pub async fn fresh_pass(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Fresh> {
-    let (person, status) = current_status(state, caller, id, "pass.issue", state.now()).await?;
-    let (pass, text) = state
-        .passes
-        .issue(
-            &person,
-            crate::usecases::people::code_shown(&person, &status),
-            &status.policy_version,
-            state.now(),
-        )
-        .map_err(|e| {
-            tracing::error!(error = %e, "pass issue failed");
-            ApiError::internal()
-        })?;
-    Ok(Fresh {
-        person,
-        status,
-        pass,
-        text,
-    })
-}
-
 /// A fresh pass with the colour the policy gives now, never another.
 #[utoipa::path(get, path = "/api/v1/people/{id}/pass", tag = "code", security(("bearer" = [])),
     params(("id" = String, Path, description = "the person's id"), PassQuery),
@@ -81,7 +48,7 @@ pub async fn issue(
     Query(query): Query<PassQuery>,
 ) -> ApiResult<Response> {
     let now = state.now();
-    let Fresh { pass, text, .. } = fresh_pass(&state, &caller, &id).await?;
+    let Fresh { pass, text, .. } = passes::issue(&state, &caller, &id, state.now()).await?;
     let no_store = [(CACHE_CONTROL, "no-store")];
     let image = |e: healthcode_pass::qr::QrError| {
         tracing::error!(error = %e, "QR rendering failed");

@@ -8,6 +8,7 @@ pub mod batches;
 pub mod cases;
 pub mod checkins;
 pub mod declarations;
+pub mod passes;
 pub mod people;
 pub mod recording;
 pub mod risk_areas;

@@ -5,11 +5,11 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::body::Body;
 use crate::body::Path;
-use crate::routes::{login, pass};
+use crate::routes::login;
 use crate::usecases::appeals;
 use crate::usecases::declarations::{self, checked_in_today};
 use crate::usecases::people::{self, code_shown, current_status, may_act_for};
-use crate::usecases::{cases, checkins, visits};
+use crate::usecases::{cases, checkins, passes, visits};
 use crate::web::page::{
     Chrome, CodeLook, Lang, PageResult, local_ms, local_time, look, render, see,
 };
@@ -297,12 +297,12 @@ struct CodePage {
 /// screenshot is visibly stale.
 pub async fn code(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> PageResult {
     let caller = web.resident(&state).await?;
-    let pass::Fresh {
+    let passes::Fresh {
         person,
         status,
         pass,
         text,
-    } = pass::fresh_pass(&state, &caller, &id).await?;
+    } = passes::issue(&state, &caller, &id, state.now()).await?;
     let qr_svg = healthcode_pass::qr::render_svg(&text).map_err(|e| {
         tracing::error!(error = %e, "QR rendering failed");
         crate::error::ApiError::internal()
