@@ -1360,3 +1360,72 @@ fn code_text(code: &str) -> healthcode_core::Text {
         en: format!("code {code}"),
     }
 }
+
+/// The two backends' migrations describe the same tables, column for column: each table's
+/// columns by name and whether they may be NULL (types differ only as BLOB and BYTEA do).
+#[tokio::test]
+async fn both_backends_migrations_describe_the_same_tables() {
+    use sqlx::{Connection, Row};
+    use std::collections::BTreeMap;
+    type Tables = BTreeMap<String, Vec<(String, bool)>>;
+    let Some(pg_url) = healthcode_testkit::fresh_postgres().await else {
+        return; // one backend only here: nothing to compare
+    };
+    let dir = healthcode_testkit::temp_dir("hc_schema");
+    let sqlite_url = format!("sqlite://{}", dir.join("schema.db").display());
+    let vault = || Vault::from_master_key(&[3; 32]);
+    Store::open(&sqlite_url, vault())
+        .await
+        .unwrap()
+        .close()
+        .await;
+    Store::open(&pg_url, vault()).await.unwrap().close().await;
+
+    let mut sqlite = sqlx::SqliteConnection::connect(&sqlite_url).await.unwrap();
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' ORDER BY name",
+    )
+    .fetch_all(&mut sqlite)
+    .await
+    .unwrap();
+    let mut lite = Tables::new();
+    for table in names {
+        let rows = sqlx::query(&format!("PRAGMA table_info({table})"))
+            .fetch_all(&mut sqlite)
+            .await
+            .unwrap();
+        let mut columns: Vec<(String, bool)> = rows
+            .iter()
+            .map(|r| {
+                let not_null: i64 = r.get("notnull");
+                let primary: i64 = r.get("pk");
+                (r.get("name"), not_null == 0 && primary == 0)
+            })
+            .collect();
+        columns.sort();
+        lite.insert(table, columns);
+    }
+
+    let mut pg = sqlx::PgConnection::connect(&pg_url).await.unwrap();
+    let rows = sqlx::query(
+        "SELECT c.table_name::text AS t, c.column_name::text AS col, c.is_nullable::text AS n \
+         FROM information_schema.columns c JOIN pg_class k ON k.relname = c.table_name \
+         WHERE c.table_schema = 'public' AND NOT k.relispartition AND c.table_name NOT LIKE '_sqlx%'",
+    )
+    .fetch_all(&mut pg)
+    .await
+    .unwrap();
+    let mut post = Tables::new();
+    for r in rows {
+        let nullable: String = r.get("n");
+        post.entry(r.get("t"))
+            .or_default()
+            .push((r.get("col"), nullable == "YES"));
+    }
+    for columns in post.values_mut() {
+        columns.sort();
+    }
+    assert!(lite.len() > 15 && lite.contains_key("facts"), "{lite:?}");
+    assert_eq!(lite, post, "SQLite (left) and PostgreSQL (right) differ");
+}
