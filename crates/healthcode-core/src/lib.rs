@@ -7,6 +7,7 @@ pub mod facts;
 pub mod identity;
 pub mod notice;
 pub mod policy;
+pub mod region;
 pub mod text;
 pub mod visits;
 

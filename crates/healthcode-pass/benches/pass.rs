@@ -7,12 +7,12 @@ use std::hint::black_box;
 use std::time::Duration as StdDuration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use healthcode_core::region::RegionCode;
 use healthcode_pass::cert::SignerCertificate;
 use healthcode_pass::compress;
 use healthcode_pass::instant::parse_instant;
 use healthcode_pass::keys::{Algorithm, SigningKey};
 use healthcode_pass::pass::{self, Colour, DocumentKind, Pass};
-use healthcode_pass::region::RegionCode;
 use healthcode_pass::trust::{TrustStore, TrustedKey};
 use healthcode_pass::verify::{DEFAULT_SKEW, verify};
 use time::OffsetDateTime;

@@ -3,9 +3,9 @@
 //! `cargo run -p healthcode-pass --example pass_format`
 #![allow(clippy::unwrap_used)]
 
+use healthcode_core::region::RegionCode;
 use healthcode_pass::keys::{Algorithm, SigningKey};
 use healthcode_pass::pass::{self, Colour, DocumentKind, Pass};
-use healthcode_pass::region::RegionCode;
 use healthcode_pass::{base45, compress, cose, cwt, prefix, qr};
 use time::macros::datetime;
 

@@ -20,7 +20,6 @@ pub mod qr;
 // What is signed.
 pub mod dcc;
 pub mod pass;
-pub mod region;
 pub mod venue;
 
 // Keys and trust.

@@ -12,7 +12,7 @@ use crate::cwt::Claims;
 use crate::keys::SigningKey;
 use crate::pipeline::{self, SealError};
 use crate::prefix::CodeKind;
-use crate::region::RegionCode;
+use healthcode_core::region::RegionCode;
 
 /// The private claim that carries the pass (a private-use label, RFC 8392 §9.1).
 pub const PASS_CLAIM: i64 = -65537;

@@ -10,7 +10,7 @@ use crate::cwt::Claims;
 use crate::keys::SigningKey;
 use crate::pipeline::{self, SealError};
 use crate::prefix::CodeKind;
-use crate::region::RegionCode;
+use healthcode_core::region::RegionCode;
 
 /// The private claim that carries the venue.
 pub const VENUE_CLAIM: i64 = -65538;

@@ -499,7 +499,7 @@ fn check_region_usage(claims: &Claims, signer: Option<&TrustedKey>, usage: Usage
     }
     // A key of a city or province signs for the divisions within it (GB/T 2260 hierarchy).
     let covers = |region: &str, iss: &str| {
-        crate::region::RegionCode::parse(region).map_or(region == iss, |r| r.covers(iss))
+        healthcode_core::region::RegionCode::parse(region).map_or(region == iss, |r| r.covers(iss))
     };
     match (&key.region, &claims.iss) {
         (Some(region), Some(iss)) if !covers(region, iss) => Stage::failed(format!(

@@ -3,13 +3,13 @@
 //! stage error, never a panic; every rendered QR image decodes back to its text.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use healthcode_core::region::RegionCode;
 use healthcode_pass::base45;
 use healthcode_pass::compress;
 use healthcode_pass::keys::{Algorithm, SigningKey};
 use healthcode_pass::pass::{self, Colour, DocumentKind, Pass};
 use healthcode_pass::prefix::{self, CodeKind};
 use healthcode_pass::qr;
-use healthcode_pass::region::RegionCode;
 use healthcode_pass::trust::{TrustList, TrustListEntry, TrustStore, Usage};
 use healthcode_pass::venue::VenueCode;
 use healthcode_pass::verify::{DEFAULT_SKEW, Report, Status, verify};

@@ -371,8 +371,8 @@ impl Config {
         let mut c = Checks(Vec::new());
         c.check(
             "region",
-            self.region.len() == 6 && self.region.bytes().all(|b| b.is_ascii_digit()),
-            "a six-digit GB/T 2260 code, e.g. 330100",
+            healthcode_core::region::RegionCode::parse(&self.region).is_ok(),
+            "a six-digit GB/T 2260 code of a known province, e.g. 330100",
         );
         if let Some(key) = &self.data_key {
             c.check(

@@ -5,10 +5,10 @@
 use crate::StartError;
 use crate::config::Config;
 use healthcode_core::identity::DocumentKind;
+use healthcode_core::region::RegionCode;
 use healthcode_pass::keyring::Keyring;
 use healthcode_pass::keys::{Algorithm, SigningKey, VerifyingKey};
 use healthcode_pass::pass::{self, Colour, Pass};
-use healthcode_pass::region::RegionCode;
 use healthcode_pass::trust::{TrustList, TrustStore, TrustedKey};
 use healthcode_pass::verify::{Report, verify};
 use healthcode_store::Person;

@@ -9,6 +9,7 @@ use crate::db::{BeginWrite, CHUNK};
 use crate::facts::{PersonFactRow, insert};
 use crate::sealed::Sealed;
 use crate::{Batch, Store, StoreError, db, from_ms, ms};
+use healthcode_core::region::RegionCode;
 use healthcode_core::visits::{Direction, VisitPoint};
 use healthcode_core::{Fact, FactBody};
 use serde::Serialize;
@@ -49,16 +50,6 @@ pub struct RiskArea {
     pub proposed_by: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-}
-
-/// The code prefix a GB/T 2260 region covers: `330100` (a city) covers `3301…`, `330000` (a
-/// province) `33…`, a district only itself.
-pub fn region_prefix(code: &str) -> &str {
-    let mut prefix = code;
-    while prefix.len() > 2 && prefix.ends_with("00") {
-        prefix = &prefix[..prefix.len() - 2];
-    }
-    prefix
 }
 
 type RiskAreaRow = (
@@ -128,7 +119,7 @@ impl Store {
     /// region of millions of visits is never held at once.
     pub async fn each_visit_group(
         &self,
-        region: &str,
+        region: &RegionCode,
         venue_id: Option<&str>,
         from: OffsetDateTime,
         to: OffsetDateTime,
@@ -146,7 +137,7 @@ impl Store {
                  JOIN venues p ON p.id = v.venue_id \
                  WHERE p.region LIKE $1 AND v.at >= $2 AND v.at < $3 AND v.confirmed = TRUE \
                  ORDER BY v.subject, v.venue_id, v.at",
-                format!("{}%", region_prefix(region)),
+                format!("{}%", region.prefix()),
             ),
         };
         let mut group: Vec<VisitPoint<String>> = Vec::new();
@@ -284,18 +275,5 @@ impl Store {
                 created_at: from_ms(r.12),
             })
             .collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::region_prefix;
-
-    #[test]
-    fn a_region_covers_the_codes_under_it() {
-        assert_eq!(region_prefix("330000"), "33");
-        assert_eq!(region_prefix("330100"), "3301");
-        assert_eq!(region_prefix("330106"), "330106");
-        assert_eq!(region_prefix("000000"), "00");
     }
 }

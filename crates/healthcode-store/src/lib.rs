@@ -32,7 +32,7 @@ pub use bulk::{BulkLoader, BulkPerson, BulkVisit, VisitOrder};
 pub use colours::{ColourChange, Histories};
 pub use dashboard::{AuditFilter, ColourCounts, TraceFigures};
 pub use db::Backend;
-pub use feeds::{Delivered, RiskArea, region_prefix};
+pub use feeds::{Delivered, RiskArea};
 pub use outbox::{Notification, Outbox, Outgoing};
 pub use people::{Enrollment, NewPerson, Person, PersonDetail};
 pub use traces::{ContactFact, IndexedLog, TraceJob, TraceProgress, TraceView, TracedExposure};

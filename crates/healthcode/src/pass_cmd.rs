@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use healthcode_core::region::RegionCode;
 use healthcode_pass::cert::SignerCertificate;
 use healthcode_pass::instant::parse_instant;
 use healthcode_pass::keyring::Keyring;
 use healthcode_pass::keys::{Algorithm, SigningKey, VerifyingKey};
 use healthcode_pass::pass::{self, Colour, DocumentKind, Pass};
-use healthcode_pass::region::RegionCode;
 use healthcode_pass::trust::{TrustList, TrustListEntry, TrustStore, TrustedKey};
 use healthcode_pass::venue::{self, VenueCode};
 use healthcode_pass::verify::{self, Options};

@@ -340,11 +340,11 @@ async fn itinerary_facts(
     let today = now.date();
     let mut cities = Vec::new();
     for city in &r.cities {
-        if city.region.len() != 6 || !city.region.bytes().all(|b| b.is_ascii_digit()) {
+        if healthcode_core::region::RegionCode::parse(&city.region).is_err() {
             return Err(bad(
                 "bad_region",
-                format!("{:?} is not a six-digit region code", city.region),
-                format!("{:?} 不是六位行政区划代码", city.region),
+                format!("{:?} is not a GB/T 2260 region code", city.region),
+                format!("{:?} 不是行政区划代码", city.region),
             ));
         }
         let date = Date::parse(

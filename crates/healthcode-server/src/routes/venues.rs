@@ -68,7 +68,7 @@ pub async fn register(
             "场所名称应为 1 至 100 个字符",
         ));
     }
-    if healthcode_pass::region::RegionCode::parse(req.region.trim()).is_err() {
+    if healthcode_core::region::RegionCode::parse(req.region.trim()).is_err() {
         return Err(ApiError::unprocessable(
             "bad_region",
             "a region code is 6 digits (GB/T 2260)",

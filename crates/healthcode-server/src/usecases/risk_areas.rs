@@ -8,9 +8,10 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::usecases::recording::{self, Via};
 use healthcode_core::facts::{RiskLevel, TimeProblem};
+use healthcode_core::region::RegionCode;
 use healthcode_core::visits::{VisitPoint, presences};
 use healthcode_core::{Fact, FactBody};
-use healthcode_store::{Batch, BatchItem, RiskArea, from_ms, ms, region_prefix};
+use healthcode_store::{Batch, BatchItem, RiskArea, from_ms, ms};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
@@ -40,13 +41,13 @@ pub async fn propose(
 ) -> ApiResult<(RiskArea, Batch)> {
     recording::may_record(caller, "risk_stay", Via::Feed("risk_areas"))?;
     let basis = recording::legal_basis(&req.legal_basis)?;
-    if req.region.len() != 6 || !req.region.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad(
+    let region = RegionCode::parse(&req.region).map_err(|_| {
+        bad(
             "bad_region",
-            "a region is a six-digit GB/T 2260 code",
-            "地区应为六位行政区划代码",
-        ));
-    }
+            "a region is a six-digit GB/T 2260 code of a known province",
+            "地区应为六位行政区划代码（省级代码须存在）",
+        )
+    })?;
     let name = req.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(bad(
@@ -105,9 +106,10 @@ pub async fn propose(
         created_at: now,
     };
     let until = ends_at.unwrap_or(now).min(now);
-    let mut stays = present_inside(state, &req, starts_at, until).await?;
+    let mut stays =
+        present_inside(state, &region, req.venue_id.as_deref(), starts_at, until).await?;
     if venue.is_none() {
-        itinerary_inside(state, &req.region, starts_at, until, &mut stays).await?;
+        itinerary_inside(state, &region, starts_at, until, &mut stays).await?;
     }
     let items: Vec<BatchItem> = stays
         .into_iter()
@@ -137,7 +139,8 @@ pub async fn propose(
 /// `[from, until)` to the end of their last, an exit scan closing a presence early.
 async fn present_inside(
     state: &AppState,
-    req: &Proposed,
+    region: &RegionCode,
+    venue_id: Option<&str>,
     from: OffsetDateTime,
     until: OffsetDateTime,
 ) -> ApiResult<BTreeMap<String, (OffsetDateTime, OffsetDateTime)>> {
@@ -147,8 +150,8 @@ async fn present_inside(
     state
         .store
         .each_visit_group(
-            &req.region,
-            req.venue_id.as_deref(),
+            region,
+            venue_id,
             from,
             until + time::Duration::DAY,
             |visits| {
@@ -186,17 +189,16 @@ async fn present_inside(
 /// part of that day inside it.
 async fn itinerary_inside(
     state: &AppState,
-    area_region: &str,
+    area: &RegionCode,
     from: OffsetDateTime,
     until: OffsetDateTime,
     stays: &mut BTreeMap<String, (OffsetDateTime, OffsetDateTime)>,
 ) -> ApiResult<()> {
-    let prefix = region_prefix(area_region);
     for (person, fact) in state.store.itinerary_facts().await? {
         if let FactBody::Itinerary { region, date } = &fact.body {
             let day = date.midnight().assume_utc();
             let day_end = day + time::Duration::days(1);
-            if region.starts_with(prefix) && day_end > from && day < until {
+            if area.covers(region) && day_end > from && day < until {
                 widen(stays, &person, day.max(from), day_end.min(until));
             }
         }

@@ -3,10 +3,10 @@
 
 use super::{Node, nodes, nodes_with, unique};
 use healthcode_core::Color;
+use healthcode_core::region::RegionCode;
 use healthcode_pass::keys::{Algorithm, SigningKey};
 use healthcode_pass::pass::Pass;
 use healthcode_pass::prefix::CodeKind;
-use healthcode_pass::region::RegionCode;
 use healthcode_pass::trust::{TrustList, TrustListEntry};
 use healthcode_pass::verify::Content;
 use healthcode_store::{NewScan, NewVisit};

@@ -37,19 +37,24 @@ impl RegionCode {
         &self.0
     }
 
-    /// Whether `code` lies within this division: a province (`330000`) covers its prefectures
-    /// and counties (`33….`), a prefecture-level city (`330100`) its districts (`3301..`), a county
-    /// only itself. A city's node thus signs the venue codes of its districts.
-    pub fn covers(&self, code: &str) -> bool {
+    /// The code prefix this division covers: a province (`330000`) `33`, a prefecture-level city
+    /// (`330100`) `3301`, a county only its own six digits.
+    pub fn prefix(&self) -> &str {
         let own = self.0.as_str();
-        let prefix = if own.ends_with("0000") {
+        if own.ends_with("0000") {
             &own[..2]
         } else if own.ends_with("00") {
             &own[..4]
         } else {
             own
-        };
-        code.len() == 6 && code.starts_with(prefix)
+        }
+    }
+
+    /// Whether `code` lies within this division: a province covers its prefectures and counties,
+    /// a prefecture-level city its districts, a county only itself. A city's node thus signs the
+    /// venue codes of its districts.
+    pub fn covers(&self, code: &str) -> bool {
+        code.len() == 6 && code.starts_with(self.prefix())
     }
 }
 
@@ -84,6 +89,10 @@ mod tests {
         assert!(!hangzhou.covers("330200") && !hangzhou.covers("440300"));
         assert!(xihu.covers("330106") && !xihu.covers("330105"));
         assert!(!hangzhou.covers("3301"));
+        assert_eq!(
+            (zhejiang.prefix(), hangzhou.prefix(), xihu.prefix()),
+            ("33", "3301", "330106")
+        );
     }
 
     use super::*;
