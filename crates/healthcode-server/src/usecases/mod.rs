@@ -12,4 +12,5 @@ pub mod passes;
 pub mod people;
 pub mod recording;
 pub mod risk_areas;
+pub mod venues;
 pub mod visits;

@@ -7,8 +7,9 @@ use crate::auth::{Caller, Role};
 use crate::body::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::usecases::people::may_act_for;
+use crate::usecases::venues;
 use healthcode_core::visits::Direction;
-use healthcode_store::{Venue, Visit};
+use healthcode_store::Visit;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -98,7 +99,7 @@ pub async fn at_venue(
     (from, to, limit): Window,
     now: OffsetDateTime,
 ) -> ApiResult<Vec<VisitView>> {
-    let venue = managed_venue(state, caller, venue_id).await?;
+    let venue = venues::managed(state, caller, venue_id, &[Role::HealthOfficial]).await?;
     state
         .store
         .audit(
@@ -116,25 +117,6 @@ pub async fn at_venue(
     Ok(with_presence(visits))
 }
 
-/// The venue, if the caller is a health official, an admin or the venue's own manager.
-async fn managed_venue(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Venue> {
-    caller.require(&[Role::HealthOfficial, Role::VenueManager, Role::Admin])?;
-    let venue = state
-        .store
-        .venue(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("venue"))?;
-    if let Caller::Staff {
-        account,
-        role: Role::VenueManager,
-    } = caller
-        && account.id != venue.manager_id
-    {
-        return Err(ApiError::forbidden());
-    }
-    Ok(venue)
-}
-
 /// Confirms a flagged check-in (the person was there after all), so it counts as presence.
 pub async fn confirm(
     state: &AppState,
@@ -147,7 +129,7 @@ pub async fn confirm(
         .visit(visit_id)
         .await?
         .ok_or_else(|| ApiError::not_found("visit"))?;
-    managed_venue(state, caller, &visit.venue_id).await?;
+    venues::managed(state, caller, &visit.venue_id, &[Role::HealthOfficial]).await?;
     Ok(state
         .store
         .confirm_visit(

@@ -2,9 +2,8 @@
 //! the venue code (场所码) to post at the door.
 
 use crate::AppState;
-use crate::body::Body;
 use crate::body::Path;
-use crate::routes::venues;
+use crate::usecases::venues;
 use crate::web::page::{Chrome, PageResult, render, see};
 use crate::web::session::{Posted, Web};
 use askama::Template;
@@ -40,7 +39,7 @@ async fn page(state: AppState, web: Web, new_checkpoint: Option<(String, String)
         .and_then(|v| v.as_object())
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
-    let axum::Json(list) = venues::list(State(state), caller).await?;
+    let list = venues::list(&state, &caller).await?;
     render(VenuesPage {
         chrome: Chrome::new(&web, "场所与卡口", "Venues and checkpoints", true),
         venues: list
@@ -87,7 +86,7 @@ pub async fn register(
         region: form.region,
         category: form.category,
     };
-    let (_, _venue) = venues::register(State(state), caller, Body(request)).await?;
+    venues::register(&state, &caller, request, state.now()).await?;
     see("/console/venues")
 }
 
@@ -106,8 +105,7 @@ pub async fn add_checkpoint(
 ) -> PageResult {
     let caller = web.staff(&state).await?;
     let request = venues::CheckpointRequest { name: form.name };
-    let (_, axum::Json(created)) =
-        venues::add_checkpoint(State(state.clone()), caller, Path(id), Body(request)).await?;
+    let created = venues::add_checkpoint(&state, &caller, &id, request, state.now()).await?;
     page(state, web, Some((created.checkpoint.name, created.token))).await
 }
 
@@ -123,7 +121,7 @@ struct PrintPage {
 /// The venue code on a page of its own, to print and post at the door.
 pub async fn print(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> PageResult {
     let caller = web.staff(&state).await?;
-    let (venue, text) = venues::venue_code(&state, &caller, &id).await?;
+    let (venue, text) = venues::code(&state, &caller, &id, state.now()).await?;
     let svg = healthcode_pass::qr::render_svg(&text).map_err(|e| {
         tracing::error!(error = %e, "QR rendering failed");
         crate::error::ApiError::internal()
