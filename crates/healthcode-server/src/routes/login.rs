@@ -4,16 +4,12 @@
 
 use crate::AppState;
 use crate::body::Body;
-use crate::config::LoginConfig;
 use crate::error::{ApiError, ApiResult};
-use crate::usecases::people::normalise_phone;
+use crate::usecases::logins;
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use healthcode_core::Text;
-use healthcode_store::{CodeLimit, CodeLimits, CodeRejection};
-use rand::Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::{IpAddr, SocketAddr};
@@ -94,49 +90,6 @@ pub struct LoginRequest {
     pub code: String,
 }
 
-/// Refuses a number outside the ranges codes are sent to (`login.code_phone_prefixes`).
-pub fn accepted_for_codes(phone: &str, login: &LoginConfig) -> ApiResult<()> {
-    let accepted = login
-        .code_phone_prefixes
-        .iter()
-        .map(|p| p.trim())
-        .any(|p| !p.is_empty() && phone.starts_with(p));
-    if accepted {
-        Ok(())
-    } else {
-        Err(ApiError::unprocessable(
-            "phone_not_accepted",
-            "login codes are not sent to this number range",
-            "不支持向该号段发送验证码",
-        ))
-    }
-}
-
-fn too_many(limit: CodeLimit, retry_after: time::Duration) -> ApiError {
-    let (code, en, zh) = match limit {
-        CodeLimit::Phone => (
-            "too_many_codes",
-            "too many codes were requested for this phone in the last hour",
-            "该手机号一小时内请求验证码次数过多",
-        ),
-        CodeLimit::Client => (
-            "too_many_codes_from_address",
-            "too many codes were requested from this network address in the last hour; try again later",
-            "该网络地址一小时内请求验证码次数过多，请稍后再试",
-        ),
-        CodeLimit::Overall => (
-            "too_many_codes_overall",
-            "too many login codes are being requested right now; try again later",
-            "当前请求验证码的人数过多，请稍后再试",
-        ),
-    };
-    let seconds = (retry_after.whole_milliseconds() + 999) / 1000;
-    ApiError {
-        retry_after: Some(u64::try_from(seconds).unwrap_or(1).max(1)),
-        ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, en, zh)
-    }
-}
-
 #[utoipa::path(post, path = "/api/v1/auth/code", tag = "login", request_body = CodeRequest,
     responses((status = 202, description = "a code was queued for SMS"),
         (status = 422, body = crate::error::ErrorBody, description = "`bad_phone`, or `phone_not_accepted`: a number outside the ranges codes are sent to"),
@@ -146,37 +99,10 @@ pub async fn send_code(
     client: Client,
     Body(req): Body<CodeRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let phone = normalise_phone(&req.phone)?;
-    let login = &state.config.login;
-    accepted_for_codes(&phone, login)?;
-    let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000));
-    let minutes = login.code_ttl_seconds / 60;
-    let message = Text {
-        zh: format!("【健康码】您的登录验证码为 {code}，{minutes} 分钟内有效。"),
-        en: format!("Your healthcode login code is {code}, valid for {minutes} minutes."),
-    };
-    let limits = CodeLimits {
-        per_phone: login.codes_per_hour,
-        per_client: login.codes_per_address_per_hour,
-        overall: login.codes_per_hour_overall,
-    };
-    state
-        .store
-        .issue_login_code(
-            &phone,
-            &client.0,
-            &code,
-            &message,
-            time::Duration::seconds(login.code_ttl_seconds),
-            limits,
-            state.now(),
-        )
-        .await?
-        .map_err(|refused| too_many(refused.limit, refused.retry_after))?;
-    state.outbox.notify_one();
+    let ttl = logins::send_code(&state, &req.phone, &client.0, state.now()).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"sent": true, "expires_in_seconds": login.code_ttl_seconds})),
+        Json(json!({"sent": true, "expires_in_seconds": ttl})),
     ))
 }
 
@@ -186,48 +112,12 @@ pub async fn login(
     State(state): State<AppState>,
     Body(req): Body<LoginRequest>,
 ) -> ApiResult<Json<Value>> {
-    let phone = normalise_phone(&req.phone)?;
-    let login = &state.config.login;
-    let token = crate::auth::new_session_token();
-    let verdict = state
-        .store
-        .redeem_login_code(
-            &phone,
-            req.code.trim(),
-            &token,
-            time::Duration::hours(login.session_hours),
-            login.max_attempts,
-            state.now(),
-        )
-        .await?;
-    match verdict {
-        Ok(expires) => {
-            let people = state.store.find_by_phone(&phone).await?;
-            Ok(Json(json!({
-                "token": token,
-                "expires_at": expires.format(&Rfc3339).unwrap_or_default(),
-                "people": people,
-            })))
-        }
-        Err(CodeRejection::Wrong) => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "wrong_code",
-            "the code is wrong",
-            "验证码错误",
-        )),
-        Err(CodeRejection::NoCode) => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "no_code",
-            "no valid code was sent to this phone; request a new one",
-            "该手机号没有有效的验证码，请重新获取",
-        )),
-        Err(CodeRejection::Exhausted) => Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "too many wrong codes; request a new one",
-            "验证码错误次数过多，请重新获取",
-        )),
-    }
+    let session = logins::log_in(&state, &req.phone, &req.code, state.now()).await?;
+    Ok(Json(json!({
+        "token": session.token,
+        "expires_at": session.expires_at.format(&Rfc3339).unwrap_or_default(),
+        "people": session.people,
+    })))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "login", security(("bearer" = [])),

@@ -8,6 +8,7 @@ pub mod batches;
 pub mod cases;
 pub mod checkins;
 pub mod declarations;
+pub mod logins;
 pub mod passes;
 pub mod people;
 pub mod recording;

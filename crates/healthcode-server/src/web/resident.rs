@@ -3,13 +3,12 @@
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::body::Body;
 use crate::body::Path;
 use crate::routes::login;
 use crate::usecases::appeals;
 use crate::usecases::declarations::{self, checked_in_today};
 use crate::usecases::people::{self, code_shown, current_status, may_act_for};
-use crate::usecases::{cases, checkins, passes, visits};
+use crate::usecases::{cases, checkins, logins, passes, visits};
 use crate::web::page::{
     Chrome, CodeLook, Lang, PageResult, local_ms, local_time, look, render, see,
 };
@@ -66,10 +65,7 @@ pub async fn send_code(
     client: login::Client,
     Posted(form): Posted<PhoneForm>,
 ) -> PageResult {
-    let request = login::CodeRequest {
-        phone: form.phone.clone(),
-    };
-    let sent = login::send_code(State(state), client, Body(request)).await;
+    let sent = logins::send_code(&state, &form.phone, &client.0, state.now()).await;
     render(LoginPage {
         chrome: Chrome::new(&web, "登录", "Log in", false),
         phone: form.phone,
@@ -93,16 +89,11 @@ pub async fn login(
     Posted(form): Posted<LoginForm>,
 ) -> PageResult {
     let hours = state.config.login.session_hours;
-    let request = login::LoginRequest {
-        phone: form.phone.clone(),
-        code: form.code,
-    };
-    match login::login(State(state.clone()), Body(request)).await {
-        Ok(axum::Json(answer)) => {
+    match logins::log_in(&state, &form.phone, &form.code, state.now()).await {
+        Ok(session) => {
             // A session this browser held before ends: the cookie is about to be replaced.
             web.end_session(&state).await?;
-            let token = answer["token"].as_str().unwrap_or_default();
-            let cookie = web.session_cookie(token, hours * 3600);
+            let cookie = web.session_cookie(&session.token, hours * 3600);
             Ok(([(SET_COOKIE, cookie)], Redirect::to("/me")).into_response())
         }
         Err(e) => render(LoginPage {
