@@ -81,12 +81,7 @@ def bench(store):
     node = subprocess.Popen(args + ["serve"], env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(base + "/readyz")
-                break
-            except OSError:
-                time.sleep(0.1)
+        scans.wait_for(base + "/readyz")
         venue = scans.call(base, "/api/v1/venues", admin, {"name": "Line 1 Wulin Square", "address": "Wulin Square",
                                                            "region": "330106", "category": "metro"})["id"]
         scanner = scans.call(base, f"/api/v1/venues/{venue}/checkpoints", admin, {"name": "Gate A"})["token"]
@@ -103,12 +98,7 @@ def bench(store):
         open(single, "w").write(scans.LUA_SINGLE % {"passes": passes})
 
         scan_base = f"http://127.0.0.1:{scan_port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(scan_base + "/healthz")
-                break
-            except OSError:
-                time.sleep(0.1)
+        scans.wait_for(scan_base + "/healthz", 10)
         cap = wrk_run(scan_base + "/api/v1/scans", scanner, single, conns=CONNS, threads=2, secs=10)
         capacity = parse(cap.communicate()[0])
         print(f"{store:<9} capacity ({CONNS} connections, 10 s): {(capacity[1] - capacity[2]) / 10:.0f} scans/s "

@@ -82,6 +82,16 @@ def wrk(label, store, url, token, script=None, conns=CONNS, per_request=1):
     return rps
 
 
+def wait_for(url, seconds=60):
+    """Waits until `url` answers (a node starting)."""
+    for _ in range(seconds * 10):
+        try:
+            urllib.request.urlopen(url)
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -107,12 +117,7 @@ def bench(store):
     node = subprocess.Popen(args + ["serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(base + "/readyz")
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for(base + "/readyz")
         venue = call(base, "/api/v1/venues", admin, {"name": "Line 1 Wulin Square", "address": "Wulin Square",
                                                      "region": "330106", "category": "metro"})["id"]
         scanner = call(base, f"/api/v1/venues/{venue}/checkpoints", admin, {"name": "Gate A"})["token"]

@@ -28,10 +28,6 @@ pub struct Proposed {
     pub legal_basis: String,
 }
 
-fn bad(code: &'static str, en: impl Into<String>, zh: impl Into<String>) -> ApiError {
-    ApiError::unprocessable(code, en, zh)
-}
-
 /// Stages the area and a risk-stay fact for everyone it touches, for a second official.
 pub async fn propose(
     state: &AppState,
@@ -42,7 +38,7 @@ pub async fn propose(
     recording::may_record(caller, "risk_stay", Via::Feed("risk_areas"))?;
     let basis = recording::legal_basis(&req.legal_basis)?;
     let region = RegionCode::parse(&req.region).map_err(|_| {
-        bad(
+        ApiError::unprocessable(
             "bad_region",
             "a region is a six-digit GB/T 2260 code of a known province",
             "地区应为六位行政区划代码（省级代码须存在）",
@@ -50,7 +46,7 @@ pub async fn propose(
     })?;
     let name = req.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(bad(
+        return Err(ApiError::unprocessable(
             "bad_name",
             "a risk area needs a name of at most 100 characters",
             "风险地区需要名称（最多 100 个字符）",
@@ -68,10 +64,14 @@ pub async fn propose(
         None
     };
     if let Some(p) = problem {
-        return Err(bad("bad_time", p.en(&bounds), p.zh(&bounds)));
+        return Err(ApiError::unprocessable(
+            "bad_time",
+            p.en(&bounds),
+            p.zh(&bounds),
+        ));
     }
     if ends_at.is_some_and(|e| e <= starts_at) {
-        return Err(bad(
+        return Err(ApiError::unprocessable(
             "bad_time",
             "a risk area ends after it starts",
             "风险地区的结束时间应晚于开始时间",
