@@ -39,7 +39,7 @@ for store in sqlite postgres; do
     args+=(--database-url "${pg%/*}/$db")
   fi
   log="$dir/node.log"
-  RUST_LOG=warn,healthcode_server::notifier=info "$bin" "${args[@]}" demo --listen "127.0.0.1:$port" >"$log" 2>&1 &
+  RUST_LOG=warn,healthcode_server::usecases::notices=info "$bin" "${args[@]}" demo --listen "127.0.0.1:$port" >"$log" 2>&1 &
   node=$!
   for _ in $(seq 1 600); do grep -q "demo node" "$log" 2>/dev/null && break; sleep 0.1; done
   base="http://127.0.0.1:$port"

@@ -7,19 +7,8 @@ use std::fmt;
 /// reasons' colours. `Pending` (审核中) is what a code shows when the policy could not decide
 /// (a rule failed to evaluate): never green, and stricter than yellow, but a red that did apply
 /// still shows red.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Color {
     Green,

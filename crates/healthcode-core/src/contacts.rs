@@ -495,6 +495,50 @@ pub fn trace_all_pairs(
     out
 }
 
+/// The contact fact a person holds for one level, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldContact {
+    /// The infected person whose case made it (their pseudonymous id).
+    pub case_person: String,
+    pub fact_id: String,
+    /// The fact's body as recorded, to tell an unchanged re-run from a change.
+    pub digest: String,
+    /// Milliseconds since the epoch.
+    pub exposure_end: i64,
+}
+
+/// What a newly traced contact fact does to the one a person holds for the same level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactUpdate {
+    /// Nothing: the held fact is the same, or another case's exposure that ends later.
+    Keep,
+    /// Record the new fact; none was held.
+    Record,
+    /// Record the new fact and retract the held one (`fact_id`): a person is never a close
+    /// contact twice over.
+    Replace(String),
+}
+
+/// One contact fact per person and level. A re-run that finds the same exposure changes
+/// nothing; a change from the same infected person (a later case of theirs, a re-run that
+/// finds more) replaces what is held; a fact from another case replaces it when its exposure
+/// ends no earlier, since the later exposure is the one the observation period counts from.
+pub fn contact_update(
+    held: Option<&HeldContact>,
+    case_person: &str,
+    digest: &str,
+    exposure_end: i64,
+) -> ContactUpdate {
+    match held {
+        None => ContactUpdate::Record,
+        Some(h) if h.digest == digest => ContactUpdate::Keep,
+        Some(h) if h.case_person != case_person && h.exposure_end > exposure_end => {
+            ContactUpdate::Keep
+        }
+        Some(h) => ContactUpdate::Replace(h.fact_id.clone()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -740,5 +784,34 @@ mod tests {
                 prop_assert!(found.iter().all(|e| &*e.subject != "s0" && e.until - e.from >= params.min_overlap_ms.max(1)));
             }
         }
+    }
+
+    #[test]
+    fn a_later_exposure_supersedes_and_an_earlier_one_of_another_case_does_not() {
+        let held = HeldContact {
+            case_person: "a".into(),
+            fact_id: "f1".into(),
+            digest: "d1".into(),
+            exposure_end: 100,
+        };
+        assert_eq!(contact_update(None, "a", "d1", 100), ContactUpdate::Record);
+        assert_eq!(
+            contact_update(Some(&held), "a", "d1", 100),
+            ContactUpdate::Keep
+        );
+        // The same infected person, a different finding: replaced whatever its end.
+        assert_eq!(
+            contact_update(Some(&held), "a", "d2", 50),
+            ContactUpdate::Replace("f1".into())
+        );
+        // Another case: only an exposure ending no earlier replaces it.
+        assert_eq!(
+            contact_update(Some(&held), "b", "d3", 99),
+            ContactUpdate::Keep
+        );
+        assert_eq!(
+            contact_update(Some(&held), "b", "d3", 100),
+            ContactUpdate::Replace("f1".into())
+        );
     }
 }

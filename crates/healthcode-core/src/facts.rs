@@ -13,19 +13,24 @@ use time::{Date, OffsetDateTime};
 /// One recorded fact: who it is about is implied by where it is stored; every fact names when it
 /// was recorded and the legal basis it was recorded under (a document or case number, or
 /// `self-declared` for a resident's own declarations).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Fact {
-    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,128}$")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9._:-]{1,128}$"))]
     pub id: String,
     #[serde(with = "time::serde::rfc3339")]
     pub recorded_at: OffsetDateTime,
-    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 500, pattern = r"\S")
+    )]
     pub legal_basis: String,
     #[serde(flatten)]
     pub body: FactBody,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CaseKind {
     Confirmed,
@@ -33,28 +38,32 @@ pub enum CaseKind {
     Asymptomatic,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TestOutcome {
     Negative,
     Positive,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ContactLevel {
     Close,
     Secondary,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RiskLevel {
     Medium,
     High,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ObservationKind {
     Home,
@@ -62,7 +71,8 @@ pub enum ObservationKind {
 }
 
 /// What a fact says. The `type` tag names the list it appears in within the rule document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FactBody {
     /// A confirmed, suspected or asymptomatic case (确诊 / 疑似 / 无症状感染者).
@@ -153,10 +163,26 @@ pub enum FactBody {
     },
     /// Withdraws the named fact as if it had never been recorded (an upheld appeal, an error).
     Retraction { retracts: String, reason: String },
+    /// Another region's signed statement of a person's status, received with their consent
+    /// (互通互认: 湖北健康码 → 北京健康宝): the colour there, the rules that gave it, and until
+    /// when. Not that region's facts; this region's policy decides what it means here.
+    Attestation {
+        /// GB/T 2260 code of the region that attested.
+        origin: String,
+        colour: crate::Color,
+        /// The origin's rule ids behind the colour.
+        #[serde(default)]
+        rules: Vec<String>,
+        /// When the colour ends there by time alone, if it does.
+        #[serde(default, with = "time::serde::rfc3339::option")]
+        until: Option<OffsetDateTime>,
+        #[serde(with = "time::serde::rfc3339")]
+        attested_at: OffsetDateTime,
+    },
 }
 
 /// Every kind of fact, by its `type` tag.
-pub const KINDS: [&str; 11] = [
+pub const KINDS: [&str; 12] = [
     "case",
     "test",
     "contact",
@@ -168,6 +194,7 @@ pub const KINDS: [&str; 11] = [
     "checkin",
     "release",
     "retraction",
+    "attestation",
 ];
 
 impl FactBody {
@@ -185,6 +212,7 @@ impl FactBody {
             FactBody::Checkin { .. } => "checkin",
             FactBody::Release { .. } => "release",
             FactBody::Retraction { .. } => "retraction",
+            FactBody::Attestation { .. } => "attestation",
         }
     }
 
@@ -202,6 +230,7 @@ impl FactBody {
             FactBody::Checkin { .. } => "checkins",
             FactBody::Release { .. } => "releases",
             FactBody::Retraction { .. } => "retractions",
+            FactBody::Attestation { .. } => "attestations",
         }
     }
 }
@@ -218,6 +247,7 @@ impl Fact {
             FactBody::Observation { start_at, .. } => *start_at,
             FactBody::Checkin { at, .. } => *at,
             FactBody::Release { at, .. } => *at,
+            FactBody::Attestation { attested_at, .. } => *attested_at,
             FactBody::Case { .. } | FactBody::Declaration { .. } | FactBody::Retraction { .. } => {
                 self.recorded_at
             }
@@ -396,6 +426,14 @@ impl FactBody {
             }
             FactBody::Checkin { at, .. } => past("at", *at)?,
             FactBody::Release { at, .. } => planned("at", *at)?,
+            FactBody::Attestation {
+                attested_at, until, ..
+            } => {
+                past("attested_at", *attested_at)?;
+                if let Some(until) = until {
+                    planned("until", *until)?;
+                }
+            }
             FactBody::Declaration { .. } | FactBody::Retraction { .. } => {}
         }
         Ok(())
@@ -403,7 +441,7 @@ impl FactBody {
 }
 
 /// Every list of the rule document, in the order they are documented.
-pub const LISTS: [&str; 11] = [
+pub const LISTS: [&str; 12] = [
     "cases",
     "tests",
     "contacts",
@@ -415,6 +453,7 @@ pub const LISTS: [&str; 11] = [
     "checkins",
     "releases",
     "retractions",
+    "attestations",
 ];
 
 /// The facts on record at one instant, as the rules see them: `{"cases": [...], "tests": [...], ...}`.
@@ -633,6 +672,13 @@ pub fn samples(start: OffsetDateTime) -> Vec<Fact> {
         FactBody::Release {
             releases: "sample-0".into(),
             at: at(24),
+        },
+        FactBody::Attestation {
+            origin: "420100".into(),
+            colour: crate::Color::Red,
+            rules: vec!["close-contact".into()],
+            until: Some(at(24 * 10)),
+            attested_at: at(-1),
         },
     ];
     bodies

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use time::{Date, Month};
 
 /// The kinds of document a person can enroll under (DESIGN.md §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentKind {
     /// 居民身份证 (GB 11643): 18 characters, ISO 7064 MOD 11-2 check character.
@@ -41,7 +42,8 @@ impl DocumentKind {
 }
 
 /// A validated document number, normalised (upper case, no spaces).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Document {
     pub kind: DocumentKind,
     pub number: String,

@@ -19,7 +19,8 @@ use time::{OffsetDateTime, UtcOffset};
 const MAX_PARAM_DEPTH: usize = 16;
 
 /// The policy as published: JSON, readable by anyone.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDocument {
     /// The region that publishes it (GB/T 2260 code; `000000` for the national baseline).
@@ -44,7 +45,8 @@ fn default_display_offset() -> String {
 }
 
 /// The colours a rule can give; green is what remains when no rule applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RuleColor {
     Yellow,
@@ -60,7 +62,8 @@ impl From<RuleColor> for Color {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RuleDocument {
     pub id: String,
@@ -107,7 +110,8 @@ pub struct PolicyError {
 }
 
 /// The colour a person has at an instant, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Status {
     pub color: Color,
     pub reasons: Vec<Reason>,
@@ -127,7 +131,8 @@ pub struct Status {
 }
 
 /// One applying rule.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reason {
     pub rule: String,
     pub color: Color,
@@ -140,7 +145,8 @@ pub struct Reason {
     pub notice: Option<Text>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RuleFailure {
     pub rule: String,
     #[serde(skip_serializing_if = "Option::is_none")]

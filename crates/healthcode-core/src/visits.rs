@@ -6,9 +6,8 @@
 use crate::policy::PolicyDocument;
 
 /// Which way a scan was made.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     Entry,
@@ -113,6 +112,61 @@ pub fn admits(policy: &PolicyDocument, category: &str, colour: &str) -> bool {
         .is_some_and(|row| row.iter().any(|c| c.as_str() == Some(colour)))
 }
 
+/// The colour a pass from another region is judged by at a gate of `category`: the
+/// `treat_as` of the first row of the policy's `recognition` table that matches, else the
+/// pass's own colour (mutual recognition: 互通互认). A row matches on each field it has:
+/// `colour` (the pass's), `regions` (GB/T 2260 codes covering the pass's region),
+/// `from_high_risk_region` (whether the pass's region holds a high-risk area in force) and
+/// `categories`. A `treat_as` that is not a colour reads as `pending`: a row that cannot be
+/// understood never admits more.
+pub fn recognised_colour(
+    policy: &PolicyDocument,
+    category: &str,
+    pass_region: &str,
+    colour: &str,
+    high_risk: bool,
+) -> String {
+    let rows = policy
+        .parameters
+        .get("recognition")
+        .and_then(|t| t.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let strings = |row: &serde_json::Value, key: &str| -> Option<Vec<String>> {
+        row.get(key).map(|v| {
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    };
+    for row in rows {
+        let colour_ok = row.get("colour").is_none_or(|c| c.as_str() == Some(colour));
+        let regions_ok = strings(row, "regions").is_none_or(|codes| {
+            codes.iter().any(|code| {
+                crate::region::RegionCode::parse(code).is_ok_and(|r| r.covers(pass_region))
+            })
+        });
+        let risk_ok = row
+            .get("from_high_risk_region")
+            .and_then(|v| v.as_bool())
+            .is_none_or(|wanted| wanted == high_risk);
+        let category_ok =
+            strings(row, "categories").is_none_or(|cats| cats.iter().any(|c| c == category));
+        if colour_ok && regions_ok && risk_ok && category_ok {
+            let treat_as = row.get("treat_as").and_then(|v| v.as_str()).unwrap_or("");
+            return crate::Color::parse(treat_as)
+                .unwrap_or(crate::Color::Pending)
+                .as_str()
+                .to_owned();
+        }
+    }
+    colour.to_owned()
+}
+
 /// How long a visit at a venue of `category` stands for presence, by the policy's
 /// `venue_dwell_minutes` (its `other` row for unknown categories, else an hour).
 pub fn dwell_minutes(policy: &PolicyDocument, category: &str) -> i64 {
@@ -214,5 +268,48 @@ mod tests {
         assert_eq!(dwell_minutes(doc, "metro"), 30);
         assert_eq!(dwell_minutes(doc, "unknown-category"), 60);
         assert_eq!(parameter_i64(doc, "visit_retention_days", 0), 28);
+    }
+
+    #[test]
+    fn another_regions_pass_is_judged_by_the_recognition_table() {
+        let mut policy = crate::Policy::default_policy().unwrap().document().clone();
+        // The default: green from anywhere is green, except at a station when its region
+        // holds a high-risk area.
+        assert_eq!(
+            recognised_colour(&policy, "mall", "420100", "green", true),
+            "green"
+        );
+        assert_eq!(
+            recognised_colour(&policy, "station", "420100", "green", false),
+            "green"
+        );
+        assert_eq!(
+            recognised_colour(&policy, "station", "420100", "green", true),
+            "yellow"
+        );
+        assert_eq!(
+            recognised_colour(&policy, "station", "420100", "red", true),
+            "red"
+        );
+        policy.parameters.insert(
+            "recognition".into(),
+            serde_json::json!([
+                {"regions": ["420000"], "treat_as": "red"},
+                {"colour": "green", "treat_as": "no such colour"}
+            ]),
+        );
+        // A province covers its cities; a row naming no colour reads as pending.
+        assert_eq!(
+            recognised_colour(&policy, "mall", "420100", "green", false),
+            "red"
+        );
+        assert_eq!(
+            recognised_colour(&policy, "mall", "440300", "green", false),
+            "pending"
+        );
+        assert_eq!(
+            recognised_colour(&policy, "mall", "440300", "yellow", false),
+            "yellow"
+        );
     }
 }

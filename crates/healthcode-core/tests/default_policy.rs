@@ -111,6 +111,16 @@ fn observation(id: &str, start: &str, end: Option<&str>) -> Fact {
     )
 }
 
+fn attestation(id: &str, colour: &str, attested: &str, until: Option<&str>) -> Fact {
+    fact(
+        id,
+        "attestation",
+        attested,
+        json!({"origin": "420100", "colour": colour, "rules": ["close-contact"],
+               "until": until.map(ts), "attested_at": ts(attested)}),
+    )
+}
+
 fn checkin(id: &str, when: &str) -> Fact {
     let date = &ts(when)[..10];
     fact(id, "checkin", when, json!({"date": date, "at": ts(when)}))
@@ -650,6 +660,45 @@ fn scenarios() -> Vec<Scenario> {
             "observation ended",
             vec![observation("o", "04-01 00:00", Some("04-02 12:00"))],
             "04-05 10:00",
+            Green,
+            &[],
+        ),
+        // Another region's attested status, with the person's consent.
+        s(
+            "attested red, before its end",
+            vec![attestation("a", "red", "04-01 10:00", Some("04-10 10:00"))],
+            "04-05 10:00",
+            Red,
+            &["transferred-red"],
+        ),
+        s(
+            "attested red, after its end",
+            vec![attestation("a", "red", "04-01 10:00", Some("04-10 10:00"))],
+            "04-10 11:00",
+            Green,
+            &[],
+        ),
+        s(
+            "attested yellow with no end, until a release",
+            vec![attestation("a", "yellow", "04-01 10:00", None)],
+            "04-20 10:00",
+            Yellow,
+            &["transferred-yellow"],
+        ),
+        s(
+            "attested yellow, released",
+            vec![
+                attestation("a", "yellow", "04-01 10:00", None),
+                release("r", "a", "04-03 10:00"),
+            ],
+            "04-04 10:00",
+            Green,
+            &[],
+        ),
+        s(
+            "attested green is no reason",
+            vec![attestation("a", "green", "04-01 10:00", None)],
+            "04-02 10:00",
             Green,
             &[],
         ),

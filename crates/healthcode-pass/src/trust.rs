@@ -64,10 +64,12 @@ impl TrustedKey {
     }
 }
 
-/// The keys a verifier trusts, by kid.
+/// The keys a verifier trusts, by kid, and the kids it knows and refuses with a reason of
+/// their own (`revoked_key`, `trust_list_expired`) instead of "no key".
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
     keys: HashMap<Vec<u8>, Vec<TrustedKey>>,
+    withheld: HashMap<Vec<u8>, &'static str>,
 }
 
 impl TrustStore {
@@ -91,15 +93,42 @@ impl TrustStore {
         self.keys.values().map(Vec::len).sum()
     }
 
+    /// Every trusted key.
+    pub fn keys(&self) -> impl Iterator<Item = &TrustedKey> {
+        self.keys.values().flatten()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
 
-    /// Adds every key of another store.
+    /// Adds every key of another store, and what it withholds.
     pub fn extend(&mut self, other: TrustStore) {
         for key in other.keys.into_values().flatten() {
             self.add(key);
         }
+        self.withheld.extend(other.withheld);
+    }
+
+    /// Refuses a kid with its own outcome (a machine-readable reason), unless a key with it is
+    /// trusted.
+    pub fn withhold(&mut self, kid: Vec<u8>, outcome: &'static str) {
+        self.withheld.insert(kid, outcome);
+    }
+
+    /// Why a kid with no trusted key is refused, when this store knows it.
+    pub fn withheld(&self, kid: &[u8]) -> Option<&'static str> {
+        self.withheld.get(kid).copied()
+    }
+
+    /// The same keys, each withheld instead with `outcome`: what a verifier keeps of a list
+    /// that expired, so that the passes it vouched for are refused with a clear reason.
+    pub fn withhold_all(&self, outcome: &'static str) -> TrustStore {
+        let mut out = TrustStore::default();
+        for kid in self.keys.keys().chain(self.withheld.keys()) {
+            out.withhold(kid.clone(), outcome);
+        }
+        out
     }
 }
 
@@ -211,6 +240,35 @@ pub struct TrustList {
     #[serde(with = "time::serde::rfc3339")]
     pub valid_until: OffsetDateTime,
     pub entries: Vec<TrustListEntry>,
+    /// Keys revoked: passes they signed are refused as `revoked_key`, whenever signed.
+    #[serde(default)]
+    pub revoked: Vec<RevokedKey>,
+    /// The regions' nodes, for node-to-node calls.
+    #[serde(default)]
+    pub regions: Vec<RegionNode>,
+}
+
+/// A key the hub revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokedKey {
+    pub region: String,
+    /// Base64 of the kid.
+    pub kid: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub revoked_at: OffsetDateTime,
+}
+
+/// A region's node in the hub's directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionNode {
+    /// GB/T 2260 code.
+    pub region: String,
+    pub name: String,
+    /// Where the node answers other nodes (`https://…`).
+    pub url: String,
+    /// The node's own key (SPKI DER, base64), which signs its requests to other nodes and its
+    /// proposals to the hub; never a pass.
+    pub node_key: String,
 }
 
 /// Why a trust list was rejected.
@@ -255,6 +313,18 @@ impl TrustList {
         root: &VerifyingKey,
         now: OffsetDateTime,
     ) -> Result<(TrustList, TrustStore), TrustListError> {
+        let (list, store) = TrustList::verify_signature(signed, root)?;
+        list.check_time(now, time::Duration::ZERO)?;
+        Ok((list, store))
+    }
+
+    /// Checks only that the root signed the list, and reads its keys: for a list held on disk,
+    /// whose time the holder judges (an expired list still names the keys it no longer vouches
+    /// for).
+    pub fn verify_signature(
+        signed: &[u8],
+        root: &VerifyingKey,
+    ) -> Result<(TrustList, TrustStore), TrustListError> {
         let sign1 = cose::parse(signed)?;
         if sign1.kid.as_deref() != Some(root.kid().0.as_slice()) {
             return Err(TrustListError::WrongSigner {
@@ -271,17 +341,35 @@ impl TrustList {
         if list.version != 1 {
             return Err(TrustListError::Version(list.version));
         }
-        if now < list.issued_at {
-            return Err(TrustListError::NotYetValid(list.issued_at.to_string()));
-        }
-        if now > list.valid_until {
-            return Err(TrustListError::Expired(list.valid_until.to_string()));
-        }
         let mut store = TrustStore::new();
         for entry in &list.entries {
             store.add(entry.to_trusted()?);
         }
+        for revoked in &list.revoked {
+            let kid = STANDARD
+                .decode(&revoked.kid)
+                .map_err(|e| TrustListError::Entry {
+                    kid: revoked.kid.clone(),
+                    why: e.to_string(),
+                })?;
+            store.withhold(kid, "revoked_key");
+        }
         Ok((list, store))
+    }
+
+    /// Whether the list is in force at `now`, allowing the issuer's clock to run `skew` ahead.
+    pub fn check_time(
+        &self,
+        now: OffsetDateTime,
+        skew: time::Duration,
+    ) -> Result<(), TrustListError> {
+        if now + skew < self.issued_at {
+            return Err(TrustListError::NotYetValid(self.issued_at.to_string()));
+        }
+        if now > self.valid_until {
+            return Err(TrustListError::Expired(self.valid_until.to_string()));
+        }
+        Ok(())
     }
 }
 
@@ -308,6 +396,8 @@ mod tests {
                 now - Duration::days(1),
                 now + Duration::days(30),
             )],
+            revoked: Vec::new(),
+            regions: Vec::new(),
         };
         let signed = list.sign(&root).unwrap();
         let (back, store) = TrustList::verify(&signed, root.verifying_key(), now).unwrap();

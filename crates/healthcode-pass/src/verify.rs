@@ -296,10 +296,15 @@ fn verify_signed(
     let mut signer: Option<&TrustedKey> = None;
     report.signature = match &sign1.kid {
         None => Stage::failed("no kid in either header").with_outcome("no_key"),
-        Some(kid) if candidates.is_empty() => {
-            Stage::failed(format!("no key for kid {}", crate::keys::Kid(kid.clone())))
-                .with_outcome("no_key")
-        }
+        Some(kid) if candidates.is_empty() => match trust.withheld(kid) {
+            Some(outcome) => Stage::failed(format!(
+                "kid {} is refused: {outcome}",
+                crate::keys::Kid(kid.clone())
+            ))
+            .with_outcome(outcome),
+            None => Stage::failed(format!("no key for kid {}", crate::keys::Kid(kid.clone())))
+                .with_outcome("no_key"),
+        },
         Some(_) => {
             let mut last = SignatureCheck::Invalid;
             for candidate in candidates {

@@ -58,6 +58,8 @@ fn world() -> World {
             TrustListEntry::for_key("440300", shenzhen.verifying_key(), from, until),
             TrustListEntry::for_key("110000", beijing.verifying_key(), from, until),
         ],
+        revoked: Vec::new(),
+        regions: Vec::new(),
     };
     let signed = list.sign(&root).unwrap();
     // A checkpoint knows only the root's public key.
@@ -253,6 +255,8 @@ fn key_rotation_old_key_verifies_until_its_passes_expire() {
                 rotated + Duration::days(30),
             ),
         ],
+        revoked: Vec::new(),
+        regions: Vec::new(),
     };
     let (_, trust) = TrustList::verify(
         &list.sign(&w.root).unwrap(),

@@ -23,9 +23,11 @@ pub enum Role {
     Department,
     Auditor,
     Admin,
+    /// A hub official: decides regions' proposals and revokes keys (on the hub only).
+    HubOfficial,
 }
 
-pub const STAFF_ROLES: [Role; 7] = [
+pub const STAFF_ROLES: [Role; 8] = [
     Role::Checkpoint,
     Role::VenueManager,
     Role::HealthOfficial,
@@ -33,6 +35,7 @@ pub const STAFF_ROLES: [Role; 7] = [
     Role::Department,
     Role::Auditor,
     Role::Admin,
+    Role::HubOfficial,
 ];
 
 impl Role {
@@ -46,6 +49,7 @@ impl Role {
             Role::Department => "department",
             Role::Auditor => "auditor",
             Role::Admin => "admin",
+            Role::HubOfficial => "hub_official",
         }
     }
 

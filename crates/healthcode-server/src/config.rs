@@ -27,7 +27,8 @@ pub struct Config {
     pub pass_validity_seconds: i64,
     /// A signed trust list of other regions' keys (from `healthcode trust-list build`).
     pub trust_list: Option<PathBuf>,
-    /// The hub's root public key (PEM) that signs the trust list.
+    /// The hub's root public key (PEM) that signs the trust list, whether read from
+    /// `trust_list` or fetched from `federation.hub_url`.
     pub trust_root_key: Option<PathBuf>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
@@ -41,6 +42,48 @@ pub struct Config {
     pub tracing: TracingConfig,
     pub notifications: NotificationConfig,
     pub audit: AuditConfig,
+    pub federation: FederationConfig,
+}
+
+/// Whether this node is a region's or the hub's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeRole {
+    #[default]
+    Region,
+    Hub,
+}
+
+/// Federation (docs/FEDERATION.md): the hub this region fetches its trust list from, or, on the
+/// hub, how long a list it publishes is in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationConfig {
+    pub role: NodeRole,
+    /// The region's name in the directory (e.g. 武汉市).
+    pub name: String,
+    /// Where other nodes reach this one (`http://host:port`), as the directory publishes it.
+    pub public_url: Option<String>,
+    /// The hub's URL; with `trust_root_key`, the node fetches the hub's trust list from it.
+    pub hub_url: Option<String>,
+    /// How often the trust list is fetched (a region) or checked for re-publication (the hub).
+    pub refresh_seconds: u64,
+    /// On the hub: how long a published list is in force, in hours; it is published again
+    /// when half of that has passed, so regions hold a list through a hub outage this long.
+    pub list_validity_hours: i64,
+}
+
+impl Default for FederationConfig {
+    fn default() -> FederationConfig {
+        FederationConfig {
+            role: NodeRole::Region,
+            name: String::new(),
+            public_url: None,
+            hub_url: None,
+            refresh_seconds: 300,
+            list_validity_hours: 24,
+        }
+    }
 }
 
 /// The audit chain's anchors (signed heads, in `data_dir/audit-anchors.jsonl`).
@@ -272,6 +315,7 @@ impl Default for Config {
             tracing: TracingConfig::default(),
             notifications: NotificationConfig::default(),
             audit: AuditConfig::default(),
+            federation: FederationConfig::default(),
         }
     }
 }
@@ -320,12 +364,17 @@ impl Config {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        // HEALTHCODE_TEST_DATABASE_URL belongs to the test suite, not to the node.
-        figment = figment.merge(
-            Env::prefixed("HEALTHCODE_")
-                .split("__")
-                .ignore(&["test_database_url"]),
-        );
+        // These belong to the test suite, the benchmarks and the command line's client commands
+        // (a department's or a hub official's token, the node or hub they talk to), not to the
+        // node's configuration.
+        figment = figment.merge(Env::prefixed("HEALTHCODE_").split("__").ignore(&[
+            "test_database_url",
+            "bench_database_url",
+            "token",
+            "node",
+            "hub",
+            "bin",
+        ]));
         figment.extract().map_err(Box::new)
     }
 
@@ -423,6 +472,36 @@ impl Config {
             "at least one accepted number range",
         );
         c.range("facts.max_age_days", self.facts.max_age_days, 1, 3650);
+        let f = &self.federation;
+        c.range("federation.refresh_seconds", f.refresh_seconds, 1, 86_400);
+        c.range(
+            "federation.list_validity_hours",
+            f.list_validity_hours,
+            1,
+            720,
+        );
+        c.check(
+            "federation.name",
+            f.name.chars().count() <= 50 && !f.name.chars().any(char::is_control),
+            "at most 50 printable characters",
+        );
+        for (key, url) in [
+            ("federation.public_url", &f.public_url),
+            ("federation.hub_url", &f.hub_url),
+        ] {
+            if let Some(url) = url {
+                c.check(
+                    key,
+                    url.starts_with("http://") || url.starts_with("https://"),
+                    "an http:// or https:// URL",
+                );
+            }
+        }
+        c.check(
+            "trust_root_key",
+            f.hub_url.is_none() || self.trust_root_key.is_some(),
+            "the hub's root public key (PEM file), needed with federation.hub_url",
+        );
         let s = &self.scans;
         c.range("scans.max_offline_hours", s.max_offline_hours, 1, 24 * 30);
         c.range("scans.queue_rows", s.queue_rows, 1, 10_000_000);
@@ -521,7 +600,13 @@ mod tests {
             jail.set_env("HEALTHCODE_REGION", "310000");
             jail.set_env("HEALTHCODE_LOGIN__SESSION_HOURS", "1");
             jail.set_env("HEALTHCODE_TEST_DATABASE_URL", "postgres://ignored");
+            // The client commands' own variables (a hub official's token, the hub) are no
+            // node configuration: a `healthcode federation …` run with them set still loads it.
+            jail.set_env("HEALTHCODE_TOKEN", "hc_secret");
+            jail.set_env("HEALTHCODE_HUB", "http://127.0.0.1:8090");
+            jail.set_env("HEALTHCODE_FEDERATION__ROLE", "hub");
             let c = Config::load(Some(Path::new("hc.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.federation.role, NodeRole::Hub);
             assert_eq!(c.listen, "0.0.0.0:9000");
             assert_eq!(c.region, "310000", "environment wins over the file");
             assert_eq!((c.login.max_attempts, c.login.session_hours), (3, 1));

@@ -98,6 +98,10 @@ impl ApiError {
         )
     }
 
+    pub fn conflict(code: &'static str, en: impl Into<String>, zh: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, en, zh)
+    }
+
     pub fn not_found(what: &str) -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -144,6 +148,21 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %other, "store failure");
                 ApiError::internal()
             }
+        }
+    }
+}
+
+impl From<crate::recorder::RecordError> for ApiError {
+    fn from(e: crate::recorder::RecordError) -> ApiError {
+        match e {
+            crate::recorder::RecordError::Overloaded => ApiError::overloaded(1),
+            crate::recorder::RecordError::TooMany(n) => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_many_scans",
+                format!("{n} scans are more than the node queues at once: send smaller batches"),
+                "一次提交的扫码记录过多，请分批提交",
+            ),
+            crate::recorder::RecordError::Store(_) => ApiError::internal(),
         }
     }
 }

@@ -4,23 +4,21 @@
 
 pub mod admission;
 pub mod anchors;
-pub mod assess;
 pub mod auth;
 mod body;
 pub mod caches;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod federation;
+mod jobs;
 pub mod metrics;
-pub mod notifier;
 pub mod openapi;
 mod panics;
 pub mod passes;
 pub mod recorder;
-pub mod retention;
 mod routes;
 pub mod scanning;
-pub mod tracer;
 pub mod usecases;
 pub mod web;
 
@@ -52,7 +50,15 @@ pub struct AppState {
     /// Wakes the outbox drain when a login code is queued.
     pub outbox: Arc<tokio::sync::Notify>,
     /// Delivers the outboxes' messages; `None` leaves them for another node or gateway.
-    pub sender: Option<Arc<dyn notifier::Sender>>,
+    pub sender: Option<Arc<dyn usecases::notices::Sender>>,
+    /// The trust list held from the hub (empty when no hub is configured).
+    pub directory: Arc<federation::directory::Directory>,
+    /// The hub's root key and publication settings, on the hub only.
+    pub hub: Option<Arc<federation::hub::Hub>>,
+    /// Signs the node's requests to the hub and to other nodes.
+    pub node_key: Arc<healthcode_pass::keys::SigningKey>,
+    /// Wakes the delivery of messages to other regions when one is queued.
+    pub federation: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -107,10 +113,27 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
     .map_err(|e| StartError::Policy(e.to_string()))?;
     let clock = clock::Clock::system();
     let passes = passes::Passes::open(&config, clock.now())?;
+    let directory = federation::directory::Directory::new(
+        &config.data_dir,
+        config.federation.hub_url.clone(),
+        passes::root_key(&config)?,
+    );
+    if let Some((list, others)) = directory.load(clock.now()).map_err(StartError::Passes)? {
+        passes.install_others(others, list.valid_until);
+    }
+    let hub = match config.federation.role {
+        config::NodeRole::Hub => Some(Arc::new(federation::hub::Hub {
+            root: federation::hub_root_key(&config.data_dir)?,
+            validity: time::Duration::hours(config.federation.list_validity_hours.max(1)),
+        })),
+        config::NodeRole::Region => None,
+    };
+    let node_key = Arc::new(federation::node_key(&config.data_dir)?);
     let anchors = anchors::Anchors::open(&config.data_dir)?;
     let recorder = recorder::Recorder::spawn(store.clone(), &config.scans, clock.clone());
-    let sender = notifier::configured(&config.notifications.sender, config.login.log_codes)
-        .map_err(StartError::Notifications)?;
+    let sender =
+        usecases::notices::configured(&config.notifications.sender, config.login.log_codes)
+            .map_err(StartError::Notifications)?;
     Ok(AppState {
         clock,
         tracer: Arc::default(),
@@ -124,6 +147,10 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
         policy: Arc::new(policy),
         config: Arc::new(config),
         metrics: metrics::Metrics::default(),
+        directory: Arc::new(directory),
+        hub,
+        node_key,
+        federation: Arc::default(),
     })
 }
 
@@ -200,9 +227,7 @@ pub async fn start(state: AppState) -> Result<Running, StartError> {
         None => None,
     };
     let (shutdown, stop) = tokio::sync::watch::channel(false);
-    retention::spawn(state.clone());
-    tracer::spawn(state.clone());
-    notifier::spawn(state.clone());
+    jobs::spawn(&state);
     anchors::spawn(state.clone());
     let mut tasks = vec![tokio::spawn(serve(state.clone(), listener, stop.clone()))];
     let mut scan_addr = None;

@@ -1,7 +1,9 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and the types they take and
 //! return; served at /api/v1/openapi.json.
 
-use crate::routes::{appeals, cases, feeds, health, login, pass, people, policy, scans, venues};
+use crate::routes::{
+    appeals, cases, feeds, health, login, pass, people, policy, scans, transfers, venues,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -57,11 +59,14 @@ verification (`code`), error correction (`correction`). Errors are `{code, messa
         feeds::itinerary,
         feeds::propose_risk_area,
         feeds::published,
+        transfers::grant,
+        transfers::list,
+        transfers::transfer,
         health::healthz,
         health::readyz,
         health::metrics,
     ),
-    components(schemas(feeds::LabResult, feeds::Itinerary)),
+    components(schemas(crate::usecases::feeds::LabResult, crate::usecases::feeds::Itinerary)),
     modifiers(&BearerAuth, &CommonResponses)
 )]
 pub struct ApiDoc;

@@ -1,6 +1,7 @@
 //! The node's passes: it signs them with its own key (in `data_dir/keys`, created on first start)
-//! and verifies codes against its own keys and, when configured, a signed trust list of other
-//! regions' keys.
+//! and verifies codes against its own keys and the other regions' keys of the trust list held
+//! (a file, or the hub's list fetched by `federation::directory`), which can change while the
+//! node runs.
 
 use crate::StartError;
 use crate::config::Config;
@@ -12,6 +13,7 @@ use healthcode_pass::pass::{self, Colour, Pass};
 use healthcode_pass::trust::{TrustList, TrustStore, TrustedKey};
 use healthcode_pass::verify::{Report, verify};
 use healthcode_store::Person;
+use std::sync::{Arc, RwLock};
 use time::{Duration, OffsetDateTime};
 
 /// How far a checkpoint's clock may differ from the pass's.
@@ -21,11 +23,32 @@ pub struct Passes {
     key: SigningKey,
     region: RegionCode,
     validity: Duration,
-    trust: TrustStore,
+    /// Our own keys, which no list changes.
+    own: TrustStore,
+    trust: RwLock<Arc<Trust>>,
+}
+
+/// The keys in force: ours and the list's, and the same with the list's keys withheld as
+/// `trust_list_expired`, for scans made after the list ran out.
+struct Trust {
+    keys: TrustStore,
+    expired: TrustStore,
+    until: Option<OffsetDateTime>,
 }
 
 fn start_error(what: &str, e: impl std::fmt::Display) -> StartError {
     StartError::Passes(format!("{what}: {e}"))
+}
+
+/// The hub's root public key the configuration names (`trust_root_key`), if any.
+pub fn root_key(config: &Config) -> Result<Option<VerifyingKey>, StartError> {
+    let Some(path) = &config.trust_root_key else {
+        return Ok(None);
+    };
+    let pem = std::fs::read_to_string(path).map_err(|e| start_error("trust root key", e))?;
+    VerifyingKey::from_pem(&pem)
+        .map(Some)
+        .map_err(|e| start_error("trust root key", e))
 }
 
 impl Passes {
@@ -53,22 +76,69 @@ impl Passes {
                 ..TrustedKey::new(verifying)
             });
         }
-        if let (Some(list), Some(root)) = (&config.trust_list, &config.trust_root_key) {
-            let signed = std::fs::read(list).map_err(|e| start_error("trust list", e))?;
-            let root_pem =
-                std::fs::read_to_string(root).map_err(|e| start_error("trust root key", e))?;
-            let root =
-                VerifyingKey::from_pem(&root_pem).map_err(|e| start_error("trust root key", e))?;
-            let (_, others) =
-                TrustList::verify(&signed, &root, now).map_err(|e| start_error("trust list", e))?;
-            trust.extend(others);
-        }
-        Ok(Passes {
+        let passes = Passes {
             key,
             region,
             validity,
-            trust,
-        })
+            trust: RwLock::new(Arc::new(Trust {
+                keys: trust.clone(),
+                expired: trust.clone(),
+                until: None,
+            })),
+            own: trust,
+        };
+        if let (Some(list), Some(root)) = (&config.trust_list, root_key(config)?) {
+            let signed = std::fs::read(list).map_err(|e| start_error("trust list", e))?;
+            let (list, others) =
+                TrustList::verify(&signed, &root, now).map_err(|e| start_error("trust list", e))?;
+            passes.install_others(others, list.valid_until);
+        }
+        Ok(passes)
+    }
+
+    /// The region this node serves.
+    pub fn region(&self) -> &RegionCode {
+        &self.region
+    }
+
+    /// Puts other regions' keys in force (replacing any before), until `until`.
+    pub fn install_others(&self, others: TrustStore, until: OffsetDateTime) {
+        let mut keys = self.own.clone();
+        let mut expired = self.own.clone();
+        expired.extend(others.withhold_all("trust_list_expired"));
+        keys.extend(others);
+        let trust = Arc::new(Trust {
+            keys,
+            expired,
+            until: Some(until),
+        });
+        if let Ok(mut held) = self.trust.write() {
+            *held = trust;
+        }
+    }
+
+    /// The node's signing keys as a trust list carries them, for its proposal to the hub:
+    /// each valid from its creation to its retirement, or for `horizon` past `now` while active.
+    pub fn own_entries(
+        &self,
+        now: OffsetDateTime,
+        horizon: Duration,
+    ) -> Vec<healthcode_pass::trust::TrustListEntry> {
+        let at = |secs: Option<i64>, default: OffsetDateTime| {
+            secs.and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+                .unwrap_or(default)
+        };
+        self.own
+            .keys()
+            .map(|k| {
+                healthcode_pass::trust::TrustListEntry::for_key(
+                    self.region.as_str(),
+                    &k.key,
+                    at(k.valid_from, now),
+                    at(k.valid_until, now + horizon),
+                )
+            })
+            .collect()
     }
 
     /// A fresh pass for a person with the code shown now (`code_shown`: the policy's colour,
@@ -115,7 +185,15 @@ impl Passes {
     /// Verifies any code (our passes, other regions' through the trust list, venue codes, EU
     /// certificates whose signers are trusted) offline, at `at`.
     pub fn verify(&self, text: &str, at: OffsetDateTime) -> Report {
-        verify(text, &self.trust, at, CLOCK_SKEW)
+        let trust = match self.trust.read() {
+            Ok(held) => held.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let keys = match trust.until {
+            Some(until) if at > until => &trust.expired,
+            _ => &trust.keys,
+        };
+        verify(text, keys, at, CLOCK_SKEW)
     }
 }
 

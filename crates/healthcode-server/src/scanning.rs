@@ -3,7 +3,8 @@
 //! the scan's own time in, the answer out.
 
 use healthcode_core::PolicyDocument;
-use healthcode_core::visits::{Direction, admits, dwell_minutes};
+use healthcode_core::region::RegionCode;
+use healthcode_core::visits::{Direction, admits, dwell_minutes, recognised_colour};
 use healthcode_pass::verify::{Content, Report};
 use healthcode_store::{NewVisit, Venue};
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,7 @@ use time::{Duration, OffsetDateTime};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Why {
     /// `admitted`, `exit`, `colour_not_admitted`, `expired`, `bad_signature`, `unknown_issuer`,
-    /// `wrong_key`, `unreadable`, `not_a_pass` or `bad_content`.
+    /// `revoked_key`, `trust_list_expired`, `wrong_key`, `unreadable`, `not_a_pass` or `bad_content`.
     pub code: String,
     pub message: String,
     pub message_zh: String,
@@ -41,6 +42,11 @@ pub struct ScanAnswer {
     pub document_tail: Option<String>,
     /// The region that issued the pass.
     pub region: Option<String>,
+    /// For another region's pass, the colour this region's recognition table judged it by,
+    /// when that differs from the pass's own (e.g. green from a region with a high-risk area,
+    /// as yellow at a station).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub treated_as: Option<String>,
     pub reason: Why,
     pub direction: Direction,
     pub venue_id: String,
@@ -52,14 +58,10 @@ pub struct ScanAnswer {
     pub duplicate: bool,
 }
 
-pub fn colour_zh(colour: &str) -> &'static str {
-    match colour {
-        "green" => "绿码",
-        "yellow" => "黄码",
-        "red" => "红码",
-        "pending" => "审核中",
-        _ => "未知",
-    }
+/// The word shown for a colour a pass names: core's word for it (`Color::word_zh`), or 未知
+/// for a name it does not know.
+fn colour_zh(colour: &str) -> &'static str {
+    healthcode_core::Color::parse(colour).map_or("未知", healthcode_core::Color::word_zh)
 }
 
 fn category_zh(category: &str) -> &str {
@@ -106,6 +108,16 @@ fn distrust(report: &Report) -> Why {
                 "signed by a key this node does not trust".into(),
                 "签发方不在信任列表中".into(),
             ),
+            Some("revoked_key") => why(
+                "revoked_key",
+                "signed by a key the hub has revoked: the issuing region must issue a new code".into(),
+                "签发密钥已被吊销，请出示签发地重新生成的健康码".into(),
+            ),
+            Some("trust_list_expired") => why(
+                "trust_list_expired",
+                "this node's trust list of other regions has expired: other regions' codes cannot be checked until it is renewed".into(),
+                "本地互认信任列表已过期，暂无法核验外地健康码".into(),
+            ),
             _ => why(
                 "bad_signature",
                 format!("forged or altered: {}", failed(&report.signature)),
@@ -143,15 +155,25 @@ fn distrust(report: &Report) -> Why {
     )
 }
 
-/// Judges a verified (or not) scan at a venue.
+/// Where a scan is judged: the venue, the policy, this node's region, and the regions holding a
+/// high-risk area in force (for the recognition of other regions' passes).
+pub struct Gate<'a> {
+    pub venue: &'a Venue,
+    pub policy: &'a PolicyDocument,
+    pub region: &'a RegionCode,
+    pub high_risk: &'a [String],
+}
+
+/// Judges a verified (or not) scan at a gate. Another region's pass is judged by the colour the
+/// policy's recognition table gives it (`visits::recognised_colour`).
 pub fn judge(
     report: &Report,
-    venue: &Venue,
-    policy: &PolicyDocument,
+    gate: &Gate<'_>,
     scan_id: &str,
     direction: Direction,
     scanned_at: OffsetDateTime,
 ) -> (ScanAnswer, Option<NewVisit>) {
+    let (venue, policy) = (gate.venue, gate.policy);
     let mut answer = ScanAnswer {
         scan_id: scan_id.to_owned(),
         outcome: "invalid".into(),
@@ -161,6 +183,7 @@ pub fn judge(
         masked_name: None,
         document_tail: None,
         region: None,
+        treated_as: None,
         reason: distrust(report),
         direction,
         venue_id: venue.id.clone(),
@@ -178,17 +201,38 @@ pub fn judge(
     answer.masked_name = Some(pass.masked_name.clone());
     answer.document_tail = Some(pass.document_tail.clone());
     answer.region = Some(pass.region.to_string());
+    let pass_region = pass.region.to_string();
+    let judged = if gate.region.covers(&pass_region) {
+        colour.to_owned()
+    } else {
+        let high_risk = gate.high_risk.iter().any(|area| {
+            RegionCode::parse(&pass_region).is_ok_and(|r| r.covers(area))
+                || RegionCode::parse(area).is_ok_and(|a| a.covers(&pass_region))
+        });
+        recognised_colour(policy, &venue.category, &pass_region, colour, high_risk)
+    };
+    if judged != colour {
+        answer.treated_as = Some(judged.clone());
+    }
+    let shown = match &answer.treated_as {
+        Some(t) => format!("{colour} code from region {pass_region}, treated here as {t}"),
+        None => format!("{colour} code"),
+    };
+    let shown_zh = match &answer.treated_as {
+        Some(t) => format!("外地{}（按{}核验）", colour_zh(colour), colour_zh(t)),
+        None => colour_zh(colour).to_owned(),
+    };
     let admitted = match direction {
         // Anyone may leave; the exit closes their presence.
         Direction::Exit => {
             answer.reason = why("exit", "exit recorded".into(), "已登记离开".into());
             true
         }
-        Direction::Entry if admits(policy, &venue.category, colour) => {
+        Direction::Entry if admits(policy, &venue.category, &judged) => {
             answer.reason = why(
                 "admitted",
-                format!("{colour} code: admitted"),
-                format!("{}：准予通行", colour_zh(colour)),
+                format!("{shown}: admitted"),
+                format!("{shown_zh}：准予通行"),
             );
             true
         }
@@ -196,14 +240,10 @@ pub fn judge(
             answer.reason = why(
                 "colour_not_admitted",
                 format!(
-                    "{colour} code: not admitted at a venue of category {}",
+                    "{shown}: not admitted at a venue of category {}",
                     venue.category
                 ),
-                format!(
-                    "{}：{}不予通行",
-                    colour_zh(colour),
-                    category_zh(&venue.category)
-                ),
+                format!("{shown_zh}：{}不予通行", category_zh(&venue.category)),
             );
             false
         }

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use healthcode_server::config::Config;
-use healthcode_server::notifier::Sender;
+use healthcode_server::usecases::notices::Sender;
 use healthcode_server::{AppState, Running, open_state, start};
 use healthcode_store::{Actor, Outbox, Outgoing};
 use healthcode_testkit::unique;
@@ -66,6 +66,7 @@ struct Node {
     running: Running,
     http: Client,
     gateway: Arc<Gateway>,
+    _dir: DataDir,
 }
 
 /// The test nodes' SMS and push gateway: keeps what the outbox's sender delivers.
@@ -123,6 +124,15 @@ fn code_in(sms: &Outgoing) -> String {
         .collect()
 }
 
+/// A test node's data directory (keys, the SQLite file), removed when the node is done with.
+struct DataDir(std::path::PathBuf);
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 impl Node {
     async fn start(config: Config) -> Node {
         let mut state = open_state(config).await.unwrap();
@@ -132,12 +142,14 @@ impl Node {
             state.sender = Some(gateway.clone());
         }
         let running = start(state.clone()).await.unwrap();
+        let dir = DataDir(state.config.data_dir.clone());
         Node {
             base: format!("http://{}", running.addr),
             state,
             running,
             http: Client::new(),
             gateway,
+            _dir: dir,
         }
     }
 
@@ -237,9 +249,12 @@ impl Node {
         (me, adult, kid)
     }
 
-    async fn stop(self) {
+    /// Stops the node; its data directory lasts as long as what this returns, for a node
+    /// started again on it.
+    async fn stop(self) -> DataDir {
         self.running.shutdown().await.unwrap();
         self.state.store.close().await;
+        self._dir
     }
 }
 
@@ -1071,7 +1086,7 @@ async fn venue_codes_outlive_a_key_rotation() {
     ring.rotate(healthcode_pass::keys::Algorithm::EdDSA, now)
         .unwrap();
     let config = (*node.state.config).clone();
-    node.stop().await;
+    let _dir = node.stop().await;
     // An hour on, long after any pass of the old key expired, the node starts again.
     let later = now + time::Duration::hours(1);
     let passes = healthcode_server::passes::Passes::open(&config, later).unwrap();

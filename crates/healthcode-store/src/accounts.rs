@@ -21,7 +21,8 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
     pub id: String,
     pub role: String,
@@ -127,7 +128,7 @@ impl Store {
                 .bind(ms(now))
                 .execute(&mut *tx)
                 .await?;
-            audit::append!(tx, ms(now), actor, "account.create", None, format!("{} account {} ({name})", role, account.id));
+            audit::append(&mut *tx, ms(now), actor, "account.create", None, format!("{} account {} ({name})", role, account.id)).await?;
             tx.commit().await?;
         });
         Ok(account)
@@ -152,7 +153,7 @@ impl Store {
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound(format!("account {id}")));
             }
-            audit::append!(tx, ms(now), actor, "account.feeds", None, format!("account {id} may deliver: {list}"));
+            audit::append(&mut *tx, ms(now), actor, "account.feeds", None, format!("account {id} may deliver: {list}")).await?;
             tx.commit().await?;
         });
         Ok(())
@@ -179,7 +180,7 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            audit::append!(tx, ms(now), actor, "account.revoke", None, format!("account {id}"));
+            audit::append(&mut *tx, ms(now), actor, "account.revoke", None, format!("account {id}")).await?;
             tx.commit().await?;
         });
         Ok(())

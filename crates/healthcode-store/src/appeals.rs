@@ -2,14 +2,14 @@
 //! reason. A retraction is a new fact, written in the same transaction as the decision.
 
 use crate::audit::{self, Actor};
-use crate::facts::insert;
 use crate::sealed::Sealed;
 use crate::{Store, StoreError, db, from_ms, ms, new_id};
 use healthcode_core::Fact;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AppealOutcome {
     /// The fact stands.
@@ -27,7 +27,8 @@ impl AppealOutcome {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Appeal {
     pub id: String,
     pub person_id: String,
@@ -124,7 +125,7 @@ impl Store {
             if inserted.rows_affected() == 0 {
                 return Err(StoreError::NotFound(format!("fact {fact_id} of this person")));
             }
-            audit::append!(tx, ms(now), actor, "appeal.file", Some(person_id.to_owned()), format!("appeal {} against fact {fact_id}", appeal.id));
+            audit::append(&mut *tx, ms(now), actor, "appeal.file", Some(person_id.to_owned()), format!("appeal {} against fact {fact_id}", appeal.id)).await?;
             tx.commit().await?;
         });
         Ok(appeal)
@@ -188,14 +189,14 @@ impl Store {
             if decided.rows_affected() == 0 {
                 return Err(StoreError::Conflict(format!("appeal {id} is already decided")));
             }
-            audit::append!(tx, ms(now), actor, "appeal.decide", Some(appeal.person_id.clone()),
-                format!("appeal {id}: {} ({reason})", outcome.as_str()));
+            audit::append(&mut *tx, ms(now), actor, "appeal.decide", Some(appeal.person_id.clone()),
+                format!("appeal {id}: {} ({reason})", outcome.as_str())).await?;
             if let Some((retraction, waiver)) = withdrawal {
                 let mut chain = audit::Chain::default();
-                insert!(self, tx, chain, &appeal.person_id, retraction, actor, now);
-                audit::close!(tx, chain);
+                self.insert_fact(&mut *tx, &mut chain, &appeal.person_id, retraction, actor, now).await?;
+                audit::close(&mut *tx, &mut chain).await?;
                 if let Some(waiver) = waiver {
-                    crate::waivers::insert_waiver!(tx, waiver, now);
+                    crate::waivers::insert(&mut *tx, waiver, now).await?;
                 }
             }
             tx.commit().await?;

@@ -1,6 +1,7 @@
 //! The audit log: every read of personal data and every change, hash-chained, written in the
 //! same transaction as what it records.
 
+use crate::db::{Conn, on_conn};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -28,7 +29,8 @@ impl Actor {
 }
 
 /// One entry as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub seq: i64,
     /// Milliseconds since the Unix epoch.
@@ -241,7 +243,7 @@ impl<'a> Walk<'a> {
 
 /// The chain's head as a transaction that appends entries holds it. The head row is taken
 /// (locked) by the first append, entries are chained in memory, and the row is written once by
-/// `close!`. PostgreSQL keeps every version of a row a transaction updates, so writing the head
+/// `close`. PostgreSQL keeps every version of a row a transaction updates, so writing the head
 /// per entry made approving a batch of 180,000 facts quadratic (20 minutes instead of one).
 #[derive(Debug, Default)]
 pub(crate) struct Chain {
@@ -258,29 +260,38 @@ impl Chain {
     }
 }
 
-/// Appends an entry to `$chain` inside its open transaction (`$tx`: `&mut Transaction`).
-/// Taking the chain head with an UPDATE first serialises concurrent writers on both stores.
-macro_rules! chain {
-    ($tx:expr, $chain:expr, $at:expr, $actor:expr, $action:expr, $subject:expr, $detail:expr) => {{
-        let (last, prev): (i64, Vec<u8>) = match $chain.take() {
-            Some(head) => head,
-            None => {
-                sqlx::query_as("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
-                    .fetch_one(&mut *$tx)
-                    .await?
-            }
-        };
-        let entry = $crate::audit::AuditEntry {
-            seq: last + 1,
-            at: $at,
-            actor: $actor.id.clone(),
-            role: $actor.role.clone(),
-            action: String::from($action),
-            subject: $subject,
-            purpose: $actor.purpose.clone(),
-            detail: $detail,
-        };
-        let hash = $crate::audit::link_hash(&prev, &entry);
+/// Appends an entry to `chain` inside its open transaction. Taking the chain head with an UPDATE
+/// first serialises concurrent writers on both stores.
+pub(crate) async fn chain<'c>(
+    conn: impl Into<Conn<'c>>,
+    chain: &mut Chain,
+    at: i64,
+    actor: &Actor,
+    action: &str,
+    subject: Option<String>,
+    detail: String,
+) -> Result<AuditEntry, sqlx::Error> {
+    let mut conn = conn.into();
+    let (last, prev): (i64, Vec<u8>) = match chain.take() {
+        Some(head) => head,
+        None => on_conn!(&mut conn, c => {
+            sqlx::query_as("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
+                .fetch_one(&mut **c)
+                .await?
+        }),
+    };
+    let entry = AuditEntry {
+        seq: last + 1,
+        at,
+        actor: actor.id.clone(),
+        role: actor.role.clone(),
+        action: action.to_owned(),
+        subject,
+        purpose: actor.purpose.clone(),
+        detail,
+    };
+    let hash = link_hash(&prev, &entry);
+    on_conn!(&mut conn, c => {
         sqlx::query(
             "INSERT INTO audit_log (seq, at, actor, role, action, subject, purpose, detail, prev_hash, hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -295,38 +306,45 @@ macro_rules! chain {
         .bind(&entry.detail)
         .bind(&prev)
         .bind(&hash)
-        .execute(&mut *$tx)
+        .execute(&mut **c)
         .await?;
-        $chain.set(entry.seq, hash);
-        entry
-    }};
+    });
+    chain.set(entry.seq, hash);
+    Ok(entry)
 }
-pub(crate) use chain;
 
-/// Writes the head of `$chain` (the last entry appended), before the transaction commits.
-macro_rules! close {
-    ($tx:expr, $chain:expr) => {{
-        if let Some((seq, hash)) = $chain.take() {
+/// Writes the head of `chain` (the last entry appended), before the transaction commits.
+pub(crate) async fn close<'c>(
+    conn: impl Into<Conn<'c>>,
+    chain: &mut Chain,
+) -> Result<(), sqlx::Error> {
+    if let Some((seq, hash)) = chain.take() {
+        on_conn!(&mut conn.into(), c => {
             sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
                 .bind(seq)
                 .bind(&hash)
-                .execute(&mut *$tx)
+                .execute(&mut **c)
                 .await?;
-        }
-    }};
+        });
+    }
+    Ok(())
 }
-pub(crate) use close;
 
 /// Appends one entry inside an open transaction and writes the head.
-macro_rules! append {
-    ($tx:expr, $at:expr, $actor:expr, $action:expr, $subject:expr, $detail:expr) => {{
-        let mut chain = $crate::audit::Chain::default();
-        let entry = $crate::audit::chain!($tx, chain, $at, $actor, $action, $subject, $detail);
-        $crate::audit::close!($tx, chain);
-        entry
-    }};
+pub(crate) async fn append<'c>(
+    conn: impl Into<Conn<'c>>,
+    at: i64,
+    actor: &Actor,
+    action: &str,
+    subject: Option<String>,
+    detail: String,
+) -> Result<AuditEntry, sqlx::Error> {
+    let mut conn = conn.into();
+    let mut head = Chain::default();
+    let entry = chain(&mut conn, &mut head, at, actor, action, subject, detail).await?;
+    close(&mut conn, &mut head).await?;
+    Ok(entry)
 }
-pub(crate) use append;
 
 pub(crate) type Row = (
     i64,

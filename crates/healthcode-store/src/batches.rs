@@ -2,20 +2,21 @@
 //! second official's approval, so no one official can colour a crowd alone.
 
 use crate::audit::{self, Actor};
-use crate::facts::insert;
 use crate::sealed::Sealed;
 use crate::{Store, StoreError, db, from_ms, ms, new_id};
 use healthcode_core::Fact;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchItem {
     pub person_id: String,
     pub fact: Fact,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Batch {
     pub id: String,
     pub created_by: String,
@@ -81,7 +82,7 @@ impl Store {
             .bind(ms(now))
             .execute(&mut *tx)
             .await?;
-            audit::append!(tx, ms(now), actor, "batch.propose", None, format!("batch {id} of {size} facts (legal basis: {legal_basis})"));
+            audit::append(&mut *tx, ms(now), actor, "batch.propose", None, format!("batch {id} of {size} facts (legal basis: {legal_basis})")).await?;
             tx.commit().await?;
         });
         self.batch(&id)
@@ -127,9 +128,9 @@ impl Store {
             let mut tx = pool.begin().await?;
             let mut chain = audit::Chain::default();
             for item in items {
-                insert!(self, tx, chain, &item.person_id, &item.fact, actor, now);
+                self.insert_fact(&mut *tx, &mut chain, &item.person_id, &item.fact, actor, now).await?;
             }
-            audit::close!(tx, chain);
+            audit::close(&mut *tx, &mut chain).await?;
             tx.commit().await?;
         });
         Ok(())
@@ -174,11 +175,11 @@ impl Store {
                 return Err(StoreError::Conflict(format!("batch {id} is not awaiting approval")));
             }
             let mut chain = audit::Chain::default();
-            audit::chain!(tx, chain, ms(now), actor, "batch.approve", None, format!("batch {id} proposed by {created_by}"));
+            audit::chain(&mut *tx, &mut chain, ms(now), actor, "batch.approve", None, format!("batch {id} proposed by {created_by}")).await?;
             for item in &items {
-                insert!(self, tx, chain, &item.person_id, &item.fact, actor, now);
+                self.insert_fact(&mut *tx, &mut chain, &item.person_id, &item.fact, actor, now).await?;
             }
-            audit::close!(tx, chain);
+            audit::close(&mut *tx, &mut chain).await?;
             tx.commit().await?;
         });
         let batch = self

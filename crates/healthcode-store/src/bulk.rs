@@ -235,7 +235,7 @@ impl BulkLoader {
                     .await
                     .map_err(|e| unique_violation(e, "a person or document is already enrolled"))?;
             }
-            audit::append!(tx, ms(now), actor, "person.bulk_enroll", None, detail);
+            audit::append(&mut *tx, ms(now), actor, "person.bulk_enroll", None, detail).await?;
             tx.commit().await?;
         });
         Ok(())
@@ -266,7 +266,7 @@ impl BulkLoader {
                     .await
                     .map_err(|e| unique_violation(e, "a venue id is already taken"))?;
             }
-            audit::append!(tx, ms(now), actor, "venue.bulk_create", None, detail);
+            audit::append(&mut *tx, ms(now), actor, "venue.bulk_create", None, detail).await?;
             tx.commit().await?;
         });
         Ok(())
@@ -313,7 +313,7 @@ impl BulkLoader {
                     }
                     q.execute(&mut *tx).await?;
                 }
-                audit::append!(tx, ms(now), actor, "visits.bulk_load", None, detail);
+                audit::append(&mut *tx, ms(now), actor, "visits.bulk_load", None, detail).await?;
                 tx.commit().await?;
             }
             Loading::Postgres(conn) => {
@@ -333,7 +333,7 @@ impl BulkLoader {
                     copy.send(buf.as_slice()).await?;
                 }
                 copy.finish().await?;
-                audit::append!(tx, ms(now), actor, "visits.bulk_load", None, detail);
+                audit::append(&mut *tx, ms(now), actor, "visits.bulk_load", None, detail).await?;
                 tx.commit().await?;
             }
         }

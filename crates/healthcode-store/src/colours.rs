@@ -8,8 +8,7 @@ use crate::db::numbered;
 use crate::db::{BeginWrite, CHUNK};
 use crate::facts::PersonFactRow;
 use crate::{Outbox, Store, StoreError, db, ms, new_id};
-use healthcode_core::notice::colour_change;
-use healthcode_core::{Color, Fact, Status};
+use healthcode_core::{Color, Fact, Status, Text};
 use serde::Serialize;
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -22,17 +21,23 @@ pub struct ColourChange {
     pub to: Color,
 }
 
-/// The channels every change is announced on.
-const CHANNELS: [&str; 2] = ["sms", "app"];
+/// How a change of colour is announced: on which channels and in which words. The caller (the
+/// colour use case) decides; the store writes one outbox message per channel.
+#[derive(Debug, Clone, Copy)]
+pub struct Announcement<'a> {
+    pub channels: &'a [&'a str],
+    pub text: fn(Color, &Status) -> Text,
+}
 
 impl Store {
     /// Keeps the derived colours of these people and announces every change: in one
     /// transaction per chunk, the colour and next change are written, and for a changed colour
-    /// an audit entry and one outbox message per channel. A person with no row counts as
+    /// an audit entry and one outbox message per channel of `announce`. A person with no row counts as
     /// green with nothing due, so the many who never had a fact cost no row.
     pub async fn keep_colours(
         &self,
         statuses: &[(String, Status)],
+        announce: Announcement<'_>,
         now: OffsetDateTime,
     ) -> Result<Vec<ColourChange>, StoreError> {
         let mut changes = Vec::new();
@@ -78,11 +83,11 @@ impl Store {
                     if old == status.color {
                         continue;
                     }
-                    let text = colour_change(old, status);
+                    let text = (announce.text)(old, status);
                     let body = serde_json::to_vec(&text)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                     let mut announced = false;
-                    for channel in CHANNELS {
+                    for channel in announce.channels {
                         // Two writers deriving the same change from the same row make the same
                         // key, and only one message.
                         let key = format!("{person_id}:{old_at}:{}:{channel}", status.color);
@@ -107,7 +112,7 @@ impl Store {
                     if announced {
                         let rules: Vec<&str> = status.reasons.iter().map(|r| r.rule.as_str()).collect();
                         let detail = format!("colour {old} → {} ({})", status.color, rules.join(", "));
-                        audit::chain!(tx, chain, ms(now), actor, "colour.change", Some(person_id.clone()), detail);
+                        audit::chain(&mut *tx, &mut chain, ms(now), &actor, "colour.change", Some(person_id.clone()), detail).await?;
                         changes.push(ColourChange {
                             person_id: person_id.clone(),
                             from: old,
@@ -115,7 +120,7 @@ impl Store {
                         });
                     }
                 }
-                audit::close!(tx, chain);
+                audit::close(&mut *tx, &mut chain).await?;
                 tx.commit().await?;
             });
         }

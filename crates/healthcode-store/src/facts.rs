@@ -1,48 +1,59 @@
 //! Facts: append-only, each written with its audit entry in one transaction.
 
 use crate::audit::{self, Actor};
+use crate::db::{Conn, on_conn};
 use crate::sealed::Sealed;
-use crate::{Store, StoreError, db, from_ms};
+use crate::{Store, StoreError, db, from_ms, ms, trace_queue, unique_violation};
 use healthcode_core::{Fact, FactBody};
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
 type FactRow = (String, Vec<u8>, i64, String);
 
-/// Inserts a fact (its body sealed by `$store`) and its audit entry (on `$chain`, closed before
-/// the transaction commits) inside an open transaction.
-macro_rules! insert {
-    ($store:expr, $tx:expr, $chain:expr, $person_id:expr, $fact:expr, $actor:expr, $now:expr) => {{
-        let fact: &healthcode_core::Fact = $fact;
-        let person_id: &str = $person_id;
-        let body = $store.seal_json($crate::sealed::Sealed::FactBody, &fact.id, &fact.body)?;
-        sqlx::query(
-            "INSERT INTO facts (id, person_id, kind, body, body_sealed, recorded_at, legal_basis, actor) \
-             VALUES ($1, $2, $3, '', $4, $5, $6, $7)",
-        )
-        .bind(&fact.id)
-        .bind(person_id)
-        .bind(fact.body.list())
-        .bind(&body)
-        .bind($crate::ms(fact.recorded_at))
-        .bind(&fact.legal_basis)
-        .bind(&$actor.id)
-        .execute(&mut *$tx)
-        .await
+impl Store {
+    /// Inserts a fact (its body sealed) and its audit entry (on `chain`, which the caller closes
+    /// before the transaction commits) inside an open transaction. A case queues its trace; a
+    /// retraction queues again the trace of what it retracts, whose next run withdraws the
+    /// contacts it caused.
+    pub(crate) async fn insert_fact<'c>(
+        &self,
+        conn: impl Into<Conn<'c>>,
+        chain: &mut audit::Chain,
+        person_id: &str,
+        fact: &Fact,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut conn = conn.into();
+        let body = self.seal_json(Sealed::FactBody, &fact.id, &fact.body)?;
+        on_conn!(&mut conn, c => {
+            sqlx::query(
+                "INSERT INTO facts (id, person_id, kind, body, body_sealed, recorded_at, legal_basis, actor) \
+                 VALUES ($1, $2, $3, '', $4, $5, $6, $7)",
+            )
+            .bind(&fact.id)
+            .bind(person_id)
+            .bind(fact.body.list())
+            .bind(&body)
+            .bind(ms(fact.recorded_at))
+            .bind(&fact.legal_basis)
+            .bind(&actor.id)
+            .execute(&mut **c)
+            .await
+            .map(drop)
+        })
         .map_err(|e| match &e {
             sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
-                $crate::StoreError::NotFound(format!("person {person_id}"))
+                StoreError::NotFound(format!("person {person_id}"))
             }
-            _ => $crate::unique_violation(e, "a fact with this id is already recorded"),
+            _ => unique_violation(e, "a fact with this id is already recorded"),
         })?;
         match &fact.body {
-            healthcode_core::FactBody::Case { .. } => {
-                $crate::trace_queue::queue_trace!($tx, person_id, fact, $now);
+            FactBody::Case { .. } => {
+                trace_queue::queue(&mut conn, person_id, &fact.id, now).await?
             }
-            // Retracting a traced case queues its trace again, in the same transaction: the
-            // run finds the case withdrawn and withdraws the contacts it caused.
-            healthcode_core::FactBody::Retraction { retracts, .. } => {
-                $crate::trace_queue::requeue_withdrawn!($tx, retracts);
+            FactBody::Retraction { retracts, .. } => {
+                trace_queue::requeue_withdrawn(&mut conn, retracts).await?
             }
             _ => {}
         }
@@ -52,18 +63,11 @@ macro_rules! insert {
             fact.id,
             fact.legal_basis
         );
-        $crate::audit::chain!(
-            $tx,
-            $chain,
-            $crate::ms($now),
-            $actor,
-            "fact.record",
-            Some(person_id.to_owned()),
-            detail
-        );
-    }};
+        let subject = Some(person_id.to_owned());
+        audit::chain(conn, chain, ms(now), actor, "fact.record", subject, detail).await?;
+        Ok(())
+    }
 }
-pub(crate) use insert;
 
 impl Store {
     /// Records a fact about a person. The fact's id must be new; the actor and legal basis go on
@@ -78,8 +82,8 @@ impl Store {
         db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin().await?;
             let mut chain = audit::Chain::default();
-            insert!(self, tx, chain, person_id, fact, actor, now);
-            audit::close!(tx, chain);
+            self.insert_fact(&mut *tx, &mut chain, person_id, fact, actor, now).await?;
+            audit::close(&mut *tx, &mut chain).await?;
             tx.commit().await?;
         });
         Ok(())

@@ -6,7 +6,7 @@ use crate::audit::{self, Actor};
 use crate::batches::BatchItem;
 use crate::db::numbered;
 use crate::db::{BeginWrite, CHUNK};
-use crate::facts::{PersonFactRow, insert};
+use crate::facts::PersonFactRow;
 use crate::sealed::Sealed;
 use crate::{Batch, Store, StoreError, db, from_ms, ms};
 use healthcode_core::region::RegionCode;
@@ -28,7 +28,8 @@ pub enum Delivered {
 }
 
 /// A risk area as published (or proposed).
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RiskArea {
     pub id: String,
     pub region: String,
@@ -102,11 +103,11 @@ impl Store {
                         out.push(if same { Delivered::Duplicate } else { Delivered::Conflict });
                         continue;
                     }
-                    insert!(self, tx, chain, &item.person_id, &item.fact, actor, now);
+                    self.insert_fact(&mut *tx, &mut chain, &item.person_id, &item.fact, actor, now).await?;
                     held.insert(item.fact.id.clone(), (item.person_id.clone(), item.fact.body.clone()));
                     out.push(Delivered::Recorded);
                 }
-                audit::close!(tx, chain);
+                audit::close(&mut *tx, &mut chain).await?;
                 tx.commit().await?;
             });
         }

@@ -12,7 +12,9 @@ mod colours;
 mod dashboard;
 mod db;
 mod facts;
+mod federation;
 mod feeds;
+mod hub;
 mod outbox;
 mod people;
 mod sealed;
@@ -29,10 +31,12 @@ pub use appeals::{Appeal, AppealOutcome};
 pub use audit::{Actor, Anchor, AuditEntry, ChainCheck, Finding};
 pub use batches::{Batch, BatchItem};
 pub use bulk::{BulkLoader, BulkPerson, BulkVisit, VisitOrder};
-pub use colours::{ColourChange, Histories};
+pub use colours::{Announcement, ColourChange, Histories};
 pub use dashboard::{AuditFilter, ColourCounts, TraceFigures};
 pub use db::Backend;
+pub use federation::{Consent, Received, RegionMessage};
 pub use feeds::{Delivered, RiskArea};
+pub use hub::{HubList, HubProposal, HubRegion, HubRevocation};
 pub use outbox::{Notification, Outbox, Outgoing};
 pub use people::{Enrollment, NewPerson, Person, PersonDetail};
 pub use traces::{ContactFact, IndexedLog, TraceJob, TraceProgress, TraceView, TracedExposure};
@@ -164,7 +168,7 @@ impl Store {
     ) -> Result<AuditEntry, StoreError> {
         db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin().await?;
-            let entry = audit::append!(tx, ms(now), actor, action, subject.map(str::to_owned), detail.to_owned());
+            let entry = audit::append(&mut *tx, ms(now), actor, action, subject.map(str::to_owned), detail.to_owned()).await?;
             tx.commit().await?;
             Ok(entry)
         })

@@ -8,7 +8,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 /// A message as the person (and officials) see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Notification {
     /// Stable: a sender passes it to its gateway as the idempotency key.
     pub id: String,

@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 
 /// Whether the person's identity has been confirmed; a pending enrollment shows as 审核中 and is
 /// never a green code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Enrollment {
     Pending,
@@ -42,7 +43,8 @@ pub struct NewPerson {
 }
 
 /// What the node shows about a person without opening sealed data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Person {
     pub id: String,
     pub pseudonym: String,
@@ -203,7 +205,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| unique_violation(e, "this document is already enrolled"))?;
-            audit::append!(tx, ms(now), actor, "person.enroll", Some(person.id.clone()), detail);
+            audit::append(&mut *tx, ms(now), actor, "person.enroll", Some(person.id.clone()), detail).await?;
             tx.commit().await?;
         });
         Ok(person)
@@ -228,7 +230,7 @@ impl Store {
         let sql = format!("{SELECT_PERSON} WHERE id = $1");
         let row: PersonRow = db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin().await?;
-            audit::append!(tx, ms(now), actor, "person.read", Some(id.to_owned()), String::from("identity opened"));
+            audit::append(&mut *tx, ms(now), actor, "person.read", Some(id.to_owned()), String::from("identity opened")).await?;
             let row: Option<PersonRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *tx).await?;
             let Some(row) = row else {
                 return Err(StoreError::NotFound(format!("person {id}")));
@@ -302,7 +304,7 @@ impl Store {
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound(format!("person {id}")));
             }
-            audit::append!(tx, ms(now), actor, "person.confirm", Some(id.to_owned()), String::from("identity confirmed"));
+            audit::append(&mut *tx, ms(now), actor, "person.confirm", Some(id.to_owned()), String::from("identity confirmed")).await?;
             tx.commit().await?;
         });
         Ok(())

@@ -2,36 +2,47 @@
 //! trace; retracting it, or overriding a waiver that held its contacts back, queues it again.
 //! `traces.rs` claims and runs the jobs.
 
+use crate::db::{Conn, on_conn};
+use time::OffsetDateTime;
+
 /// Queues the trace of a case fact inside the transaction that records it, at `now` (a case
 /// may be recorded with an earlier time; the trace's latency counts from when it was queued).
-macro_rules! queue_trace {
-    ($tx:expr, $person_id:expr, $fact:expr, $now:expr) => {{
+pub(crate) async fn queue<'c>(
+    conn: impl Into<Conn<'c>>,
+    person_id: &str,
+    case_id: &str,
+    now: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    on_conn!(&mut conn.into(), c => {
         sqlx::query(
             "INSERT INTO traces (case_id, person_id, state, window_from, window_until, close_contacts, \
              secondary_contacts, other_region, facts_recorded, rows_read, runs, created_at) \
              VALUES ($1, $2, 'queued', 0, 0, 0, 0, 0, 0, 0, 0, $3) ON CONFLICT (case_id) DO NOTHING",
         )
-        .bind(&$fact.id)
-        .bind($person_id)
-        .bind($crate::ms($now))
-        .execute(&mut *$tx)
+        .bind(case_id)
+        .bind(person_id)
+        .bind(crate::ms(now))
+        .execute(&mut **c)
         .await?;
-    }};
+    });
+    Ok(())
 }
-pub(crate) use queue_trace;
 
 /// Queues again, inside the transaction that retracts a case, the case's trace: one that has
 /// ended, and one that is running too, since it may have looked for a retraction just before
 /// this one (its end then ends nothing, and the next run withdraws what it recorded).
-macro_rules! requeue_withdrawn {
-    ($tx:expr, $case_id:expr) => {{
+pub(crate) async fn requeue_withdrawn<'c>(
+    conn: impl Into<Conn<'c>>,
+    case_id: &str,
+) -> Result<(), sqlx::Error> {
+    on_conn!(&mut conn.into(), c => {
         sqlx::query(
             "UPDATE traces SET state = 'queued', lease_until = NULL WHERE case_id = $1 \
              AND state IN ('done', 'failed', 'running')",
         )
-        .bind($case_id)
-        .execute(&mut *$tx)
+        .bind(case_id)
+        .execute(&mut **c)
         .await?;
-    }};
+    });
+    Ok(())
 }
-pub(crate) use requeue_withdrawn;

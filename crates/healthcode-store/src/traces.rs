@@ -7,9 +7,10 @@
 
 use crate::audit::{self, Actor};
 use crate::db::{BeginWrite, CHUNK, numbered, placeholders};
-use crate::facts::insert;
 use crate::{Store, StoreError, db, from_ms, ms};
-use healthcode_core::contacts::{LoggedVisit, Names, VisitLog};
+use healthcode_core::contacts::{
+    ContactUpdate, HeldContact, LoggedVisit, Names, VisitLog, contact_update,
+};
 use healthcode_core::visits::Direction;
 use healthcode_core::{Fact, FactBody};
 use serde::Serialize;
@@ -27,7 +28,8 @@ pub struct TraceJob {
 }
 
 /// A trace as officials see it.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TraceView {
     pub case_id: String,
     pub person_id: String,
@@ -55,7 +57,8 @@ pub struct TraceView {
 }
 
 /// One exposure a trace found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TracedExposure {
     /// 1: close contact; 2: secondary contact.
     pub level: i64,
@@ -287,7 +290,7 @@ impl Store {
                     Some((state,)) => StoreError::Conflict(format!("the trace is {state}")),
                 });
             }
-            audit::append!(tx, ms(now), actor, "trace.requeue", None, format!("trace of case {case_id}"));
+            audit::append(&mut *tx, ms(now), actor, "trace.requeue", None, format!("trace of case {case_id}")).await?;
             tx.commit().await?;
         });
         Ok(())
@@ -434,11 +437,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Holds one contact fact per person and level. An unchanged one stays. A changed one from
-    /// the same infected person (a later case of theirs, a re-run that finds more), or one from
-    /// another case whose exposure ends no earlier, is recorded and the one it replaces is
-    /// retracted, so a person is never a close contact twice over. Returns how many facts were
-    /// recorded.
+    /// Holds one contact fact per person and level, as `contact_update` decides: a new one is
+    /// recorded, and one it replaces is retracted, in the same transaction. Returns how many
+    /// facts were recorded.
     pub async fn hold_contact_facts(
         &self,
         case_person: &str,
@@ -460,37 +461,36 @@ impl Store {
                 for c in chunk {
                     q = q.bind(&c.person_id);
                 }
-                let held: HashMap<(String, i64), (String, String, String, i64)> = q
+                let held: HashMap<(String, i64), HeldContact> = q
                     .fetch_all(&mut *tx)
                     .await?
                     .into_iter()
-                    .map(|(person, level, case, fact, digest, end)| ((person, level), (case, fact, digest, end)))
+                    .map(|(person, level, case_person, fact_id, digest, exposure_end)| {
+                        ((person, level), HeldContact { case_person, fact_id, digest, exposure_end })
+                    })
                     .collect();
                 for c in chunk {
                     let Some((level, end)) = contact_level(&c.fact) else {
                         continue;
                     };
-                    let previous = held.get(&(c.person_id.clone(), level));
-                    if let Some((held_case, _, digest, held_end)) = previous {
-                        let unchanged = *digest == c.digest;
-                        let outlasted = held_case != case_person && *held_end > end;
-                        if unchanged || outlasted {
-                            continue;
+                    let held = held.get(&(c.person_id.clone(), level));
+                    match contact_update(held, case_person, &c.digest, end) {
+                        ContactUpdate::Keep => continue,
+                        ContactUpdate::Record => {}
+                        ContactUpdate::Replace(old) => {
+                            let retraction = Fact {
+                                id: format!("{}-r", c.fact.id),
+                                recorded_at: c.fact.recorded_at,
+                                legal_basis: c.fact.legal_basis.clone(),
+                                body: FactBody::Retraction {
+                                    retracts: old,
+                                    reason: format!("superseded by {}", c.fact.id),
+                                },
+                            };
+                            self.insert_fact(&mut *tx, &mut chain, &c.person_id, &retraction, actor, now).await?;
                         }
                     }
-                    if let Some((_, old, _, _)) = previous {
-                        let retraction = Fact {
-                            id: format!("{}-r", c.fact.id),
-                            recorded_at: c.fact.recorded_at,
-                            legal_basis: c.fact.legal_basis.clone(),
-                            body: FactBody::Retraction {
-                                retracts: old.clone(),
-                                reason: format!("superseded by {}", c.fact.id),
-                            },
-                        };
-                        insert!(self, tx, chain, &c.person_id, &retraction, actor, now);
-                    }
-                    insert!(self, tx, chain, &c.person_id, &c.fact, actor, now);
+                    self.insert_fact(&mut *tx, &mut chain, &c.person_id, &c.fact, actor, now).await?;
                     sqlx::query(
                         "INSERT INTO contact_facts (contact_person, level, case_person, fact_id, digest, exposure_end) \
                          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (contact_person, level) DO UPDATE \
@@ -506,7 +506,7 @@ impl Store {
                     .await?;
                     recorded += 1;
                 }
-                audit::close!(tx, chain);
+                audit::close(&mut *tx, &mut chain).await?;
                 tx.commit().await?;
             });
         }
@@ -565,14 +565,14 @@ impl Store {
                             reason: format!("case {case_id} was retracted"),
                         },
                     };
-                    insert!(self, tx, chain, &person, &retraction, actor, now);
+                    self.insert_fact(&mut *tx, &mut chain, &person, &retraction, actor, now).await?;
                     sqlx::query("DELETE FROM contact_facts WHERE contact_person = $1 AND level = $2")
                         .bind(&person)
                         .bind(level)
                         .execute(&mut *tx)
                         .await?;
                 }
-                audit::close!(tx, chain);
+                audit::close(&mut *tx, &mut chain).await?;
                 tx.commit().await?;
             });
         }

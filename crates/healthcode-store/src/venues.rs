@@ -6,7 +6,8 @@ use crate::{Store, StoreError, db, from_ms, ms, new_id};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Venue {
     pub id: String,
     pub name: String,
@@ -20,7 +21,8 @@ pub struct Venue {
     pub created_at: OffsetDateTime,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Checkpoint {
     pub id: String,
     pub venue_id: String,
@@ -98,7 +100,7 @@ impl Store {
             .bind(ms(now))
             .execute(&mut *tx)
             .await?;
-            audit::append!(tx, ms(now), actor, "venue.create", None, format!("venue {} ({})", venue.id, venue.name));
+            audit::append(&mut *tx, ms(now), actor, "venue.create", None, format!("venue {} ({})", venue.id, venue.name)).await?;
             tx.commit().await?;
         });
         Ok(venue)
@@ -158,8 +160,8 @@ impl Store {
                 .bind(ms(now))
                 .execute(&mut *tx)
                 .await?;
-            audit::append!(tx, ms(now), actor, "checkpoint.create", None,
-                format!("checkpoint {} at venue {venue_id}, account {}", checkpoint.id, checkpoint.account_id));
+            audit::append(&mut *tx, ms(now), actor, "checkpoint.create", None,
+                format!("checkpoint {} at venue {venue_id}, account {}", checkpoint.id, checkpoint.account_id)).await?;
             tx.commit().await?;
         });
         Ok(checkpoint)

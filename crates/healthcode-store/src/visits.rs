@@ -54,7 +54,8 @@ pub struct Recorded {
 }
 
 /// A visit as the log holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Visit {
     pub id: String,
     /// The pass subject (a pseudonym) of the issuing region.
@@ -218,7 +219,7 @@ impl Store {
             if recorded > 0 {
                 let actor = Actor::new("node", "system", "recording scans and check-ins");
                 let detail = format!("{recorded} scans recorded, {} visits", visits.len());
-                audit::append!(tx, received, actor, "visits.record", None, detail);
+                audit::append(&mut *tx, received, &actor, "visits.record", None, detail).await?;
             }
             tx.commit().await?;
         });
@@ -350,8 +351,8 @@ impl Store {
                 .bind(ms(visit.at))
                 .execute(&mut *tx)
                 .await?;
-            audit::append!(tx, ms(now), actor, "visit.confirm", None,
-                format!("visit {id} at venue {} confirmed (flag: {})", visit.venue_id, visit.flag.clone().unwrap_or_default()));
+            audit::append(&mut *tx, ms(now), actor, "visit.confirm", None,
+                format!("visit {id} at venue {} confirmed (flag: {})", visit.venue_id, visit.flag.clone().unwrap_or_default())).await?;
             tx.commit().await?;
         });
         Ok(Visit {
@@ -369,38 +370,24 @@ impl Store {
         receipts_before: OffsetDateTime,
         batch: i64,
     ) -> Result<Expired, StoreError> {
-        // Deletes rows by `$sql` (bound to a cut-off and a batch size) until a batch comes short.
-        macro_rules! drain {
-            ($pool:expr, $sql:expr, $before:expr) => {{
-                let mut total = 0u64;
-                loop {
-                    let n = sqlx::query($sql)
-                        .bind(ms($before))
-                        .bind(batch)
-                        .execute($pool)
-                        .await?
-                        .rows_affected();
-                    total += n;
-                    if n < batch as u64 {
-                        break total;
-                    }
-                }
-            }};
-        }
         let mut expired = Expired::default();
         match &self.backend {
-            db::Backend::Sqlite(pool) => {
-                expired.visits = drain!(
-                    pool,
+            db::Backend::Sqlite(_) => {
+                expired.visits = drain(
+                    &self.backend,
                     "DELETE FROM visits WHERE rowid IN (SELECT rowid FROM visits WHERE at < $1 LIMIT $2)",
-                    visits_before
-                );
-                expired.receipts = drain!(
-                    pool,
+                    visits_before,
+                    batch,
+                )
+                .await?;
+                expired.receipts = drain(
+                    &self.backend,
                     "DELETE FROM scan_receipts WHERE rowid IN \
                      (SELECT rowid FROM scan_receipts WHERE received_at < $1 LIMIT $2)",
-                    receipts_before
-                );
+                    receipts_before,
+                    batch,
+                )
+                .await?;
             }
             db::Backend::Postgres(pool) => {
                 let cutoff_day = ms(visits_before).div_euclid(MS_PER_DAY);
@@ -425,12 +412,14 @@ impl Store {
                     expired.visits += rows as u64;
                 }
                 drop(known);
-                expired.receipts = drain!(
-                    pool,
+                expired.receipts = drain(
+                    &self.backend,
                     "DELETE FROM scan_receipts WHERE ctid = ANY(ARRAY( \
                      SELECT ctid FROM scan_receipts WHERE received_at < $1 LIMIT $2))",
-                    receipts_before
-                );
+                    receipts_before,
+                    batch,
+                )
+                .await?;
             }
         }
         Ok(expired)
@@ -478,6 +467,31 @@ fn partition_day(name: &str) -> Option<i64> {
     let date =
         time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
     Some(ms(date.midnight().assume_utc()).div_euclid(MS_PER_DAY))
+}
+
+/// Deletes rows by `sql` (bound to a cut-off and a batch size) until a batch comes short, so
+/// that each transaction stays small; gives how many went.
+async fn drain(
+    backend: &db::Backend,
+    sql: &str,
+    before: OffsetDateTime,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    let mut total = 0u64;
+    loop {
+        let n = db::with_pool!(backend, pool => {
+            sqlx::query(sql)
+                .bind(ms(before))
+                .bind(batch)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        total += n;
+        if n < batch as u64 {
+            return Ok(total);
+        }
+    }
 }
 
 #[cfg(test)]

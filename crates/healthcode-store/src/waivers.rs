@@ -3,13 +3,15 @@
 //! waiver covers; this keeps it, in the transaction of the decision.
 
 use crate::audit::{self, Actor};
+use crate::db::{Conn, on_conn};
 use crate::{Store, StoreError, db, from_ms, ms};
 use serde::Serialize;
 use time::OffsetDateTime;
 
 /// What an upheld appeal against a contact fact waives: the person is no contact of this case
 /// for an exposure overlapping `[exposure_start, exposure_end]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Waiver {
     pub appeal_id: String,
     pub person_id: String,
@@ -21,9 +23,12 @@ pub struct Waiver {
 }
 
 /// Writes a waiver inside the open transaction of the appeal's decision.
-macro_rules! insert_waiver {
-    ($tx:expr, $waiver:expr, $now:expr) => {{
-        let w: &$crate::waivers::Waiver = $waiver;
+pub(crate) async fn insert<'c>(
+    conn: impl Into<Conn<'c>>,
+    w: &Waiver,
+    now: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    on_conn!(&mut conn.into(), c => {
         sqlx::query(
             "INSERT INTO appeal_waivers (appeal_id, person_id, case_id, exposure_start, exposure_end, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -31,14 +36,14 @@ macro_rules! insert_waiver {
         .bind(&w.appeal_id)
         .bind(&w.person_id)
         .bind(&w.case_id)
-        .bind($crate::ms(w.exposure_start))
-        .bind($crate::ms(w.exposure_end))
-        .bind($crate::ms($now))
-        .execute(&mut *$tx)
+        .bind(ms(w.exposure_start))
+        .bind(ms(w.exposure_end))
+        .bind(ms(now))
+        .execute(&mut **c)
         .await?;
-    }};
+    });
+    Ok(())
 }
-pub(crate) use insert_waiver;
 
 type WaiverRow = (String, String, String, i64, i64);
 
@@ -91,9 +96,9 @@ impl Store {
             let Some((appeal_id, person_id, case_id, start, end)) = row else {
                 return Err(StoreError::NotFound(format!("a waiver in force from appeal {appeal_id}")));
             };
-            crate::trace_queue::requeue_withdrawn!(tx, &case_id);
-            audit::append!(tx, ms(now), actor, "appeal.override", Some(person_id.clone()),
-                format!("appeal {appeal_id} no longer binds the trace of case {case_id}"));
+            crate::trace_queue::requeue_withdrawn(&mut *tx, &case_id).await?;
+            audit::append(&mut *tx, ms(now), actor, "appeal.override", Some(person_id.clone()),
+                format!("appeal {appeal_id} no longer binds the trace of case {case_id}")).await?;
             tx.commit().await?;
             Ok(Waiver {
                 appeal_id,

@@ -1429,3 +1429,243 @@ async fn both_backends_migrations_describe_the_same_tables() {
     assert!(lite.len() > 15 && lite.contains_key("facts"), "{lite:?}");
     assert_eq!(lite, post, "SQLite (left) and PostgreSQL (right) differ");
 }
+
+#[tokio::test]
+async fn the_hubs_records_refuse_a_replay_a_second_decision_and_a_reused_sequence() {
+    use healthcode_store::{HubList, HubProposal, HubRegion, HubRevocation};
+    for store in stores().await {
+        let name = store.backend_name();
+        let now = datetime!(2020-04-08 10:00 UTC);
+        let region = Actor::new("region:420100", "region_node", "test");
+        let official = Actor::new("hub-official-1", "hub_official", "test");
+        let proposal = HubProposal {
+            id: "p1".into(),
+            region: "420100".into(),
+            registration: r#"{"region":"420100"}"#.into(),
+            signed: vec![1, 2, 3],
+            state: "awaiting_approval".into(),
+            proposed_at: now,
+            decided_by: None,
+            decided_at: None,
+            decision_reason: None,
+        };
+        store.propose_region(&proposal, &region, now).await.unwrap();
+        assert!(
+            matches!(
+                store.propose_region(&proposal, &region, now).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{name}: the same request twice"
+        );
+        assert_eq!(
+            store
+                .hub_proposals(Some("awaiting_approval"))
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{name}"
+        );
+        assert!(
+            store
+                .hub_proposals(Some("approved"))
+                .await
+                .unwrap()
+                .is_empty(),
+            "{name}"
+        );
+        let entry = HubRegion {
+            region: "420100".into(),
+            registration: proposal.registration.clone(),
+            node_key: "key".into(),
+            proposal_id: "p1".into(),
+            approved_by: official.id.clone(),
+            approved_at: now,
+        };
+        store
+            .decide_region_proposal("p1", Some(&entry), "checked", &official, now)
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                store
+                    .decide_region_proposal("p1", None, "again", &official, now)
+                    .await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{name}: decided once"
+        );
+        let decided = store.hub_proposal("p1").await.unwrap().unwrap();
+        assert_eq!(decided.state, "approved", "{name}");
+        assert_eq!(
+            decided.decided_by.as_deref(),
+            Some("hub-official-1"),
+            "{name}"
+        );
+        assert_eq!(store.hub_regions().await.unwrap(), vec![entry], "{name}");
+
+        let revocation = HubRevocation {
+            kid: "AAAAAAAAAAA=".into(),
+            region: "420100".into(),
+            revoked_by: official.id.clone(),
+            revoked_at: now,
+            reason: "exposed".into(),
+        };
+        store
+            .revoke_hub_key(&revocation, &official, now)
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                store.revoke_hub_key(&revocation, &official, now).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{name}"
+        );
+        assert_eq!(
+            store.hub_revocations().await.unwrap(),
+            vec![revocation],
+            "{name}"
+        );
+
+        assert_eq!(store.latest_hub_list().await.unwrap(), None, "{name}");
+        let list = |sequence| HubList {
+            sequence,
+            issued_at: now,
+            valid_until: now + time::Duration::hours(24),
+            signed: vec![sequence as u8],
+        };
+        store
+            .publish_hub_list(&list(1), &official, now)
+            .await
+            .unwrap();
+        store
+            .publish_hub_list(&list(2), &official, now)
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                store.publish_hub_list(&list(2), &official, now).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{name}: two publications of one sequence"
+        );
+        assert_eq!(
+            store.latest_hub_list().await.unwrap(),
+            Some(list(2)),
+            "{name}"
+        );
+        // Every change is on the audit chain.
+        let check = store.verify_audit_chain().await.unwrap();
+        assert!(check.intact(), "{name}: {check:?}");
+    }
+}
+
+#[tokio::test]
+async fn messages_for_other_regions_wait_until_sent_and_are_taken_once() {
+    use healthcode_store::{Received, RegionMessage};
+    for store in stores().await {
+        let name = store.backend_name();
+        let now = datetime!(2020-04-08 10:00 UTC);
+        let actor = Actor::new("federation", "system", "test");
+        let message = RegionMessage {
+            id: "m1".into(),
+            to_region: "420100".into(),
+            kind: "contact".into(),
+            body: br#"{"subject":"00ff"}"#.to_vec(),
+            attempts: 0,
+            created_at: now,
+        };
+        assert_eq!(
+            store
+                .queue_for_regions(std::slice::from_ref(&message), &actor, now)
+                .await
+                .unwrap(),
+            1
+        );
+        // Queued again (a trace run twice): still one.
+        assert_eq!(
+            store
+                .queue_for_regions(std::slice::from_ref(&message), &actor, now)
+                .await
+                .unwrap(),
+            0
+        );
+        let lease = time::Duration::minutes(1);
+        let claimed = store.claim_for_regions(now, lease, 10).await.unwrap();
+        assert_eq!(
+            claimed,
+            vec![message.clone()],
+            "{name}: the body opens as sealed"
+        );
+        // Held by the lease: another drain does not take it.
+        assert!(
+            store
+                .claim_for_regions(now, lease, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{name}"
+        );
+        let retry = now + time::Duration::seconds(10);
+        store
+            .mark_region_failed("m1", "down", Some(retry))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .claim_for_regions(now, lease, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{name}"
+        );
+        assert_eq!(
+            store
+                .claim_for_regions(retry, lease, 10)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{name}"
+        );
+        assert_eq!(
+            store.undelivered_for_regions().await.unwrap(),
+            vec![("pending".into(), 1)]
+        );
+        store.mark_region_sent("m1", retry).await.unwrap();
+        assert!(
+            store.undelivered_for_regions().await.unwrap().is_empty(),
+            "{name}"
+        );
+
+        let received = Received {
+            from_region: "110000",
+            id: "m9",
+            kind: "contact",
+            outcome: "recorded",
+            subject: None,
+        };
+        assert_eq!(
+            store.received_from_region("110000", "m9").await.unwrap(),
+            None
+        );
+        let first = store
+            .note_received_from_region(&received, &actor, now)
+            .await
+            .unwrap();
+        assert_eq!(first, "recorded");
+        let again = Received {
+            outcome: "unknown_subject",
+            ..received
+        };
+        assert_eq!(
+            store
+                .note_received_from_region(&again, &actor, now)
+                .await
+                .unwrap(),
+            "recorded",
+            "{name}: the first outcome stands"
+        );
+    }
+}

@@ -61,7 +61,7 @@ pub async fn run(mut config: Config) -> Result<ExitCode, Failure> {
         tokens.push(("(a person to trace)".into(), traveller));
         // The city's facts went straight into the store: derive and keep everyone's colour, as
         // recording them through the node would have (the dashboard and the schedule read it).
-        healthcode_server::assess::reassess_everyone(&state, now)
+        healthcode_server::usecases::colours::reassess_everyone(&state, now)
             .await
             .map_err(failed)?;
         outln!("Seeded a demo city of {RESIDENTS} residents in Hangzhou's districts:")?;

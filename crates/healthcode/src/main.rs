@@ -6,6 +6,9 @@ mod output;
 
 mod demo;
 mod failure;
+mod federation_bench;
+mod federation_cmd;
+mod federation_demo;
 mod import_cmd;
 mod node_cmd;
 mod pass_cmd;
@@ -80,6 +83,10 @@ enum Command {
     /// The node's configuration.
     #[command(subcommand)]
     Config(node_cmd::ConfigCommand),
+    /// Federation (互通互认): register with the hub, fetch its trust list, and the hub officials'
+    /// decisions.
+    #[command(subcommand)]
+    Federation(federation_cmd::FederationCommand),
     /// Fill the store with a reproducible synthetic city (people, venues, visits) for benchmarks.
     Simulate(simulate_cmd::SimulateCommand),
 }
@@ -138,6 +145,7 @@ fn main() -> ExitCode {
             })
             .and_then(|runtime| runtime.block_on(import_cmd::run(cmd))),
         Command::Simulate(cmd) => node(&cli.node, |config| simulate_cmd::run(config, cmd)),
+        Command::Federation(cmd) => node(&cli.node, |config| federation_cmd::run(config, cmd)),
     };
     match outcome {
         Ok(code) => code,

@@ -321,7 +321,7 @@ fn describe(finding: &Finding) -> String {
 pub async fn reassess(config: Config) -> Result<ExitCode, Failure> {
     let state = open(config).await?;
     let started = std::time::Instant::now();
-    let sweep = healthcode_server::assess::reassess_everyone(&state, state.now())
+    let sweep = healthcode_server::usecases::colours::reassess_everyone(&state, state.now())
         .await
         .map_err(failed)?;
     let secs = started.elapsed().as_secs_f64();

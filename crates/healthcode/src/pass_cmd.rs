@@ -470,6 +470,8 @@ fn trust_list_build(args: &TrustListBuildArgs, now: OffsetDateTime) -> Outcome {
             issued_at: now,
             valid_until: now + Duration::days(args.valid_days),
             entries,
+            revoked: Vec::new(),
+            regions: Vec::new(),
         };
         let signed = list.sign(&root).map_err(Outcome::unusable)?;
         fs::write(&args.out, &signed)

@@ -12,10 +12,16 @@ pub async fn healthz() -> &'static str {
 }
 
 /// Ready when the store answers.
+/// Ready when the store answers; shows the trust list held from the hub (its sequence, age
+/// and expiry), or null when the node has no hub.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "the store answers"), (status = 500, body = crate::error::ErrorBody)))]
-pub async fn readyz(State(state): State<AppState>) -> ApiResult<&'static str> {
+pub async fn readyz(State(state): State<AppState>) -> ApiResult<axum::Json<serde_json::Value>> {
     state.store.ping().await?;
-    Ok("ready")
+    Ok(axum::Json(serde_json::json!({
+        "status": "ready",
+        "store": state.store.backend_name(),
+        "trust_list": state.directory.state(state.now()),
+    })))
 }
 
 pub async fn not_found(headers: HeaderMap) -> Response {
@@ -76,6 +82,31 @@ pub async fn metrics(
             "# HELP healthcode_traces_queued Contact traces waiting for a tracer (at most 10000 counted).\n\
              # TYPE healthcode_traces_queued gauge\nhealthcode_traces_queued {n}\n"
         ));
+    }
+    if let Some(list) = state.directory.state(state.now()) {
+        let expires_in = (list.valid_until - state.now()).whole_seconds();
+        text.push_str(&format!(
+            "# HELP healthcode_trust_list_sequence Sequence of the hub's trust list held.\n\
+             # TYPE healthcode_trust_list_sequence gauge\nhealthcode_trust_list_sequence {}\n\
+             # HELP healthcode_trust_list_age_seconds Seconds since the hub issued the list held.\n\
+             # TYPE healthcode_trust_list_age_seconds gauge\nhealthcode_trust_list_age_seconds {}\n\
+             # HELP healthcode_trust_list_expires_in_seconds Seconds until the list held expires (negative: expired).\n\
+             # TYPE healthcode_trust_list_expires_in_seconds gauge\nhealthcode_trust_list_expires_in_seconds {expires_in}\n",
+            list.sequence, list.age_seconds
+        ));
+    }
+    if let Ok(undelivered) = state.store.undelivered_for_regions().await
+        && !undelivered.is_empty()
+    {
+        text.push_str(
+            "# HELP healthcode_region_messages_undelivered Messages to other regions not yet confirmed, by state.\n\
+             # TYPE healthcode_region_messages_undelivered gauge\n",
+        );
+        for (state, n) in undelivered {
+            text.push_str(&format!(
+                "healthcode_region_messages_undelivered{{state=\"{state}\"}} {n}\n"
+            ));
+        }
     }
     if let Ok(n) = pending {
         text.push_str(&format!(

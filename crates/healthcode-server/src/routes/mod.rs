@@ -4,11 +4,13 @@ pub mod appeals;
 pub mod cases;
 pub mod feeds;
 pub mod health;
+pub mod hub;
 pub mod login;
 pub mod pass;
 pub mod people;
 pub mod policy;
 pub mod scans;
+pub mod transfers;
 pub mod venues;
 
 use crate::AppState;
@@ -72,12 +74,26 @@ pub fn router(state: AppState) -> Router {
         .route("/facts/batch", post(appeals::submit_batch))
         .route("/batches", get(appeals::awaiting))
         .route("/batches/{id}", get(appeals::batch))
-        .route("/batches/{id}/approve", post(appeals::approve));
+        .route("/batches/{id}/approve", post(appeals::approve))
+        .route(
+            "/people/{id}/consents",
+            post(transfers::grant).get(transfers::list),
+        )
+        .route("/people/{id}/transfers", post(transfers::transfer));
+    let hub_api = Router::new()
+        .route("/trust-list", get(hub::trust_list))
+        .route("/root-key", get(hub::root_key))
+        .route("/regions", get(hub::regions))
+        .route("/proposals", post(hub::propose).get(hub::proposals))
+        .route("/proposals/{id}/decision", post(hub::decide))
+        .route("/keys/{kid}/revoke", post(hub::revoke));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .nest("/api/v1", api)
+        .nest("/hub/v1", hub_api)
+        .route("/federation/v1/messages", post(hub::message))
         .merge(crate::web::router(state.clone()))
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)

@@ -4,9 +4,9 @@
 //! overrides it with a new legal basis.
 
 use crate::AppState;
-use crate::assess::reassess;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
+use crate::usecases::colours::reassess;
 use crate::usecases::people::{CASEWORKERS, may_act_for};
 use crate::usecases::recording;
 use healthcode_core::{Fact, FactBody};

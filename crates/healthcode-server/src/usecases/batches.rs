@@ -3,9 +3,9 @@
 //! alone.
 
 use crate::AppState;
-use crate::assess::after_facts;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
+use crate::usecases::colours::after_facts;
 use crate::usecases::recording::{self, Via};
 use healthcode_store::{Batch, BatchItem};
 use serde_json::{Value, json};
@@ -91,6 +91,9 @@ pub async fn approve(
         .store
         .approve_batch(id, &caller.actor(purpose), now)
         .await?;
+    // A batch may publish a risk area: this node's gates see it at once (other nodes within
+    // the cache's few seconds).
+    state.caches.forget_risk_areas();
     after_facts(
         state,
         items.iter().map(|i| (i.person_id.as_str(), &i.fact)),

@@ -114,7 +114,8 @@ pub async fn retrace(
         .await?
         .ok_or_else(|| ApiError::not_found("trace"))?;
     // A retracted case's run withdraws its contacts; once that is done there is nothing left.
-    let retracted = crate::tracer::retraction_of(state, &trace.person_id, case_id).await?;
+    let retracted =
+        crate::usecases::traces::retraction_of(state, &trace.person_id, case_id).await?;
     if retracted.is_some() && trace.state == "done" {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -5,7 +5,7 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::scanning::{colour_zh, same_city};
+use crate::scanning::same_city;
 use crate::usecases::people::current_status;
 use healthcode_core::visits::{Direction, dwell_minutes, parameter_i64};
 use healthcode_pass::verify::Content;
@@ -86,7 +86,8 @@ pub async fn check_in(
         .await?
         .ok_or_else(|| ApiError::not_found("venue (check in with the node of its region)"))?;
     let (person, status) = current_status(state, caller, &person_id, "checkin", now).await?;
-    let colour = crate::usecases::people::code_shown(&person, &status).as_str();
+    let shown_colour = crate::usecases::people::code_shown(&person, &status);
+    let colour = shown_colour.as_str();
     let reasons = status
         .reasons
         .iter()
@@ -99,7 +100,7 @@ pub async fn check_in(
         duplicate,
         venue_name: venue.name.clone(),
         colour: colour.to_owned(),
-        colour_zh: colour_zh(colour).to_owned(),
+        colour_zh: shown_colour.word_zh().to_owned(),
         masked_name: person.name_masked.clone(),
         admit: healthcode_core::visits::admits(policy, &venue.category, colour),
         reasons,

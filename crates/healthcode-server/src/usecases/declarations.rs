@@ -145,7 +145,7 @@ pub async fn declare(
             .await?;
     }
     let recorded = [(person_id, &declaration), (person_id, &checkin)];
-    crate::assess::after_facts(state, recorded, now).await;
+    crate::usecases::colours::after_facts(state, recorded, now).await;
     Ok(Declared {
         id: declaration.id,
         recorded_at: rfc3339(now),

@@ -155,7 +155,7 @@ pub async fn current_status(
     }
     let facts = state.store.facts(id).await?;
     let status = state.policy.evaluate(&facts, now);
-    crate::assess::note_undecided(state, id, &status);
+    crate::usecases::colours::note_undecided(state, id, &status);
     Ok((person, status))
 }
 

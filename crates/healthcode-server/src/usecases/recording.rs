@@ -251,7 +251,7 @@ pub async fn record(
         .store
         .record_fact(person_id, &item.fact, &caller.actor(purpose), now)
         .await?;
-    crate::assess::after_facts(state, [(person_id, &item.fact)], now).await;
+    crate::usecases::colours::after_facts(state, [(person_id, &item.fact)], now).await;
     Ok(item.fact)
 }
 

@@ -3,7 +3,7 @@
 //! screen with a sound. Scans made offline wait in the browser and go up as a batch.
 
 use crate::AppState;
-use crate::routes::scans::checkpoint_of;
+use crate::usecases::scans::checkpoint_of;
 use crate::web::page::{Chrome, PageResult, render};
 use crate::web::session::Web;
 use askama::Template;

@@ -45,6 +45,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/me/{id}/visits", get(resident::visits))
         .route("/me/{id}/notifications", get(resident::notifications))
         .route("/me/{id}/audit", get(resident::audit))
+        .route("/me/{id}/move", get(resident::move_page))
+        .route("/me/{id}/move/consent", post(resident::consent))
+        .route("/me/{id}/move/transfer", post(resident::transfer))
         .route(
             "/staff/login",
             get(console::login_page).post(console::login),
@@ -83,6 +86,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/venues/{id}/print", get(console::venues::print))
         .route("/console/dashboard", get(console::dashboard::show))
         .route("/console/audit", get(console::audit::show))
+        .route("/console/hub", get(console::hub::show))
+        .route("/console/hub/proposals/{id}", post(console::hub::decide))
+        .route("/console/hub/revoke", post(console::hub::revoke))
         .layer(axum::middleware::from_fn_with_state(
             state,
             session::middleware,

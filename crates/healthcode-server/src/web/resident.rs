@@ -636,6 +636,8 @@ pub fn role_label(lang: Lang, role: &str) -> String {
         "department" => ("数据部门", "department"),
         "auditor" => ("审计员", "auditor"),
         "admin" => ("管理员", "administrator"),
+        "hub_official" => ("互认枢纽工作人员", "hub official"),
+        "region_node" => ("其他地区的健康码系统", "another region's health code node"),
         "system" => ("系统", "system"),
         other => (other, other),
     };
@@ -737,4 +739,88 @@ pub async fn checkin(
             at: local_time(answer.visit.at),
         }),
     })
+}
+
+#[derive(Template)]
+#[template(path = "move.html")]
+struct MovePage {
+    chrome: Chrome,
+    id: String,
+    /// A consent just granted: its code (shown this once), destination and expiry.
+    granted: Option<(String, String, String)>,
+}
+
+/// Moving to another region (返程/返岗): consent to hand the status there, or, having moved
+/// here, present the code carried from the origin.
+pub async fn move_page(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+) -> PageResult {
+    let caller = web.resident(&state).await?;
+    may_act_for(&caller, &id, &[])?;
+    render(MovePage {
+        chrome: Chrome::new(&web, "跨地区转码", "Moving between regions", true),
+        id,
+        granted: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    #[serde(default)]
+    destination: String,
+    #[serde(default)]
+    purpose: String,
+}
+
+pub async fn consent(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+    Posted(form): Posted<ConsentForm>,
+) -> PageResult {
+    let caller = web.resident(&state).await?;
+    let (consent, code) = crate::federation::transfer::grant(
+        &state,
+        &caller,
+        &id,
+        form.destination.trim(),
+        &form.purpose,
+        None,
+        state.now(),
+    )
+    .await?;
+    render(MovePage {
+        chrome: Chrome::new(&web, "跨地区转码", "Moving between regions", true),
+        id,
+        granted: Some((code, consent.destination, local_time(consent.expires_at))),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct TransferForm {
+    #[serde(default)]
+    origin: String,
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn transfer(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+    Posted(form): Posted<TransferForm>,
+) -> PageResult {
+    let caller = web.resident(&state).await?;
+    crate::federation::transfer::transfer(
+        &state,
+        &caller,
+        &id,
+        form.origin.trim(),
+        &form.code,
+        state.now(),
+    )
+    .await?;
+    see(&format!("/me/{id}/why"))
 }

@@ -3,7 +3,7 @@
 
 use super::web::{Browser, meta_csrf};
 use super::{Node, nodes, nodes_with};
-use healthcode_server::notifier;
+use healthcode_server::usecases::notices;
 use healthcode_store::Actor;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -293,7 +293,7 @@ async fn code_requests_are_limited_per_client_address_and_overall() {
         // A header naming another address counts for nothing unless a trusted proxy is set.
         let spoofed = ask_code(&node, "13500000003", &[("x-forwarded-for", "198.51.100.7")]).await;
         assert_eq!(spoofed.0, StatusCode::TOO_MANY_REQUESTS);
-        notifier::drain(&node.state, super::system_now())
+        notices::drain(&node.state, super::system_now())
             .await
             .unwrap();
         assert!(!node.gateway.has_code_for("13500000003"), "no SMS went out");

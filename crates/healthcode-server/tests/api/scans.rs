@@ -566,6 +566,8 @@ async fn passes_of_other_regions_verify_through_the_trust_list() {
             now - Duration::days(1),
             now + Duration::days(30),
         )],
+        revoked: Vec::new(),
+        regions: Vec::new(),
     };
     std::fs::write(dir.join("trust.cose"), list.sign(&root).unwrap()).unwrap();
     std::fs::write(dir.join("root.pem"), root.verifying_key().to_pem()).unwrap();
@@ -647,7 +649,7 @@ async fn retention_removes_only_what_is_due() {
         .await
         .unwrap();
         s.record_scans(&[visit("today", 0)], now).await.unwrap();
-        let expired = healthcode_server::retention::run(&node.state, now)
+        let expired = healthcode_server::usecases::retention::run(&node.state, now)
             .await
             .unwrap();
         assert_eq!((expired.visits, expired.receipts), (1, 2), "{store}");
@@ -663,7 +665,7 @@ async fn retention_removes_only_what_is_due() {
         let days: Vec<i64> = left.iter().map(|v| (now - v.at).whole_days()).collect();
         assert_eq!(days, vec![27, 0], "{store}");
         // Run again: nothing more is due.
-        let again = healthcode_server::retention::run(&node.state, now)
+        let again = healthcode_server::usecases::retention::run(&node.state, now)
             .await
             .unwrap();
         assert_eq!((again.visits, again.receipts), (0, 0));

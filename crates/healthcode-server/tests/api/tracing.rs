@@ -5,7 +5,7 @@
 use super::scans::{Gate, aged_keys, at, gate, pass_issued_at, resident_id, scan};
 use super::{Node, nodes_with, unique};
 use healthcode_server::config::Config;
-use healthcode_server::notifier::{self, Sender};
+use healthcode_server::usecases::notices::{self, Sender};
 use healthcode_store::Outgoing;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -304,9 +304,12 @@ async fn a_case_turns_its_contacts_with_the_reason_and_tells_them() {
         assert_eq!(notifications(&node, &resident, &c.close.0).await.len(), 2);
 
         // Fourteen days on, the scheduler turns them green, and says so.
-        let changed = notifier::run_schedule(&node.state, super::system_now() + Duration::days(15))
-            .await
-            .unwrap();
+        let changed = healthcode_server::usecases::colours::run_schedule(
+            &node.state,
+            super::system_now() + Duration::days(15),
+        )
+        .await
+        .unwrap();
         assert!(changed >= 2, "{store}: {changed}");
         let told = notifications(&node, &resident, &c.close.0).await;
         assert_eq!(told.len(), 4, "{told:?}");
@@ -531,7 +534,7 @@ async fn a_trace_queued_before_a_restart_runs_after_it() {
         // The node stops with the trace queued; the next one on the same store runs it.
         let mut config = (*node.state.config).clone();
         config.tracing.workers = 1;
-        node.stop().await;
+        let _dir = node.stop().await;
         let node = Node::start(config).await;
         let trace = finished(&node, &official, &case).await;
         assert_eq!(trace["trace"]["runs"], 1);
@@ -588,22 +591,22 @@ async fn the_outbox_retries_with_back_off_and_never_sends_twice() {
         state.sender = Some(flaky.clone());
         let t0 = super::system_now();
         // Two messages (SMS and app), both fail: retried after 10 s.
-        let first = notifier::drain(&state, t0).await.unwrap();
+        let first = notices::drain(&state, t0).await.unwrap();
         assert_eq!((first.sent, first.retried), (0, 2));
-        let early = notifier::drain(&state, t0 + Duration::seconds(5))
+        let early = notices::drain(&state, t0 + Duration::seconds(5))
             .await
             .unwrap();
-        assert_eq!(early, notifier::Drained::default(), "not due yet");
-        let second = notifier::drain(&state, t0 + Duration::seconds(11))
+        assert_eq!(early, notices::Drained::default(), "not due yet");
+        let second = notices::drain(&state, t0 + Duration::seconds(11))
             .await
             .unwrap();
         assert_eq!((second.sent, second.retried), (2, 0));
-        let done = notifier::drain(&state, t0 + Duration::hours(2))
+        let done = notices::drain(&state, t0 + Duration::hours(2))
             .await
             .unwrap();
         assert_eq!(
             done,
-            notifier::Drained::default(),
+            notices::Drained::default(),
             "sent ones are not sent again"
         );
         assert_eq!(flaky.delivered.lock().unwrap().len(), 2);
@@ -643,14 +646,14 @@ async fn a_login_code_goes_out_through_the_same_sender_until_it_expires() {
         let mut state = node.state.clone();
         state.sender = Some(down.clone());
         let t0 = super::system_now();
-        let first = notifier::drain(&state, t0).await.unwrap();
+        let first = notices::drain(&state, t0).await.unwrap();
         assert_eq!((first.sent, first.retried), (0, 1), "retried after 10 s");
-        let again = notifier::drain(&state, t0 + Duration::seconds(11))
+        let again = notices::drain(&state, t0 + Duration::seconds(11))
             .await
             .unwrap();
         assert_eq!(again.retried, 1, "and after 20 s more");
         // The code lives 5 minutes: once it has expired it is given up, not sent.
-        let late = notifier::drain(&state, t0 + Duration::minutes(6))
+        let late = notices::drain(&state, t0 + Duration::minutes(6))
             .await
             .unwrap();
         assert_eq!((late.sent, late.failed), (0, 1));
@@ -663,12 +666,12 @@ async fn a_login_code_goes_out_through_the_same_sender_until_it_expires() {
         });
         state.sender = Some(up.clone());
         let now = super::system_now();
-        assert_eq!(notifier::drain(&state, now).await.unwrap().sent, 1);
+        assert_eq!(notices::drain(&state, now).await.unwrap().sent, 1);
         assert_eq!(
-            notifier::drain(&state, now + Duration::minutes(1))
+            notices::drain(&state, now + Duration::minutes(1))
                 .await
                 .unwrap(),
-            notifier::Drained::default(),
+            notices::Drained::default(),
             "sent once"
         );
         let delivered = up.delivered.lock().unwrap().clone();

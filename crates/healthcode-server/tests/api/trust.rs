@@ -257,6 +257,9 @@ fn sample(kind: &str, target: &str) -> Value {
         "checkin" => json!({"date": today(), "at": now()}),
         "release" => json!({"releases": target, "at": now()}),
         "retraction" => json!({"retracts": target, "reason": "entered in error"}),
+        // Only another region's signed answer under the person's consent records one.
+        "attestation" => json!({"origin": "420100", "colour": "red", "rules": ["close-contact"],
+                                "attested_at": hours_ago(1)}),
         other => panic!("no sample for {other}"),
     };
     fact["type"] = json!(kind);
@@ -500,9 +503,11 @@ async fn the_data_directory_and_the_database_are_the_nodes_alone() {
     let dir = std::env::temp_dir().join(unique("hc_modes"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let node = nodes_with(|c| c.data_dir = dir.clone()).await.remove(0);
-    let (token, id, ..) = resident(&node).await;
-    code(&node, &token, &id).await;
+    // Both stores' nodes share the directory; the first (SQLite) is the one looked at.
+    let nodes = nodes_with(|c| c.data_dir = dir.clone()).await;
+    let node = &nodes[0];
+    let (token, id, ..) = resident(node).await;
+    code(node, &token, &id).await;
     let mode = |name: &str| {
         std::fs::metadata(dir.join(name))
             .unwrap()

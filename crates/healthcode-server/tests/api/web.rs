@@ -3,7 +3,7 @@
 
 use super::scans::{gate, pass_issued_at};
 use super::{Node, nodes};
-use healthcode_server::notifier;
+use healthcode_server::usecases::notices;
 use reqwest::header::{COOKIE, HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 use serde_json::json;
@@ -212,7 +212,7 @@ async fn every_form_needs_the_visitors_csrf_token() {
             )
             .await;
         assert_eq!(forged.status, StatusCode::FORBIDDEN);
-        notifier::drain(&node.state, super::system_now())
+        notices::drain(&node.state, super::system_now())
             .await
             .unwrap();
         assert!(
@@ -908,6 +908,160 @@ async fn a_child_waits_for_review_and_an_official_records_facts_from_the_console
         );
         // The language toggle on a page that answered a form asks for a page that exists.
         assert_eq!(parent.get("/login/code?lang=en").await.location(), "/login");
+        node.stop().await;
+    }
+}
+
+/// A hub official's console: a region's proposal with its node key's fingerprint to check by
+/// phone, approved from the page (publishing a list), then one of its keys revoked.
+#[tokio::test]
+async fn a_hub_official_decides_proposals_and_revokes_keys_from_the_console() {
+    use healthcode_pass::cose;
+    use healthcode_pass::keys::{Algorithm, SigningKey};
+    use healthcode_server::federation::{Registration, encode_key};
+    for node in super::nodes_with(|c| {
+        c.federation.role = healthcode_server::config::NodeRole::Hub;
+    })
+    .await
+    {
+        let store = node.store_name();
+        let now = node.state.now();
+        let node_key = SigningKey::generate(Algorithm::EdDSA).unwrap();
+        let pass_key = SigningKey::generate(Algorithm::EdDSA).unwrap();
+        let entry = healthcode_pass::trust::TrustListEntry::for_key(
+            "420100",
+            pass_key.verifying_key(),
+            now - time::Duration::days(1),
+            now + time::Duration::days(365),
+        );
+        let kid = entry.kid.clone();
+        let registration = Registration {
+            region: "420100".into(),
+            name: "武汉市".into(),
+            url: "http://127.0.0.1:9".into(),
+            node_key: encode_key(node_key.verifying_key()),
+            keys: vec![entry],
+            signed_at: now,
+        };
+        let signed = cose::sign(serde_json::to_vec(&registration).unwrap(), &node_key).unwrap();
+        let proposal = healthcode_server::federation::hub::propose(&node.state, &signed, now)
+            .await
+            .unwrap();
+
+        let mut browser = Browser::new(&node);
+        browser.sign_in(&node.staff("hub_official").await).await;
+        let page = browser.get("/console/hub").await;
+        assert_eq!(page.status, StatusCode::OK, "{store}");
+        assert!(
+            page.body.contains("武汉市") && page.body.contains("420100"),
+            "{store}"
+        );
+        // The fingerprint: 16 hex digits in groups of four.
+        assert!(page.body.contains("节点密钥指纹"), "{store}: {}", page.body);
+        let decided = browser
+            .post(
+                &format!("/console/hub/proposals/{}", proposal.id),
+                &[("decision", "approve"), ("reason", "指纹已电话核对")],
+            )
+            .await;
+        assert_eq!(
+            decided.status,
+            StatusCode::SEE_OTHER,
+            "{store}: {}",
+            decided.body
+        );
+        assert_eq!(
+            node.state.store.hub_regions().await.unwrap().len(),
+            1,
+            "{store}"
+        );
+        let page = browser.get("/console/hub").await;
+        assert!(page.body.contains(&kid), "{store}: the key is listed");
+        let revoked = browser
+            .post(
+                "/console/hub/revoke",
+                &[("kid", kid.as_str()), ("reason", "密钥泄露")],
+            )
+            .await;
+        assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{store}");
+        assert_eq!(node.state.store.hub_revocations().await.unwrap().len(), 1);
+        // Another role gets no hub page.
+        let mut other = Browser::new(&node);
+        other.sign_in(&node.staff("health_official").await).await;
+        assert_eq!(
+            other.get("/console/hub").await.status,
+            StatusCode::FORBIDDEN,
+            "{store}"
+        );
+        node.stop().await;
+    }
+}
+
+/// A resident moving away consents on the page and gets the code once; presenting a code from a
+/// region this node does not know is refused on the page with its stable code.
+#[tokio::test]
+async fn a_resident_consents_to_move_their_status_from_the_pages() {
+    for node in nodes().await {
+        let store = node.store_name();
+        let mut browser = Browser::new(&node);
+        browser.log_in(&node, "13900000006").await;
+        let enrolled = browser
+            .post(
+                "/me/enroll",
+                &[
+                    ("name", "李四"),
+                    ("document_kind", "resident_id"),
+                    ("document_number", "11010519491231002X"),
+                    ("phone", "13900000006"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            enrolled.status,
+            StatusCode::SEE_OTHER,
+            "{store}: {}",
+            enrolled.body
+        );
+        let id = enrolled.location().split('/').nth(2).unwrap().to_owned();
+        assert!(
+            browser
+                .get("/me")
+                .await
+                .body
+                .contains(&format!("/me/{id}/move"))
+        );
+        let page = browser.get(&format!("/me/{id}/move")).await;
+        assert_eq!(page.status, StatusCode::OK, "{store}");
+        let granted = browser
+            .post(
+                &format!("/me/{id}/move/consent"),
+                &[("destination", "420100"), ("purpose", "返岗复工")],
+            )
+            .await;
+        assert_eq!(granted.status, StatusCode::OK, "{store}: {}", granted.body);
+        let code = granted
+            .body
+            .split("<code>")
+            .nth(1)
+            .and_then(|rest| rest.split("</code>").next())
+            .unwrap()
+            .to_owned();
+        assert_eq!(code.len(), 20, "{store}: {code}");
+        let consents = node.state.store.consents_of(&id).await.unwrap();
+        assert_eq!(consents.len(), 1, "{store}");
+        assert_eq!(consents[0].destination, "420100");
+        let refused = browser
+            .post(
+                &format!("/me/{id}/move/transfer"),
+                &[("origin", "420100"), ("code", code.as_str())],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{store}");
+        assert!(
+            refused.body.contains("<code>unknown_region</code>"),
+            "{}",
+            refused.body
+        );
         node.stop().await;
     }
 }

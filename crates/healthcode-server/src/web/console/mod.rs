@@ -6,6 +6,7 @@ pub mod areas;
 pub mod audit;
 pub mod cases;
 pub mod dashboard;
+pub mod hub;
 pub mod people;
 pub mod venues;
 
@@ -96,7 +97,7 @@ pub struct Link {
 /// The console's pages for a role, in the order of a day's work.
 pub fn links(role: Role, lang: Lang) -> Vec<Link> {
     use Role::*;
-    let all: [(&[Role], &'static str, &'static str, &'static str); 9] = [
+    let all: [(&[Role], &'static str, &'static str, &'static str); 10] = [
         (
             &[Checkpoint],
             "/checkpoint",
@@ -129,6 +130,12 @@ pub fn links(role: Role, lang: Lang) -> Vec<Link> {
             "Dashboard",
         ),
         (&[Auditor, Admin], "/console/audit", "审计日志", "Audit log"),
+        (
+            &[HubOfficial],
+            "/console/hub",
+            "互认目录与审批",
+            "Federation directory and approvals",
+        ),
         (
             &[
                 HealthOfficial,

@@ -42,22 +42,3 @@ pub async fn run(
     }
     Ok(expired)
 }
-
-/// Runs retention every `scans.retention_interval_seconds` until the process ends.
-pub fn spawn(state: AppState) {
-    let every = state.config.scans.retention_interval_seconds;
-    if every == 0 {
-        return;
-    }
-    tokio::spawn(async move {
-        let every = std::time::Duration::from_secs(every);
-        // The first run comes one interval after start, not during start-up.
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        loop {
-            tick.tick().await;
-            if let Err(e) = run(&state, state.now()).await {
-                tracing::error!(error = %e, "retention run failed");
-            }
-        }
-    });
-}

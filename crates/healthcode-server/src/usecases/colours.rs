@@ -1,10 +1,12 @@
-//! Re-deriving colours: after new facts, when a trace finds contacts, when an end by time comes,
+//! Deriving colours: after new facts, when a trace finds contacts, when an end by time comes,
 //! and for everyone when asked. The colour is the policy's answer for the facts and the moment;
-//! what is kept is only what lets the node announce a change (`Store::keep_colours`).
+//! what is kept is only what lets the node announce a change (`Store::keep_colours`), on the
+//! channels and in the words decided here (`ANNOUNCE`).
 
 use crate::AppState;
+use healthcode_core::notice::colour_change;
 use healthcode_core::{Fact, Policy, Status};
-use healthcode_store::{ColourChange, StoreError};
+use healthcode_store::{Announcement, ColourChange, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -13,6 +15,13 @@ use time::OffsetDateTime;
 const PAGE: usize = 2_000;
 /// People per page of a sweep of everyone (ids read, then two range reads).
 const SWEEP_PAGE: i64 = 10_000;
+
+/// Every change of colour is announced by SMS and in the app, in the words of
+/// `notice::colour_change` (the new colour, why, and what to do).
+pub const ANNOUNCE: Announcement<'static> = Announcement {
+    channels: &["sms", "app"],
+    text: colour_change,
+};
 
 /// Re-derives these people's colours at `now`, keeps them, and announces the changes.
 pub async fn reassess(
@@ -27,7 +36,7 @@ pub async fn reassess(
         for (id, status) in &statuses {
             note_undecided(state, id, status);
         }
-        changes.extend(state.store.keep_colours(&statuses, now).await?);
+        changes.extend(state.store.keep_colours(&statuses, ANNOUNCE, now).await?);
     }
     Ok(changes)
 }
@@ -71,6 +80,21 @@ pub async fn after_facts<'a>(
     }
 }
 
+/// Re-derives everyone whose colour can change by time at `now`; returns how many changed.
+pub async fn run_schedule(state: &AppState, now: OffsetDateTime) -> Result<u64, StoreError> {
+    let mut changed = 0;
+    loop {
+        let due = state.store.colours_due(now, 2_000).await?;
+        if due.is_empty() {
+            return Ok(changed);
+        }
+        changed += reassess(state, &due, now).await?.len() as u64;
+        if due.len() < 2_000 {
+            return Ok(changed);
+        }
+    }
+}
+
 /// What a sweep of everyone did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Sweep {
@@ -109,7 +133,11 @@ pub async fn reassess_everyone(state: &AppState, now: OffsetDateTime) -> Result<
             .into_iter()
             .filter(|(id, status)| history.differs(id, status))
             .collect();
-        sweep.changed += state.store.keep_colours(&differ, now).await?.len() as u64;
+        sweep.changed += state
+            .store
+            .keep_colours(&differ, ANNOUNCE, now)
+            .await?
+            .len() as u64;
     }
     Ok(sweep)
 }

@@ -3,11 +3,9 @@
 //! what announces a colour turning back to green).
 
 use crate::AppState;
-use crate::assess::reassess;
 use healthcode_store::{Outbox, Outgoing, StoreError};
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
 use time::OffsetDateTime;
 
 /// Delivers one message: an SMS gateway, a push service, or the log. It gets the message's
@@ -138,49 +136,4 @@ pub async fn drain(state: &AppState, now: OffsetDateTime) -> Result<Drained, Sto
         }
     }
     Ok(drained)
-}
-
-/// Re-derives everyone whose colour can change by time at `now`; returns how many changed.
-pub async fn run_schedule(state: &AppState, now: OffsetDateTime) -> Result<u64, StoreError> {
-    let mut changed = 0;
-    loop {
-        let due = state.store.colours_due(now, 2_000).await?;
-        if due.is_empty() {
-            return Ok(changed);
-        }
-        changed += reassess(state, &due, now).await?.len() as u64;
-        if due.len() < 2_000 {
-            return Ok(changed);
-        }
-    }
-}
-
-/// Starts the outbox drain and the time-based scheduler.
-pub fn spawn(state: AppState) {
-    let drain_every = Duration::from_secs(state.config.notifications.poll_seconds.max(1));
-    let drainer = state.clone();
-    tokio::spawn(async move {
-        loop {
-            if let Err(e) = drain(&drainer, drainer.now()).await {
-                tracing::error!(error = %e, "draining the outbox failed");
-            }
-            // A login code queued here wakes the drain at once: a resident is waiting.
-            let _ = tokio::time::timeout(drain_every, drainer.outbox.notified()).await;
-        }
-    });
-    let every = state.config.tracing.schedule_interval_seconds;
-    if every == 0 {
-        return;
-    }
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(every));
-        loop {
-            tick.tick().await;
-            match run_schedule(&state, state.now()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(changed = n, "colours changed by time"),
-                Err(e) => tracing::error!(error = %e, "re-deriving due colours failed"),
-            }
-        }
-    });
 }

@@ -4,7 +4,8 @@
 //! run twice records nothing twice.
 
 use crate::AppState;
-use crate::assess::reassess;
+use crate::federation::messages::{self, ContactNotice, ContactWithdrawal};
+use crate::usecases::colours::reassess;
 use healthcode_core::contacts::{Exposure, Trace, TraceParams, infectious_window};
 use healthcode_core::facts::ContactLevel;
 use healthcode_core::{Fact, FactBody};
@@ -13,26 +14,6 @@ use healthcode_store::{
     ms,
 };
 use std::collections::BTreeMap;
-use std::time::Duration;
-
-/// Starts the workers; `state.tracer` wakes them when a case is recorded, and they look for
-/// work every `tracing.poll_seconds` anyway (a lease run out, another node's case).
-pub fn spawn(state: AppState) {
-    for _ in 0..state.config.tracing.workers {
-        let state = state.clone();
-        tokio::spawn(async move {
-            let poll = Duration::from_secs(state.config.tracing.poll_seconds.max(1));
-            loop {
-                match run_next(&state).await {
-                    Ok(true) => continue,
-                    Ok(false) => {}
-                    Err(e) => tracing::error!(error = %e, "tracing failed"),
-                }
-                let _ = tokio::time::timeout(poll, state.tracer.notified()).await;
-            }
-        });
-    }
-}
 
 /// Claims and runs one trace; false when there was none to run.
 pub async fn run_next(state: &AppState) -> Result<bool, StoreError> {
@@ -90,7 +71,43 @@ async fn withdraw(state: &AppState, job: &TraceJob, retraction: &Fact) -> Result
         .retract_contacts_of(&job.case_id, &retraction.legal_basis, &actor, now)
         .await?;
     reassess(state, &people, now).await?;
+    // The regions told of contacts of this case are told they are withdrawn.
+    let mut regions: Vec<String> = state
+        .store
+        .trace_exposures(&job.case_id, i64::MAX, 0)
+        .await?
+        .into_iter()
+        .filter(|e| e.person_id.is_none() && is_other_region(state, &e.region))
+        .map(|e| e.region)
+        .collect();
+    regions.sort();
+    regions.dedup();
+    let withdrawals = regions
+        .into_iter()
+        .map(|region| {
+            let id = messages::message_id(&[&job.case_id, messages::CONTACT_WITHDRAWN, &region]);
+            let body = ContactWithdrawal {
+                case_ref: job.case_id.clone(),
+                legal_basis: retraction.legal_basis.clone(),
+            };
+            (id, region, body)
+        })
+        .collect();
+    let purpose = format!("case {} was retracted", job.case_id);
+    messages::queue(
+        state,
+        messages::CONTACT_WITHDRAWN,
+        withdrawals,
+        &purpose,
+        now,
+    )
+    .await?;
     Ok(())
+}
+
+/// Whether a pass region is another region's (one this node does not serve).
+fn is_other_region(state: &AppState, region: &str) -> bool {
+    !region.is_empty() && !state.passes.region().covers(region)
 }
 
 /// Traces a case level by level, recording each level as it is found.
@@ -271,6 +288,41 @@ async fn record_level(
     let recorded = store
         .hold_contact_facts(&job.person_id, &facts, actor, now)
         .await?;
+    // Contacts whose passes another region issued: that region is told, and tells them.
+    let notices = latest
+        .iter()
+        .filter(|(subject, _)| !people.contains_key(**subject))
+        .filter_map(|(subject, e)| {
+            let region = regions
+                .get(*subject)
+                .filter(|r| is_other_region(state, r))?;
+            let notice = ContactNotice {
+                case_ref: job.case_id.clone(),
+                subject: (*subject).to_owned(),
+                level,
+                venue: names
+                    .get(&*e.venue)
+                    .cloned()
+                    .unwrap_or_else(|| e.venue.to_string()),
+                exposure_start: from_ms(e.from),
+                exposure_end: from_ms(e.until),
+                legal_basis: format!(
+                    "contact tracing of case {} ({})",
+                    job.case_id, job.case.legal_basis
+                ),
+            };
+            let id = messages::message_id(&[
+                &job.case_id,
+                subject,
+                &level.to_string(),
+                &e.from.to_string(),
+                &e.until.to_string(),
+            ]);
+            Some((id, region.clone(), notice))
+        })
+        .collect();
+    let purpose = format!("contact tracing of case {}", job.case_id);
+    messages::queue(state, messages::CONTACT, notices, &purpose, now).await?;
     let ids: Vec<String> = facts.iter().map(|f| f.person_id.clone()).collect();
     reassess(state, &ids, now).await?;
     Ok(LevelRecord {
