@@ -25,8 +25,13 @@ fn region_outbox_job(state: AppState) {
     let every = Duration::from_secs(state.config.notifications.poll_seconds.max(1));
     tokio::spawn(async move {
         loop {
-            if let Err(e) = messages::drain(&state, state.now()).await {
-                tracing::error!(error = %e, "delivering messages to other regions failed");
+            match messages::drain(&state, state.now()).await {
+                // More may be due: a trace can queue more than one claim holds.
+                Ok(delivered) if delivered > 0 => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "delivering messages to other regions failed")
+                }
             }
             let _ = tokio::time::timeout(every, state.federation.notified()).await;
         }

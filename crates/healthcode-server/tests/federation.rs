@@ -941,6 +941,100 @@ async fn messages_from_unknown_or_forged_senders_are_refused() {
     beijing.stop().await;
 }
 
+/// Contact notices travel in batches: each item is taken once by its own id and answered on its
+/// own (recorded, a subject never issued, a notice out of bounds); the same items sent again in
+/// another batch are answered as duplicates with their first outcomes and record nothing more.
+#[tokio::test]
+async fn a_batch_of_contact_notices_is_taken_item_by_item_once() {
+    use healthcode_server::federation::messages::{CONTACTS, Envelope, Reply};
+    let hub = hub().await;
+    let wuhan = region(&hub, "420100", "武汉市").await;
+    let beijing = region(&hub, "110000", "北京市").await;
+    federate(&hub, &[&wuhan, &beijing]).await;
+    let admin = wuhan.token("admin", "武汉管理员丙").await;
+    let now = wuhan.state.now();
+    let (resident, _) = enrolled(&wuhan, &admin, "420102", 7, now).await;
+    let subject = wuhan
+        .state
+        .store
+        .person(&resident)
+        .await
+        .unwrap()
+        .unwrap()
+        .pseudonym;
+    let at = |t: OffsetDateTime| healthcode_core::facts::rfc3339(t);
+    let notice = |subject: &str, level: u8| {
+        json!({"case_ref": "bj-2020-7", "subject": subject, "level": level, "venue": "北京西站",
+            "exposure_start": at(now - Duration::hours(3)), "exposure_end": at(now - Duration::hours(2)),
+            "legal_basis": "北京市疾控中心流调"})
+    };
+    let items = json!([
+        {"id": unique("n"), "notice": notice(&subject, 1)},
+        {"id": unique("n"), "notice": notice("00000000000000000000000000000000", 1)},
+        {"id": unique("n"), "notice": notice(&subject, 3)},
+    ]);
+    let send = |items: Value| {
+        let envelope = Envelope {
+            id: unique("b"),
+            from: "110000".into(),
+            to: "420100".into(),
+            kind: CONTACTS.into(),
+            sent_at: now,
+            body: items,
+        };
+        let signed = cose::sign(
+            serde_json::to_vec(&envelope).unwrap(),
+            &beijing.state.node_key,
+        )
+        .unwrap();
+        let base = wuhan.base.clone();
+        async move {
+            let response = reqwest::Client::new()
+                .post(format!("{base}/federation/v1/messages"))
+                .body(signed)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            let bytes = response.bytes().await.unwrap();
+            let reply: Reply =
+                serde_json::from_slice(cose::parse(&bytes).unwrap().payload()).unwrap();
+            reply
+                .items
+                .into_iter()
+                .map(|i| (i.outcome, i.duplicate))
+                .collect::<Vec<_>>()
+        }
+    };
+    let first = send(items.clone()).await;
+    let outcomes = |duplicate: bool| {
+        ["recorded", "unknown_subject", "bad_message"]
+            .map(|o| (o.to_owned(), duplicate))
+            .to_vec()
+    };
+    assert_eq!(first, outcomes(false));
+    assert_eq!(colour(&wuhan, &resident).await, "red");
+    let again = send(items).await;
+    assert_eq!(
+        again,
+        outcomes(true),
+        "taken once, answered with the first outcomes"
+    );
+    let contacts = wuhan
+        .state
+        .store
+        .facts(&resident)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.body.kind() == "contact")
+        .count();
+    assert_eq!(contacts, 1, "recorded once");
+    hub.stop().await;
+    wuhan.stop().await;
+    beijing.stop().await;
+}
+
 /// 湖北健康码 → 北京健康宝: a Wuhan resident who is a close contact there consents to hand their
 /// status to Beijing; enrolled in Beijing too, they present the code there, Beijing receives
 /// Wuhan's signed attestation and gives the colour its own policy says, with the reason. A

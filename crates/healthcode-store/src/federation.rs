@@ -4,8 +4,9 @@
 //! it is queued here, and when the other side takes it there.
 
 use crate::audit::{self, Actor};
-use crate::db::BeginWrite;
+use crate::db::{BeginWrite, CHUNK, numbered};
 use crate::{Store, StoreError, db, from_ms, ms};
+use std::collections::HashMap;
 use time::OffsetDateTime;
 
 /// A message for another region, as queued.
@@ -126,18 +127,26 @@ impl Store {
             .collect()
     }
 
-    /// The peer confirmed the message.
-    pub async fn mark_region_sent(&self, id: &str, now: OffsetDateTime) -> Result<(), StoreError> {
-        db::with_pool!(&self.backend, pool => {
-            sqlx::query(
+    /// The peer confirmed these messages (one, or a batch), in one transaction.
+    pub async fn mark_region_sent(
+        &self,
+        ids: &[String],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!(
                 "UPDATE federation_outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1, \
-                 last_error = NULL WHERE id = $2",
-            )
-            .bind(ms(now))
-            .bind(id)
-            .execute(pool)
-            .await?;
-        });
+                 last_error = NULL WHERE id IN ({})",
+                numbered(2, chunk.len())
+            );
+            db::with_pool!(&self.backend, pool => {
+                let mut q = sqlx::query(&sql).bind(ms(now));
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.execute(pool).await?;
+            });
+        }
         Ok(())
     }
 
@@ -179,67 +188,75 @@ impl Store {
         Ok(rows)
     }
 
-    /// What a message from another region already did, if it was taken before.
+    /// What messages from another region already did, for those taken before: by id.
     pub async fn received_from_region(
         &self,
         from_region: &str,
-        id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = db::with_pool!(&self.backend, pool => {
-            sqlx::query_as("SELECT outcome FROM federation_inbox WHERE from_region = $1 AND id = $2")
-                .bind(from_region)
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        });
-        Ok(row.map(|(outcome,)| outcome))
+        ids: &[String],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let mut taken = HashMap::new();
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT id, outcome FROM federation_inbox WHERE from_region = $1 AND id IN ({})",
+                numbered(2, chunk.len())
+            );
+            let rows: Vec<(String, String)> = db::with_pool!(&self.backend, pool => {
+                let mut q = sqlx::query_as(&sql).bind(from_region);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(pool).await?
+            });
+            taken.extend(rows);
+        }
+        Ok(taken)
     }
 
-    /// Notes a message from another region as taken, with what it did and an audit entry;
-    /// gives the first outcome when it was taken already.
+    /// Notes messages from another region (one, or a batch's items) as taken, each with what it
+    /// did and an audit entry the person concerned can read, in one transaction; gives each
+    /// one's first outcome (an earlier one where it was taken already), in order.
     pub async fn note_received_from_region(
         &self,
-        received: &Received<'_>,
+        received: &[Received<'_>],
         actor: &Actor,
         now: OffsetDateTime,
-    ) -> Result<String, StoreError> {
-        let Received {
-            from_region,
-            id,
-            kind,
-            outcome,
-            subject,
-        } = *received;
+    ) -> Result<Vec<String>, StoreError> {
+        let mut first = Vec::with_capacity(received.len());
         db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin_write().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO federation_inbox (from_region, id, kind, outcome, received_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (from_region, id) DO NOTHING",
-            )
-            .bind(from_region)
-            .bind(id)
-            .bind(kind)
-            .bind(outcome)
-            .bind(ms(now))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                let (first,): (String,) = sqlx::query_as(
-                    "SELECT outcome FROM federation_inbox WHERE from_region = $1 AND id = $2",
+            let mut chain = audit::Chain::default();
+            for r in received {
+                let inserted = sqlx::query(
+                    "INSERT INTO federation_inbox (from_region, id, kind, outcome, received_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (from_region, id) DO NOTHING",
                 )
-                .bind(from_region)
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                return Ok(first);
+                .bind(r.from_region)
+                .bind(r.id)
+                .bind(r.kind)
+                .bind(r.outcome)
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    let (outcome,): (String,) = sqlx::query_as(
+                        "SELECT outcome FROM federation_inbox WHERE from_region = $1 AND id = $2",
+                    )
+                    .bind(r.from_region)
+                    .bind(r.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    first.push(outcome);
+                    continue;
+                }
+                let detail = format!("{} message {} from region {}: {}", r.kind, r.id, r.from_region, r.outcome);
+                audit::chain(&mut *tx, &mut chain, ms(now), actor, "federation.receive", r.subject.map(str::to_owned), detail).await?;
+                first.push(r.outcome.to_owned());
             }
-            let detail = format!("{kind} message {id} from region {from_region}: {outcome}");
-            audit::append(&mut *tx, ms(now), actor, "federation.receive", subject.map(str::to_owned), detail).await?;
+            audit::close(&mut *tx, &mut chain).await?;
             tx.commit().await?;
-            Ok(outcome.to_owned())
-        })
+        });
+        Ok(first)
     }
 }
 

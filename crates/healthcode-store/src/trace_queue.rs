@@ -1,5 +1,6 @@
 //! The queue of trace jobs, written inside the caller's transaction: recording a case queues its
-//! trace; retracting it, or overriding a waiver that held its contacts back, queues it again.
+//! trace; retracting it, or overriding a waiver that held its contacts back, queues it again;
+//! withdrawing the contact fact a person held queues again the other traces that found them.
 //! `traces.rs` claims and runs the jobs.
 
 use crate::db::{Conn, on_conn};
@@ -45,4 +46,28 @@ pub(crate) async fn requeue_withdrawn<'c>(
         .await?;
     });
     Ok(())
+}
+
+/// Queues again, inside the transaction that withdraws the contact fact `person_id` held for
+/// `except_case`, every other trace that found that person: one contact fact is held per level,
+/// so an exposure to another case that the withdrawn one superseded (or outlasted) was not
+/// recorded or was retracted, and its trace's next run holds it again. Returns how many.
+pub(crate) async fn requeue_reaching<'c>(
+    conn: impl Into<Conn<'c>>,
+    person_id: &str,
+    except_case: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = on_conn!(&mut conn.into(), c => {
+        sqlx::query(
+            "UPDATE traces SET state = 'queued', lease_until = NULL \
+             WHERE state IN ('done', 'failed', 'running') AND case_id <> $2 \
+             AND case_id IN (SELECT case_id FROM trace_exposures WHERE person_id = $1)",
+        )
+        .bind(person_id)
+        .bind(except_case)
+        .execute(&mut **c)
+        .await?
+        .rows_affected()
+    });
+    Ok(done)
 }

@@ -438,16 +438,16 @@ impl Store {
     }
 
     /// Holds one contact fact per person and level, as `contact_update` decides: a new one is
-    /// recorded, and one it replaces is retracted, in the same transaction. Returns how many
-    /// facts were recorded.
+    /// recorded, and one it replaces is retracted, in the same transaction. Returns the ids of
+    /// the facts recorded.
     pub async fn hold_contact_facts(
         &self,
         case_person: &str,
         facts: &[ContactFact],
         actor: &Actor,
         now: OffsetDateTime,
-    ) -> Result<u64, StoreError> {
-        let mut recorded = 0;
+    ) -> Result<Vec<String>, StoreError> {
+        let mut recorded = Vec::new();
         for chunk in facts.chunks(CHUNK) {
             db::with_pool!(&self.backend, pool => {
                 let mut tx = pool.begin_write().await?;
@@ -504,7 +504,7 @@ impl Store {
                     .bind(end)
                     .execute(&mut *tx)
                     .await?;
-                    recorded += 1;
+                    recorded.push(c.fact.id.clone());
                 }
                 audit::close(&mut *tx, &mut chain).await?;
                 tx.commit().await?;
@@ -516,7 +516,9 @@ impl Store {
 
 impl Store {
     /// Withdraws what a retracted case caused: every contact fact still held that names
-    /// `case_id` gets a retraction with `legal_basis`, in the transaction that forgets it. Returns
+    /// `case_id` gets a retraction with `legal_basis`, in the transaction that forgets it and
+    /// queues again the other traces that found the person (an exposure to another case stands,
+    /// and their next run holds it, whether this fact had superseded it or outlasted it). Returns
     /// everyone the case's trace found, whose colours are then derived again: those withdrawn
     /// now, and those withdrawn by an earlier run that failed before deriving them. Nothing
     /// happens for a fact that was no traced case, or twice for the same case.
@@ -571,6 +573,7 @@ impl Store {
                         .bind(level)
                         .execute(&mut *tx)
                         .await?;
+                    crate::trace_queue::requeue_reaching(&mut *tx, &person, case_id).await?;
                 }
                 audit::close(&mut *tx, &mut chain).await?;
                 tx.commit().await?;

@@ -1633,7 +1633,7 @@ async fn messages_for_other_regions_wait_until_sent_and_are_taken_once() {
             store.undelivered_for_regions().await.unwrap(),
             vec![("pending".into(), 1)]
         );
-        store.mark_region_sent("m1", retry).await.unwrap();
+        store.mark_region_sent(&["m1".into()], retry).await.unwrap();
         assert!(
             store.undelivered_for_regions().await.unwrap().is_empty(),
             "{name}"
@@ -1647,24 +1647,27 @@ async fn messages_for_other_regions_wait_until_sent_and_are_taken_once() {
             subject: None,
         };
         assert_eq!(
-            store.received_from_region("110000", "m9").await.unwrap(),
-            None
+            store
+                .received_from_region("110000", &["m9".into()])
+                .await
+                .unwrap(),
+            std::collections::HashMap::new()
         );
         let first = store
-            .note_received_from_region(&received, &actor, now)
+            .note_received_from_region(&[received], &actor, now)
             .await
             .unwrap();
-        assert_eq!(first, "recorded");
+        assert_eq!(first, vec!["recorded"]);
         let again = Received {
             outcome: "unknown_subject",
             ..received
         };
         assert_eq!(
             store
-                .note_received_from_region(&again, &actor, now)
+                .note_received_from_region(&[again], &actor, now)
                 .await
                 .unwrap(),
-            "recorded",
+            vec!["recorded"],
             "{name}: the first outcome stands"
         );
     }

@@ -3,8 +3,8 @@
 
 use super::decode_key;
 use super::messages::{
-    CONTACT, CONTACT_WITHDRAWN, ContactNotice, ContactWithdrawal, Envelope, Reply, STATUS_REQUEST,
-    peer,
+    BATCH, BatchItem, CONTACT, CONTACT_WITHDRAWN, CONTACTS, ContactNotice, ContactWithdrawal,
+    Envelope, ItemReply, Reply, STATUS_REQUEST, peer,
 };
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -13,6 +13,7 @@ use healthcode_core::facts::ContactLevel;
 use healthcode_core::{Fact, FactBody};
 use healthcode_pass::cose::{self, SignatureCheck};
 use healthcode_store::{Actor, ContactFact, Received, TracedExposure};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use time::{Duration, OffsetDateTime};
 
 /// How far a message's `sent_at` may be from the receiver's clock (each attempt is signed anew).
@@ -77,41 +78,28 @@ pub async fn receive(state: &AppState, signed: &[u8], now: OffsetDateTime) -> Ap
             "消息签名时间与本节点时间相差超过 10 分钟",
         ));
     }
-    let (outcome, duplicate, attestation) = match state
-        .store
-        .received_from_region(&envelope.from, &envelope.id)
-        .await?
-    {
-        Some(first) => (first, true, None),
-        None => {
-            let (outcome, subject, attestation) = apply(state, &envelope, now).await?;
-            let actor = Actor::new(
-                format!("region:{}", envelope.from),
-                "region_node",
-                format!("{} message from region {}", envelope.kind, envelope.from),
-            );
-            let received = Received {
-                from_region: &envelope.from,
-                id: &envelope.id,
-                kind: &envelope.kind,
-                outcome,
-                subject: subject.as_deref(),
-            };
-            let first = state
-                .store
-                .note_received_from_region(&received, &actor, now)
-                .await?;
-            let duplicate = first != outcome;
-            (first, duplicate, attestation)
+    let reply = if envelope.kind == CONTACTS {
+        let items = take_contacts(state, &envelope, now).await?;
+        Reply {
+            in_reply_to: envelope.id,
+            from: state.config.region.clone(),
+            outcome: "batch".into(),
+            duplicate: false,
+            replied_at: now,
+            attestation: None,
+            items,
         }
-    };
-    let reply = Reply {
-        in_reply_to: envelope.id,
-        from: state.config.region.clone(),
-        outcome,
-        duplicate,
-        replied_at: now,
-        attestation,
+    } else {
+        let (outcome, duplicate, attestation) = take_one(state, &envelope, now).await?;
+        Reply {
+            in_reply_to: envelope.id,
+            from: state.config.region.clone(),
+            outcome,
+            duplicate,
+            replied_at: now,
+            attestation,
+            items: Vec::new(),
+        }
     };
     let json = serde_json::to_vec(&reply).map_err(|_| ApiError::internal())?;
     cose::sign(json, &state.node_key).map_err(|_| ApiError::internal())
@@ -119,22 +107,47 @@ pub async fn receive(state: &AppState, signed: &[u8], now: OffsetDateTime) -> Ap
 
 type Applied = (&'static str, Option<String>, Option<serde_json::Value>);
 
+/// Takes one message once: what it did the first time, whether this is a repeat, and a status
+/// request's attestation.
+async fn take_one(
+    state: &AppState,
+    envelope: &Envelope,
+    now: OffsetDateTime,
+) -> ApiResult<(String, bool, Option<serde_json::Value>)> {
+    let taken = state
+        .store
+        .received_from_region(&envelope.from, std::slice::from_ref(&envelope.id))
+        .await?;
+    if let Some(first) = taken.get(&envelope.id) {
+        return Ok((first.clone(), true, None));
+    }
+    let (outcome, subject, attestation) = apply(state, envelope, now).await?;
+    let actor = Actor::new(
+        format!("region:{}", envelope.from),
+        "region_node",
+        format!("{} message from region {}", envelope.kind, envelope.from),
+    );
+    let received = Received {
+        from_region: &envelope.from,
+        id: &envelope.id,
+        kind: &envelope.kind,
+        outcome,
+        subject: subject.as_deref(),
+    };
+    let first = state
+        .store
+        .note_received_from_region(&[received], &actor, now)
+        .await?
+        .pop()
+        .ok_or_else(ApiError::internal)?;
+    let duplicate = first != outcome;
+    Ok((first, duplicate, attestation))
+}
+
 /// Applies a message's body; gives its outcome, the person it concerned and, for a status
 /// request, the attestation.
 async fn apply(state: &AppState, envelope: &Envelope, now: OffsetDateTime) -> ApiResult<Applied> {
     match envelope.kind.as_str() {
-        CONTACT => {
-            let notice: ContactNotice =
-                serde_json::from_value(envelope.body.clone()).map_err(|e| {
-                    ApiError::unprocessable(
-                        "bad_message",
-                        format!("not a contact notice: {e}"),
-                        "密接通知格式不符合要求",
-                    )
-                })?;
-            let (outcome, person) = take_contact(state, &envelope.from, &notice, now).await?;
-            Ok((outcome, person, None))
-        }
         CONTACT_WITHDRAWN => {
             let withdrawal: ContactWithdrawal = serde_json::from_value(envelope.body.clone())
                 .map_err(|e| {
@@ -175,105 +188,185 @@ fn foreign_case(from: &str, case_ref: &str) -> String {
     format!("{from}:{case_ref}")
 }
 
-/// Records the contact for our resident behind the pass subject, re-derives their colour and
-/// tells them; a subject we never issued is noted and nothing else happens.
-async fn take_contact(
-    state: &AppState,
-    from: &str,
-    n: &ContactNotice,
-    now: OffsetDateTime,
-) -> ApiResult<(&'static str, Option<String>)> {
+/// A notice's level, when its fields are within bounds.
+fn checked(state: &AppState, n: &ContactNotice, now: OffsetDateTime) -> Option<ContactLevel> {
     let bounded = |s: &str, max: usize| {
         !s.trim().is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control)
     };
     let level = match n.level {
         1 => ContactLevel::Close,
         2 => ContactLevel::Secondary,
-        _ => {
-            return Err(ApiError::unprocessable(
-                "bad_message",
-                "level is 1 (close) or 2 (secondary)",
-                "密接等级应为 1 或 2",
-            ));
-        }
+        _ => return None,
     };
     let max_age = Duration::days(state.config.facts.max_age_days);
-    if !bounded(&n.case_ref, 128)
-        || !bounded(&n.venue, 200)
-        || !bounded(&n.legal_basis, 500)
-        || n.subject.len() != 32
-        || !n.subject.bytes().all(|b| b.is_ascii_hexdigit())
-        || n.exposure_end < n.exposure_start
-        || n.exposure_start < now - max_age
-        || n.exposure_end > now + Duration::minutes(5)
-    {
-        return Err(ApiError::unprocessable(
-            "bad_message",
-            "the contact notice's fields are out of bounds",
-            "密接通知内容超出范围",
-        ));
+    let fits = bounded(&n.case_ref, 128)
+        && bounded(&n.venue, 200)
+        && bounded(&n.legal_basis, 500)
+        && n.subject.len() == 32
+        && n.subject.bytes().all(|b| b.is_ascii_hexdigit())
+        && n.exposure_end >= n.exposure_start
+        && n.exposure_start >= now - max_age
+        && n.exposure_end <= now + Duration::minutes(5);
+    fits.then_some(level)
+}
+
+/// A contact notice of a batch, checked and matched to our resident.
+struct Taken<'a> {
+    item: &'a BatchItem,
+    person_id: String,
+    fact: ContactFact,
+}
+
+/// Takes a batch of contact notices, each once by its id: records, per case, the exposures and
+/// a contact fact for each of our residents behind the pass subjects, re-derives their colours
+/// (which tells them), and notes every item as taken in one transaction. A notice out of bounds
+/// or for a subject we never issued is noted as such and changes nothing else.
+async fn take_contacts(
+    state: &AppState,
+    envelope: &Envelope,
+    now: OffsetDateTime,
+) -> ApiResult<Vec<ItemReply>> {
+    let from = envelope.from.as_str();
+    let items: Vec<BatchItem> = serde_json::from_value(envelope.body.clone())
+        .ok()
+        .filter(|items: &Vec<BatchItem>| !items.is_empty() && items.len() <= BATCH)
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "bad_message",
+                format!("not a batch of 1 to {BATCH} contact notices"),
+                format!("不是 1 至 {BATCH} 条密接通知的批次"),
+            )
+        })?;
+    let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+    let taken = state.store.received_from_region(from, &ids).await?;
+    let mut seen = HashSet::new();
+    let fresh: Vec<&BatchItem> = items
+        .iter()
+        .filter(|i| !taken.contains_key(&i.id) && seen.insert(i.id.as_str()))
+        .collect();
+    let subjects: Vec<String> = fresh.iter().map(|i| i.notice.subject.clone()).collect();
+    let people = state.store.people_by_pseudonym(&subjects).await?;
+    let mut outcomes: HashMap<&str, (&'static str, Option<String>)> = HashMap::new();
+    let mut by_case: BTreeMap<String, Vec<Taken>> = BTreeMap::new();
+    for item in &fresh {
+        let n = &item.notice;
+        let Some(level) = checked(state, n, now) else {
+            outcomes.insert(&item.id, ("bad_message", None));
+            continue;
+        };
+        let Some(person_id) = people.get(&n.subject).cloned() else {
+            outcomes.insert(&item.id, ("unknown_subject", None));
+            continue;
+        };
+        let case_id = foreign_case(from, &n.case_ref);
+        let body = FactBody::Contact {
+            level,
+            case_id: case_id.clone(),
+            venue: n.venue.clone(),
+            exposure_start: n.exposure_start,
+            exposure_end: n.exposure_end,
+        };
+        let digest = serde_json::to_string(&body).map_err(|_| ApiError::internal())?;
+        let fact = ContactFact {
+            person_id: person_id.clone(),
+            digest,
+            fact: Fact {
+                id: format!("f-{}", crate::auth::random_hex(12)),
+                recorded_at: now,
+                legal_basis: format!("contact notice from region {from}: {}", n.legal_basis),
+                body,
+            },
+        };
+        by_case.entry(case_id).or_default().push(Taken {
+            item,
+            person_id,
+            fact,
+        });
     }
-    let people = state
-        .store
-        .people_by_pseudonym(std::slice::from_ref(&n.subject))
-        .await?;
-    let Some(person_id) = people.get(&n.subject).cloned() else {
-        return Ok(("unknown_subject", None));
-    };
-    let case_id = foreign_case(from, &n.case_ref);
-    state
-        .store
-        .record_exposures(
-            &case_id,
-            &[TracedExposure {
-                level: i64::from(n.level),
-                subject: n.subject.clone(),
+    let mut reached = Vec::new();
+    for (case_id, group) in &by_case {
+        let exposures: Vec<TracedExposure> = group
+            .iter()
+            .map(|t| TracedExposure {
+                level: i64::from(t.item.notice.level),
+                subject: t.item.notice.subject.clone(),
                 region: state.config.region.clone(),
-                person_id: Some(person_id.clone()),
-                venue_id: format!("{from}:{}", n.venue),
-                venue_name: Some(n.venue.clone()),
-                exposed_from: n.exposure_start,
-                exposed_until: n.exposure_end,
+                person_id: Some(t.person_id.clone()),
+                venue_id: format!("{from}:{}", t.item.notice.venue),
+                venue_name: Some(t.item.notice.venue.clone()),
+                exposed_from: t.item.notice.exposure_start,
+                exposed_until: t.item.notice.exposure_end,
                 source: format!("region {from}"),
-            }],
-        )
-        .await?;
-    let body = FactBody::Contact {
-        level,
-        case_id: case_id.clone(),
-        venue: n.venue.clone(),
-        exposure_start: n.exposure_start,
-        exposure_end: n.exposure_end,
-    };
-    let digest = serde_json::to_string(&body).map_err(|_| ApiError::internal())?;
-    let fact = ContactFact {
-        person_id: person_id.clone(),
-        digest,
-        fact: Fact {
-            id: format!("f-{}", crate::auth::random_hex(12)),
-            recorded_at: now,
-            legal_basis: format!("contact notice from region {from}: {}", n.legal_basis),
-            body,
-        },
-    };
+            })
+            .collect();
+        state.store.record_exposures(case_id, &exposures).await?;
+        let facts: Vec<ContactFact> = group.iter().map(|t| t.fact.clone()).collect();
+        let actor = Actor::new(
+            format!("region:{from}"),
+            "region_node",
+            format!("contact tracing of case {case_id}"),
+        );
+        let recorded: HashSet<String> = state
+            .store
+            .hold_contact_facts(case_id, &facts, &actor, now)
+            .await?
+            .into_iter()
+            .collect();
+        for t in group {
+            let outcome = if recorded.contains(&t.fact.fact.id) {
+                "recorded"
+            } else {
+                "unchanged"
+            };
+            outcomes.insert(&t.item.id, (outcome, Some(t.person_id.clone())));
+            reached.push(t.person_id.clone());
+        }
+    }
+    reached.sort();
+    reached.dedup();
+    reassess(state, &reached, now).await?;
+
+    let received: Vec<Received> = fresh
+        .iter()
+        .filter_map(|i| {
+            let (outcome, person) = outcomes.get(i.id.as_str())?;
+            Some(Received {
+                from_region: from,
+                id: &i.id,
+                kind: CONTACT,
+                outcome,
+                subject: person.as_deref(),
+            })
+        })
+        .collect();
     let actor = Actor::new(
         format!("region:{from}"),
         "region_node",
-        format!("contact tracing of case {case_id}"),
+        format!("contact notices from region {from}"),
     );
-    let recorded = state
+    let first = state
         .store
-        .hold_contact_facts(&case_id, &[fact], &actor, now)
+        .note_received_from_region(&received, &actor, now)
         .await?;
-    reassess(state, std::slice::from_ref(&person_id), now).await?;
-    Ok((
-        if recorded > 0 {
-            "recorded"
-        } else {
-            "unchanged"
-        },
-        Some(person_id),
-    ))
+    let mut answers: HashMap<&str, (String, bool)> = taken
+        .iter()
+        .map(|(id, outcome)| (id.as_str(), (outcome.clone(), true)))
+        .collect();
+    for (r, first) in received.iter().zip(first) {
+        let duplicate = first != r.outcome;
+        answers.insert(r.id, (first, duplicate));
+    }
+    Ok(items
+        .iter()
+        .filter_map(|i| {
+            let (outcome, duplicate) = answers.get(i.id.as_str())?.clone();
+            Some(ItemReply {
+                id: i.id.clone(),
+                outcome,
+                duplicate,
+            })
+        })
+        .collect())
 }
 
 async fn take_withdrawal(

@@ -19,7 +19,13 @@ use time::{Duration, OffsetDateTime};
 /// How long a claimed message is held by the node sending it.
 const LEASE: Duration = Duration::minutes(1);
 
+/// A contact notice, as queued; on the wire, notices travel in batches (`CONTACTS`).
 pub const CONTACT: &str = "contact";
+/// A batch of contact notices for one region: one signed message, each notice applied once by
+/// its own id.
+pub const CONTACTS: &str = "contacts";
+/// At most this many notices in one batch.
+pub const BATCH: usize = 500;
 pub const CONTACT_WITHDRAWN: &str = "contact_withdrawn";
 pub const STATUS_REQUEST: &str = "status_request";
 
@@ -50,6 +56,27 @@ pub struct Reply {
     /// A status request's answer: the origin's attestation, signed with this reply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestation: Option<serde_json::Value>,
+    /// A batch's answer: what each of its items did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<ItemReply>,
+}
+
+/// One item of a batch, as sent: the notice's own idempotency key and the notice.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchItem {
+    pub id: String,
+    pub notice: ContactNotice,
+}
+
+/// What one item of a batch did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemReply {
+    pub id: String,
+    /// `recorded`, `unchanged`, `unknown_subject`, `bad_message`.
+    pub outcome: String,
+    pub duplicate: bool,
 }
 
 /// A contact this region's trace found for a pass of the receiving region: the pass subject
@@ -135,41 +162,106 @@ pub(super) fn peer(state: &AppState, region: &str) -> Option<RegionNode> {
         .find(|r| r.region == region)
 }
 
-/// Sends what is due, once; gives how many were delivered.
+/// Sends what is due, once; gives how many were delivered. Contact notices for one region go
+/// as batches of up to `BATCH`; other messages one by one.
 pub async fn drain(state: &AppState, now: OffsetDateTime) -> Result<u64, StoreError> {
-    let claimed = state.store.claim_for_regions(now, LEASE, 100).await?;
+    let claimed = state
+        .store
+        .claim_for_regions(now, LEASE, 4 * BATCH as i64)
+        .await?;
+    let (contacts, others): (Vec<RegionMessage>, Vec<RegionMessage>) =
+        claimed.into_iter().partition(|m| m.kind == CONTACT);
+    let mut by_region: std::collections::BTreeMap<&str, Vec<&RegionMessage>> = Default::default();
+    for m in &contacts {
+        by_region.entry(&m.to_region).or_default().push(m);
+    }
     let mut delivered = 0;
-    for m in claimed {
-        match deliver(state, &m, now).await {
-            Ok(()) => {
-                state.store.mark_region_sent(&m.id, state.now()).await?;
-                delivered += 1;
-            }
-            Err(Undelivered::Refused(why)) => {
-                tracing::error!(id = %m.id, to = %m.to_region, error = %why, "message refused by its region; given up");
-                state.store.mark_region_failed(&m.id, &why, None).await?;
-            }
-            Err(e) => {
-                let why = match e {
-                    Undelivered::UnknownPeer => {
-                        format!("region {} is not in the directory held", m.to_region)
-                    }
-                    Undelivered::Later(why) | Undelivered::Refused(why) => why,
-                };
-                // 10 s, doubled per attempt, at most 10 minutes: a region that is down gets its
-                // messages soon after it is back, once.
-                let delay = 10i64.saturating_mul(1 << m.attempts.clamp(0, 6)).min(600);
-                tracing::warn!(id = %m.id, to = %m.to_region, attempts = m.attempts + 1, error = %why, "message not delivered yet");
-                state
-                    .store
-                    .mark_region_failed(&m.id, &why, Some(now + Duration::seconds(delay)))
-                    .await?;
-            }
+    for (region, messages) in by_region {
+        for batch in messages.chunks(BATCH) {
+            let outcome = deliver_batch(state, region, batch, now).await;
+            delivered += settle(state, batch, outcome, now).await?;
         }
+    }
+    for m in &others {
+        let outcome = deliver(state, m, now).await;
+        delivered += settle(state, &[m], outcome, now).await?;
     }
     Ok(delivered)
 }
 
+/// Marks messages sent, or failed: tried again with back-off, or given up when refused.
+async fn settle(
+    state: &AppState,
+    messages: &[&RegionMessage],
+    outcome: Result<(), Undelivered>,
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let why = match outcome {
+        Ok(()) => {
+            let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
+            state.store.mark_region_sent(&ids, state.now()).await?;
+            return Ok(ids.len() as u64);
+        }
+        Err(Undelivered::Refused(why)) => {
+            for m in messages {
+                tracing::error!(id = %m.id, to = %m.to_region, error = %why, "message refused by its region; given up");
+                state.store.mark_region_failed(&m.id, &why, None).await?;
+            }
+            return Ok(0);
+        }
+        Err(Undelivered::UnknownPeer) => match messages.first() {
+            Some(m) => format!("region {} is not in the directory held", m.to_region),
+            None => return Ok(0),
+        },
+        Err(Undelivered::Later(why)) => why,
+    };
+    for m in messages {
+        // 10 s, doubled per attempt, at most 10 minutes: a region that is down gets its
+        // messages soon after it is back, once.
+        let delay = 10i64.saturating_mul(1 << m.attempts.clamp(0, 6)).min(600);
+        tracing::warn!(id = %m.id, to = %m.to_region, attempts = m.attempts + 1, error = %why, "message not delivered yet");
+        state
+            .store
+            .mark_region_failed(&m.id, &why, Some(now + Duration::seconds(delay)))
+            .await?;
+    }
+    Ok(0)
+}
+
+/// Sends contact notices for one region as one signed batch; delivered when the reply answers
+/// every item.
+async fn deliver_batch(
+    state: &AppState,
+    region: &str,
+    messages: &[&RegionMessage],
+    now: OffsetDateTime,
+) -> Result<(), Undelivered> {
+    let items = messages
+        .iter()
+        .map(|m| {
+            let notice =
+                serde_json::from_slice(&m.body).map_err(|e| Undelivered::Refused(e.to_string()))?;
+            Ok(BatchItem {
+                id: m.id.clone(),
+                notice,
+            })
+        })
+        .collect::<Result<Vec<_>, Undelivered>>()?;
+    let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
+    let body = serde_json::to_value(&items).map_err(|e| Undelivered::Refused(e.to_string()))?;
+    let reply = send(state, region, CONTACTS, &message_id(&ids), body, now).await?;
+    let answered: std::collections::HashSet<&str> =
+        reply.items.iter().map(|i| i.id.as_str()).collect();
+    if ids.iter().all(|id| answered.contains(id)) {
+        Ok(())
+    } else {
+        Err(Undelivered::Later(
+            "the reply does not answer every notice of the batch".into(),
+        ))
+    }
+}
+
+/// Sends one message from the outbox.
 async fn deliver(
     state: &AppState,
     m: &RegionMessage,

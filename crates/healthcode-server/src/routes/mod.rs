@@ -93,7 +93,11 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .nest("/api/v1", api)
         .nest("/hub/v1", hub_api)
-        .route("/federation/v1/messages", post(hub::message))
+        .route(
+            "/federation/v1/messages",
+            // A batch of contact notices with long legal bases may pass the default limit.
+            post(hub::message).layer(axum::extract::DefaultBodyLimit::max(batch_limit)),
+        )
         .merge(crate::web::router(state.clone()))
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)

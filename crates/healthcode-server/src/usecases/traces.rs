@@ -287,7 +287,8 @@ async fn record_level(
         .collect();
     let recorded = store
         .hold_contact_facts(&job.person_id, &facts, actor, now)
-        .await?;
+        .await?
+        .len() as u64;
     // Contacts whose passes another region issued: that region is told, and tells them.
     let notices = latest
         .iter()

@@ -399,6 +399,106 @@ async fn retracting_a_case_withdraws_the_contacts_it_caused() {
     }
 }
 
+/// Polls the trace until its run `runs` is done.
+async fn finished_run(node: &Node, official: &str, case: &str, runs: u64) -> Value {
+    for _ in 0..300 {
+        let trace = finished(node, official, case).await;
+        if trace["trace"]["runs"].as_u64() >= Some(runs) {
+            return trace;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, trace) = node
+        .get(&format!("/api/v1/cases/{case}/trace?limit=1000"), official)
+        .await;
+    panic!("run {runs} of the trace of {case} did not finish: {trace}");
+}
+
+#[tokio::test]
+async fn withdrawing_a_later_case_leaves_the_contact_an_earlier_case_caused() {
+    for node in nodes_with(aged_keys).await {
+        let store = node.store_name();
+        let official = node.staff("health_official").await;
+        let manager = node.staff("venue_manager").await;
+        let metro = gate(&node, &manager, "metro").await;
+        let office = gate(&node, &manager, "office").await;
+        let (first, _) = enrolled(&node, &official, "甲病例").await;
+        let (second, _) = enrolled(&node, &official, "乙病例").await;
+        let (contact, _) = enrolled(&node, &official, "丙密接").await;
+        let t = super::system_now();
+        scanned(&node, &metro, &first, t - Duration::minutes(110), "entry").await;
+        scanned(&node, &metro, &contact, t - Duration::minutes(108), "entry").await;
+        scanned(&node, &office, &second, t - Duration::minutes(70), "entry").await;
+        scanned(&node, &office, &contact, t - Duration::minutes(65), "entry").await;
+        scanned(&node, &office, &contact, t - Duration::minutes(40), "exit").await;
+
+        let earlier = record_case(
+            &node,
+            &official,
+            &first,
+            "confirmed",
+            "杭卫疾控〔2020〕40号",
+        )
+        .await;
+        finished(&node, &official, &earlier).await;
+        let later = record_case(
+            &node,
+            &official,
+            &second,
+            "suspected",
+            "杭卫疾控〔2020〕41号",
+        )
+        .await;
+        finished(&node, &official, &later).await;
+        let held = |facts: &[healthcode_core::Fact]| -> Vec<String> {
+            facts
+                .iter()
+                .filter(|f| healthcode_core::facts::in_force(facts, &f.id))
+                .filter_map(|f| match &f.body {
+                    healthcode_core::FactBody::Contact { case_id, .. } => Some(case_id.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let facts_of = async |id: &str| {
+            let mut all = node
+                .state
+                .store
+                .facts_of_people(&[id.to_owned()])
+                .await
+                .unwrap();
+            all.remove(id).unwrap_or_default()
+        };
+        assert_eq!(
+            held(&facts_of(&contact).await),
+            vec![later.clone()],
+            "{store}: the later exposure supersedes the earlier one"
+        );
+
+        let (code, body) = node
+            .post(
+                &format!("/api/v1/people/{second}/facts"),
+                &official,
+                json!({"type": "retraction", "retracts": later, "reason": "the test was a false positive",
+                    "legal_basis": "杭卫疾控〔2020〕42号"}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{store}: {body}");
+        finished_run(&node, &official, &later, 2).await;
+        // Withdrawing the later contact queued the earlier case's trace again, which holds the
+        // contact the person still is.
+        finished_run(&node, &official, &earlier, 2).await;
+        assert_eq!(
+            held(&facts_of(&contact).await),
+            vec![earlier.clone()],
+            "{store}: the earlier case's contact stands"
+        );
+        let s = status(&node, &official, &contact).await;
+        assert_eq!(s["code"], "red", "{store}: still a close contact: {s}");
+        node.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn a_won_appeal_binds_later_runs_of_the_trace_until_an_official_overrides_it() {
     for node in nodes_with(aged_keys).await {

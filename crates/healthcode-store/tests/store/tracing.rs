@@ -242,6 +242,7 @@ async fn a_person_holds_one_contact_fact_per_level_whoever_the_case() {
                     .hold_contact_facts(case_person, &[c], &official(), T0)
                     .await
                     .unwrap()
+                    .len()
             }
         };
         use ContactLevel::{Close, Secondary};
