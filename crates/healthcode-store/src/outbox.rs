@@ -2,6 +2,7 @@
 //! written with the code. One sender drains both: a message is claimed under a lease, marked
 //! sent once delivered (only while pending, so never twice), retried with back-off otherwise.
 
+use crate::db::{BeginWrite, CHUNK, numbered};
 use crate::{Store, StoreError, db, from_ms, ms};
 use healthcode_core::Text;
 use serde::Serialize;
@@ -30,7 +31,7 @@ pub struct Notification {
 }
 
 /// Which outbox a message is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outbox {
     /// Colour notices to a person, by SMS and in the app (`notifications`).
     Notices,
@@ -171,19 +172,26 @@ impl Store {
                     attempts,
                 )
             });
-        for (outbox, id, channel, target, body, attempts) in codes.chain(notices) {
-            let sql = format!(
-                "UPDATE {} SET lease_until = $1 WHERE id = $2 AND state = 'pending' \
-                 AND (lease_until IS NULL OR lease_until < $3)",
-                outbox.table()
-            );
-            let claimed = db::with_pool!(&self.backend, pool => {
-                sqlx::query(&sql).bind(ms(now + lease)).bind(&id).bind(now_ms)
-                    .execute(pool).await?.rows_affected()
-            });
-            if claimed == 0 {
-                continue;
+        // Every lease in one transaction: a claim of 200 is one commit, not 200.
+        let candidates: Vec<_> = codes.chain(notices).collect();
+        let mut claimed = Vec::with_capacity(candidates.len());
+        db::with_pool!(&self.backend, pool => {
+            let mut tx = pool.begin_write().await?;
+            for candidate in candidates {
+                let sql = format!(
+                    "UPDATE {} SET lease_until = $1 WHERE id = $2 AND state = 'pending' \
+                     AND (lease_until IS NULL OR lease_until < $3)",
+                    candidate.0.table()
+                );
+                let done = sqlx::query(&sql).bind(ms(now + lease)).bind(&candidate.1).bind(now_ms)
+                    .execute(&mut *tx).await?.rows_affected();
+                if done > 0 {
+                    claimed.push(candidate);
+                }
             }
+            tx.commit().await?;
+        });
+        for (outbox, id, channel, target, body, attempts) in claimed {
             let text = self.open_text(outbox, &body).map_err(|e| e.to_string());
             let phone = match &target {
                 Target::Phone(sealed, _) => self
@@ -239,21 +247,29 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Marks a claimed message delivered. Only a pending one changes: never sent twice over.
+    /// Marks claimed messages of one outbox delivered, in one transaction. Only a pending one
+    /// changes: never sent twice over.
     pub async fn mark_sent(
         &self,
         outbox: Outbox,
-        id: &str,
+        ids: &[String],
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let sql = format!(
-            "UPDATE {} SET state = 'sent', sent_at = $1, attempts = attempts + 1, lease_until = NULL \
-             WHERE id = $2 AND state = 'pending'",
-            outbox.table()
-        );
-        db::with_pool!(&self.backend, pool => {
-            sqlx::query(&sql).bind(ms(now)).bind(id).execute(pool).await?;
-        });
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!(
+                "UPDATE {} SET state = 'sent', sent_at = $1, attempts = attempts + 1, lease_until = NULL \
+                 WHERE state = 'pending' AND id IN ({})",
+                outbox.table(),
+                numbered(2, chunk.len())
+            );
+            db::with_pool!(&self.backend, pool => {
+                let mut q = sqlx::query(&sql).bind(ms(now));
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.execute(pool).await?;
+            });
+        }
         Ok(())
     }
 

@@ -771,7 +771,7 @@ async fn login_codes_are_limited_and_open_a_session() {
             "held by its lease"
         );
         store
-            .mark_sent(Outbox::LoginCodes, &sms[0].id, NOW)
+            .mark_sent(Outbox::LoginCodes, std::slice::from_ref(&sms[0].id), NOW)
             .await
             .unwrap();
         let later = NOW + time::Duration::minutes(2);

@@ -4,6 +4,7 @@
 
 use crate::AppState;
 use healthcode_store::{Outbox, Outgoing, StoreError};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use time::OffsetDateTime;
@@ -95,6 +96,8 @@ pub async fn drain(state: &AppState, now: OffsetDateTime) -> Result<Drained, Sto
     let claimed = store
         .claim_messages(now, time::Duration::minutes(1), 200)
         .await?;
+    // What was sent is marked in one transaction per outbox when the claim is done.
+    let mut sent: HashMap<Outbox, Vec<String>> = HashMap::new();
     for m in claimed {
         let give_up = if m.channel == "sms" && m.phone.is_none() {
             Some("no phone on record")
@@ -110,7 +113,7 @@ pub async fn drain(state: &AppState, now: OffsetDateTime) -> Result<Drained, Sto
         }
         match sender.send(&m).await {
             Ok(()) => {
-                store.mark_sent(m.outbox, &m.id, state.now()).await?;
+                sent.entry(m.outbox).or_default().push(m.id.clone());
                 drained.sent += 1;
             }
             Err(error) => {
@@ -134,6 +137,9 @@ pub async fn drain(state: &AppState, now: OffsetDateTime) -> Result<Drained, Sto
                 store.mark_failed(m.outbox, &m.id, &error, retry_at).await?;
             }
         }
+    }
+    for (outbox, ids) in sent {
+        store.mark_sent(outbox, &ids, state.now()).await?;
     }
     Ok(drained)
 }
