@@ -127,7 +127,7 @@ impl Store {
             .collect()
     }
 
-    /// The peer confirmed these messages (one, or a batch), in one transaction.
+    /// The peer confirmed these messages (one, or a batch): one statement per 500 ids.
     pub async fn mark_region_sent(
         &self,
         ids: &[String],

@@ -247,7 +247,7 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Marks claimed messages of one outbox delivered, in one transaction. Only a pending one
+    /// Marks claimed messages of one outbox delivered, one statement per 500 ids. Only a pending one
     /// changes: never sent twice over.
     pub async fn mark_sent(
         &self,
