@@ -4,13 +4,12 @@
 //! a trace, or an end reached by time.
 
 use crate::audit::{self, Actor};
-use crate::db::numbered;
-use crate::db::{BeginWrite, CHUNK};
+use crate::db::{BeginWrite, CHUNK, numbered, placeholders};
 use crate::facts::PersonFactRow;
-use crate::{Outbox, Store, StoreError, db, ms, new_id};
+use crate::{Outbox, Store, StoreError, db, ms, ordered_id};
 use healthcode_core::{Color, Fact, Status, Text};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 
 /// A colour that changed.
@@ -60,65 +59,94 @@ impl Store {
                     .into_iter()
                     .map(|(id, colour, next, at)| (id, (colour, next, at)))
                     .collect();
+                let mut kept_rows = Vec::new();
+                let mut announced = Vec::new();
+                let mut seen = HashSet::new();
                 for (person_id, status) in chunk {
+                    // One row per person in a statement (PostgreSQL updates a row once).
+                    if !seen.insert(person_id) {
+                        continue;
+                    }
                     let kept = held.get(person_id).map(|(c, n, _)| kept_colour(c, *n));
                     if unchanged(kept, status) {
                         continue;
                     }
+                    kept_rows.push((person_id, status));
                     let old = kept.map_or(Color::Green, |(c, _)| c);
-                    let old_at = held.get(person_id).map_or(0, |(_, _, at)| *at);
-                    let next = status.next_change.map(ms);
-                    sqlx::query(
-                        "INSERT INTO colours (person_id, colour, next_change, evaluated_at, policy_version) \
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (person_id) DO UPDATE \
-                         SET colour = $2, next_change = $3, evaluated_at = $4, policy_version = $5",
-                    )
-                    .bind(person_id)
-                    .bind(status.color.as_str())
-                    .bind(next)
-                    .bind(ms(now))
-                    .bind(&status.policy_version)
-                    .execute(&mut *tx)
-                    .await?;
                     if old == status.color {
                         continue;
                     }
+                    let old_at = held.get(person_id).map_or(0, |(_, _, at)| *at);
                     let text = (announce.text)(old, status);
                     let body = serde_json::to_vec(&text)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    let mut announced = false;
+                    let sealed = self.vault.seal(&body, Outbox::Notices.body_context());
+                    announced.push((person_id, status, old, old_at, sealed));
+                }
+                if !kept_rows.is_empty() {
+                    let sql = format!(
+                        "INSERT INTO colours (person_id, colour, next_change, evaluated_at, policy_version) VALUES {} \
+                         ON CONFLICT (person_id) DO UPDATE SET colour = excluded.colour, next_change = excluded.next_change, \
+                         evaluated_at = excluded.evaluated_at, policy_version = excluded.policy_version",
+                        placeholders(&self.backend, kept_rows.len(), 5)
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for (person_id, status) in &kept_rows {
+                        q = q
+                            .bind(*person_id)
+                            .bind(status.color.as_str())
+                            .bind(status.next_change.map(ms))
+                            .bind(ms(now))
+                            .bind(&status.policy_version);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                // One message per channel. Two writers deriving the same change from the same
+                // row make the same keys, and only one of them announces it.
+                let mut messages = Vec::new();
+                for (person_id, status, old, old_at, sealed) in &announced {
                     for channel in announce.channels {
-                        // Two writers deriving the same change from the same row make the same
-                        // key, and only one message.
                         let key = format!("{person_id}:{old_at}:{}:{channel}", status.color);
-                        announced |= sqlx::query(
-                            "INSERT INTO notifications (id, person_id, channel, dedup_key, colour_from, colour_to, \
-                             body_sealed, created_at, state, attempts, next_attempt_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $8) ON CONFLICT (dedup_key) DO NOTHING",
-                        )
-                        .bind(new_id())
-                        .bind(person_id)
-                        .bind(channel)
-                        .bind(&key)
-                        .bind(old.as_str())
-                        .bind(status.color.as_str())
-                        .bind(self.vault.seal(&body, Outbox::Notices.body_context()))
-                        .bind(ms(now))
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected()
-                            > 0;
+                        messages.push((*person_id, *channel, key, *old, status.color, sealed));
                     }
-                    if announced {
-                        let rules: Vec<&str> = status.reasons.iter().map(|r| r.rule.as_str()).collect();
-                        let detail = format!("colour {old} → {} ({})", status.color, rules.join(", "));
-                        audit::chain(&mut *tx, &mut chain, ms(now), &actor, "colour.change", Some(person_id.clone()), detail).await?;
-                        changes.push(ColourChange {
-                            person_id: person_id.clone(),
-                            from: old,
-                            to: status.color,
-                        });
+                }
+                let mut inserted = HashSet::new();
+                for rows in messages.chunks(CHUNK) {
+                    let sql = format!(
+                        "INSERT INTO notifications (id, person_id, channel, dedup_key, colour_from, colour_to, \
+                         body_sealed, created_at, state, attempts, next_attempt_at) VALUES {} \
+                         ON CONFLICT (dedup_key) DO NOTHING RETURNING person_id",
+                        placeholders(&self.backend, rows.len(), 11)
+                    );
+                    let mut q = sqlx::query_as::<_, (String,)>(&sql);
+                    for (person_id, channel, key, from, to, sealed) in rows {
+                        q = q
+                            .bind(ordered_id(now))
+                            .bind(*person_id)
+                            .bind(*channel)
+                            .bind(key)
+                            .bind(from.as_str())
+                            .bind(to.as_str())
+                            .bind(*sealed)
+                            .bind(ms(now))
+                            .bind("pending")
+                            .bind(0i64)
+                            .bind(ms(now));
                     }
+                    inserted.extend(q.fetch_all(&mut *tx).await?.into_iter().map(|(p,)| p));
+                }
+                for (person_id, status, old, _, _) in announced {
+                    if !inserted.contains(person_id.as_str()) {
+                        continue;
+                    }
+                    let rules: Vec<&str> = status.reasons.iter().map(|r| r.rule.as_str()).collect();
+                    let detail = format!("colour {old} → {} ({})", status.color, rules.join(", "));
+                    audit::chain(&mut *tx, &mut chain, ms(now), &actor, "colour.change", Some(person_id.clone()), detail).await?;
+                    changes.push(ColourChange {
+                        person_id: person_id.clone(),
+                        from: old,
+                        to: status.color,
+                    });
                 }
                 audit::close(&mut *tx, &mut chain).await?;
                 tx.commit().await?;

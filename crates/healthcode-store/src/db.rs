@@ -171,11 +171,28 @@ pub(crate) fn numbered(first: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// Which placeholders a store's statements take: numbered (`$1`) on PostgreSQL, `?` on SQLite.
+pub(crate) trait Dialect {
+    fn numbered(&self) -> bool;
+}
+
+impl Dialect for Backend {
+    fn numbered(&self) -> bool {
+        matches!(self, Backend::Postgres(_))
+    }
+}
+
+impl Dialect for Conn<'_> {
+    fn numbered(&self) -> bool {
+        matches!(self, Conn::Postgres(_))
+    }
+}
+
 /// The groups of a multi-row VALUES list of `rows` rows of `cols` columns: `($1, $2), …` on
 /// PostgreSQL; `(?, ?), …` on SQLite, where looking up thousands of numbered parameters by name
 /// costs more than the insert itself.
-pub(crate) fn placeholders(backend: &Backend, rows: usize, cols: usize) -> String {
-    let numbered = matches!(backend, Backend::Postgres(_));
+pub(crate) fn placeholders(store: &impl Dialect, rows: usize, cols: usize) -> String {
+    let numbered = store.numbered();
     (0..rows)
         .map(|r| {
             let cells: Vec<String> = (1..=cols)

@@ -1,7 +1,7 @@
 //! Facts: append-only, each written with its audit entry in one transaction.
 
 use crate::audit::{self, Actor};
-use crate::db::{Conn, on_conn};
+use crate::db::{CHUNK, Conn, on_conn, placeholders};
 use crate::sealed::Sealed;
 use crate::{Store, StoreError, db, from_ms, ms, trace_queue, unique_violation};
 use healthcode_core::{Fact, FactBody};
@@ -24,47 +24,83 @@ impl Store {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut conn = conn.into();
-        let body = self.seal_json(Sealed::FactBody, &fact.id, &fact.body)?;
-        on_conn!(&mut conn, c => {
-            sqlx::query(
-                "INSERT INTO facts (id, person_id, kind, body, body_sealed, recorded_at, legal_basis, actor) \
-                 VALUES ($1, $2, $3, '', $4, $5, $6, $7)",
-            )
-            .bind(&fact.id)
-            .bind(person_id)
-            .bind(fact.body.list())
-            .bind(&body)
-            .bind(ms(fact.recorded_at))
-            .bind(&fact.legal_basis)
-            .bind(&actor.id)
-            .execute(&mut **c)
+        self.insert_facts(conn, chain, &[(person_id, fact)], actor, now)
             .await
-            .map(drop)
-        })
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
-                StoreError::NotFound(format!("person {person_id}"))
+    }
+
+    /// Inserts facts as `insert_fact` does, a chunk per statement: a trace's contacts are
+    /// thousands at a time.
+    pub(crate) async fn insert_facts<'c>(
+        &self,
+        conn: impl Into<Conn<'c>>,
+        chain: &mut audit::Chain,
+        facts: &[(&str, &Fact)],
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut conn = conn.into();
+        for chunk in facts.chunks(CHUNK) {
+            let sealed = chunk
+                .iter()
+                .map(|(_, f)| self.seal_json(Sealed::FactBody, &f.id, &f.body))
+                .collect::<Result<Vec<_>, _>>()?;
+            let sql = format!(
+                "INSERT INTO facts (id, person_id, kind, body, body_sealed, recorded_at, legal_basis, actor) VALUES {}",
+                placeholders(&conn, chunk.len(), 8)
+            );
+            on_conn!(&mut conn, c => {
+                let mut q = sqlx::query(&sql);
+                for ((person_id, fact), body) in chunk.iter().zip(&sealed) {
+                    q = q
+                        .bind(&fact.id)
+                        .bind(*person_id)
+                        .bind(fact.body.list())
+                        .bind("")
+                        .bind(body)
+                        .bind(ms(fact.recorded_at))
+                        .bind(&fact.legal_basis)
+                        .bind(&actor.id);
+                }
+                q.execute(&mut **c).await.map(drop)
+            })
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+                    StoreError::NotFound(match chunk {
+                        [(person, _)] => format!("person {person}"),
+                        _ => "a person these facts name".to_owned(),
+                    })
+                }
+                _ => unique_violation(e, "a fact with this id is already recorded"),
+            })?;
+            for (person_id, fact) in chunk {
+                match &fact.body {
+                    FactBody::Case { .. } => {
+                        trace_queue::queue(&mut conn, person_id, &fact.id, now).await?
+                    }
+                    FactBody::Retraction { retracts, .. } => {
+                        trace_queue::requeue_withdrawn(&mut conn, retracts).await?
+                    }
+                    _ => {}
+                }
+                let detail = format!(
+                    "{} {} (legal basis: {})",
+                    fact.body.list(),
+                    fact.id,
+                    fact.legal_basis
+                );
+                let subject = Some((*person_id).to_owned());
+                audit::chain(
+                    &mut conn,
+                    chain,
+                    ms(now),
+                    actor,
+                    "fact.record",
+                    subject,
+                    detail,
+                )
+                .await?;
             }
-            _ => unique_violation(e, "a fact with this id is already recorded"),
-        })?;
-        match &fact.body {
-            FactBody::Case { .. } => {
-                trace_queue::queue(&mut conn, person_id, &fact.id, now).await?
-            }
-            FactBody::Retraction { retracts, .. } => {
-                trace_queue::requeue_withdrawn(&mut conn, retracts).await?
-            }
-            _ => {}
         }
-        let detail = format!(
-            "{} {} (legal basis: {})",
-            fact.body.list(),
-            fact.id,
-            fact.legal_basis
-        );
-        let subject = Some(person_id.to_owned());
-        audit::chain(conn, chain, ms(now), actor, "fact.record", subject, detail).await?;
         Ok(())
     }
 }

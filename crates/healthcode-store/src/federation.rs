@@ -4,9 +4,9 @@
 //! it is queued here, and when the other side takes it there.
 
 use crate::audit::{self, Actor};
-use crate::db::{BeginWrite, CHUNK, numbered};
+use crate::db::{BeginWrite, CHUNK, numbered, placeholders};
 use crate::{Store, StoreError, db, from_ms, ms};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 
 /// A message for another region, as queued.
@@ -52,20 +52,25 @@ impl Store {
         let mut queued = 0;
         db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin_write().await?;
-            for m in messages {
-                queued += sqlx::query(
+            for chunk in messages.chunks(CHUNK) {
+                let sql = format!(
                     "INSERT INTO federation_outbox (id, to_region, kind, body_sealed, state, attempts, \
-                     next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(&m.id)
-                .bind(&m.to_region)
-                .bind(&m.kind)
-                .bind(self.vault.seal(&m.body, &context(&m.id)))
-                .bind(ms(now))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                     next_attempt_at, created_at) VALUES {} ON CONFLICT (id) DO NOTHING",
+                    placeholders(&self.backend, chunk.len(), 8)
+                );
+                let mut q = sqlx::query(&sql);
+                for m in chunk {
+                    q = q
+                        .bind(&m.id)
+                        .bind(&m.to_region)
+                        .bind(&m.kind)
+                        .bind(self.vault.seal(&m.body, &context(&m.id)))
+                        .bind("pending")
+                        .bind(0i64)
+                        .bind(ms(now))
+                        .bind(ms(now));
+                }
+                queued += q.execute(&mut *tx).await?.rows_affected();
             }
             if queued > 0 {
                 let mut regions: Vec<&str> = messages.iter().map(|m| m.to_region.as_str()).collect();
@@ -102,12 +107,16 @@ impl Store {
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?;
-            for (id, ..) in &rows {
-                sqlx::query("UPDATE federation_outbox SET next_attempt_at = $1 WHERE id = $2")
-                    .bind(ms(now + lease))
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+            for chunk in rows.chunks(CHUNK) {
+                let sql = format!(
+                    "UPDATE federation_outbox SET next_attempt_at = $1 WHERE id IN ({})",
+                    numbered(2, chunk.len())
+                );
+                let mut q = sqlx::query(&sql).bind(ms(now + lease));
+                for (id, ..) in chunk {
+                    q = q.bind(id);
+                }
+                q.execute(&mut *tx).await?;
             }
             tx.commit().await?;
             rows
@@ -225,33 +234,35 @@ impl Store {
         db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin_write().await?;
             let mut chain = audit::Chain::default();
-            for r in received {
-                let inserted = sqlx::query(
-                    "INSERT INTO federation_inbox (from_region, id, kind, outcome, received_at) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (from_region, id) DO NOTHING",
-                )
-                .bind(r.from_region)
-                .bind(r.id)
-                .bind(r.kind)
-                .bind(r.outcome)
-                .bind(ms(now))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if inserted == 0 {
-                    let (outcome,): (String,) = sqlx::query_as(
-                        "SELECT outcome FROM federation_inbox WHERE from_region = $1 AND id = $2",
-                    )
-                    .bind(r.from_region)
-                    .bind(r.id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    first.push(outcome);
-                    continue;
+            for chunk in received.chunks(CHUNK) {
+                let sql = format!(
+                    "INSERT INTO federation_inbox (from_region, id, kind, outcome, received_at) VALUES {} \
+                     ON CONFLICT (from_region, id) DO NOTHING RETURNING from_region, id",
+                    placeholders(&self.backend, chunk.len(), 5)
+                );
+                let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+                for r in chunk {
+                    q = q.bind(r.from_region).bind(r.id).bind(r.kind).bind(r.outcome).bind(ms(now));
                 }
-                let detail = format!("{} message {} from region {}: {}", r.kind, r.id, r.from_region, r.outcome);
-                audit::chain(&mut *tx, &mut chain, ms(now), actor, "federation.receive", r.subject.map(str::to_owned), detail).await?;
-                first.push(r.outcome.to_owned());
+                let inserted: HashSet<(String, String)> = q.fetch_all(&mut *tx).await?.into_iter().collect();
+                for r in chunk {
+                    let key = (r.from_region.to_owned(), r.id.to_owned());
+                    if !inserted.contains(&key) {
+                        // Taken before (or twice in this call): the first outcome stands.
+                        let (outcome,): (String,) = sqlx::query_as(
+                            "SELECT outcome FROM federation_inbox WHERE from_region = $1 AND id = $2",
+                        )
+                        .bind(r.from_region)
+                        .bind(r.id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        first.push(outcome);
+                        continue;
+                    }
+                    let detail = format!("{} message {} from region {}: {}", r.kind, r.id, r.from_region, r.outcome);
+                    audit::chain(&mut *tx, &mut chain, ms(now), actor, "federation.receive", r.subject.map(str::to_owned), detail).await?;
+                    first.push(r.outcome.to_owned());
+                }
             }
             audit::close(&mut *tx, &mut chain).await?;
             tx.commit().await?;

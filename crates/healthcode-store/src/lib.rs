@@ -105,6 +105,14 @@ pub fn from_ms(ms: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// An identifier for rows written in bulk: the time in milliseconds (12 hex digits), then 10
+/// random bytes. Time first, so that new ids land at the right edge of an id index instead of
+/// on a random page each: with random ids, every row of a transaction of 500 dirtied its own
+/// page, and the write-ahead log grew with the table.
+pub fn ordered_id(now: OffsetDateTime) -> String {
+    format!("{:012x}{}", ms(now), &new_id()[..20])
+}
+
 /// A random identifier: 16 bytes from the OS, hex.
 pub(crate) fn new_id() -> String {
     use rand::RngCore;

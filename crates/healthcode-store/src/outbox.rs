@@ -6,6 +6,7 @@ use crate::db::{BeginWrite, CHUNK, numbered};
 use crate::{Store, StoreError, db, from_ms, ms};
 use healthcode_core::Text;
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 
 /// A message as the person (and officials) see it.
@@ -174,23 +175,39 @@ impl Store {
             });
         // Every lease in one transaction: a claim of 200 is one commit, not 200.
         let candidates: Vec<_> = codes.chain(notices).collect();
-        let mut claimed = Vec::with_capacity(candidates.len());
+        let mut taken: HashSet<(Outbox, String)> = HashSet::new();
         db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin_write().await?;
-            for candidate in candidates {
-                let sql = format!(
-                    "UPDATE {} SET lease_until = $1 WHERE id = $2 AND state = 'pending' \
-                     AND (lease_until IS NULL OR lease_until < $3)",
-                    candidate.0.table()
-                );
-                let done = sqlx::query(&sql).bind(ms(now + lease)).bind(&candidate.1).bind(now_ms)
-                    .execute(&mut *tx).await?.rows_affected();
-                if done > 0 {
-                    claimed.push(candidate);
+            for outbox in [Outbox::LoginCodes, Outbox::Notices] {
+                let ids: Vec<&String> = candidates.iter().filter(|c| c.0 == outbox).map(|c| &c.1).collect();
+                for chunk in ids.chunks(CHUNK) {
+                    let sql = format!(
+                        "UPDATE {} SET lease_until = $1 WHERE state = 'pending' \
+                         AND (lease_until IS NULL OR lease_until < $2) AND id IN ({}) RETURNING id",
+                        outbox.table(),
+                        numbered(3, chunk.len())
+                    );
+                    let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(ms(now + lease)).bind(now_ms);
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    taken.extend(q.fetch_all(&mut *tx).await?.into_iter().map(|(id,)| (outbox, id)));
                 }
             }
             tx.commit().await?;
         });
+        let claimed: Vec<_> = candidates
+            .into_iter()
+            .filter(|c| taken.contains(&(c.0, c.1.clone())))
+            .collect();
+        let people: Vec<String> = claimed
+            .iter()
+            .filter_map(|c| match &c.3 {
+                Target::Person(person) if c.2 == "sms" => Some(person.clone()),
+                _ => None,
+            })
+            .collect();
+        let phones = self.phones_for(&people).await?;
         for (outbox, id, channel, target, body, attempts) in claimed {
             let text = self.open_text(outbox, &body).map_err(|e| e.to_string());
             let phone = match &target {
@@ -199,9 +216,11 @@ impl Store {
                     .open_string(sealed, "sms.phone")
                     .map(Some)
                     .map_err(|e| e.to_string()),
-                Target::Person(person) if channel == "sms" => {
-                    self.phone_for(person).await.map_err(|e| e.to_string())
-                }
+                Target::Person(person) if channel == "sms" => match phones.get(person) {
+                    Some(Ok(phone)) => Ok(Some(phone.clone())),
+                    Some(Err(e)) => Err(e.clone()),
+                    None => Ok(None),
+                },
                 Target::Person(_) => Ok(None),
             };
             let (text, phone) = match (text, phone) {
@@ -230,21 +249,35 @@ impl Store {
         Ok(out)
     }
 
-    /// The phone a message to this person goes to: their own, else their guardian's.
-    async fn phone_for(&self, person_id: &str) -> Result<Option<String>, StoreError> {
-        type Phones = (Option<Vec<u8>>, Option<Vec<u8>>);
-        let row: Option<Phones> = db::with_pool!(&self.backend, pool => {
-            sqlx::query_as(
-                "SELECT p.phone_sealed, g.phone_sealed FROM people p LEFT JOIN people g ON g.id = p.guardian_id WHERE p.id = $1",
-            )
-            .bind(person_id)
-            .fetch_optional(pool)
-            .await?
-        });
-        row.and_then(|(own, guardian)| own.or(guardian))
-            .map(|sealed| self.vault.open_string(&sealed, "people.phone"))
-            .transpose()
-            .map_err(StoreError::from)
+    /// The phone messages to each of these people go to: their own, else their guardian's;
+    /// a phone that cannot be opened, as the error why. Someone with neither has no entry.
+    async fn phones_for(
+        &self,
+        people: &[String],
+    ) -> Result<HashMap<String, Result<String, String>>, StoreError> {
+        type Phones = (String, Option<Vec<u8>>, Option<Vec<u8>>);
+        let mut out = HashMap::new();
+        for chunk in people.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT p.id, p.phone_sealed, g.phone_sealed FROM people p \
+                 LEFT JOIN people g ON g.id = p.guardian_id WHERE p.id IN ({})",
+                numbered(1, chunk.len())
+            );
+            let rows: Vec<Phones> = db::with_pool!(&self.backend, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(pool).await?
+            });
+            for (id, own, guardian) in rows {
+                if let Some(sealed) = own.or(guardian) {
+                    let phone = self.vault.open_string(&sealed, "people.phone");
+                    out.insert(id, phone.map_err(|e| StoreError::from(e).to_string()));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Marks claimed messages of one outbox delivered, one statement per 500 ids. Only a pending one

@@ -469,43 +469,72 @@ impl Store {
                         ((person, level), HeldContact { case_person, fact_id, digest, exposure_end })
                     })
                     .collect();
+                // Decided in order, each against what the ones before it left held: a person
+                // named twice in a chunk is decided as if the two came one after the other.
+                let mut held = held;
+                let mut retractions = Vec::new();
+                let mut new = Vec::new();
                 for c in chunk {
                     let Some((level, end)) = contact_level(&c.fact) else {
                         continue;
                     };
-                    let held = held.get(&(c.person_id.clone(), level));
-                    match contact_update(held, case_person, &c.digest, end) {
+                    let key = (c.person_id.clone(), level);
+                    match contact_update(held.get(&key), case_person, &c.digest, end) {
                         ContactUpdate::Keep => continue,
                         ContactUpdate::Record => {}
-                        ContactUpdate::Replace(old) => {
-                            let retraction = Fact {
-                                id: format!("{}-r", c.fact.id),
-                                recorded_at: c.fact.recorded_at,
-                                legal_basis: c.fact.legal_basis.clone(),
-                                body: FactBody::Retraction {
-                                    retracts: old,
-                                    reason: format!("superseded by {}", c.fact.id),
-                                },
-                            };
-                            self.insert_fact(&mut *tx, &mut chain, &c.person_id, &retraction, actor, now).await?;
-                        }
+                        ContactUpdate::Replace(old) => retractions.push((c, Fact {
+                            id: format!("{}-r", c.fact.id),
+                            recorded_at: c.fact.recorded_at,
+                            legal_basis: c.fact.legal_basis.clone(),
+                            body: FactBody::Retraction {
+                                retracts: old,
+                                reason: format!("superseded by {}", c.fact.id),
+                            },
+                        })),
                     }
-                    self.insert_fact(&mut *tx, &mut chain, &c.person_id, &c.fact, actor, now).await?;
-                    sqlx::query(
-                        "INSERT INTO contact_facts (contact_person, level, case_person, fact_id, digest, exposure_end) \
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (contact_person, level) DO UPDATE \
-                         SET case_person = $3, fact_id = $4, digest = $5, exposure_end = $6",
-                    )
-                    .bind(&c.person_id)
-                    .bind(level)
-                    .bind(case_person)
-                    .bind(&c.fact.id)
-                    .bind(&c.digest)
-                    .bind(end)
-                    .execute(&mut *tx)
-                    .await?;
-                    recorded.push(c.fact.id.clone());
+                    held.insert(key, HeldContact {
+                        case_person: case_person.to_owned(),
+                        fact_id: c.fact.id.clone(),
+                        digest: c.digest.clone(),
+                        exposure_end: end,
+                    });
+                    new.push(c);
                 }
+                let mut facts: Vec<(&str, &Fact)> = retractions
+                    .iter()
+                    .map(|(c, r)| (c.person_id.as_str(), r))
+                    .collect();
+                facts.extend(new.iter().map(|c| (c.person_id.as_str(), &c.fact)));
+                self.insert_facts(&mut *tx, &mut chain, &facts, actor, now).await?;
+                // The last decision for each person and level is what is held.
+                let mut last: HashMap<(&str, i64), &ContactFact> = HashMap::new();
+                for c in &new {
+                    if let Some((level, _)) = contact_level(&c.fact) {
+                        last.insert((c.person_id.as_str(), level), c);
+                    }
+                }
+                let rows: Vec<((&str, i64), &ContactFact)> = last.into_iter().collect();
+                if !rows.is_empty() {
+                    let sql = format!(
+                        "INSERT INTO contact_facts (contact_person, level, case_person, fact_id, digest, exposure_end) \
+                         VALUES {} ON CONFLICT (contact_person, level) DO UPDATE SET case_person = excluded.case_person, \
+                         fact_id = excluded.fact_id, digest = excluded.digest, exposure_end = excluded.exposure_end",
+                        placeholders(&self.backend, rows.len(), 6)
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for ((person, level), c) in &rows {
+                        let end = contact_level(&c.fact).map_or(0, |(_, end)| end);
+                        q = q
+                            .bind(*person)
+                            .bind(*level)
+                            .bind(case_person)
+                            .bind(&c.fact.id)
+                            .bind(&c.digest)
+                            .bind(end);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                recorded.extend(new.iter().map(|c| c.fact.id.clone()));
                 audit::close(&mut *tx, &mut chain).await?;
                 tx.commit().await?;
             });

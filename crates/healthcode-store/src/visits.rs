@@ -6,7 +6,7 @@
 
 use crate::audit::{self, Actor};
 use crate::db::{CHUNK, placeholders};
-use crate::{Store, StoreError, db, from_ms, ms, new_id};
+use crate::{Store, StoreError, db, from_ms, ms, ordered_id};
 use healthcode_core::visits::Direction;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -204,9 +204,7 @@ impl Store {
                 );
                 let mut q = sqlx::query(&sql);
                 for (i, s, v) in chunk {
-                    // Time first, so that new ids land at the right edge of the id index
-                    // instead of on a random page each.
-                    let id = format!("{received:012x}{}", &new_id()[..20]);
+                    let id = ordered_id(now);
                     visit_ids.insert(*i, id.clone());
                     q = q.bind(id).bind(&v.subject).bind(&v.region).bind(&s.venue_id)
                         .bind(v.direction.as_str()).bind(v.via).bind(&s.source)

@@ -237,7 +237,7 @@ async fn local_facts(node: &Node, people: &[Enrolled]) -> Result<(), Failure> {
             person_id: p.id.clone(),
             digest: serde_json::to_string(&body).map_err(failure)?,
             fact: Fact {
-                id: format!("f-{}", healthcode_server::auth::random_hex(12)),
+                id: healthcode_server::usecases::recording::new_fact_id(now),
                 recorded_at: now,
                 legal_basis: n.legal_basis,
                 body,

@@ -271,7 +271,7 @@ async fn take_contacts(
             person_id: person_id.clone(),
             digest,
             fact: Fact {
-                id: format!("f-{}", crate::auth::random_hex(12)),
+                id: crate::usecases::recording::new_fact_id(now),
                 recorded_at: now,
                 legal_basis: format!("contact notice from region {from}: {}", n.legal_basis),
                 body,

@@ -243,7 +243,7 @@ pub async fn transfer(
             )
         })?;
     let fact = Fact {
-        id: format!("f-{}", crate::auth::random_hex(12)),
+        id: crate::usecases::recording::new_fact_id(now),
         recorded_at: now,
         legal_basis: format!(
             "consent {} and signed attestation {id} of region {origin}",

@@ -103,7 +103,7 @@ pub async fn declare(
         return Err(ApiError::not_found("person"));
     }
     let declaration = Fact {
-        id: recording::new_fact_id(),
+        id: recording::new_fact_id(now),
         recorded_at: now,
         legal_basis: SELF_DECLARED.to_owned(),
         body: FactBody::Declaration {
@@ -241,7 +241,7 @@ pub async fn declare_trip(
     };
     recording::check_times(&body, &recording::bounds(state, now))?;
     let fact = Fact {
-        id: recording::new_fact_id(),
+        id: recording::new_fact_id(now),
         recorded_at: now,
         legal_basis: SELF_DECLARED.to_owned(),
         body,

@@ -139,7 +139,7 @@ pub fn fact_from_request(
     map.insert("legal_basis".into(), json!(basis));
     match map.get("id") {
         None => {
-            map.insert("id".into(), json!(new_fact_id()));
+            map.insert("id".into(), json!(new_fact_id(now)));
         }
         Some(Value::String(id)) if valid_id(id) => {}
         Some(_) => {
@@ -163,8 +163,8 @@ pub fn fact_from_request(
 }
 
 /// A new fact id.
-pub fn new_fact_id() -> String {
-    format!("f-{}", crate::auth::random_hex(12))
+pub fn new_fact_id(now: OffsetDateTime) -> String {
+    format!("f-{}", healthcode_store::ordered_id(now))
 }
 
 fn valid_id(id: &str) -> bool {

@@ -274,7 +274,7 @@ async fn record_level(
                 person_id: person_id.clone(),
                 digest,
                 fact: Fact {
-                    id: format!("f-{}", crate::auth::random_hex(12)),
+                    id: crate::usecases::recording::new_fact_id(now),
                     recorded_at: now,
                     legal_basis: format!(
                         "contact tracing of case {} ({})",

@@ -280,5 +280,39 @@ async fn a_person_holds_one_contact_fact_per_level_whoever_the_case() {
             "{}",
             store.backend_name()
         );
+
+        // One call naming the person twice for a level (a batch of notices can): decided in
+        // order, as two calls would be, so one contact is held, the later one.
+        let both = [
+            contact(6, "case-c1", Close, 20),
+            contact(7, "case-c1", Close, 21),
+        ];
+        let recorded = store
+            .hold_contact_facts("person-c", &both, &official(), T0)
+            .await
+            .unwrap();
+        assert_eq!(recorded, vec!["ct-6".to_owned(), "ct-7".to_owned()]);
+        let facts = store.facts(&x.id).await.unwrap();
+        let doc = FactDocument::as_of(&facts, T0 + time::Duration::days(1));
+        let close: Vec<&str> = doc.lists["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["level"] == "close")
+            .map(|c| c["case_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(close, vec!["case-c1"], "{}", store.backend_name());
+        let check = store.verify_audit_chain().await.unwrap();
+        assert_eq!(check.first_broken, None, "{}", store.backend_name());
+        let again = store
+            .hold_contact_facts(
+                "person-c",
+                &[contact(8, "case-c1", Close, 21)],
+                &official(),
+                T0,
+            )
+            .await
+            .unwrap();
+        assert!(again.is_empty(), "the held one is the later one");
     }
 }
