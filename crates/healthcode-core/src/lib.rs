@@ -8,6 +8,7 @@ pub mod identity;
 pub mod notice;
 pub mod policy;
 pub mod region;
+pub mod returns;
 pub mod text;
 pub mod visits;
 

@@ -25,9 +25,11 @@ pub enum Role {
     Admin,
     /// A hub official: decides regions' proposals and revokes keys (on the hub only).
     HubOfficial,
+    /// A carrier (the role of 12306): asks whether a passenger may travel and reports bookings.
+    Carrier,
 }
 
-pub const STAFF_ROLES: [Role; 8] = [
+pub const STAFF_ROLES: [Role; 9] = [
     Role::Checkpoint,
     Role::VenueManager,
     Role::HealthOfficial,
@@ -36,6 +38,7 @@ pub const STAFF_ROLES: [Role; 8] = [
     Role::Auditor,
     Role::Admin,
     Role::HubOfficial,
+    Role::Carrier,
 ];
 
 impl Role {
@@ -50,6 +53,7 @@ impl Role {
             Role::Auditor => "auditor",
             Role::Admin => "admin",
             Role::HubOfficial => "hub_official",
+            Role::Carrier => "carrier",
         }
     }
 

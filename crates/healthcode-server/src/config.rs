@@ -43,6 +43,7 @@ pub struct Config {
     pub notifications: NotificationConfig,
     pub audit: AuditConfig,
     pub federation: FederationConfig,
+    pub returns: ReturnsConfig,
 }
 
 /// Whether this node is a region's or the hub's.
@@ -135,6 +136,29 @@ impl Default for AdmissionConfig {
             reads_in_flight: 512,
             writes_in_flight: 128,
             shed_delay_ms: 250,
+        }
+    }
+}
+
+/// The return journey (返程): how long things may wait.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReturnsConfig {
+    /// An application no worker has acted on for this many hours is escalated to the street
+    /// office.
+    pub escalate_after_hours: i64,
+    /// How long a carrier holds a seat for payment, in minutes, before the booking lapses.
+    pub hold_minutes: i64,
+    /// Days after the planned date an approved person may still travel.
+    pub window_days: i64,
+}
+
+impl Default for ReturnsConfig {
+    fn default() -> ReturnsConfig {
+        ReturnsConfig {
+            escalate_after_hours: 24,
+            hold_minutes: 120,
+            window_days: 7,
         }
     }
 }
@@ -316,6 +340,7 @@ impl Default for Config {
             notifications: NotificationConfig::default(),
             audit: AuditConfig::default(),
             federation: FederationConfig::default(),
+            returns: ReturnsConfig::default(),
         }
     }
 }

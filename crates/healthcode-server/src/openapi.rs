@@ -2,7 +2,7 @@
 //! return; served at /api/v1/openapi.json.
 
 use crate::routes::{
-    appeals, cases, feeds, health, login, pass, people, policy, scans, transfers, venues,
+    appeals, cases, feeds, health, login, pass, people, policy, returns, scans, transfers, venues,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -62,6 +62,15 @@ verification (`code`), error correction (`correction`). Errors are `{code, messa
         transfers::grant,
         transfers::list,
         transfers::transfer,
+        returns::apply,
+        returns::queue,
+        returns::one,
+        returns::call,
+        returns::decide,
+        returns::of_person,
+        returns::bookings_of,
+        returns::eligibility,
+        returns::report_booking,
         health::healthz,
         health::readyz,
         health::metrics,

@@ -66,12 +66,26 @@ pub enum AccountsCommand {
         /// itinerary, risk_areas).
         #[arg(long, value_delimiter = ',', value_parser = parse_feed)]
         feeds: Vec<String>,
+        /// For a community worker: the district, street or community they work for
+        /// (`110105`, `110105-003` or `110105-003-002`); they see the return applications within it.
+        #[arg(long, value_parser = parse_scope)]
+        scope: Option<String>,
     },
     /// Revoke an account: its token stops working within seconds (nodes trust a token for up to
     /// five seconds between lookups).
     Revoke { id: String },
     /// List accounts (never tokens).
     List,
+}
+
+fn parse_scope(s: &str) -> Result<String, String> {
+    if healthcode_core::returns::valid_scope(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not a district, street or community code (110105, 110105-003, 110105-003-002)"
+        ))
+    }
 }
 
 /// The feeds a department account can be granted.
@@ -166,7 +180,19 @@ pub async fn accounts(config: Config, command: AccountsCommand) -> Result<ExitCo
     let state = open(config).await?;
     let now = state.now();
     match command {
-        AccountsCommand::Create { role, name, feeds } => {
+        AccountsCommand::Create {
+            role,
+            name,
+            feeds,
+            scope,
+        } => {
+            if scope.is_some() && role != Role::CommunityWorker {
+                return Err(Failure::new(
+                    "scope_for_community_workers",
+                    "only community worker accounts work for a district, street or community",
+                    "只有社区工作者账号可以指定所属区县、街道或社区",
+                ));
+            }
             if !feeds.is_empty() && role != Role::Department {
                 return Err(Failure::new(
                     "feeds_for_departments",
@@ -198,6 +224,19 @@ pub async fn accounts(config: Config, command: AccountsCommand) -> Result<ExitCo
                     .await
                     .map_err(failed)?;
                 outln!("may deliver: {}", feeds.join(", "))?;
+            }
+            if let Some(scope) = &scope {
+                state
+                    .store
+                    .set_account_scope(
+                        &account.id,
+                        scope,
+                        &cli_actor("account administration"),
+                        now,
+                    )
+                    .await
+                    .map_err(failed)?;
+                outln!("works for: {scope}")?;
             }
             outln!(
                 "account {} ({}, {})",

@@ -9,6 +9,7 @@ pub mod login;
 pub mod pass;
 pub mod people;
 pub mod policy;
+pub mod returns;
 pub mod scans;
 pub mod transfers;
 pub mod venues;
@@ -79,7 +80,15 @@ pub fn router(state: AppState) -> Router {
             "/people/{id}/consents",
             post(transfers::grant).get(transfers::list),
         )
-        .route("/people/{id}/transfers", post(transfers::transfer));
+        .route("/people/{id}/transfers", post(transfers::transfer))
+        .route("/returns", post(returns::apply).get(returns::queue))
+        .route("/returns/{id}", get(returns::one))
+        .route("/returns/{id}/calls", post(returns::call))
+        .route("/returns/{id}/decision", post(returns::decide))
+        .route("/people/{id}/returns", get(returns::of_person))
+        .route("/people/{id}/bookings", get(returns::bookings_of))
+        .route("/carrier/eligibility", post(returns::eligibility))
+        .route("/carrier/bookings", post(returns::report_booking));
     let hub_api = Router::new()
         .route("/trust-list", get(hub::trust_list))
         .route("/root-key", get(hub::root_key))

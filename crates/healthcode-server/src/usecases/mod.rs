@@ -16,6 +16,7 @@ pub mod passes;
 pub mod people;
 pub mod recording;
 pub mod retention;
+pub mod returns;
 pub mod risk_areas;
 pub mod scans;
 pub mod traces;
