@@ -17,6 +17,76 @@ pub enum ReturnState {
     Approved,
     /// The community refused, with a reason.
     Rejected,
+    /// Scanned at the arrival station with a normal temperature; waits for the district's
+    /// reception team.
+    Arrived,
+    /// A fever at the station: handed to the fever clinic instead of home.
+    FeverClinic,
+    /// Received by the district's reception team; waits for the street office.
+    WithDistrict,
+    /// Received by the street office; waits for the community.
+    WithStreet,
+    /// Received by the community: home observation runs (its end is the policy's).
+    Observing,
+}
+
+/// Who receives a returning person next, from the station to their door (接站 → 区 → 街道 →
+/// 社区).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    District,
+    Street,
+    Community,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::District => "district",
+            Stage::Street => "street",
+            Stage::Community => "community",
+        }
+    }
+
+    /// The parts of a scope that receives at this stage: a district (1), a street (2), a
+    /// community (3).
+    pub fn scope_parts(self) -> usize {
+        match self {
+            Stage::District => 1,
+            Stage::Street => 2,
+            Stage::Community => 3,
+        }
+    }
+}
+
+/// The state a hand-off leads to: each stage receives from the one before it, in order.
+pub fn receive(state: ReturnState, stage: Stage) -> Result<ReturnState, Refusal> {
+    match (state, stage) {
+        (ReturnState::Arrived, Stage::District) => Ok(ReturnState::WithDistrict),
+        (ReturnState::WithDistrict, Stage::Street) => Ok(ReturnState::WithStreet),
+        (ReturnState::WithStreet, Stage::Community) => Ok(ReturnState::Observing),
+        _ => Err(Refusal::OutOfOrder),
+    }
+}
+
+/// The state an arrival scan leads to: only an approved (or already arriving) family arrives,
+/// and a fever in any of them routes it to the fever clinic.
+pub fn arrive(state: ReturnState, fever: bool) -> Result<ReturnState, Refusal> {
+    match state {
+        ReturnState::Approved | ReturnState::Arrived if fever => Ok(ReturnState::FeverClinic),
+        ReturnState::Approved | ReturnState::Arrived => Ok(ReturnState::Arrived),
+        _ => Err(Refusal::OutOfOrder),
+    }
+}
+
+/// Whether someone waits on a hand-off: arrived or received, not yet at home.
+pub fn in_transit(state: ReturnState) -> bool {
+    matches!(
+        state,
+        ReturnState::Arrived | ReturnState::WithDistrict | ReturnState::WithStreet
+    )
 }
 
 impl ReturnState {
@@ -25,6 +95,11 @@ impl ReturnState {
             ReturnState::Submitted => "submitted",
             ReturnState::Approved => "approved",
             ReturnState::Rejected => "rejected",
+            ReturnState::Arrived => "arrived",
+            ReturnState::FeverClinic => "fever_clinic",
+            ReturnState::WithDistrict => "with_district",
+            ReturnState::WithStreet => "with_street",
+            ReturnState::Observing => "observing",
         }
     }
 
@@ -33,6 +108,11 @@ impl ReturnState {
             ReturnState::Submitted,
             ReturnState::Approved,
             ReturnState::Rejected,
+            ReturnState::Arrived,
+            ReturnState::FeverClinic,
+            ReturnState::WithDistrict,
+            ReturnState::WithStreet,
+            ReturnState::Observing,
         ]
         .into_iter()
         .find(|v| v.as_str() == s)
@@ -95,6 +175,8 @@ pub enum Refusal {
     Decided,
     /// Approval needs a call that confirmed the address first.
     Unverified,
+    /// Not the next step of the journey (a hand-off skipped, an arrival not approved).
+    OutOfOrder,
 }
 
 /// The state a decision leads to. Only a submitted application is decided, and approving needs a
@@ -254,6 +336,23 @@ mod tests {
         assert!(!covers("110105-003", "110105-004-002"));
         assert!(!covers("11010", "110105-003-002"));
         assert!(!covers("110105-003-00", "110105-003-002"));
+    }
+
+    #[test]
+    fn hand_offs_go_in_order_from_the_station_to_the_door() {
+        use ReturnState::*;
+        assert_eq!(arrive(Approved, false), Ok(Arrived));
+        assert_eq!(arrive(Arrived, true), Ok(FeverClinic));
+        assert_eq!(arrive(Submitted, false), Err(Refusal::OutOfOrder));
+        assert_eq!(receive(Arrived, Stage::District), Ok(WithDistrict));
+        assert_eq!(receive(WithDistrict, Stage::Street), Ok(WithStreet));
+        assert_eq!(receive(WithStreet, Stage::Community), Ok(Observing));
+        assert_eq!(receive(Arrived, Stage::Street), Err(Refusal::OutOfOrder));
+        assert_eq!(
+            receive(FeverClinic, Stage::District),
+            Err(Refusal::OutOfOrder)
+        );
+        assert!(in_transit(WithStreet) && !in_transit(Observing) && !in_transit(Approved));
     }
 
     #[test]

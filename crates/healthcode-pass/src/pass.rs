@@ -264,7 +264,11 @@ impl Pass {
         }
         let document_kind =
             DocumentKind::parse(&text(6, "document_kind", 16)?).ok_or(Invalid("document_kind"))?;
-        let document_tail = text(7, "document_tail", 4)?;
+        // A child enrolled by a guardian without a document (`other`) has no tail to show.
+        let document_tail = match (document_kind, fields[7]) {
+            (DocumentKind::Other, Some(Value::Text(s))) if s.is_empty() => String::new(),
+            _ => text(7, "document_tail", 4)?,
+        };
         if !document_tail.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(Invalid("document_tail"));
         }
@@ -316,5 +320,33 @@ mod tests {
         assert_eq!(document_tail("12"), "12");
         assert_eq!(pseudonym(b"secret", "p1"), pseudonym(b"secret", "p1"));
         assert_ne!(pseudonym(b"secret", "p1"), pseudonym(b"other", "p1"));
+    }
+
+    #[test]
+    fn a_child_without_a_document_has_a_valid_pass_and_nobody_else_an_empty_tail() {
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+        let pass = |kind: DocumentKind, tail: &str| {
+            let region = RegionCode::parse("110000").unwrap_or_else(|e| panic!("{e:?}"));
+            let p = Pass::new(
+                region,
+                now,
+                Duration::minutes(5),
+                Colour::Green,
+                now,
+                "2026.1",
+                [7; 16],
+                "孙*七".into(),
+                kind,
+                tail.into(),
+            )
+            .unwrap_or_else(|e| panic!("{e:?}"));
+            Pass::from_claims(&p.to_claims())
+        };
+        assert!(
+            pass(DocumentKind::Other, "").is_ok(),
+            "a child enrolled by a guardian"
+        );
+        assert!(pass(DocumentKind::ResidentId, "").is_err());
+        assert!(pass(DocumentKind::ResidentId, "002X").is_ok());
     }
 }

@@ -151,6 +151,9 @@ pub struct ReturnsConfig {
     pub hold_minutes: i64,
     /// Days after the planned date an approved person may still travel.
     pub window_days: i64,
+    /// A person arrived or handed off and not received by the next side within this many
+    /// minutes is escalated.
+    pub handoff_minutes: i64,
 }
 
 impl Default for ReturnsConfig {
@@ -159,6 +162,7 @@ impl Default for ReturnsConfig {
             escalate_after_hours: 24,
             hold_minutes: 120,
             window_days: 7,
+            handoff_minutes: 120,
         }
     }
 }

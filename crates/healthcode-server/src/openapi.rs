@@ -71,6 +71,8 @@ verification (`code`), error correction (`correction`). Errors are `{code, messa
         returns::bookings_of,
         returns::eligibility,
         returns::report_booking,
+        returns::arrival,
+        returns::handoff,
         health::healthz,
         health::readyz,
         health::metrics,

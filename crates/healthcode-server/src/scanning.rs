@@ -81,7 +81,7 @@ fn category_zh(category: &str) -> &str {
 }
 
 /// Why the verifier did not trust a code.
-fn distrust(report: &Report) -> Why {
+pub(crate) fn distrust(report: &Report) -> Why {
     let failed = |s: &healthcode_pass::verify::Stage| s.reason.clone().unwrap_or_default();
     if !(report.prefix.is_ok()
         && report.base45.is_ok()

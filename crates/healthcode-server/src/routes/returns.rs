@@ -5,7 +5,8 @@ use crate::auth::Caller;
 use crate::body::{Body, Path};
 use crate::error::{ApiResult, ErrorBody};
 use crate::usecases::returns::{
-    self, ApplyRequest, BookingReport, CallRequest, DecisionRequest, Eligibility, Passenger, Queue,
+    self, ApplyRequest, Arrival, ArrivalRequest, BookingReport, CallRequest, DecisionRequest,
+    Eligibility, HandoffRequest, Passenger, Queue,
 };
 use axum::Json;
 use axum::extract::State;
@@ -117,4 +118,31 @@ pub async fn report_booking(
         StatusCode::OK
     };
     Ok((status, Json(booking)))
+}
+
+/// A station checkpoint's arrival scan: the pass and the temperature of one returning person.
+#[utoipa::path(post, path = "/api/v1/returns/arrivals", tag = "returns", security(("bearer" = [])), request_body = ArrivalRequest,
+    responses((status = 200, body = Arrival), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn arrival(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<ArrivalRequest>,
+) -> ApiResult<Json<Arrival>> {
+    Ok(Json(
+        returns::arrival(&state, &caller, req, state.now()).await?,
+    ))
+}
+
+/// The receiving side confirms a hand-off: district, then street, then community.
+#[utoipa::path(post, path = "/api/v1/returns/{id}/handoffs", tag = "returns", security(("bearer" = [])), params(("id" = String, Path, description = "the application's id")),
+    request_body = HandoffRequest, responses((status = 200, body = ReturnApplication), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn handoff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(req): Body<HandoffRequest>,
+) -> ApiResult<Json<ReturnApplication>> {
+    Ok(Json(
+        returns::handoff(&state, &caller, &id, req, state.now()).await?,
+    ))
 }

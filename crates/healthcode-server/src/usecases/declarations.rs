@@ -62,20 +62,7 @@ pub async fn declare(
 ) -> ApiResult<Declared> {
     may_act_for(caller, person_id, &CASEWORKERS)?;
     recording::may_record(caller, "declaration", Via::Declaration)?;
-    let temperature = req
-        .temperature_c
-        .map(|t| {
-            if (30.0..=45.0).contains(&t) {
-                Ok((t * 10.0).round() as i64)
-            } else {
-                Err(ApiError::unprocessable(
-                    "bad_temperature",
-                    "a body temperature is between 30 and 45 °C",
-                    "体温应在 30 至 45 °C 之间",
-                ))
-            }
-        })
-        .transpose()?;
+    let temperature = req.temperature_c.map(decicelsius).transpose()?;
     let symptoms: Vec<String> = req.symptoms.iter().map(|s| s.trim().to_owned()).collect();
     if symptoms.len() > 20
         || symptoms
@@ -248,4 +235,17 @@ pub async fn declare_trip(
     };
     let fact = recording::record(state, caller, person_id, fact, now).await?;
     Ok(fact)
+}
+
+/// A body temperature in °C as facts and rules compare it: tenths of a degree, 30 to 45 °C.
+pub fn decicelsius(t: f64) -> ApiResult<i64> {
+    if (30.0..=45.0).contains(&t) {
+        Ok((t * 10.0).round() as i64)
+    } else {
+        Err(ApiError::unprocessable(
+            "bad_temperature",
+            "a body temperature is between 30 and 45 °C",
+            "体温应在 30 至 45 °C 之间",
+        ))
+    }
 }

@@ -386,3 +386,299 @@ async fn an_untouched_application_is_escalated_to_the_street() {
         assert!(queue["escalated"].as_array().unwrap().is_empty(), "{queue}");
     }
 }
+
+/// A family approved for a return on `node`: (resident token, adult id, child id, application id).
+async fn approved_family(
+    node: &Node,
+    phone: &str,
+    document: &str,
+    community: &str,
+) -> (String, String, String, String) {
+    let me = node.resident(phone).await;
+    let (code, adult) = node
+        .post(
+            "/api/v1/people",
+            &me,
+            json!({"document_kind": "resident_id",
+            "document_number": document, "name": "孙七", "phone": phone}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{adult}");
+    let (code, kid) = node
+        .post(
+            "/api/v1/people",
+            &me,
+            json!({"document_kind": "none", "name": "孙小七",
+            "phone": phone, "guardian_id": adult["id"]}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{kid}");
+    let (adult, kid) = (
+        adult["id"].as_str().unwrap().to_owned(),
+        kid["id"].as_str().unwrap().to_owned(),
+    );
+    let (code, app) = node
+        .post(
+            "/api/v1/returns",
+            &me,
+            json!({"members": [adult, kid], "origin": "420100",
+            "community": community, "address": "某小区 5 号楼", "reason": "返京",
+            "planned_date": date_in(1), "transport": "train"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{app}");
+    let id = app["id"].as_str().unwrap().to_owned();
+    let worker = worker(node, "community_worker", community).await;
+    node.post(
+        &format!("/api/v1/returns/{id}/calls"),
+        &worker,
+        json!({"outcome": "address_confirmed"}),
+    )
+    .await;
+    let (code, app) = node
+        .post(
+            &format!("/api/v1/returns/{id}/decision"),
+            &worker,
+            json!({"decision": "approve", "reason": "核实无误"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{app}");
+    (me, adult, kid, id)
+}
+
+async fn arrive(
+    node: &Node,
+    station: &str,
+    me: &str,
+    person: &str,
+    tenths: i64,
+) -> (StatusCode, Value) {
+    let pass = super::scans::pass_text(node, me, person).await;
+    node.post(
+        "/api/v1/returns/arrivals",
+        station,
+        json!({"text": pass, "temperature_c": tenths as f64 / 10.0, "station": "北京西站"}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn arrival_hand_offs_and_fourteen_days_of_observation_release_the_family() {
+    for node in nodes().await {
+        let store = node.store_name();
+        let (me, adult, kid, id) =
+            approved_family(&node, "13900001703", "11010519491231002X", "110105-003-002").await;
+        let station = worker(&node, "checkpoint", "").await;
+        // The station scans each of them: normal temperatures, and they have arrived.
+        let (code, arrival) = arrive(&node, &station, &me, &adult, 366).await;
+        assert_eq!(code, StatusCode::OK, "{store}: {arrival}");
+        assert_eq!(
+            (
+                arrival["fever"].as_bool(),
+                arrival["application"]["state"].as_str()
+            ),
+            (Some(false), Some("arrived"))
+        );
+        let (code, body) = arrive(&node, &station, &me, &kid, 365).await;
+        assert_eq!(code, StatusCode::OK, "{store}: {body}");
+        // Only a station checkpoint scans arrivals, and a temperature is a temperature.
+        let (code, _) = node
+            .post(
+                "/api/v1/returns/arrivals",
+                &me,
+                json!({"text": "x", "temperature_c": 36.6, "station": "s"}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::FORBIDDEN);
+        let (code, body) = arrive(&node, &station, &me, &adult, 600).await;
+        assert_eq!(
+            (code, body["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("bad_temperature"))
+        );
+
+        // Hand-offs, each confirmed by the receiving side, in order.
+        let district = worker(&node, "community_worker", "110105").await;
+        let street = worker(&node, "community_worker", "110105-003").await;
+        let community = worker(&node, "community_worker", "110105-003-002").await;
+        let handoff = |token: String, stage: &'static str| {
+            let node = &node;
+            let id = id.clone();
+            async move {
+                node.post(
+                    &format!("/api/v1/returns/{id}/handoffs"),
+                    &token,
+                    json!({"stage": stage}),
+                )
+                .await
+            }
+        };
+        let (code, body) = handoff(community.clone(), "district").await;
+        assert_eq!(
+            (code, body["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("wrong_stage")),
+            "{store}"
+        );
+        let (code, body) = handoff(street.clone(), "street").await;
+        assert_eq!(
+            (code, body["code"].as_str()),
+            (StatusCode::CONFLICT, Some("out_of_order")),
+            "{store}"
+        );
+        for (token, stage, state) in [
+            (district, "district", "with_district"),
+            (street, "street", "with_street"),
+            (community.clone(), "community", "observing"),
+        ] {
+            let (code, app) = handoff(token, stage).await;
+            assert_eq!(
+                (code, app["state"].as_str()),
+                (StatusCode::OK, Some(state)),
+                "{store}: {app}"
+            );
+        }
+        let (_, app) = node.get(&format!("/api/v1/returns/{id}"), &me).await;
+        let steps: Vec<String> = app["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}:{}",
+                    s["kind"].as_str().unwrap(),
+                    s["outcome"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(
+            steps[3..],
+            [
+                "arrival:normal",
+                "arrival:normal",
+                "handoff:district",
+                "handoff:street",
+                "handoff:community"
+            ],
+            "{store}"
+        );
+
+        // Fourteen days of home observation with a daily check-in: green throughout, then
+        // released by the policy, with nobody typing a colour.
+        for day in 1..=14 {
+            node.state.clock.advance(Duration::days(1));
+            // Sessions last days, not weeks: the resident logs in again as a phone would.
+            let me = node.resident("13900001703").await;
+            for person in [&adult, &kid] {
+                let (code, body) = node
+                    .post(
+                        &format!("/api/v1/people/{person}/declarations"),
+                        &me,
+                        json!({"temperature_c": 36.5, "symptoms": []}),
+                    )
+                    .await;
+                assert_eq!(code, StatusCode::CREATED, "{store} day {day}: {body}");
+                let status = super::tracing::status(&node, &me, person).await;
+                // The child's code shows pending until an official confirms the enrollment;
+                // the colour the policy derives is what observation decides.
+                assert_eq!(
+                    status["status"]["color"], "green",
+                    "{store} day {day}: {status}"
+                );
+            }
+        }
+        node.state.clock.advance(Duration::days(2));
+        let me = node.resident("13900001703").await;
+        let status = super::tracing::status(&node, &me, &adult).await;
+        assert_eq!(
+            status["code"], "green",
+            "{store}: released, no check-in needed: {status}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_fever_a_missed_check_in_and_a_hand_off_left_waiting() {
+    for node in nodes().await {
+        let store = node.store_name();
+        let station = worker(&node, "checkpoint", "").await;
+        // A fever at the station: the family goes to the fever clinic, the code turns yellow.
+        let (me, adult, _, id) =
+            approved_family(&node, "13900001704", "11010519491231002X", "110105-003-002").await;
+        let (code, arrival) = arrive(&node, &station, &me, &adult, 381).await;
+        assert_eq!(code, StatusCode::OK, "{store}: {arrival}");
+        assert_eq!(
+            (
+                arrival["fever"].as_bool(),
+                arrival["application"]["state"].as_str()
+            ),
+            (Some(true), Some("fever_clinic"))
+        );
+        let status = super::tracing::status(&node, &me, &adult).await;
+        assert_eq!(status["code"], "yellow", "{store}: {status}");
+        let district = worker(&node, "community_worker", "110105").await;
+        let (code, body) = node
+            .post(
+                &format!("/api/v1/returns/{id}/handoffs"),
+                &district,
+                json!({"stage": "district"}),
+            )
+            .await;
+        assert_eq!(
+            (code, body["code"].as_str()),
+            (StatusCode::CONFLICT, Some("out_of_order")),
+            "not home: {body}"
+        );
+
+        // Someone with no approved application does not arrive.
+        let stranger = node.resident("13900001705").await;
+        let (_, person) = node
+            .post(
+                "/api/v1/people",
+                &stranger,
+                json!({"document_kind": "resident_id",
+            "document_number": "110101199003070011", "name": "周八", "phone": "13900001705"}),
+            )
+            .await;
+        let (code, body) = arrive(
+            &node,
+            &station,
+            &stranger,
+            person["id"].as_str().unwrap(),
+            366,
+        )
+        .await;
+        assert_eq!(
+            (code, body["code"].as_str()),
+            (StatusCode::CONFLICT, Some("not_travelling")),
+            "{store}"
+        );
+
+        // Arrived and not received by the district within two hours: escalated.
+        let (me2, adult2, _, id2) =
+            approved_family(&node, "13900001706", "110105195001010012", "110105-003-002").await;
+        let (code, _) = arrive(&node, &station, &me2, &adult2, 366).await;
+        assert_eq!(code, StatusCode::OK);
+        let (_, queue) = node.get("/api/v1/returns", &district).await;
+        assert!(
+            !queue["escalated"].as_array().unwrap().contains(&json!(id2)),
+            "{queue}"
+        );
+        node.state.clock.advance(Duration::minutes(121));
+        let (_, queue) = node.get("/api/v1/returns", &district).await;
+        assert!(
+            queue["escalated"].as_array().unwrap().contains(&json!(id2)),
+            "{store}: {queue}"
+        );
+
+        // No check-in for more than 36 hours of home observation: yellow, with the reason.
+        node.state.clock.advance(Duration::hours(36));
+        let status = super::tracing::status(&node, &me2, &adult2).await;
+        assert_eq!(status["code"], "yellow", "{store}: {status}");
+        let rules: Vec<&str> = status["status"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["rule"].as_str())
+            .collect();
+        assert!(rules.contains(&"missed-checkin"), "{store}: {rules:?}");
+    }
+}

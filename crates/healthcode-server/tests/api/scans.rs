@@ -100,7 +100,7 @@ async fn person(node: &Node, official: &str, name: &str) -> String {
     p["id"].as_str().unwrap().to_owned()
 }
 
-async fn pass_text(node: &Node, token: &str, id: &str) -> String {
+pub(super) async fn pass_text(node: &Node, token: &str, id: &str) -> String {
     let (status, text) = node
         .get(&format!("/api/v1/people/{id}/pass?format=text"), token)
         .await;
