@@ -151,8 +151,14 @@ pub async fn apply(
     let Caller::Resident { .. } = caller else {
         return Err(ApiError::forbidden());
     };
-    let mut members = req.members.clone();
-    members.dedup();
+    // Each person once, the applicant first, however often the request names them.
+    let mut seen = std::collections::HashSet::new();
+    let members: Vec<String> = req
+        .members
+        .iter()
+        .filter(|m| seen.insert(m.as_str()))
+        .cloned()
+        .collect();
     if members.is_empty() || members.len() > 10 {
         return Err(ApiError::unprocessable(
             "bad_members",

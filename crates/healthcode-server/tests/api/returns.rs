@@ -56,7 +56,9 @@ async fn a_family_applies_is_verified_approved_and_booked() {
             "address": "朝阳区某街道 1 号楼 2 单元 301", "reason": "返京复工",
             "planned_date": date_in(3), "transport": "train"
         });
-        let (code, app) = node.post("/api/v1/returns", &me, apply.clone()).await;
+        let mut named_twice = apply.clone();
+        named_twice["members"] = json!([adult, kid, adult]);
+        let (code, app) = node.post("/api/v1/returns", &me, named_twice).await;
         assert_eq!(code, StatusCode::CREATED, "{store}: {app}");
         let id = app["id"].as_str().unwrap().to_owned();
         assert_eq!(app["state"], "submitted");
