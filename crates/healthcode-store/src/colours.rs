@@ -6,7 +6,8 @@
 use crate::audit::{self, Actor};
 use crate::db::{BeginWrite, CHUNK, numbered, placeholders};
 use crate::facts::PersonFactRow;
-use crate::{Outbox, Store, StoreError, db, ms, ordered_id};
+use crate::outbox::{NewNotice, queue_notices};
+use crate::{Outbox, Store, StoreError, db, ms};
 use healthcode_core::{Color, Fact, Status, Text};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -106,35 +107,16 @@ impl Store {
                 let mut messages = Vec::new();
                 for (person_id, status, old, old_at, sealed) in &announced {
                     for channel in announce.channels {
-                        let key = format!("{person_id}:{old_at}:{}:{channel}", status.color);
-                        messages.push((*person_id, *channel, key, *old, status.color, sealed));
+                        messages.push(NewNotice {
+                            person_id,
+                            channel,
+                            dedup_key: format!("{person_id}:{old_at}:{}:{channel}", status.color),
+                            colours: (old.as_str(), status.color.as_str()),
+                            sealed,
+                        });
                     }
                 }
-                let mut inserted = HashSet::new();
-                for rows in messages.chunks(CHUNK) {
-                    let sql = format!(
-                        "INSERT INTO notifications (id, person_id, channel, dedup_key, colour_from, colour_to, \
-                         body_sealed, created_at, state, attempts, next_attempt_at) VALUES {} \
-                         ON CONFLICT (dedup_key) DO NOTHING RETURNING person_id",
-                        placeholders(&self.backend, rows.len(), 11)
-                    );
-                    let mut q = sqlx::query_as::<_, (String,)>(&sql);
-                    for (person_id, channel, key, from, to, sealed) in rows {
-                        q = q
-                            .bind(ordered_id(now))
-                            .bind(*person_id)
-                            .bind(*channel)
-                            .bind(key)
-                            .bind(from.as_str())
-                            .bind(to.as_str())
-                            .bind(*sealed)
-                            .bind(ms(now))
-                            .bind("pending")
-                            .bind(0i64)
-                            .bind(ms(now));
-                    }
-                    inserted.extend(q.fetch_all(&mut *tx).await?.into_iter().map(|(p,)| p));
-                }
+                let inserted = queue_notices(&mut *tx, &messages, now).await?;
                 for (person_id, status, old, _, _) in announced {
                     if !inserted.contains(person_id.as_str()) {
                         continue;

@@ -2,8 +2,8 @@
 //! written with the code. One sender drains both: a message is claimed under a lease, marked
 //! sent once delivered (only while pending, so never twice), retried with back-off otherwise.
 
-use crate::db::{BeginWrite, CHUNK, numbered};
-use crate::{Store, StoreError, db, from_ms, ms};
+use crate::db::{BeginWrite, CHUNK, Conn, numbered, on_conn, placeholders};
+use crate::{Store, StoreError, db, from_ms, ms, ordered_id};
 use healthcode_core::Text;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -104,6 +104,55 @@ type NotificationRow = (
 
 const SELECT_NOTIFICATION: &str = "SELECT n.id, n.person_id, n.channel, n.colour_from, n.colour_to, \
      n.body_sealed, n.created_at, n.state, n.attempts, n.sent_at, n.last_error FROM notifications n";
+
+/// A notice to a person, to be queued: `dedup_key` makes it once however often it is queued;
+/// `colours` is (from, to) for a change of colour, empty for other notices.
+pub(crate) struct NewNotice<'a> {
+    pub person_id: &'a str,
+    pub channel: &'a str,
+    pub dedup_key: String,
+    pub colours: (&'a str, &'a str),
+    /// The text, sealed for `Outbox::Notices`.
+    pub sealed: &'a [u8],
+}
+
+/// Queues notices inside an open transaction, a chunk per statement; a key already queued is
+/// left as it is. Returns the people of the notices queued now.
+pub(crate) async fn queue_notices<'c>(
+    conn: impl Into<Conn<'c>>,
+    notices: &[NewNotice<'_>],
+    now: OffsetDateTime,
+) -> Result<HashSet<String>, sqlx::Error> {
+    let mut conn = conn.into();
+    let mut queued = HashSet::new();
+    for rows in notices.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO notifications (id, person_id, channel, dedup_key, colour_from, colour_to, \
+             body_sealed, created_at, state, attempts, next_attempt_at) VALUES {} \
+             ON CONFLICT (dedup_key) DO NOTHING RETURNING person_id",
+            placeholders(&conn, rows.len(), 11)
+        );
+        on_conn!(&mut conn, c => {
+            let mut q = sqlx::query_as::<_, (String,)>(&sql);
+            for n in rows {
+                q = q
+                    .bind(ordered_id(now))
+                    .bind(n.person_id)
+                    .bind(n.channel)
+                    .bind(&n.dedup_key)
+                    .bind(n.colours.0)
+                    .bind(n.colours.1)
+                    .bind(n.sealed)
+                    .bind(ms(now))
+                    .bind("pending")
+                    .bind(0i64)
+                    .bind(ms(now));
+            }
+            queued.extend(q.fetch_all(&mut **c).await?.into_iter().map(|(p,)| p));
+        });
+    }
+    Ok(queued)
+}
 
 impl Store {
     /// A message's bilingual text, opened from its sealed body.

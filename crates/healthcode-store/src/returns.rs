@@ -4,6 +4,7 @@
 
 use crate::audit::{self, Actor};
 use crate::db::{BeginWrite, numbered};
+use crate::outbox::{NewNotice, queue_notices};
 use crate::{Outbox, Store, StoreError, db, from_ms, ms, ordered_id};
 use healthcode_core::Text;
 use healthcode_core::returns::{BookingState, ReturnState, booking_moves, booking_state};
@@ -219,24 +220,17 @@ impl Store {
     ) -> Result<(), StoreError> {
         let body = serde_json::to_vec(text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let sealed = self.vault.seal(&body, Outbox::Notices.body_context());
-        let mut conn = conn.into();
-        for channel in ["app", "sms"] {
-            db::on_conn!(&mut conn, c => {
-                sqlx::query(
-                    "INSERT INTO notifications (id, person_id, channel, dedup_key, colour_from, colour_to, \
-                     body_sealed, created_at, state, attempts, next_attempt_at) \
-                     VALUES ($1, $2, $3, $4, '', '', $5, $6, 'pending', 0, $6) ON CONFLICT (dedup_key) DO NOTHING",
-                )
-                .bind(ordered_id(now))
-                .bind(person_id)
-                .bind(channel)
-                .bind(format!("{key}:{channel}"))
-                .bind(&sealed)
-                .bind(ms(now))
-                .execute(&mut **c)
-                .await?;
-            });
-        }
+        let notices: Vec<NewNotice> = ["app", "sms"]
+            .into_iter()
+            .map(|channel| NewNotice {
+                person_id,
+                channel,
+                dedup_key: format!("{key}:{channel}"),
+                colours: ("", ""),
+                sealed: &sealed,
+            })
+            .collect();
+        queue_notices(conn, &notices, now).await?;
         Ok(())
     }
 
