@@ -40,7 +40,9 @@ pub use feeds::{Delivered, RiskArea};
 pub use hub::{HubList, HubProposal, HubRegion, HubRevocation};
 pub use outbox::{Notification, Outbox, Outgoing};
 pub use people::{Enrollment, NewPerson, Person, PersonDetail};
-pub use returns::{Booking, NewReturn, NewStep, ReturnApplication, ReturnStep};
+pub use returns::{
+    Booking, ExpectedArrivals, NewReturn, NewStep, ReturnApplication, ReturnFigures, ReturnStep,
+};
 pub use traces::{ContactFact, IndexedLog, TraceJob, TraceProgress, TraceView, TracedExposure};
 pub use vault::Vault;
 pub use venues::{Checkpoint, NewVenue, Venue};

@@ -108,6 +108,25 @@ pub struct Booking {
     pub updated_at: OffsetDateTime,
 }
 
+/// How many people stand where on the return journey (see [`Store::return_figures`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnFigures {
+    pub by_state: Vec<(ReturnState, i64)>,
+    /// Observing, and past the observation days since their arrival scan.
+    pub released: i64,
+    pub by_station: Vec<ExpectedArrivals>,
+    pub by_district: Vec<ExpectedArrivals>,
+}
+
+/// People expected on a day at a place (an arrival station, or a district's code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExpectedArrivals {
+    pub date: Date,
+    pub place: String,
+    pub people: i64,
+}
+
 type AppRow = (
     String,
     String,
@@ -143,6 +162,16 @@ type BookingRow = (
 
 const SELECT_BOOKING: &str = "SELECT carrier, reference, person_id, application_id, service, travel_date, \
      station, seat, state, held_until, updated_at FROM bookings";
+
+/// The bounds between which the codes within `scope` sort: `scope-` up to `scope.` ('.' follows
+/// '-'), or every code for the empty scope (the whole region).
+fn scope_range(scope: &str) -> (String, String) {
+    if scope.is_empty() {
+        (String::new(), "~".into())
+    } else {
+        (format!("{scope}-"), format!("{scope}."))
+    }
+}
 
 fn address_context(id: &str) -> String {
     format!("return_applications.address/{id}")
@@ -308,8 +337,8 @@ impl Store {
         self.applications_from(rows).await
     }
 
-    /// The applications to communities within `scope` (a district, street or community code),
-    /// oldest first, at most `limit`.
+    /// The applications to communities within `scope` (a district, street or community code;
+    /// empty for the whole region), oldest first, at most `limit`.
     pub async fn returns_in_scope(
         &self,
         scope: &str,
@@ -319,12 +348,12 @@ impl Store {
             "{SELECT_APP} WHERE community = $1 OR (community > $2 AND community < $3) \
              ORDER BY created_at, id LIMIT $4"
         );
-        // `scope-` up to `scope.` ('.' follows '-'): the codes within the scope.
+        let (lo, hi) = scope_range(scope);
         let rows: Vec<AppRow> = db::with_pool!(&self.backend, pool => {
             sqlx::query_as(&sql)
                 .bind(scope)
-                .bind(format!("{scope}-"))
-                .bind(format!("{scope}."))
+                .bind(lo)
+                .bind(hi)
                 .bind(limit)
                 .fetch_all(pool)
                 .await?
@@ -481,6 +510,82 @@ impl Store {
                 Ok(b)
             })
             .collect()
+    }
+
+    /// The figures of the return journey within `scope`, in people (members), not applications:
+    /// how many stand in each state, how many of those observing have passed `observation` since
+    /// their arrival scan (released), and who is expected on which day: by arrival station from
+    /// the bookings that still stand, and by district from the planned dates of approved
+    /// applications.
+    pub async fn return_figures(
+        &self,
+        scope: &str,
+        observation: time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<ReturnFigures, StoreError> {
+        const IN_SCOPE: &str = "(a.community = $1 OR (a.community > $2 AND a.community < $3))";
+        let by_state_sql = format!(
+            "SELECT a.state, COUNT(*) FROM return_applications a \
+             JOIN return_members m ON m.application_id = a.id WHERE {IN_SCOPE} GROUP BY a.state"
+        );
+        let released_sql = format!(
+            "SELECT COUNT(*) FROM return_applications a JOIN return_members m ON m.application_id = a.id \
+             WHERE {IN_SCOPE} AND a.state = 'observing' AND EXISTS (SELECT 1 FROM return_steps s \
+             WHERE s.application_id = a.id AND s.kind = 'arrival' AND s.at <= $4)"
+        );
+        let stations_sql = format!(
+            "SELECT b.travel_date, b.station, COUNT(*) FROM bookings b \
+             JOIN return_applications a ON a.id = b.application_id \
+             WHERE {IN_SCOPE} AND a.state = 'approved' AND (b.state = 'paid' OR (b.state = 'held' AND b.held_until > $4)) \
+             GROUP BY b.travel_date, b.station ORDER BY b.travel_date, b.station"
+        );
+        let districts_sql = format!(
+            "SELECT a.planned_date, substr(a.community, 1, 6), COUNT(*) FROM return_applications a \
+             JOIN return_members m ON m.application_id = a.id WHERE {IN_SCOPE} AND a.state = 'approved' \
+             GROUP BY a.planned_date, substr(a.community, 1, 6) ORDER BY 1, 2"
+        );
+        let (lo, hi) = scope_range(scope);
+        type Expected = Vec<(String, String, i64)>;
+        let (by_state, released, stations, districts): (
+            Vec<(String, i64)>,
+            i64,
+            Expected,
+            Expected,
+        ) = db::with_pool!(&self.backend, pool => {
+            let by_state = sqlx::query_as(&by_state_sql)
+                .bind(scope).bind(&lo).bind(&hi).fetch_all(pool).await?;
+            let (released,): (i64,) = sqlx::query_as(&released_sql)
+                .bind(scope).bind(&lo).bind(&hi).bind(ms(now - observation)).fetch_one(pool).await?;
+            let stations = sqlx::query_as(&stations_sql)
+                .bind(scope).bind(&lo).bind(&hi).bind(ms(now)).fetch_all(pool).await?;
+            let districts = sqlx::query_as(&districts_sql)
+                .bind(scope).bind(&lo).bind(&hi).fetch_all(pool).await?;
+            (by_state, released, stations, districts)
+        });
+        let expected = |rows: Expected| -> Result<Vec<ExpectedArrivals>, StoreError> {
+            rows.into_iter()
+                .map(|(date, place, people)| {
+                    Ok(ExpectedArrivals {
+                        date: parse_date(&date)?,
+                        place,
+                        people,
+                    })
+                })
+                .collect()
+        };
+        Ok(ReturnFigures {
+            by_state: by_state
+                .into_iter()
+                .map(|(s, n)| {
+                    ReturnState::parse(&s)
+                        .map(|s| (s, n))
+                        .ok_or_else(|| StoreError::Corrupt(format!("return state {s:?}")))
+                })
+                .collect::<Result<_, _>>()?,
+            released,
+            by_station: expected(stations)?,
+            by_district: expected(districts)?,
+        })
     }
 
     /// Sets the district, street or community an account works for.

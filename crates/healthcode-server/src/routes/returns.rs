@@ -4,9 +4,11 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::body::{Body, Path};
 use crate::error::{ApiResult, ErrorBody};
+use crate::usecases::arrivals::{
+    self, Arrival, ArrivalRequest, Figures, HandoffRequest, HandoffScan, ObservationBoard,
+};
 use crate::usecases::returns::{
-    self, ApplyRequest, Arrival, ArrivalRequest, BookingReport, CallRequest, DecisionRequest,
-    Eligibility, HandoffRequest, Passenger, Queue,
+    self, ApplyRequest, BookingReport, CallRequest, DecisionRequest, Eligibility, Passenger, Queue,
 };
 use axum::Json;
 use axum::extract::State;
@@ -129,7 +131,7 @@ pub async fn arrival(
     Body(req): Body<ArrivalRequest>,
 ) -> ApiResult<Json<Arrival>> {
     Ok(Json(
-        returns::arrival(&state, &caller, req, state.now()).await?,
+        arrivals::arrival(&state, &caller, req, state.now()).await?,
     ))
 }
 
@@ -143,6 +145,38 @@ pub async fn handoff(
     Body(req): Body<HandoffRequest>,
 ) -> ApiResult<Json<ReturnApplication>> {
     Ok(Json(
-        returns::handoff(&state, &caller, &id, req, state.now()).await?,
+        arrivals::handoff(&state, &caller, &id, req, state.now()).await?,
     ))
+}
+
+/// The receiving side confirms a hand-off by scanning the person's pass.
+#[utoipa::path(post, path = "/api/v1/returns/handoffs", tag = "returns", security(("bearer" = [])), request_body = HandoffScan,
+    responses((status = 200, body = ReturnApplication), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn handoff_by_pass(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<HandoffScan>,
+) -> ApiResult<Json<ReturnApplication>> {
+    Ok(Json(
+        arrivals::handoff_by_pass(&state, &caller, req, state.now()).await?,
+    ))
+}
+
+/// A community worker's board of home observation: today's check-ins, who missed one.
+#[utoipa::path(get, path = "/api/v1/returns/observation", tag = "returns", security(("bearer" = [])),
+    responses((status = 200, body = ObservationBoard), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn observation(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<ObservationBoard>> {
+    Ok(Json(
+        arrivals::observation(&state, &caller, state.now()).await?,
+    ))
+}
+
+/// The journey's figures: the funnel, who is where, who is expected, what waits on whom.
+#[utoipa::path(get, path = "/api/v1/returns/figures", tag = "returns", security(("bearer" = [])),
+    responses((status = 200, body = Figures), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn figures(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Figures>> {
+    Ok(Json(arrivals::figures(&state, &caller, state.now()).await?))
 }

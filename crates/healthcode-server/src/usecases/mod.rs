@@ -4,6 +4,7 @@
 //! or arguments; the store below them only reads and writes.
 
 pub mod appeals;
+pub mod arrivals;
 pub mod batches;
 pub mod cases;
 pub mod checkins;

@@ -1,4 +1,4 @@
-//! The return journey (返程), its first half: a resident applies to come back for themselves and
+//! The return journey (返程), its first half (the second is `arrivals`): a resident applies to come back for themselves and
 //! the children in their care; a worker of the destination community verifies by phone and
 //! decides; a carrier may sell a ticket only for an approved person within the travel window,
 //! and reports the booking (held → paid, or lapsed when not paid in time). An application no
@@ -9,16 +9,11 @@ use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::usecases::people::{document, may_act_for};
-use healthcode_core::facts::ObservationKind;
 use healthcode_core::identity::DocumentKind;
 use healthcode_core::returns::{
-    self, BookingState, CallOutcome, Decision, Refusal, ReturnState, Stage, Transport,
-    travel_window,
+    self, BookingState, CallOutcome, Decision, Refusal, ReturnState, Transport, travel_window,
 };
-use healthcode_core::visits::parameter_i64;
-use healthcode_core::{Fact, FactBody, Text};
-use healthcode_pass::verify::Content;
-use healthcode_store::BatchItem;
+use healthcode_core::{FactBody, Text};
 use healthcode_store::{Booking, NewReturn, NewStep, ReturnApplication};
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
@@ -116,7 +111,12 @@ pub struct BookingReport {
     pub state: BookingState,
 }
 
-fn text(field: &'static str, value: &str, max: usize, required: bool) -> ApiResult<String> {
+pub(crate) fn text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> ApiResult<String> {
     let value = value.trim();
     if (required && value.is_empty())
         || value.chars().count() > max
@@ -137,7 +137,7 @@ fn text(field: &'static str, value: &str, max: usize, required: bool) -> ApiResu
     Ok(value.to_owned())
 }
 
-fn step_message(zh: String, en: String) -> Text {
+pub(crate) fn step_message(zh: String, en: String) -> Text {
     Text { zh, en }
 }
 
@@ -248,7 +248,7 @@ pub async fn of_person(
 }
 
 /// The scope of a community worker: the district, street or community they work for.
-async fn scope_of(state: &AppState, caller: &Caller) -> ApiResult<String> {
+pub(crate) async fn scope_of(state: &AppState, caller: &Caller) -> ApiResult<String> {
     caller.require(&[Role::CommunityWorker])?;
     let Caller::Staff { account, .. } = caller else {
         return Err(ApiError::forbidden());
@@ -292,8 +292,16 @@ pub async fn one(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Retur
 
 /// A worker's queue: the applications within their scope, and the escalated ones.
 pub async fn queue(state: &AppState, caller: &Caller, now: OffsetDateTime) -> ApiResult<Queue> {
-    let scope = scope_of(state, caller).await?;
-    let applications = state.store.returns_in_scope(&scope, 1_000).await?;
+    queue_in(state, &scope_of(state, caller).await?, now).await
+}
+
+/// The queue of a scope (empty: the whole region).
+pub(crate) async fn queue_in(
+    state: &AppState,
+    scope: &str,
+    now: OffsetDateTime,
+) -> ApiResult<Queue> {
+    let applications = state.store.returns_in_scope(scope, 1_000).await?;
     let after = Duration::hours(state.config.returns.escalate_after_hours.max(1));
     let handoff = Duration::minutes(state.config.returns.handoff_minutes.max(1));
     let escalated = applications
@@ -543,220 +551,4 @@ pub async fn bookings_of(
 ) -> ApiResult<Vec<Booking>> {
     may_act_for(caller, person_id, &[Role::HealthOfficial, Role::Admin])?;
     Ok(state.store.bookings_of(person_id, now).await?)
-}
-
-/// A station's arrival scan: the pass of one returning person and their temperature.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ArrivalRequest {
-    /// The pass's QR text, as scanned.
-    pub text: String,
-    /// Degrees Celsius, 30 to 45 (as declarations take it).
-    #[schema(minimum = 30.0, maximum = 45.0)]
-    pub temperature_c: f64,
-    /// The arrival station.
-    #[schema(min_length = 1, max_length = 64)]
-    pub station: String,
-}
-
-/// What the station's checkpoint sees after an arrival scan.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Arrival {
-    pub application: ReturnApplication,
-    pub masked_name: String,
-    /// True: to the fever clinic, not home.
-    pub fever: bool,
-}
-
-/// A station checkpoint scans a returning person's pass and takes their temperature. With a
-/// normal temperature the person's home observation starts (an observation fact for the
-/// policy's `return_observation_days`, which the policy ends by itself); with a fever their
-/// temperature is recorded as a declaration the policy judges, and the family goes to the
-/// fever clinic hand-off instead of home.
-pub async fn arrival(
-    state: &AppState,
-    caller: &Caller,
-    req: ArrivalRequest,
-    now: OffsetDateTime,
-) -> ApiResult<Arrival> {
-    caller.require(&[Role::Checkpoint])?;
-    let t = crate::usecases::declarations::decicelsius(req.temperature_c)?;
-    let station = text("station", &req.station, 64, true)?;
-    let report = state.passes.verify(req.text.trim(), now);
-    let pass = match (&report.content, report.valid) {
-        (Some(Content::Pass(pass)), true) => pass.clone(),
-        _ => {
-            let why = crate::scanning::distrust(&report);
-            return Err(ApiError::unprocessable(
-                "bad_pass",
-                format!("not a valid pass ({}): {}", why.code, why.message),
-                format!("不是有效的健康码：{}", why.message_zh),
-            ));
-        }
-    };
-    let subject = hex::encode(&pass.subject);
-    let person_id = state
-        .store
-        .people_by_pseudonym(std::slice::from_ref(&subject))
-        .await?
-        .remove(&subject)
-        .ok_or_else(not_travelling)?;
-    let app = state
-        .store
-        .returns_of_person(&person_id)
-        .await?
-        .into_iter()
-        .find(|a| matches!(a.state, ReturnState::Approved | ReturnState::Arrived))
-        .ok_or_else(not_travelling)?;
-    let policy = state.policy.document();
-    let fever = t >= parameter_i64(policy, "fever_threshold_decicelsius", 373);
-    let to = returns::arrive(app.state, fever).map_err(|_| not_travelling())?;
-    let reading = format!("{}.{} °C", t / 10, t % 10);
-    let note = format!("{} {reading}, {station}", pass.masked_name);
-    let message = if fever {
-        step_message(
-            format!("您已抵达{station}，体温 {reading}，请随工作人员前往发热门诊。"),
-            format!(
-                "You arrived at {station} with a temperature of {reading}: staff will take you to the fever clinic."
-            ),
-        )
-    } else {
-        step_message(
-            format!(
-                "您已抵达{station}（已进入），接站人员将送您回社区，到家后开始居家观察并每日打卡。"
-            ),
-            format!(
-                "You arrived at {station}. The reception team takes you to your community; home observation with a daily check-in starts."
-            ),
-        )
-    };
-    let step = NewStep {
-        kind: "arrival",
-        outcome: if fever { "fever" } else { "normal" },
-        note: &note,
-        from: app.state,
-        to,
-        touches: true,
-        message,
-    };
-    let actor = caller.actor("arrival check at the station");
-    let application = state
-        .store
-        .add_return_step(&app.id, &step, &actor, now)
-        .await?;
-    let basis = format!("return application {} arrival check at {station}", app.id);
-    let body = if fever {
-        FactBody::Declaration {
-            temperature_decicelsius: Some(t),
-            symptoms: vec!["fever".into()],
-            address: None,
-        }
-    } else {
-        let days = parameter_i64(policy, "return_observation_days", 14);
-        FactBody::Observation {
-            kind: ObservationKind::Home,
-            start_at: now,
-            end_at: Some(now + Duration::days(days)),
-        }
-    };
-    let fact = Fact {
-        id: crate::usecases::recording::new_fact_id(now),
-        recorded_at: now,
-        legal_basis: basis,
-        body,
-    };
-    state
-        .store
-        .record_facts(
-            &[BatchItem {
-                person_id: person_id.clone(),
-                fact: fact.clone(),
-            }],
-            &actor,
-            now,
-        )
-        .await?;
-    crate::usecases::colours::after_facts(state, [(person_id.as_str(), &fact)], now).await;
-    Ok(Arrival {
-        application,
-        masked_name: pass.masked_name,
-        fever,
-    })
-}
-
-fn not_travelling() -> ApiError {
-    ApiError::conflict(
-        "not_travelling",
-        "this person has no approved return application to arrive on",
-        "此人没有已通过的返程申请",
-    )
-}
-
-/// A hand-off confirmed by the side that receives the person.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HandoffRequest {
-    pub stage: Stage,
-    #[serde(default)]
-    #[schema(max_length = 500)]
-    pub note: String,
-}
-
-/// The receiving side confirms it has the person: the district's reception team (a worker
-/// scoped to the district), then the street office, then the community, in that order. The
-/// community's receipt starts nothing new: the observation began at the station and ends by the
-/// policy.
-pub async fn handoff(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    req: HandoffRequest,
-    now: OffsetDateTime,
-) -> ApiResult<ReturnApplication> {
-    let app = one(state, caller, id).await?;
-    let scope = scope_of(state, caller).await?;
-    if scope.split('-').count() != req.stage.scope_parts() {
-        return Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "wrong_stage",
-            format!(
-                "a {} hand-off is received by an account of that level",
-                req.stage.as_str()
-            ),
-            "该环节须由相应层级（区、街道或社区）的账号确认接收",
-        ));
-    }
-    let to = returns::receive(app.state, req.stage).map_err(|_| {
-        ApiError::conflict(
-            "out_of_order",
-            format!(
-                "the person is {}: not the {} hand-off's turn",
-                app.state.as_str(),
-                req.stage.as_str()
-            ),
-            "交接须按 车站 → 区 → 街道 → 社区 的顺序确认",
-        )
-    })?;
-    let note = text("note", &req.note, 500, false)?;
-    let (zh, en) = match req.stage {
-        Stage::District => ("区接站组", "the district's reception team"),
-        Stage::Street => ("街道", "the street office"),
-        Stage::Community => ("社区", "your community"),
-    };
-    let step = NewStep {
-        kind: "handoff",
-        outcome: req.stage.as_str(),
-        note: &note,
-        from: app.state,
-        to,
-        touches: true,
-        message: step_message(
-            format!("{zh}已接收您。"),
-            format!("You were received by {en}."),
-        ),
-    };
-    Ok(state
-        .store
-        .add_return_step(id, &step, &caller.actor("return hand-off"), now)
-        .await?)
 }

@@ -529,7 +529,6 @@ async fn arrival_hand_offs_and_fourteen_days_of_observation_release_the_family()
         for (token, stage, state) in [
             (district, "district", "with_district"),
             (street, "street", "with_street"),
-            (community.clone(), "community", "observing"),
         ] {
             let (code, app) = handoff(token, stage).await;
             assert_eq!(
@@ -538,6 +537,30 @@ async fn arrival_hand_offs_and_fourteen_days_of_observation_release_the_family()
                 "{store}: {app}"
             );
         }
+        // The community receives the family by scanning the adult's pass; a worker of another
+        // community who scans it finds no application.
+        let pass = super::scans::pass_text(&node, &me, &adult).await;
+        let other = worker(&node, "community_worker", "110105-003-001").await;
+        let (code, _) = node
+            .post(
+                "/api/v1/returns/handoffs",
+                &other,
+                json!({"text": pass, "stage": "community"}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::NOT_FOUND, "{store}");
+        let (code, app) = node
+            .post(
+                "/api/v1/returns/handoffs",
+                &community,
+                json!({"text": pass, "stage": "community", "note": "已送达家中"}),
+            )
+            .await;
+        assert_eq!(
+            (code, app["state"].as_str()),
+            (StatusCode::OK, Some("observing")),
+            "{store}: {app}"
+        );
         let (_, app) = node.get(&format!("/api/v1/returns/{id}"), &me).await;
         let steps: Vec<String> = app["steps"]
             .as_array()
@@ -586,6 +609,35 @@ async fn arrival_hand_offs_and_fourteen_days_of_observation_release_the_family()
                     "{store} day {day}: {status}"
                 );
             }
+            if day == 5 {
+                // The community worker sees today's check-ins at a glance.
+                let (code, board) = node.get("/api/v1/returns/observation", &community).await;
+                assert_eq!(code, StatusCode::OK, "{board}");
+                let people = board["people"].as_array().unwrap();
+                assert_eq!(people.len(), 2, "{store}: {board}");
+                for p in people {
+                    assert_eq!(
+                        (
+                            p["day"].as_i64(),
+                            p["days"].as_i64(),
+                            p["checked_in_today"].as_bool(),
+                            p["missed"].as_bool(),
+                            p["temperature_c"].as_f64(),
+                        ),
+                        (Some(6), Some(14), Some(true), Some(false), Some(36.5)),
+                        "{store}: {p}"
+                    );
+                }
+                let (_, figures) = node.get("/api/v1/returns/figures", &community).await;
+                let funnel: Vec<i64> = figures["funnel"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f["people"].as_i64().unwrap())
+                    .collect();
+                assert_eq!(funnel, [2, 2, 2, 2, 0], "{store}: {figures}");
+                assert_eq!(figures["under_observation"], 2, "{store}: {figures}");
+            }
         }
         node.state.clock.advance(Duration::days(2));
         let me = node.resident("13900001703").await;
@@ -593,6 +645,21 @@ async fn arrival_hand_offs_and_fourteen_days_of_observation_release_the_family()
         assert_eq!(
             status["code"], "green",
             "{store}: released, no check-in needed: {status}"
+        );
+        let (_, figures) = node.get("/api/v1/returns/figures", &community).await;
+        assert_eq!(
+            (&figures["released"], &figures["under_observation"]),
+            (&json!(2), &json!(0)),
+            "{store}: {figures}"
+        );
+        let (_, board) = node.get("/api/v1/returns/observation", &community).await;
+        assert!(
+            board["people"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["released"] == true && p["missed"] == false),
+            "{store}: {board}"
         );
     }
 }
@@ -682,5 +749,42 @@ async fn a_fever_a_missed_check_in_and_a_hand_off_left_waiting() {
             .filter_map(|r| r["rule"].as_str())
             .collect();
         assert!(rules.contains(&"missed-checkin"), "{store}: {rules:?}");
+        // ... and their community worker sees it first on the observation board, once the
+        // community has received them.
+        let street = worker(&node, "community_worker", "110105-003").await;
+        let community = worker(&node, "community_worker", "110105-003-002").await;
+        for (token, stage) in [
+            (&district, "district"),
+            (&street, "street"),
+            (&community, "community"),
+        ] {
+            let (code, body) = node
+                .post(
+                    &format!("/api/v1/returns/{id2}/handoffs"),
+                    token,
+                    json!({"stage": stage}),
+                )
+                .await;
+            assert_eq!(code, StatusCode::OK, "{store}: {body}");
+        }
+        let (_, board) = node.get("/api/v1/returns/observation", &community).await;
+        let first = &board["people"][0];
+        assert_eq!(
+            (
+                first["person_id"].as_str(),
+                first["missed"].as_bool(),
+                first["colour"].as_str()
+            ),
+            (Some(adult2.as_str()), Some(true), Some("yellow")),
+            "{store}: {board}"
+        );
+        // The region's figures count the fever at the station apart.
+        let official = worker(&node, "health_official", "").await;
+        let (code, figures) = node.get("/api/v1/returns/figures", &official).await;
+        assert_eq!(code, StatusCode::OK, "{figures}");
+        assert_eq!(figures["fever_clinic"], 2, "{store}: {figures}");
+        // A resident reads no figures.
+        let (code, _) = node.get("/api/v1/returns/figures", &me2).await;
+        assert_eq!(code, StatusCode::FORBIDDEN);
     }
 }
