@@ -11,6 +11,7 @@ pub mod cookies;
 pub mod page;
 mod policy;
 mod resident;
+mod returns;
 pub mod session;
 
 use crate::AppState;
@@ -52,7 +53,12 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/staff/login",
             get(console::login_page).post(console::login),
         )
+        .route("/me/{id}/returns", get(returns::page).post(returns::apply))
         .route("/checkpoint", get(checkpoint::page))
+        .route(
+            "/checkpoint/arrivals",
+            get(checkpoint::arrivals).post(checkpoint::arrive),
+        )
         .route("/policy", get(policy::show))
         .route("/console", get(console::home))
         .route("/console/cases", post(console::cases::record_case))
@@ -85,6 +91,20 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/console/venues/{id}/print", get(console::venues::print))
         .route("/console/dashboard", get(console::dashboard::show))
+        .route("/console/returns", get(console::returns::show))
+        .route(
+            "/console/returns/handoffs",
+            post(console::returns::handoff_by_pass),
+        )
+        .route("/console/returns/{id}/calls", post(console::returns::call))
+        .route(
+            "/console/returns/{id}/decision",
+            post(console::returns::decide),
+        )
+        .route(
+            "/console/returns/{id}/handoffs",
+            post(console::returns::handoff),
+        )
         .route("/console/audit", get(console::audit::show))
         .route("/console/hub", get(console::hub::show))
         .route("/console/hub/proposals/{id}", post(console::hub::decide))

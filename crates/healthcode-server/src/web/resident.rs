@@ -281,6 +281,8 @@ struct CodePage {
     /// Seconds after which the page fetches a fresh pass, before this one expires.
     refresh_in: i64,
     reasons: Vec<ReasonRow>,
+    /// Where the person stands on a return journey, as a tag beside the colour.
+    journey: Option<String>,
 }
 
 /// 亮码: a fresh pass as a large QR code, the colour as a band with its word and icon, the
@@ -301,7 +303,9 @@ pub async fn code(State(state): State<AppState>, web: Web, Path(id): Path<String
     let qr_svg = inline_svg(qr_svg);
     let code = code_shown(&person, &status).as_str();
     let remaining = (pass.expires_at - state.now().unix_timestamp()).max(0);
+    let journey = crate::web::returns::journey_tag(&state, web.lang, &id, state.now()).await?;
     render(CodePage {
+        journey,
         checked_in: checked_in_today(&state, &id, state.now()).await?,
         chrome: Chrome::new(&web, "亮码", "My code", true),
         id,

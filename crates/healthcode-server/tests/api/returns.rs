@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use time::Duration;
 
 /// A staff account of `role` working for `scope` (none when empty): its token.
-async fn worker(node: &Node, role: &str, scope: &str) -> String {
+pub(super) async fn worker(node: &Node, role: &str, scope: &str) -> String {
     let token = format!("test-{role}-{}", unique("t"));
     let admin = Actor::new("test", "admin", "test setup");
     let account = node
@@ -28,7 +28,7 @@ async fn worker(node: &Node, role: &str, scope: &str) -> String {
     token
 }
 
-fn date_in(days: i64) -> String {
+pub(super) fn date_in(days: i64) -> String {
     (system_now() + Duration::days(days)).date().to_string()
 }
 

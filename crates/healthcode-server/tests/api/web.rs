@@ -1065,3 +1065,191 @@ async fn a_resident_consents_to_move_their_status_from_the_pages() {
         node.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_family_comes_back_through_the_pages() {
+    use super::returns::{date_in, worker};
+    for node in nodes().await {
+        let store = node.store_name();
+        let phone = "13900000017";
+        let mut resident = Browser::new(&node);
+        let adult = resident.enrolled(&node, phone).await;
+        let child = resident
+            .post(
+                "/me/enroll",
+                &[
+                    ("name", "张小丰"),
+                    ("document_kind", "none"),
+                    ("document_number", ""),
+                    ("phone", phone),
+                    ("guardian_id", adult.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(
+            child.status,
+            StatusCode::SEE_OTHER,
+            "{store}: {}",
+            child.body
+        );
+        assert!(
+            resident
+                .get("/me")
+                .await
+                .body
+                .contains(&format!("/me/{adult}/returns"))
+        );
+
+        // The resident applies for the family from the page and sees where it stands.
+        let planned = date_in(1);
+        let applied = resident
+            .post(
+                &format!("/me/{adult}/returns"),
+                &[
+                    ("origin", "420100"),
+                    ("community", "110105-003-002"),
+                    ("address", "某小区 5 号楼"),
+                    ("reason", "返京复工"),
+                    ("planned_date", planned.as_str()),
+                    ("transport", "train"),
+                    ("with_children", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            applied.status,
+            StatusCode::SEE_OTHER,
+            "{store}: {}",
+            applied.body
+        );
+        let page = resident.get(&format!("/me/{adult}/returns")).await;
+        assert!(
+            page.body.contains("待社区核实") && page.body.contains("2 人"),
+            "{store}: {}",
+            page.body
+        );
+        let id = node.state.store.returns_of_person(&adult).await.unwrap()[0]
+            .id
+            .clone();
+
+        // The community worker calls, approves, and sees it on the console.
+        let mut community = Browser::new(&node);
+        community
+            .sign_in(&worker(&node, "community_worker", "110105-003-002").await)
+            .await;
+        let console = community.get("/console/returns").await;
+        assert_eq!(console.status, StatusCode::OK, "{store}: {}", console.body);
+        assert!(
+            console.body.contains(&format!("data-id=\"{id}\"")),
+            "{}",
+            console.body
+        );
+        for (path, fields) in [
+            (
+                "calls",
+                vec![("outcome", "address_confirmed"), ("note", "本人接听")],
+            ),
+            (
+                "decision",
+                vec![("decision", "approve"), ("reason", "核实无误")],
+            ),
+        ] {
+            let done = community
+                .post(&format!("/console/returns/{id}/{path}"), &fields)
+                .await;
+            assert_eq!(
+                done.status,
+                StatusCode::SEE_OTHER,
+                "{store} {path}: {}",
+                done.body
+            );
+        }
+        let page = resident.get(&format!("/me/{adult}/returns")).await;
+        assert!(
+            page.body.contains("社区来电：地址已核实") && page.body.contains("社区审核通过"),
+            "{store}: {}",
+            page.body
+        );
+        assert!(
+            resident
+                .get(&format!("/me/{adult}/code"))
+                .await
+                .body
+                .contains("返程已获批")
+        );
+
+        // The station scans the adult's pass and takes the temperature.
+        let manager = node.staff("venue_manager").await;
+        let station = super::scans::gate(&node, &manager, "station").await;
+        let mut gate = Browser::new(&node);
+        gate.sign_in(&station.token).await;
+        assert_eq!(
+            gate.get("/checkpoint/arrivals").await.status,
+            StatusCode::OK
+        );
+        let api = node.resident(phone).await;
+        let pass = super::scans::pass_text(&node, &api, &adult).await;
+        let arrived = gate
+            .post(
+                "/checkpoint/arrivals",
+                &[("text", pass.as_str()), ("temperature", "36.6")],
+            )
+            .await;
+        assert!(
+            arrived.body.contains("已进入") && arrived.body.contains("data-fever=\"false\""),
+            "{store}: {}",
+            arrived.body
+        );
+
+        // District and street receive by number; the community by scanning the pass.
+        for (scope, stage) in [("110105", "district"), ("110105-003", "street")] {
+            let mut side = Browser::new(&node);
+            side.sign_in(&worker(&node, "community_worker", scope).await)
+                .await;
+            let done = side
+                .post(
+                    &format!("/console/returns/{id}/handoffs"),
+                    &[("stage", stage)],
+                )
+                .await;
+            assert_eq!(
+                done.status,
+                StatusCode::SEE_OTHER,
+                "{store} {stage}: {}",
+                done.body
+            );
+        }
+        let received = community
+            .post(
+                "/console/returns/handoffs",
+                &[("text", pass.as_str()), ("stage", "community")],
+            )
+            .await;
+        assert_eq!(
+            received.status,
+            StatusCode::SEE_OTHER,
+            "{store}: {}",
+            received.body
+        );
+        let console = community.get("/console/returns").await;
+        assert!(
+            console.body.contains("张*丰") && console.body.contains("1 / 14"),
+            "{store}: the observation board: {}",
+            console.body
+        );
+        let code = resident.get(&format!("/me/{adult}/code")).await;
+        assert!(
+            code.body.contains("居家观察第 1 / 14 天"),
+            "{store}: {}",
+            code.body
+        );
+
+        // An official reads the region's funnel.
+        let mut official = Browser::new(&node);
+        official.sign_in(&node.staff("health_official").await).await;
+        let figures = official.get("/console/returns").await;
+        assert_eq!(figures.status, StatusCode::OK);
+        assert!(figures.body.contains("<svg") && figures.body.contains("居家观察"));
+        node.stop().await;
+    }
+}

@@ -8,6 +8,7 @@ pub mod cases;
 pub mod dashboard;
 pub mod hub;
 pub mod people;
+pub mod returns;
 pub mod venues;
 
 use crate::AppState;
@@ -97,12 +98,24 @@ pub struct Link {
 /// The console's pages for a role, in the order of a day's work.
 pub fn links(role: Role, lang: Lang) -> Vec<Link> {
     use Role::*;
-    let all: [(&[Role], &'static str, &'static str, &'static str); 10] = [
+    let all: [(&[Role], &'static str, &'static str, &'static str); 12] = [
         (
             &[Checkpoint],
             "/checkpoint",
             "卡口扫码核验",
             "Checkpoint scan",
+        ),
+        (
+            &[Checkpoint],
+            "/checkpoint/arrivals",
+            "返程到站核验",
+            "Arrivals at the station",
+        ),
+        (
+            &[CommunityWorker, HealthOfficial, Admin],
+            "/console/returns",
+            "返程管理",
+            "The return journey",
         ),
         (
             &[HealthOfficial, CommunityWorker, Admin],
