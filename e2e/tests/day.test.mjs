@@ -318,3 +318,105 @@ test('a day: enroll, green code, checkpoint admits, a case at the same venue tur
   assert.match(await audit.locator('main').innerText(), /appeal/);
   await shoot(audit, 'console-audit');
 });
+
+/** Signs a staff member in on a page with their token. */
+async function signIn(page, token) {
+  await page.goto(node.base + '/staff/login');
+  await page.getByLabel(/账号令牌/).fill(token);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.waitForURL(/\/(console|checkpoint)$/);
+}
+
+test('a family comes back: applied, verified by the community, scanned at the station, handed over, observed at home', { timeout: 300_000 }, async () => {
+  const FAMILY = '13700000001';
+  const worker = node.tokens['community_worker'];
+  const district = node.tokens['district 330106'];
+  const street = node.tokens['street 330106-001'];
+  const station = node.tokens['checkpoint 杭州东站'];
+  assert.ok(worker && district && street && station, 'the demo printed the return journey tokens');
+
+  // --- The parent, on a phone: the application the demo filed waits for the community.
+  const phone = await browser.newContext({ viewport: { width: 360, height: 780 }, locale: 'zh-CN' });
+  const resident = await phone.newPage();
+  await resident.goto(node.base + '/login');
+  await resident.getByLabel('手机号').fill(FAMILY);
+  await resident.getByRole('button', { name: '获取验证码' }).click();
+  await resident.getByLabel('6 位验证码').fill(await node.codeFor(FAMILY));
+  await resident.getByRole('button', { name: '登录', exact: true }).click();
+  await resident.waitForURL(/\/me$/);
+  await resident.getByRole('link', { name: '返程申请' }).click();
+  await resident.waitForURL(/\/me\/[^/]+\/returns$/);
+  const parentId = resident.url().split('/').at(-2);
+  assert.match(await resident.locator('.return h2').innerText(), /待社区核实/);
+  assert.match(await resident.locator('.return').innerText(), /2 人/);
+  await shoot(resident, 'return-applied');
+
+  // --- The community worker, on a phone in the field: call, then approve.
+  const field = await browser.newContext({ viewport: { width: 360, height: 780 }, locale: 'zh-CN' });
+  const community = await field.newPage();
+  await signIn(community, worker);
+  await community.getByRole('link', { name: '返程管理' }).click();
+  await community.waitForURL(/\/console\/returns$/);
+  let card = community.locator('.return[data-state="submitted"]').first();
+  await card.getByLabel('电话核实结果').selectOption('address_confirmed');
+  await card.getByRole('button', { name: '记录通话' }).click();
+  await community.waitForURL(/\/console\/returns$/);
+  card = community.locator('.return[data-state="submitted"]').first();
+  assert.match(await card.innerText(), /地址已核实/);
+  await card.getByLabel('审核', { exact: true }).selectOption('approve');
+  await card.getByLabel('理由', { exact: true }).fill('电话核实地址无误');
+  await card.getByRole('button', { name: '提交审核' }).click();
+  await community.waitForURL(/\/console\/returns$/);
+  assert.equal(await community.locator('.chart svg').count(), 1, 'the funnel');
+  await shoot(community, 'console-returns');
+
+  // Every step reaches the parent, and the code page carries the approval beside the colour.
+  await resident.reload();
+  const steps = await resident.locator('.return').innerText();
+  assert.match(steps, /社区来电：地址已核实/);
+  assert.match(steps, /社区审核通过/);
+  await resident.goto(`${node.base}/me/${parentId}/code`);
+  assert.match(await resident.locator('#journey').innerText(), /返程已获批/);
+  const passText = await readQr(resident.locator('#qr svg'));
+
+  // --- The arrival station scans the code and takes the temperature.
+  const desk = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
+  const gate = await desk.newPage();
+  await signIn(gate, station);
+  await gate.getByRole('link', { name: '返程到站核验' }).click();
+  await gate.waitForURL(/\/checkpoint\/arrivals$/);
+  await gate.getByLabel(/扫描返程人员的健康码/).fill(passText);
+  await gate.getByLabel(/体温/).fill('36.6');
+  await gate.getByRole('button', { name: '核验并登记到站' }).click();
+  assert.match(await gate.locator('#arrival').innerText(), /已进入/);
+  assert.equal(await gate.locator('#arrival').getAttribute('data-fever'), 'false');
+  await shoot(gate, 'station-arrival');
+
+  // --- The district and the street office receive by the application's number.
+  for (const token of [district, street]) {
+    const office = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
+    const page = await office.newPage();
+    await signIn(page, token);
+    await page.goto(node.base + '/console/returns');
+    await page.getByRole('button', { name: '按申请编号确认接收' }).first().click();
+    await page.waitForURL(/\/console\/returns$/);
+    await office.close();
+  }
+
+  // --- The community receives the family by scanning the parent's code: home observation.
+  await community.goto(node.base + '/console/returns');
+  await community.getByLabel('扫描返程人员的健康码').fill(passText);
+  await community.getByRole('button', { name: '确认接收', exact: true }).click();
+  await community.waitForURL(/\/console\/returns$/);
+  const board = await community.locator('#observation').innerText();
+  assert.match(board, /王\*国/);
+  assert.match(board, /1 \/ 14/);
+  await shoot(community, 'console-observation');
+
+  await resident.goto(`${node.base}/me/${parentId}/returns`);
+  assert.match(await resident.locator('.return').innerText(), /社区接收，到家/);
+  await resident.goto(`${node.base}/me/${parentId}/code`);
+  assert.match(await resident.locator('#journey').innerText(), /居家观察第 1 \/ 14 天/);
+  await shoot(resident, 'code-observation');
+  for (const context of [phone, field, desk]) await context.close();
+});

@@ -18,6 +18,11 @@ use time::{Duration, OffsetDateTime};
 
 const RESIDENTS: usize = 1000;
 
+/// The demo's returning family: the parent's phone and resident ID, and their community.
+const FAMILY_PHONE: &str = "13700000001";
+const FAMILY_ID: &str = "330106198504120011";
+const FAMILY_COMMUNITY: &str = "330106-001-001";
+
 /// Hangzhou's urban districts (GB/T 2260), where the demo city lives.
 const DISTRICTS: [(&str, &str); 6] = [
     ("330102", "上城区"),
@@ -59,6 +64,7 @@ pub async fn run(mut config: Config) -> Result<ExitCode, Failure> {
         let traveller =
             seed_visits(store, &state.policy, &state.config.region, &people, now).await?;
         tokens.push(("(a person to trace)".into(), traveller));
+        seed_family(store, now).await?;
         // The city's facts went straight into the store: derive and keep everyone's colour, as
         // recording them through the node would have (the dashboard and the schedule read it).
         healthcode_server::usecases::colours::reassess_everyone(&state, now)
@@ -137,6 +143,14 @@ async fn seed_accounts(
             .create_account(role.as_str(), &name, &token, &admin, now)
             .await
             .map_err(failed)?;
+        if role == Role::CommunityWorker {
+            // The community the demo's returning family comes back to; its street office and
+            // district get accounts of their own below, to receive the hand-offs.
+            store
+                .set_account_scope(&account.id, FAMILY_COMMUNITY, &admin, now)
+                .await
+                .map_err(failed)?;
+        }
         if role == Role::Department {
             let feeds = node_cmd::FEEDS.map(str::to_owned);
             store
@@ -146,7 +160,88 @@ async fn seed_accounts(
         }
         tokens.push((role.as_str().to_owned(), token));
     }
+    for (label, scope) in [("district", "330106"), ("street", "330106-001")] {
+        let token = new_token();
+        let account = store
+            .create_account(
+                Role::CommunityWorker.as_str(),
+                &format!("demo {label} {scope}"),
+                &token,
+                &admin,
+                now,
+            )
+            .await
+            .map_err(failed)?;
+        store
+            .set_account_scope(&account.id, scope, &admin, now)
+            .await
+            .map_err(failed)?;
+        tokens.push((format!("{label} {scope}"), token));
+    }
     Ok(tokens)
+}
+
+/// A family coming back from Wuhan to a community of 西湖区: a parent and a child without ID,
+/// their application filed and waiting for the community's call.
+async fn seed_family(store: &Store, now: OffsetDateTime) -> Result<(), Failure> {
+    let resident = Actor::new("demo", "resident", "enrollment");
+    let Ok(document) = Document::parse(DocumentKind::ResidentId, FAMILY_ID, None, now.date())
+    else {
+        return Err(failed("the demo family's resident ID does not parse"));
+    };
+    let parent = store
+        .enroll(
+            &NewPerson {
+                document,
+                name: "王建国".into(),
+                phone: Some(FAMILY_PHONE.into()),
+                guardian_id: None,
+                enrollment: Enrollment::Confirmed,
+            },
+            &resident,
+            now,
+        )
+        .await
+        .map_err(failed)?;
+    let child = store
+        .enroll(
+            &NewPerson {
+                document: Document::parse(DocumentKind::None, "", None, now.date())
+                    .map_err(|e| failed(format!("{e:?}")))?,
+                name: "王小明".into(),
+                phone: Some(FAMILY_PHONE.into()),
+                guardian_id: Some(parent.id.clone()),
+                enrollment: Enrollment::Confirmed,
+            },
+            &resident,
+            now,
+        )
+        .await
+        .map_err(failed)?;
+    let planned = now.date().next_day().unwrap_or(now.date());
+    let new = healthcode_store::NewReturn {
+        applicant_id: parent.id.clone(),
+        members: vec![parent.id, child.id],
+        origin: "420100".into(),
+        community: FAMILY_COMMUNITY.into(),
+        address: "文三路 90 号 3 幢 201 室".into(),
+        reason: "返杭复工".into(),
+        planned_date: planned,
+        transport: "train".into(),
+        origin_colour: "green".into(),
+        origin_basis: "declared".into(),
+    };
+    let message = healthcode_core::Text {
+        zh: format!("您的返程申请已提交，社区将电话核实（计划 {planned} 返回）。"),
+        en: format!(
+            "Your return application was filed; your community will call to verify it (planned for {planned})."
+        ),
+    };
+    store
+        .create_return(&new, &message, &resident, now)
+        .await
+        .map_err(failed)?;
+    Ok(())
 }
 
 /// A valid resident ID: district, birth date, sequence, MOD 11-2 check character.
@@ -346,5 +441,11 @@ fn print_tour(base: &str, tokens: &[(String, String)]) -> Result<(), Failure> {
         "         -d '{{\"person_id\":\"PERSON_ID\",\"kind\":\"confirmed\",\"legal_basis\":\"杭卫发〔2020〕1号\"}}'"
     )?;
     outln!("    curl {base}/api/v1/cases/CASE_ID/trace -H 'authorization: Bearer OFFICIAL'")?;
+    outln!(
+        "  a family coming back from Wuhan: log in as {FAMILY_PHONE}; the community_worker token above works for"
+    )?;
+    outln!(
+        "  their community {FAMILY_COMMUNITY} (返程管理 on the console), the district and street tokens receive the hand-offs"
+    )?;
     outln!("  see README.md for the whole tour.")
 }
