@@ -1,5 +1,5 @@
-//! `healthcode import`: a department delivers a file (NDJSON or CSV) to a node's feed API with
-//! its own token, in requests of a thousand rows, with a progress bar and a summary that names
+//! `healthcode import`: a department (or a carrier, its bookings) delivers a file (NDJSON or
+//! CSV) to a node's API with its own token, in requests of a thousand rows, with a progress bar and a summary that names
 //! every rejected row and why. Delivery is idempotent, so a file can be sent again after a
 //! failure; requests the node sheds (503) or that fail in transit are retried.
 
@@ -18,6 +18,9 @@ pub enum Feed {
     Itinerary,
     /// Risk areas, each proposed for a second official's approval (POST /risk-areas).
     RiskAreas,
+    /// A carrier's bookings of returning passengers, or their next state (held → paid or
+    /// lapsed), one per row (POST /carrier/bookings); no legal basis needed.
+    Bookings,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -40,9 +43,9 @@ pub struct ImportCommand {
     #[arg(long, env = "HEALTHCODE_TOKEN", hide_env_values = true)]
     token: String,
     /// The data-sharing agreement or report number the rows are delivered under (risk areas
-    /// carry their own, or take this one).
+    /// carry their own, or take this one); every feed but bookings needs it.
     #[arg(long)]
-    legal_basis: String,
+    legal_basis: Option<String>,
     /// The file's format; by its extension when absent (`.csv`, else NDJSON).
     #[arg(long, value_enum)]
     format: Option<Format>,
@@ -76,6 +79,17 @@ pub async fn run(cmd: ImportCommand) -> Result<ExitCode, Failure> {
         Format::Csv => csv_rows(&text)?,
     };
     let read = rows.len() + refused.len();
+    let legal_basis = match (cmd.feed, &cmd.legal_basis) {
+        (Feed::Bookings, _) => String::new(),
+        (_, Some(basis)) if !basis.trim().is_empty() => basis.clone(),
+        _ => {
+            return Err(Failure::new(
+                "missing_legal_basis",
+                "--legal-basis names the agreement or report the rows are delivered under",
+                "请用 --legal-basis 注明数据提供所依据的协议或文号",
+            ));
+        }
+    };
     let rows = match cmd.feed {
         Feed::Itinerary => itineraries(rows),
         _ => rows,
@@ -97,7 +111,7 @@ pub async fn run(cmd: ImportCommand) -> Result<ExitCode, Failure> {
     let base = cmd.node.trim_end_matches('/');
     let (mut recorded, mut duplicates, mut proposed) = (0u64, 0u64, 0u64);
     let chunk = match cmd.feed {
-        Feed::RiskAreas => 1,
+        Feed::RiskAreas | Feed::Bookings => 1,
         _ => cmd.chunk.clamp(1, 10_000),
     };
     for part in rows.chunks(chunk) {
@@ -105,24 +119,36 @@ pub async fn run(cmd: ImportCommand) -> Result<ExitCode, Failure> {
         let (path, body) = match cmd.feed {
             Feed::LabResults => (
                 "feeds/lab-results",
-                json!({"results": values, "legal_basis": cmd.legal_basis}),
+                json!({"results": values, "legal_basis": legal_basis}),
             ),
             Feed::Itinerary => (
                 "feeds/itinerary",
-                json!({"records": values, "legal_basis": cmd.legal_basis}),
+                json!({"records": values, "legal_basis": legal_basis}),
             ),
             Feed::RiskAreas => {
                 let mut area = values.into_iter().next().unwrap_or(Value::Null);
                 if let Value::Object(map) = &mut area {
                     map.entry("legal_basis")
-                        .or_insert_with(|| json!(cmd.legal_basis));
+                        .or_insert_with(|| json!(legal_basis));
                 }
                 ("risk-areas", area)
             }
+            Feed::Bookings => (
+                "carrier/bookings",
+                values.into_iter().next().unwrap_or(Value::Null),
+            ),
         };
         let url = format!("{base}/api/v1/{path}");
         match post(&client, &url, &cmd.token, &body).await? {
-            Ok(report) if cmd.feed == Feed::RiskAreas => {
+            Ok((created, _)) if cmd.feed == Feed::Bookings => {
+                // 201: a new booking; 200: one reported before, now in this state.
+                if created {
+                    recorded += 1;
+                } else {
+                    duplicates += 1;
+                }
+            }
+            Ok((_, report)) if cmd.feed == Feed::RiskAreas => {
                 proposed += 1;
                 let area = &report["risk_area"];
                 bar.println(format!(
@@ -130,7 +156,7 @@ pub async fn run(cmd: ImportCommand) -> Result<ExitCode, Failure> {
                     part[0].line, area["name"], area["affected"], report["batch"]["id"]
                 ));
             }
-            Ok(report) => {
+            Ok((_, report)) => {
                 recorded += report["recorded"].as_u64().unwrap_or(0);
                 duplicates += report["duplicates"].as_u64().unwrap_or(0);
                 for r in report["rejected"].as_array().into_iter().flatten() {
@@ -169,6 +195,10 @@ pub async fn run(cmd: ImportCommand) -> Result<ExitCode, Failure> {
             "{read} rows read: {proposed} risk areas proposed, {} rejected",
             refused.len()
         )?,
+        Feed::Bookings => outln!(
+            "{read} rows read: {recorded} bookings recorded, {duplicates} reported before (now in the row's state), {} rejected",
+            refused.len()
+        )?,
         _ => outln!(
             "{read} rows read: {recorded} facts recorded, {duplicates} already on record, {} rejected",
             refused.len()
@@ -182,13 +212,14 @@ pub async fn run(cmd: ImportCommand) -> Result<ExitCode, Failure> {
 }
 
 /// Posts one request, retrying what may succeed later: the node shedding load (503), or the
-/// request failing in transit. `Ok(Err(..))` is the node refusing the request as a whole.
+/// request failing in transit. `Ok(Ok((created, answer)))` is an answer (`created`: 201);
+/// `Ok(Err(..))` is the node refusing the request as a whole.
 async fn post(
     client: &reqwest::Client,
     url: &str,
     token: &str,
     body: &Value,
-) -> Result<Result<Value, (String, String)>, Failure> {
+) -> Result<Result<(bool, Value), (String, String)>, Failure> {
     let mut delay = Duration::from_millis(500);
     let mut attempt = 0;
     loop {
@@ -202,7 +233,7 @@ async fn post(
                 let status = resp.status();
                 let answer: Value = resp.json().await.unwrap_or(Value::Null);
                 if status.is_success() {
-                    return Ok(Ok(answer));
+                    return Ok(Ok((status == reqwest::StatusCode::CREATED, answer)));
                 }
                 let code = answer["code"].as_str().unwrap_or("http_error").to_owned();
                 let message = format!(

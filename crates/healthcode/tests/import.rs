@@ -108,3 +108,178 @@ async fn a_lab_file_imports_with_a_summary_of_rejected_rows_and_imports_again_id
     node.kill().unwrap();
     node.wait().unwrap();
 }
+
+/// A carrier's bookings file: a new booking held, then paid, a passenger with no approved
+/// application refused, a bad date and a short line named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carriers_bookings_file_imports_row_by_row_with_each_refusal_named() {
+    let data_dir = std::env::temp_dir().join(format!("hc_import_b_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let carrier = account(&data_dir, None, &["--role", "carrier", "--name", "12306"]);
+    let worker = account(
+        &data_dir,
+        None,
+        &[
+            "--role",
+            "community_worker",
+            "--name",
+            "社区",
+            "--scope",
+            "330106-001-001",
+        ],
+    );
+    let port = free_port();
+    let log = data_dir.join("node.log");
+    // The node logs login codes (the demo's SMS gateway), so that a resident can log in.
+    let mut node = healthcode(&data_dir, None)
+        .arg("serve")
+        .env("HEALTHCODE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HEALTHCODE_LOGIN__LOG_CODES", "true")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..600 {
+        if http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let call = |method: reqwest::Method, path: &str, token: &str, body: serde_json::Value| {
+        let req = http
+            .request(method, format!("{base}/api/v1/{path}"))
+            .bearer_auth(token)
+            .json(&body);
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (
+                status,
+                resp.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    let phone = "13900000031";
+    let (status, _) = call(
+        reqwest::Method::POST,
+        "auth/code",
+        "",
+        json!({"phone": phone}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let mut code = String::new();
+    for _ in 0..200 {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(c) = text.split("login code is ").nth(1) {
+            code = c.chars().take(6).collect();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (status, login) = call(
+        reqwest::Method::POST,
+        "auth/login",
+        "",
+        json!({"phone": phone, "code": code}),
+    )
+    .await;
+    assert_eq!(status, 200, "{login}");
+    let me = login["token"].as_str().unwrap().to_owned();
+    let document = resident_id(7);
+    let (status, person) = call(
+        reqwest::Method::POST,
+        "people",
+        &me,
+        json!({"document_kind": "resident_id", "document_number": document, "name": "赵六", "phone": phone}),
+    )
+    .await;
+    assert_eq!(status, 201, "{person}");
+    let travel = (healthcode_server::clock::Clock::system().now() + time::Duration::days(1)).date();
+    let (status, app) = call(
+        reqwest::Method::POST,
+        "returns",
+        &me,
+        json!({"members": [person["id"]], "origin": "420100", "community": "330106-001-001",
+            "address": "文三路 1 号", "reason": "返杭", "planned_date": travel.to_string(), "transport": "train"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{app}");
+    let id = app["id"].as_str().unwrap();
+    call(
+        reqwest::Method::POST,
+        &format!("returns/{id}/calls"),
+        &worker,
+        json!({"outcome": "address_confirmed"}),
+    )
+    .await;
+    let (status, _) = call(
+        reqwest::Method::POST,
+        &format!("returns/{id}/decision"),
+        &worker,
+        json!({"decision": "approve", "reason": "核实无误"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let csv = format!(
+        "document_kind,document_number,reference,service,travel_date,station,seat,state\n\
+         resident_id,{document},E100,G1234,{travel},杭州东站,05车12F,held\n\
+         resident_id,{document},E100,G1234,{travel},杭州东站,05车12F,paid\n\
+         resident_id,{stranger},E101,G1234,{travel},杭州东站,05车12A,held\n\
+         resident_id,{document},E102,G1234,tomorrow,杭州东站,05车12B,held\n\
+         resident_id,{document}\n",
+        stranger = resident_id(8),
+    );
+    let file = data_dir.join("bookings.csv");
+    std::fs::write(&file, csv).unwrap();
+    let out = healthcode(&data_dir, None)
+        .args(["import", "bookings"])
+        .arg(&file)
+        .args(["--node", &base])
+        .env("HEALTHCODE_TOKEN", &carrier)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(
+            "5 rows read: 1 bookings recorded, 1 reported before (now in the row's state), 3 rejected"
+        ),
+        "{stdout}\n{stderr}"
+    );
+    assert!(stderr.contains("line 4: not_approved:"), "{stderr}");
+    assert!(stderr.contains("line 5: "), "{stderr}");
+    assert!(stderr.contains("line 6: bad_line:"), "{stderr}");
+    let (_, bookings) = call(
+        reqwest::Method::GET,
+        &format!("people/{}/bookings", person["id"].as_str().unwrap()),
+        &me,
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(bookings[0]["state"], "paid", "{bookings}");
+
+    // Another feed still needs its legal basis.
+    let missing = healthcode(&data_dir, None)
+        .args(["import", "lab-results"])
+        .arg(&file)
+        .args(["--node", &base])
+        .env("HEALTHCODE_TOKEN", &carrier)
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("missing_legal_basis"));
+    node.kill().unwrap();
+    node.wait().unwrap();
+}
