@@ -186,6 +186,29 @@ impl Store {
         })
     }
 
+    /// One audit entry per subject, for a read that covers many people at once (a worker's
+    /// board), written in one transaction.
+    pub async fn audit_each(
+        &self,
+        actor: &Actor,
+        action: &str,
+        subjects: &[String],
+        detail: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        if subjects.is_empty() {
+            return Ok(());
+        }
+        db::with_pool!(&self.backend, pool => {
+            let mut tx = pool.begin().await?;
+            for subject in subjects {
+                audit::append(&mut *tx, ms(now), actor, action, Some(subject.clone()), detail.to_owned()).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
     /// The audit entries about one person, oldest first: what they read under "who read my data".
     pub async fn audit_about(&self, subject: &str) -> Result<Vec<AuditEntry>, StoreError> {
         let sql = format!("{} WHERE subject = $1 ORDER BY seq", audit::SELECT);

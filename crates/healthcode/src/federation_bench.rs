@@ -127,14 +127,14 @@ fn assert_valid(node: &Node, text: &str) -> Result<(), Failure> {
 }
 
 /// A bulk-enrolled person: id and pass subject.
-struct Enrolled {
-    id: String,
-    pseudonym: String,
+pub(crate) struct Enrolled {
+    pub(crate) id: String,
+    pub(crate) pseudonym: String,
 }
 
 /// Enrolls `n` people on a node's store, resident IDs under `prefix` (the same prefix on two
 /// nodes gives the same documents and names: one person known to both).
-async fn enroll(node: &Node, prefix: &str, n: u32) -> Result<Vec<Enrolled>, Failure> {
+pub(crate) async fn enroll(node: &Node, prefix: &str, n: u32) -> Result<Vec<Enrolled>, Failure> {
     let now = node.state.now();
     let today = now.date();
     let actor = Actor::new("bench", "admin", "federation bench");

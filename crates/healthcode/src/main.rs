@@ -4,6 +4,7 @@
 #[macro_use]
 mod output;
 
+mod arrivals_bench;
 mod demo;
 mod failure;
 mod federation_bench;
@@ -77,6 +78,10 @@ enum Command {
     Reassess,
     /// Time contact tracing on this store's visit log, case by case (docs/BENCHMARKS.md).
     TraceBench(trace_bench_cmd::TraceBenchCommand),
+    /// Time a day of returning people at one arrival station (arrival scans, the first
+    /// hand-off) beside plain checkpoint scans, and check the console's figures
+    /// (docs/BENCHMARKS.md).
+    ArrivalsBench(arrivals_bench::ArrivalsBenchArgs),
     /// The audit log.
     #[command(subcommand)]
     Audit(node_cmd::AuditCommand),
@@ -139,6 +144,11 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => node(&cli.node, |config| node_cmd::audit(config, cmd)),
         Command::Reassess => node(&cli.node, node_cmd::reassess),
         Command::TraceBench(cmd) => node(&cli.node, |config| trace_bench_cmd::run(config, cmd)),
+        Command::ArrivalsBench(args) => tokio::runtime::Runtime::new()
+            .map_err(|e| {
+                failure::Failure::new("runtime", e.to_string(), format!("无法启动运行时：{e}"))
+            })
+            .and_then(|runtime| runtime.block_on(arrivals_bench::run(args))),
         Command::Import(cmd) => tokio::runtime::Runtime::new()
             .map_err(|e| {
                 failure::Failure::new("runtime", e.to_string(), format!("无法启动运行时：{e}"))

@@ -398,6 +398,18 @@ pub async fn observation(
             });
         }
     }
+    // Each person's health data read is on their audit record, as any staff read is.
+    let read: Vec<String> = people.iter().map(|p| p.person_id.clone()).collect();
+    state
+        .store
+        .audit_each(
+            &caller.actor("home observation board"),
+            "return.observation.read",
+            &read,
+            "today's check-in and declaration read on the observation board",
+            now,
+        )
+        .await?;
     // Who needs a call first: a missed check-in, then a fever, then the rest by day.
     people.sort_by_key(|p| (!p.missed, !p.fever, p.released, -p.day));
     Ok(ObservationBoard {

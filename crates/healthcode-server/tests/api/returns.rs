@@ -628,6 +628,14 @@ async fn arrival_hand_offs_and_fourteen_days_of_observation_release_the_family()
                         "{store}: {p}"
                     );
                 }
+                // ... and the person reads that the worker read it.
+                let (_, audit) = node
+                    .get(&format!("/api/v1/people/{adult}/audit"), &me)
+                    .await;
+                assert!(
+                    audit.to_string().contains("return.observation.read"),
+                    "{store}: {audit}"
+                );
                 let (_, figures) = node.get("/api/v1/returns/figures", &community).await;
                 let funnel: Vec<i64> = figures["funnel"]
                     .as_array()
