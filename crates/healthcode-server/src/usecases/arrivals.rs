@@ -130,37 +130,64 @@ pub async fn arrival(
             address: None,
         }
     } else {
-        let days = parameter_i64(policy, "return_observation_days", 14);
-        FactBody::Observation {
-            kind: ObservationKind::Home,
-            start_at: now,
-            end_at: Some(now + Duration::days(days)),
-        }
+        home_observation(state, now)
     };
-    let fact = Fact {
-        id: crate::usecases::recording::new_fact_id(now),
-        recorded_at: now,
-        legal_basis: basis,
-        body,
-    };
-    state
-        .store
-        .record_facts(
-            &[BatchItem {
-                person_id: person_id.clone(),
-                fact: fact.clone(),
-            }],
-            &actor,
-            now,
-        )
-        .await?;
-    crate::usecases::colours::after_facts(state, [(person_id.as_str(), &fact)], now).await;
+    record(state, &[person_id], &basis, body, &actor, now).await?;
     Ok(Arrival {
         application,
         masked_name: pass.masked_name,
         fever,
     })
 }
+
+/// Home observation from `now` for the policy's `return_observation_days`: a fact the policy
+/// itself ends, so that nobody types the release.
+fn home_observation(state: &AppState, now: OffsetDateTime) -> FactBody {
+    let days = parameter_i64(state.policy.document(), "return_observation_days", 14);
+    FactBody::Observation {
+        kind: ObservationKind::Home,
+        start_at: now,
+        end_at: Some(now + Duration::days(days)),
+    }
+}
+
+/// Records the same fact for each of these people, and derives their colours again.
+async fn record(
+    state: &AppState,
+    people: &[String],
+    basis: &str,
+    body: FactBody,
+    actor: &healthcode_store::Actor,
+    now: OffsetDateTime,
+) -> ApiResult<()> {
+    let items: Vec<BatchItem> = people
+        .iter()
+        .map(|person_id| BatchItem {
+            person_id: person_id.clone(),
+            fact: Fact {
+                id: crate::usecases::recording::new_fact_id(now),
+                recorded_at: now,
+                legal_basis: basis.to_owned(),
+                body: body.clone(),
+            },
+        })
+        .collect();
+    if items.is_empty() {
+        return Ok(());
+    }
+    state.store.record_facts(&items, actor, now).await?;
+    crate::usecases::colours::after_facts(
+        state,
+        items.iter().map(|i| (i.person_id.as_str(), &i.fact)),
+        now,
+    )
+    .await;
+    Ok(())
+}
+
+/// The end of the legal basis of an observation started at the community's door, for someone
+/// the station did not check.
+const UNCHECKED: &str = "received by the community without a check at the station";
 
 fn not_travelling() -> ApiError {
     ApiError::conflict(
@@ -233,10 +260,38 @@ pub async fn handoff(
             format!("You were received by {en}."),
         ),
     };
-    Ok(state
-        .store
-        .add_return_step(id, &step, &caller.actor("return hand-off"), now)
-        .await?)
+    let actor = caller.actor("return hand-off");
+    let received = state.store.add_return_step(id, &step, &actor, now).await?;
+    if req.stage == Stage::Community {
+        // Nobody gets home without observation: whoever of the family the station did not
+        // check starts it at the door.
+        let prefix = format!("return application {id} ");
+        let facts = state.store.facts_of_people(&app.members).await?;
+        let unchecked: Vec<String> = app
+            .members
+            .iter()
+            .filter(|m| {
+                !facts.get(*m).is_some_and(|fs| {
+                    fs.iter().any(|f| {
+                        matches!(f.body, FactBody::Observation { .. })
+                            && f.legal_basis.starts_with(&prefix)
+                    })
+                })
+            })
+            .cloned()
+            .collect();
+        let basis = format!("{prefix}{UNCHECKED}");
+        record(
+            state,
+            &unchecked,
+            &basis,
+            home_observation(state, now),
+            &actor,
+            now,
+        )
+        .await?;
+    }
+    Ok(received)
 }
 
 /// A hand-off confirmed by scanning the person's pass instead of entering the application's
@@ -302,6 +357,8 @@ pub struct Observed {
     pub fever: bool,
     /// The observation days are over: the policy released the code.
     pub released: bool,
+    /// False when the station did not check them: their observation began at the door.
+    pub checked_at_station: bool,
     pub colour: String,
 }
 
@@ -347,14 +404,18 @@ pub async fn observation(
         let basis = format!("return application {} ", app.id);
         for person_id in &app.members {
             let facts = facts.remove(person_id).unwrap_or_default();
-            let Some((started_at, ends_at)) = facts.iter().rev().find_map(|f| match f.body {
-                FactBody::Observation {
-                    kind: ObservationKind::Home,
-                    start_at,
-                    end_at: Some(end_at),
-                } if f.legal_basis.starts_with(&basis) => Some((start_at, end_at)),
-                _ => None,
-            }) else {
+            let Some((started_at, ends_at, checked)) =
+                facts.iter().rev().find_map(|f| match f.body {
+                    FactBody::Observation {
+                        kind: ObservationKind::Home,
+                        start_at,
+                        end_at: Some(end_at),
+                    } if f.legal_basis.starts_with(&basis) => {
+                        Some((start_at, end_at, !f.legal_basis.ends_with(UNCHECKED)))
+                    }
+                    _ => None,
+                })
+            else {
                 continue; // not sent home (a fever at the station, or not yet scanned)
             };
             let checkins: Vec<(Date, OffsetDateTime)> = facts
@@ -394,6 +455,7 @@ pub async fn observation(
                 symptoms,
                 missed: !released && last_checkin_at.unwrap_or(started_at) + deadline <= now,
                 released,
+                checked_at_station: checked,
                 colour: state.policy.evaluate(&facts, now).color.as_str().to_owned(),
             });
         }

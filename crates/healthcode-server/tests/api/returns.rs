@@ -776,6 +776,18 @@ async fn a_fever_a_missed_check_in_and_a_hand_off_left_waiting() {
             assert_eq!(code, StatusCode::OK, "{store}: {body}");
         }
         let (_, board) = node.get("/api/v1/returns/observation", &community).await;
+        // The child the station did not check is under observation too, from the door.
+        let people = board["people"].as_array().unwrap();
+        assert_eq!(people.len(), 2, "{store}: {board}");
+        assert_eq!(
+            (
+                people[1]["checked_at_station"].as_bool(),
+                people[1]["missed"].as_bool()
+            ),
+            (Some(false), Some(false)),
+            "{store}: {board}"
+        );
+        assert_eq!(people[0]["checked_at_station"], true, "{store}: {board}");
         let first = &board["people"][0];
         assert_eq!(
             (

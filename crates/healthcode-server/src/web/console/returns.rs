@@ -56,7 +56,8 @@ struct BoardRow {
     missed: bool,
     fever: bool,
     released: bool,
-    colour: String,
+    checked: bool,
+    colour: &'static str,
 }
 
 #[derive(Template)]
@@ -152,7 +153,8 @@ pub async fn show(State(state): State<AppState>, web: Web) -> PageResult {
                 missed: p.missed,
                 fever: p.fever,
                 released: p.released,
-                colour: p.colour,
+                checked: p.checked_at_station,
+                colour: crate::web::page::look(&p.colour).word(&lang),
             })
             .collect();
     }
