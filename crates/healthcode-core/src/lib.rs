@@ -7,6 +7,7 @@ pub mod facts;
 pub mod identity;
 pub mod notice;
 pub mod policy;
+pub mod policy_diff;
 pub mod region;
 pub mod returns;
 pub mod text;

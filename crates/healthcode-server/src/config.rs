@@ -44,6 +44,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub federation: FederationConfig,
     pub returns: ReturnsConfig,
+    pub policy_versions: PolicyVersionsConfig,
 }
 
 /// Whether this node is a region's or the hub's.
@@ -136,6 +137,26 @@ impl Default for AdmissionConfig {
             reads_in_flight: 512,
             writes_in_flight: 128,
             shed_delay_ms: 250,
+        }
+    }
+}
+
+/// Publishing versions of the policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyVersionsConfig {
+    /// A version takes effect at least this many seconds after it is approved, so that every
+    /// node has read it before its time comes.
+    pub notice_seconds: i64,
+    /// How often a node reads the approved versions and activates those whose time has come.
+    pub refresh_seconds: u64,
+}
+
+impl Default for PolicyVersionsConfig {
+    fn default() -> PolicyVersionsConfig {
+        PolicyVersionsConfig {
+            notice_seconds: 60,
+            refresh_seconds: 15,
         }
     }
 }
@@ -345,6 +366,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             federation: FederationConfig::default(),
             returns: ReturnsConfig::default(),
+            policy_versions: PolicyVersionsConfig::default(),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::federation::{directory, hub, messages};
-use crate::usecases::{colours, notices, retention, traces};
+use crate::usecases::{colours, notices, policy_versions, retention, traces};
 use std::time::Duration;
 
 /// Starts every job the configuration turns on.
@@ -14,6 +14,25 @@ pub fn spawn(state: &AppState) {
     schedule_job(state.clone());
     federation_job(state.clone());
     region_outbox_job(state.clone());
+    policy_job(state.clone());
+}
+
+/// Reads the approved policy versions every `policy_versions.refresh_seconds`, and re-derives
+/// everyone's colour when one takes effect (one node does, by a claim).
+fn policy_job(state: AppState) {
+    let every = state.config.policy_versions.refresh_seconds;
+    if every == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(every));
+        loop {
+            tick.tick().await;
+            if let Err(e) = policy_versions::activate(&state, state.now()).await {
+                tracing::error!(error = %e.en, "reading or activating policy versions failed");
+            }
+        }
+    });
 }
 
 /// Delivers messages to other regions (contact notices and their withdrawal) when one is

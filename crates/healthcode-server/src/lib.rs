@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod openapi;
 mod panics;
 pub mod passes;
+pub mod policies;
 pub mod recorder;
 mod routes;
 pub mod scanning;
@@ -36,7 +37,8 @@ pub struct AppState {
     /// The one clock the node reads (tests move it forward).
     pub clock: clock::Clock,
     pub store: Store,
-    pub policy: Arc<Policy>,
+    /// The policy in effect at each instant (the base and the versions approved since).
+    pub policy: Arc<policies::Policies>,
     pub config: Arc<Config>,
     pub metrics: metrics::Metrics,
     pub passes: Arc<passes::Passes>,
@@ -134,8 +136,8 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
     let sender =
         usecases::notices::configured(&config.notifications.sender, config.login.log_codes)
             .map_err(StartError::Notifications)?;
-    Ok(AppState {
-        clock,
+    let state = AppState {
+        clock: clock.clone(),
         tracer: Arc::default(),
         outbox: Arc::default(),
         sender,
@@ -144,14 +146,19 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
         recorder,
         caches: Arc::default(),
         store,
-        policy: Arc::new(policy),
+        policy: Arc::new(policies::Policies::new(policy, clock.clone())),
         config: Arc::new(config),
         metrics: metrics::Metrics::default(),
         directory: Arc::new(directory),
         hub,
         node_key,
         federation: Arc::default(),
-    })
+    };
+    // The versions approved since the base: judged by from their effective time.
+    usecases::policy_versions::reload(&state)
+        .await
+        .map_err(|e| StartError::Policy(e.en))?;
+    Ok(state)
 }
 
 /// Creates the data directory (keys, the SQLite files, the anchors) open to its owner only, or

@@ -18,6 +18,12 @@ verification (`code`), error correction (`correction`). Errors are `{code, messa
     ),
     paths(
         policy::published,
+        policy::history,
+        policy::document,
+        policy::propose,
+        policy::dry_run,
+        policy::approve,
+        policy::withdraw,
         login::send_code,
         login::login,
         login::logout,

@@ -28,6 +28,8 @@ fn system_now() -> time::OffsetDateTime {
 mod auth;
 #[path = "api/feeds.rs"]
 mod feeds;
+#[path = "api/policy_versions.rs"]
+mod policy_versions;
 #[path = "api/returns.rs"]
 mod returns;
 #[path = "api/scans.rs"]

@@ -17,6 +17,7 @@ mod feeds;
 mod hub;
 mod outbox;
 mod people;
+mod policy_versions;
 mod returns;
 mod sealed;
 mod sqlite_reads;
@@ -40,6 +41,7 @@ pub use feeds::{Delivered, RiskArea};
 pub use hub::{HubList, HubProposal, HubRegion, HubRevocation};
 pub use outbox::{Notification, Outbox, Outgoing};
 pub use people::{Enrollment, NewPerson, Person, PersonDetail};
+pub use policy_versions::PolicyVersion;
 pub use returns::{
     Booking, ExpectedArrivals, NewReturn, NewStep, ReturnApplication, ReturnFigures, ReturnStep,
 };

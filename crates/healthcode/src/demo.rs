@@ -60,9 +60,15 @@ pub async fn run(mut config: Config) -> Result<ExitCode, Failure> {
     let tokens = if store.accounts().await.map_err(failed)?.is_empty() {
         let mut tokens = seed_accounts(store, now).await?;
         tokens.extend(seed_venues(store, now).await?);
-        let (colours, people) = seed_city(store, &state.policy, now).await?;
-        let traveller =
-            seed_visits(store, &state.policy, &state.config.region, &people, now).await?;
+        let (colours, people) = seed_city(store, &state.policy.at(now), now).await?;
+        let traveller = seed_visits(
+            store,
+            &state.policy.at(now),
+            &state.config.region,
+            &people,
+            now,
+        )
+        .await?;
         tokens.push(("(a person to trace)".into(), traveller));
         seed_family(store, now).await?;
         // The city's facts went straight into the store: derive and keep everyone's colour, as

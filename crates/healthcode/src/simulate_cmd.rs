@@ -141,7 +141,8 @@ pub async fn run(
     )?;
     let started = Instant::now();
     let building = spinner("building the city");
-    let policy = state.policy.document();
+    let policy = state.policy.current();
+    let policy = policy.document();
     let city = Arc::new(City::new(params, |category| {
         healthcode_core::visits::dwell_minutes(policy, category)
     }));

@@ -56,7 +56,7 @@ pub async fn run(config: Config, cmd: TraceBenchCommand) -> Result<ExitCode, Fai
     let window = (end_ms - cmd.window_days * 86_400_000, end_ms);
     let params = TraceParams {
         depth: cmd.depth,
-        ..TraceParams::from_policy(state.policy.document())
+        ..TraceParams::from_policy(state.policy.current().document())
     };
     if store.people_count().await.map_err(failed)? == 0 {
         return Err(Failure::new(

@@ -24,6 +24,14 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/openapi.json", get(openapi_json))
         .route("/policy", get(policy::published))
+        .route(
+            "/policy/versions",
+            get(policy::history).post(policy::propose),
+        )
+        .route("/policy/versions/{id}", get(policy::document))
+        .route("/policy/versions/{id}/dry-run", get(policy::dry_run))
+        .route("/policy/versions/{id}/approve", post(policy::approve))
+        .route("/policy/versions/{id}/withdraw", post(policy::withdraw))
         .route("/auth/code", post(login::send_code))
         .route("/auth/login", post(login::login))
         .route("/auth/logout", post(login::logout))

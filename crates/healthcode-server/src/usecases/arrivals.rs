@@ -86,7 +86,8 @@ pub async fn arrival(
         .into_iter()
         .find(|a| matches!(a.state, ReturnState::Approved | ReturnState::Arrived))
         .ok_or_else(not_travelling)?;
-    let policy = state.policy.document();
+    let policy = state.policy.at(now);
+    let policy = policy.document();
     let fever = t >= parameter_i64(policy, "fever_threshold_decicelsius", 373);
     let to = returns::arrive(app.state, fever).map_err(|_| not_travelling())?;
     let reading = format!("{}.{} °C", t / 10, t % 10);
@@ -143,7 +144,11 @@ pub async fn arrival(
 /// Home observation from `now` for the policy's `return_observation_days`: a fact the policy
 /// itself ends, so that nobody types the release.
 fn home_observation(state: &AppState, now: OffsetDateTime) -> FactBody {
-    let days = parameter_i64(state.policy.document(), "return_observation_days", 14);
+    let days = parameter_i64(
+        state.policy.at(now).document(),
+        "return_observation_days",
+        14,
+    );
     FactBody::Observation {
         kind: ObservationKind::Home,
         start_at: now,
@@ -378,14 +383,12 @@ pub async fn observation(
     now: OffsetDateTime,
 ) -> ApiResult<ObservationBoard> {
     let scope = scope_of(state, caller).await?;
-    let policy = state.policy.document();
+    let policy = state.policy.at(now);
+    let offset = policy.display_offset();
+    let policy = policy.document();
     let deadline = Duration::hours(parameter_i64(policy, "checkin_deadline_hours", 36));
     let threshold = parameter_i64(policy, "fever_threshold_decicelsius", 373);
-    let local = |t: OffsetDateTime| {
-        t.checked_to_offset(state.policy.display_offset())
-            .unwrap_or(t)
-            .date()
-    };
+    let local = |t: OffsetDateTime| t.checked_to_offset(offset).unwrap_or(t).date();
     let today = local(now);
     let applications: Vec<ReturnApplication> = state
         .store
@@ -540,7 +543,11 @@ async fn figures_scope(state: &AppState, caller: &Caller) -> ApiResult<String> {
 /// The figures of the journey: the funnel, who is where, who is expected, what waits on whom.
 pub async fn figures(state: &AppState, caller: &Caller, now: OffsetDateTime) -> ApiResult<Figures> {
     let scope = figures_scope(state, caller).await?;
-    let days = parameter_i64(state.policy.document(), "return_observation_days", 14);
+    let days = parameter_i64(
+        state.policy.at(now).document(),
+        "return_observation_days",
+        14,
+    );
     let f = state
         .store
         .return_figures(&scope, Duration::days(days), now)

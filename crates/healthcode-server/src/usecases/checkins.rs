@@ -93,7 +93,8 @@ pub async fn check_in(
         .iter()
         .filter_map(|r| serde_json::to_value(r).ok())
         .collect();
-    let policy = state.policy.document();
+    let policy = state.policy.at(now);
+    let policy = policy.document();
     let direction = req.direction.unwrap_or(Direction::Entry);
     let shown = |visit: Visit, duplicate: bool| CheckinAnswer {
         visit,

@@ -32,7 +32,7 @@ pub async fn reassess(
     let mut changes = Vec::new();
     for page in person_ids.chunks(PAGE) {
         let facts = state.store.facts_of_people(page).await?;
-        let statuses = evaluate_all(&state.policy, page, facts, now).await;
+        let statuses = evaluate_all(&state.policy.at(now), page, facts, now).await;
         for (id, status) in &statuses {
             note_undecided(state, id, status);
         }
@@ -111,7 +111,8 @@ pub struct Sweep {
 /// written.
 pub async fn reassess_everyone(state: &AppState, now: OffsetDateTime) -> Result<Sweep, StoreError> {
     let mut sweep = Sweep::default();
-    let empty = state.policy.evaluate(&[], now);
+    let policy = state.policy.at(now);
+    let empty = policy.evaluate(&[], now);
     let plain = empty.reasons.is_empty() && empty.next_change.is_none();
     let mut after = String::new();
     loop {
@@ -125,7 +126,7 @@ pub async fn reassess_everyone(state: &AppState, now: OffsetDateTime) -> Result<
         let ids = if plain { history.people() } else { page };
         sweep.evaluated += ids.len() as u64;
         let facts = std::mem::take(&mut history.facts);
-        let statuses = evaluate_all(&state.policy, &ids, facts, now).await;
+        let statuses = evaluate_all(&policy, &ids, facts, now).await;
         for (id, status) in &statuses {
             note_undecided(state, id, status);
         }
@@ -143,7 +144,7 @@ pub async fn reassess_everyone(state: &AppState, now: OffsetDateTime) -> Result<
 }
 
 /// Evaluates each person's facts; large pages on the blocking pool, split across the cores.
-async fn evaluate_all(
+pub(crate) async fn evaluate_all(
     policy: &Arc<Policy>,
     ids: &[String],
     mut facts: HashMap<String, Vec<Fact>>,

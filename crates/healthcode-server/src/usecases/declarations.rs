@@ -151,7 +151,7 @@ pub fn daily_checkin(
     now: OffsetDateTime,
 ) -> (String, time::Date) {
     let date = now
-        .checked_to_offset(state.policy.display_offset())
+        .checked_to_offset(state.policy.at(now).display_offset())
         .unwrap_or(now)
         .date();
     (format!("checkin-{person_id}-{date}"), date)

@@ -15,6 +15,7 @@ pub mod logins;
 pub mod notices;
 pub mod passes;
 pub mod people;
+pub mod policy_versions;
 pub mod recording;
 pub mod retention;
 pub mod returns;

@@ -9,7 +9,7 @@ use time::{Duration, OffsetDateTime};
 
 /// The cut-off instants at `now`: visits before the first, receipts received before the second.
 pub fn cutoffs(state: &AppState, now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
-    let days = parameter_i64(state.policy.document(), "visit_retention_days", 28);
+    let days = parameter_i64(state.policy.at(now).document(), "visit_retention_days", 28);
     let receipts = Duration::hours(state.config.scans.max_offline_hours) + Duration::days(1);
     (now - Duration::days(days), now - receipts)
 }

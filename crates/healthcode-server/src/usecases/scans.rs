@@ -253,9 +253,10 @@ fn prepare(
         .filter(|a| a.in_force(scanned_at))
         .map(|a| a.region.clone())
         .collect();
+    let policy = state.policy.at(scanned_at);
     let gate = Gate {
         venue,
-        policy: state.policy.document(),
+        policy: policy.document(),
         region: state.passes.region(),
         high_risk: &high_risk,
     };

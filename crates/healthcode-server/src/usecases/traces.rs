@@ -129,8 +129,9 @@ async fn find_contacts(state: &AppState, job: &TraceJob) -> Result<(), StoreErro
         .person(&job.person_id)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("person {}", job.person_id)))?;
-    let policy = state.policy.document();
     let now = state.now();
+    let policy = state.policy.at(now);
+    let policy = policy.document();
     let window = infectious_window(
         policy,
         onset_at.map(ms),

@@ -32,6 +32,7 @@ pub struct VenueView {
 fn dwell_minutes(state: &AppState, category: &str) -> Option<i64> {
     state
         .policy
+        .current()
         .document()
         .parameters
         .get("venue_dwell_minutes")?

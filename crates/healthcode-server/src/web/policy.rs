@@ -60,7 +60,8 @@ fn readable(text: &Text, lang: Lang, parameters: &Map<String, Value>) -> String 
 }
 
 pub async fn show(State(state): State<AppState>, web: Web) -> PageResult {
-    let doc = state.policy.document();
+    let policy = state.policy.current();
+    let doc = policy.document();
     let l = web.lang;
     let json = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
     let rules = doc

@@ -250,7 +250,7 @@ pub async fn journey_tag(
         return Ok(None);
     };
     let days = healthcode_core::visits::parameter_i64(
-        state.policy.document(),
+        state.policy.at(now).document(),
         "return_observation_days",
         14,
     );

@@ -33,6 +33,7 @@ async fn page(state: AppState, web: Web, new_checkpoint: Option<(String, String)
     let caller = web.staff(&state).await?;
     let categories = state
         .policy
+        .current()
         .document()
         .parameters
         .get("venue_dwell_minutes")

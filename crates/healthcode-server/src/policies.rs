@@ -1,0 +1,110 @@
+//! The policy in effect at each instant: the base (the configured file, or the one shipped) and
+//! every version approved since, each from its effective time. Every node reads the approved
+//! versions from the store and picks by the instant it judges, so all nodes switch at the same
+//! instant and none serves two versions for one instant; a version is approved at least
+//! `policy.notice_seconds` before it takes effect, which is more than the nodes take to read it.
+
+use crate::clock::Clock;
+use healthcode_core::{Fact, Policy, Status};
+use std::sync::{Arc, RwLock};
+use time::OffsetDateTime;
+
+/// Versions from their effective time, oldest first; the base applies before the first.
+type Timeline = Arc<Vec<(OffsetDateTime, Arc<Policy>)>>;
+
+#[derive(Debug)]
+pub struct Policies {
+    clock: Clock,
+    base: Arc<Policy>,
+    approved: RwLock<Timeline>,
+}
+
+impl Policies {
+    pub fn new(base: Policy, clock: Clock) -> Policies {
+        Policies {
+            clock,
+            base: Arc::new(base),
+            approved: RwLock::default(),
+        }
+    }
+
+    /// The version in effect at `t`.
+    pub fn at(&self, t: OffsetDateTime) -> Arc<Policy> {
+        let timeline = self.timeline();
+        timeline
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= t)
+            .map_or_else(|| self.base.clone(), |(_, p)| p.clone())
+    }
+
+    /// The version in effect now, by the node's clock.
+    pub fn current(&self) -> Arc<Policy> {
+        self.at(self.clock.now())
+    }
+
+    /// The colour the version in effect at `now` derives.
+    pub fn evaluate(&self, facts: &[Fact], now: OffsetDateTime) -> Status {
+        self.at(now).evaluate(facts, now)
+    }
+
+    /// The version the node started with, in effect before any approved one.
+    pub fn base(&self) -> Arc<Policy> {
+        self.base.clone()
+    }
+
+    /// Replaces the approved versions (all of them, as the store lists them).
+    pub fn install(&self, mut versions: Vec<(OffsetDateTime, Policy)>) {
+        versions.sort_by_key(|(from, _)| *from);
+        let timeline: Timeline = Arc::new(
+            versions
+                .into_iter()
+                .map(|(from, p)| (from, Arc::new(p)))
+                .collect(),
+        );
+        match self.approved.write() {
+            Ok(mut slot) => *slot = timeline,
+            Err(poisoned) => *poisoned.into_inner() = timeline,
+        }
+    }
+
+    fn timeline(&self) -> Timeline {
+        match self.approved.read() {
+            Ok(t) => t.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use time::Duration;
+
+    fn version(v: &str) -> Policy {
+        let mut doc = Policy::default_policy().unwrap().document().clone();
+        doc.version = v.into();
+        Policy::new(doc).unwrap()
+    }
+
+    #[test]
+    fn each_instant_has_one_version_the_latest_whose_time_has_come() {
+        let clock = Clock::system();
+        let now = clock.now();
+        let policies = Policies::new(version("base"), clock);
+        policies.install(vec![
+            (now + Duration::hours(2), version("v3")),
+            (now + Duration::hours(1), version("v2")),
+        ]);
+        let at = |t| policies.at(t).document().version.clone();
+        assert_eq!(at(now), "base");
+        assert_eq!(
+            at(now + Duration::hours(1) - Duration::nanoseconds(1)),
+            "base"
+        );
+        assert_eq!(at(now + Duration::hours(1)), "v2");
+        assert_eq!(at(now + Duration::minutes(150)), "v3");
+        assert_eq!(policies.current().document().version, "base");
+    }
+}
