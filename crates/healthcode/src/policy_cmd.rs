@@ -34,10 +34,47 @@ pub enum PolicyCommand {
     },
     /// Print the policy shipped with the program.
     Default,
+    /// Propose a new version to a node (a health official's token): checked here first, then
+    /// filed for a second official's approval; prints its id and its dry run (who it would turn
+    /// from which colour to which).
+    Propose {
+        /// The policy JSON file (`-` for standard input), with a version string not used before.
+        policy: String,
+        /// The decision or notice the change is made under.
+        #[arg(long)]
+        legal_basis: String,
+        /// When it applies, RFC 3339; as soon as approved when omitted.
+        #[arg(long)]
+        effective_at: Option<String>,
+        /// The node, e.g. https://healthcode.example.gov.cn.
+        #[arg(long, env = "HEALTHCODE_NODE")]
+        node: String,
+        /// The official's API token (better given as HEALTHCODE_TOKEN).
+        #[arg(long, env = "HEALTHCODE_TOKEN", hide_env_values = true)]
+        token: String,
+    },
 }
 
 pub fn run(command: PolicyCommand) -> Result<ExitCode, Failure> {
     match command {
+        PolicyCommand::Propose {
+            policy,
+            legal_basis,
+            effective_at,
+            node,
+            token,
+        } => {
+            let text = policy_text(Some(&policy))?;
+            if let Err(e) = Policy::from_json(&text) {
+                outln!("{e}")?;
+                return Ok(ExitCode::from(1));
+            }
+            let document: serde_json::Value = parse_json(&text, "the policy")?;
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| {
+                Failure::new("runtime", e.to_string(), format!("无法启动运行时：{e}"))
+            })?;
+            runtime.block_on(propose(&node, &token, document, legal_basis, effective_at))
+        }
         PolicyCommand::Check { policy } => {
             let text = policy_text(policy.as_deref())?;
             // Text that is not JSON at all is unusable input (exit 2), not a policy problem.
@@ -188,4 +225,72 @@ fn render(policy: &Policy, status: &Status) -> String {
         ));
     }
     out
+}
+
+/// Files the version on the node and prints its dry run.
+async fn propose(
+    node: &str,
+    token: &str,
+    document: serde_json::Value,
+    legal_basis: String,
+    effective_at: Option<String>,
+) -> Result<ExitCode, Failure> {
+    let base = node.trim_end_matches('/');
+    let http = reqwest::Client::new();
+    let unreachable = |e: reqwest::Error| {
+        Failure::new(
+            "node_unavailable",
+            e.to_string(),
+            format!("无法连接节点：{e}"),
+        )
+    };
+    let resp = http
+        .post(format!("{base}/api/v1/policy/versions"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"document": document, "legal_basis": legal_basis, "effective_at": effective_at}))
+        .send()
+        .await
+        .map_err(unreachable)?;
+    let status = resp.status();
+    let answer: serde_json::Value = resp.json().await.unwrap_or_default();
+    if !status.is_success() {
+        outln!(
+            "refused ({status}): {} {}",
+            answer["code"].as_str().unwrap_or_default(),
+            answer["message"].as_str().unwrap_or_default()
+        )?;
+        return Ok(ExitCode::from(1));
+    }
+    let id = answer["id"].as_str().unwrap_or_default().to_owned();
+    outln!(
+        "proposed: version {} (id {id}), effective {} once a second official approves it",
+        answer["version"].as_str().unwrap_or_default(),
+        answer["effective_at"].as_str().unwrap_or_default()
+    )?;
+    let dry: serde_json::Value = http
+        .get(format!("{base}/api/v1/policy/versions/{id}/dry-run"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(unreachable)?
+        .json()
+        .await
+        .unwrap_or_default();
+    outln!(
+        "dry run against {} at {}: {} people judged, {} unchanged",
+        dry["against"].as_str().unwrap_or_default(),
+        dry["at"].as_str().unwrap_or_default(),
+        dry["evaluated"],
+        dry["unchanged"]
+    )?;
+    for c in dry["changes"].as_array().into_iter().flatten() {
+        outln!(
+            "  {} -> {}: {} people (rules: {})",
+            c["from"].as_str().unwrap_or_default(),
+            c["to"].as_str().unwrap_or_default(),
+            c["people"],
+            c["by_rule"]
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

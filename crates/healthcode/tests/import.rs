@@ -283,3 +283,54 @@ async fn a_carriers_bookings_file_imports_row_by_row_with_each_refusal_named() {
     node.kill().unwrap();
     node.wait().unwrap();
 }
+
+/// `healthcode policy propose`: a version checked here, filed on the node and its dry run
+/// printed; a broken one is refused before it leaves the machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_version_is_proposed_from_the_command_line_with_its_dry_run() {
+    let data_dir = std::env::temp_dir().join(format!("hc_propose_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let official = account(
+        &data_dir,
+        None,
+        &["--role", "health_official", "--name", "卫健委"],
+    );
+    let port = free_port();
+    let mut node = serve(&data_dir, None, port).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let mut doc = serde_json::to_value(
+        healthcode_core::Policy::default_policy()
+            .unwrap()
+            .document(),
+    )
+    .unwrap();
+    doc["version"] = json!("2020.5-cli");
+    doc["parameters"]["yellow_checkins"] = json!(5);
+    let file = data_dir.join("policy.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let propose = |path: &std::path::Path| {
+        healthcode(&data_dir, None)
+            .args(["policy", "propose"])
+            .arg(path)
+            .args(["--node", &base, "--legal-basis", "杭卫发〔2020〕20号"])
+            .env("HEALTHCODE_TOKEN", &official)
+            .output()
+            .unwrap()
+    };
+    let out = propose(&file);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("proposed: version 2020.5-cli"), "{stdout}");
+    assert!(stdout.contains("dry run against"), "{stdout}");
+    doc["rules"][0]["when"] = json!({"no-such-operator": []});
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let refused = propose(&file);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("problem"));
+    node.kill().unwrap();
+    node.wait().unwrap();
+}
