@@ -10,6 +10,7 @@ mod console;
 pub mod cookies;
 pub mod page;
 mod policy;
+mod policy_versions;
 mod resident;
 mod returns;
 pub mod session;
@@ -60,6 +61,17 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(checkpoint::arrivals).post(checkpoint::arrive),
         )
         .route("/policy", get(policy::show))
+        .route("/policy/versions", get(policy_versions::history))
+        .route("/console/policy", post(policy_versions::propose))
+        .route("/console/policy/{id}", get(policy_versions::version))
+        .route(
+            "/console/policy/{id}/approve",
+            post(policy_versions::approve),
+        )
+        .route(
+            "/console/policy/{id}/withdraw",
+            post(policy_versions::withdraw),
+        )
         .route("/console", get(console::home))
         .route("/console/cases", post(console::cases::record_case))
         .route("/console/cases/{id}", get(console::cases::case))

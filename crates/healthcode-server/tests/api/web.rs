@@ -1253,3 +1253,79 @@ async fn a_family_comes_back_through_the_pages() {
         node.stop().await;
     }
 }
+
+#[tokio::test]
+async fn an_official_proposes_a_version_another_reads_its_dry_run_and_approves_it() {
+    for node in nodes().await {
+        let store = node.store_name();
+        let mut doc = healthcode_core::Policy::default_policy()
+            .unwrap()
+            .document()
+            .clone();
+        doc.version = "2020.2-page".into();
+        doc.rules.retain(|r| r.id != "declared-symptoms");
+        let text = serde_json::to_string(&doc).unwrap();
+        let mut proposer = Browser::new(&node);
+        proposer.sign_in(&node.staff("health_official").await).await;
+        let page = proposer.get("/policy/versions").await;
+        assert!(
+            page.body.contains("id=\"propose\""),
+            "{store}: {}",
+            page.body
+        );
+        let proposed = proposer
+            .post(
+                "/console/policy",
+                &[
+                    ("document", text.as_str()),
+                    ("legal_basis", "京卫发〔2020〕12号"),
+                    ("effective_at", ""),
+                ],
+            )
+            .await;
+        assert_eq!(
+            proposed.status,
+            StatusCode::SEE_OTHER,
+            "{store}: {}",
+            proposed.body
+        );
+        let at = proposed.location().to_owned();
+        let own = proposer.get(&at).await;
+        assert!(own.body.contains("id=\"dry-run\""), "{store}: {}", own.body);
+        let refused = proposer.post(&format!("{at}/approve"), &[]).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::CONFLICT,
+            "{store}: the proposer"
+        );
+
+        let mut approver = Browser::new(&node);
+        approver.sign_in(&node.staff("health_official").await).await;
+        let read = approver.get(&at).await;
+        assert!(
+            read.body.contains("试算") && read.body.contains("删除规则 declared-symptoms"),
+            "{store}: {}",
+            read.body
+        );
+        let approved = approver.post(&format!("{at}/approve"), &[]).await;
+        assert_eq!(
+            approved.status,
+            StatusCode::SEE_OTHER,
+            "{store}: {}",
+            approved.body
+        );
+
+        // Anyone reads the history.
+        let public = Browser::new(&node).get("/policy/versions").await;
+        assert_eq!(public.status, StatusCode::OK);
+        assert!(
+            public.body.contains("data-version=\"2020.2-page\"")
+                && public.body.contains("已批准")
+                && public.body.contains("京卫发〔2020〕12号")
+                && !public.body.contains("id=\"propose\""),
+            "{store}: {}",
+            public.body
+        );
+        node.stop().await;
+    }
+}

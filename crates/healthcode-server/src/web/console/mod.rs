@@ -98,7 +98,7 @@ pub struct Link {
 /// The console's pages for a role, in the order of a day's work.
 pub fn links(role: Role, lang: Lang) -> Vec<Link> {
     use Role::*;
-    let all: [(&[Role], &'static str, &'static str, &'static str); 12] = [
+    let all: [(&[Role], &'static str, &'static str, &'static str); 13] = [
         (
             &[Checkpoint],
             "/checkpoint",
@@ -124,6 +124,12 @@ pub fn links(role: Role, lang: Lang) -> Vec<Link> {
             "People and records",
         ),
         (&[HealthOfficial], "/console/appeals", "申诉审核", "Appeals"),
+        (
+            &[HealthOfficial],
+            "/policy/versions",
+            "规则版本与审批",
+            "Policy versions and approvals",
+        ),
         (
             &[HealthOfficial, Department],
             "/console/risk-areas",
