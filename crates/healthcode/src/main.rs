@@ -76,6 +76,15 @@ enum Command {
     /// Re-derive everyone's colour now (after a policy change, or to check the kept colours),
     /// announcing every change; prints what it did and how long it took.
     Reassess,
+    /// Who a policy version (a file) would turn from which colour to which, against the version
+    /// in effect; reads only (docs/BENCHMARKS.md).
+    DryRun {
+        /// The policy JSON file (`-` for standard input).
+        policy: String,
+        /// The instant to judge at, RFC 3339; now when omitted.
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// Time contact tracing on this store's visit log, case by case (docs/BENCHMARKS.md).
     TraceBench(trace_bench_cmd::TraceBenchCommand),
     /// Time a day of returning people at one arrival station (arrival scans, the first
@@ -143,6 +152,9 @@ fn main() -> ExitCode {
         Command::Accounts(cmd) => node(&cli.node, |config| node_cmd::accounts(config, cmd)),
         Command::Audit(cmd) => node(&cli.node, |config| node_cmd::audit(config, cmd)),
         Command::Reassess => node(&cli.node, node_cmd::reassess),
+        Command::DryRun { policy, at } => {
+            node(&cli.node, |config| node_cmd::dry_run(config, policy, at))
+        }
         Command::TraceBench(cmd) => node(&cli.node, |config| trace_bench_cmd::run(config, cmd)),
         Command::ArrivalsBench(args) => tokio::runtime::Runtime::new()
             .map_err(|e| {

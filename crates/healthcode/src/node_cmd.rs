@@ -374,3 +374,54 @@ pub async fn reassess(config: Config) -> Result<ExitCode, Failure> {
     state.store.close().await;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `healthcode dry-run FILE`: who a policy version would turn from which colour to which at an
+/// instant (now by default), against the version in effect then; reads only. The figure beside
+/// `healthcode reassess` in docs/BENCHMARKS.md.
+pub async fn dry_run(
+    config: Config,
+    file: String,
+    at: Option<String>,
+) -> Result<ExitCode, Failure> {
+    let text = crate::failure::read_input(&file, "the policy")?;
+    let proposed = match healthcode_core::Policy::from_json(&text) {
+        Ok(p) => p,
+        Err(e) => {
+            outln!("{e}")?;
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let state = open(config).await?;
+    let at = match at {
+        Some(t) => time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| Failure::new("bad_time", e.to_string(), format!("时间有误：{e}")))?,
+        None => state.now(),
+    };
+    let started = std::time::Instant::now();
+    let run = healthcode_server::usecases::policy_versions::judge_both(&state, proposed, at)
+        .await
+        .map_err(|e| Failure::new(e.code, e.en, e.zh))?;
+    let secs = started.elapsed().as_secs_f64();
+    outln!(
+        "dry run of {} against {} at {}: {} people judged in {secs:.2} s ({:.0}/s), {} unchanged",
+        run.version,
+        run.against,
+        run.at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        run.evaluated,
+        run.evaluated as f64 / secs.max(1e-9),
+        run.unchanged
+    )?;
+    for c in &run.changes {
+        outln!(
+            "  {} -> {}: {} people, rules {:?}",
+            c.from,
+            c.to,
+            c.people,
+            c.by_rule
+        )?;
+    }
+    state.store.close().await;
+    Ok(ExitCode::SUCCESS)
+}

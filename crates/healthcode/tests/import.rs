@@ -326,6 +326,18 @@ async fn a_policy_version_is_proposed_from_the_command_line_with_its_dry_run() {
     );
     assert!(stdout.contains("proposed: version 2020.5-cli"), "{stdout}");
     assert!(stdout.contains("dry run against"), "{stdout}");
+    // The same question asked of the store directly, as the benchmark does.
+    let direct = healthcode(&data_dir, None)
+        .args(["dry-run"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&direct.stdout);
+    assert!(
+        direct.status.success() && said.contains("dry run of 2020.5-cli against"),
+        "{said}{}",
+        String::from_utf8_lossy(&direct.stderr)
+    );
     doc["rules"][0]["when"] = json!({"no-such-operator": []});
     std::fs::write(&file, doc.to_string()).unwrap();
     let refused = propose(&file);

@@ -175,9 +175,28 @@ pub async fn dry_run(
 ) -> ApiResult<DryRun> {
     caller.require(&[Role::HealthOfficial, Role::Admin])?;
     let v = found(state, id).await?;
-    let proposed =
-        std::sync::Arc::new(Policy::from_json(&v.document).map_err(|e| bad_policy(&e.problems))?);
-    let at = v.effective_at.max(now);
+    let proposed = Policy::from_json(&v.document).map_err(|e| bad_policy(&e.problems))?;
+    let run = judge_both(state, proposed, v.effective_at.max(now)).await?;
+    let actor = caller.actor("policy dry run");
+    let detail = format!(
+        "dry run of policy version {} at {}: {} judged",
+        v.version, run.at, run.evaluated
+    );
+    state
+        .store
+        .audit(&actor, "policy.dry_run", None, &detail, now)
+        .await?;
+    Ok(run)
+}
+
+/// Judges everyone with facts at `at` under the version in effect just before then and under
+/// `proposed`, and counts who changes from which colour to which. Reads only.
+pub async fn judge_both(
+    state: &AppState,
+    proposed: Policy,
+    at: OffsetDateTime,
+) -> ApiResult<DryRun> {
+    let proposed = std::sync::Arc::new(proposed);
     let current = state.policy.at(at - Duration::nanoseconds(1));
     let plain = |p: &Policy| {
         let s = p.evaluate(&[], at);
@@ -242,17 +261,8 @@ pub async fn dry_run(
             }
         }
     }
-    let actor = caller.actor("policy dry run");
-    let detail = format!(
-        "dry run of policy version {} at {at}: {evaluated} judged",
-        v.version
-    );
-    state
-        .store
-        .audit(&actor, "policy.dry_run", None, &detail, now)
-        .await?;
     Ok(DryRun {
-        version: v.version,
+        version: proposed.document().version.clone(),
         against: current.document().version.clone(),
         at,
         evaluated,
