@@ -420,3 +420,44 @@ test('a family comes back: applied, verified by the community, scanned at the st
   await shoot(resident, 'code-observation');
   for (const context of [phone, field, desk]) await context.close();
 });
+
+test('a policy version: proposed by one official, approved by another after reading its dry run', { timeout: 300_000 }, async () => {
+  const first = node.tokens['health_official'];
+  const second = node.tokens['health_official 2'];
+  assert.ok(first && second, 'the demo printed two health officials');
+  const published = await node.api('GET', '/api/v1/policy', first);
+  const doc = published.body;
+  doc.version = '2026.2-e2e';
+  doc.rules = doc.rules.filter((r) => r.id !== 'declared-symptoms');
+
+  const desk = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
+  const proposer = await desk.newPage();
+  await signIn(proposer, first);
+  await proposer.getByRole('link', { name: '规则版本与审批' }).click();
+  await proposer.waitForURL(/\/policy\/versions$/);
+  await proposer.locator('#document').fill(JSON.stringify(doc));
+  await proposer.getByLabel('法律依据').fill('杭卫发〔2020〕30号：发热申报不再赋黄码');
+  await proposer.getByRole('button', { name: '提出并试算' }).click();
+  await proposer.waitForURL(/\/console\/policy\/[^/]+$/);
+  assert.match(await proposer.locator('#dry-run').innerText(), /判定人数/);
+  await shoot(proposer, 'console-policy-proposed');
+
+  // The second official reads the dry run before approving.
+  const other = await browser.newContext({ viewport: { width: 360, height: 780 }, locale: 'zh-CN' });
+  const approver = await other.newPage();
+  await signIn(approver, second);
+  await approver.goto(node.base + '/policy/versions');
+  await approver.getByRole('link', { name: '查看试算并审批' }).first().click();
+  await approver.waitForURL(/\/console\/policy\/[^/]+$/);
+  const dry = await approver.locator('#dry-run').innerText();
+  assert.match(dry, /黄码/, 'the demo city has fever declarations this version turns green');
+  assert.ok(Number(await approver.locator('#dry-run td.people').first().innerText()) > 0);
+  await shoot(approver, 'console-policy-dry-run');
+  await approver.getByRole('button', { name: '批准此版本' }).click();
+  await approver.waitForURL(/\/policy\/versions$/);
+  const entry = approver.locator('.policy-version[data-version="2026.2-e2e"]');
+  assert.match(await entry.innerText(), /已批准/);
+  assert.match(await entry.innerText(), /删除规则 declared-symptoms/);
+  await shoot(approver, 'policy-versions');
+  for (const context of [desk, other]) await context.close();
+});

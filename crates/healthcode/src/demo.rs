@@ -166,6 +166,20 @@ async fn seed_accounts(
         }
         tokens.push((role.as_str().to_owned(), token));
     }
+    // A second health official: a policy version is approved by someone other than its
+    // proposer.
+    let token = new_token();
+    store
+        .create_account(
+            Role::HealthOfficial.as_str(),
+            "demo health_official 2",
+            &token,
+            &admin,
+            now,
+        )
+        .await
+        .map_err(failed)?;
+    tokens.push(("health_official 2".to_owned(), token));
     for (label, scope) in [("district", "330106"), ("street", "330106-001")] {
         let token = new_token();
         let account = store
