@@ -308,12 +308,14 @@ pub async fn withdraw(
 ) -> ApiResult<PolicyVersion> {
     caller.require(&[Role::HealthOfficial])?;
     let v = found(state, id).await?;
+    if !matches!(v.state.as_str(), "proposed" | "approved") {
+        return Err(not_open(&v));
+    }
     let actor = caller.actor("policy withdrawal");
     let withdrawn = state
         .store
         .decide_policy(id, &v.state, "withdrawn", v.effective_at, &actor, now)
         .await?
-        .filter(|_| v.state != "withdrawn")
         .ok_or_else(|| not_open(&v))?;
     reload(state).await?;
     Ok(withdrawn)

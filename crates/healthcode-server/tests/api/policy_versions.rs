@@ -282,6 +282,18 @@ async fn a_version_is_checked_dry_run_approved_by_a_second_official_and_takes_ef
             (StatusCode::OK, Some("withdrawn")),
             "{withdrawn}"
         );
+        let (code, _) = node
+            .post(
+                &format!("/api/v1/policy/versions/{v3}/withdraw"),
+                &approver,
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            code,
+            StatusCode::CONFLICT,
+            "withdrawn once, by whom it says"
+        );
 
         // Anyone reads the history: the base, the version in force and its diff, the withdrawn one.
         let (code, history) = node
