@@ -200,13 +200,12 @@ pub struct EnrollForm {
 
 /// A form's document kind, as the API names it.
 pub(crate) fn document_kind(name: &str) -> Result<DocumentKind, crate::error::ApiError> {
-    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|_| {
-        crate::error::ApiError::unprocessable(
-            "bad_document_kind",
-            format!("{name:?} is not a document kind"),
-            "请选择证件类型",
-        )
-    })
+    crate::web::session::choice(
+        name,
+        "bad_document_kind",
+        format!("{name:?} is not a document kind"),
+        "请选择证件类型",
+    )
 }
 
 pub(crate) fn given(s: String) -> Option<String> {

@@ -210,14 +210,12 @@ pub async fn apply(
             "请填写计划返程日期",
         )
     })?;
-    let transport: Transport = serde_json::from_value(serde_json::Value::String(form.transport))
-        .map_err(|_| {
-            bad(
-                "bad_transport",
-                "choose train, flight or car",
-                "请选择火车、飞机或自驾",
-            )
-        })?;
+    let transport: Transport = crate::web::session::choice(
+        &form.transport,
+        "bad_transport",
+        "choose train, flight or car",
+        "请选择火车、飞机或自驾",
+    )?;
     let request = ApplyRequest {
         members,
         origin: form.origin,

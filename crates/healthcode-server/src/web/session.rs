@@ -187,6 +187,18 @@ impl Web {
 /// none can be forged by another site.
 pub struct Posted<T>(pub T);
 
+/// A form field naming one of the API's enum values (`approve`, `train`, …); anything else is
+/// refused with `code` and its words.
+pub(crate) fn choice<T: DeserializeOwned>(
+    value: &str,
+    code: &'static str,
+    en: impl Into<String>,
+    zh: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned()))
+        .map_err(|_| ApiError::unprocessable(code, en, zh))
+}
+
 #[derive(serde::Deserialize)]
 struct CsrfField {
     #[serde(default)]

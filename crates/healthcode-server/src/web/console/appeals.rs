@@ -58,14 +58,12 @@ pub async fn decide(
     Posted(form): Posted<DecisionForm>,
 ) -> PageResult {
     let caller = web.staff(&state).await?;
-    let outcome =
-        serde_json::from_value(serde_json::Value::String(form.outcome)).map_err(|_| {
-            crate::error::ApiError::unprocessable(
-                "bad_outcome",
-                "decide fact_upheld or fact_retracted",
-                "请选择维持或撤销",
-            )
-        })?;
+    let outcome = crate::web::session::choice(
+        &form.outcome,
+        "bad_outcome",
+        "decide fact_upheld or fact_retracted",
+        "请选择维持或撤销",
+    )?;
     appeals::decide(&state, &caller, &id, outcome, &form.reason, state.now()).await?;
     see("/console/appeals")
 }

@@ -107,9 +107,12 @@ pub async fn propose(
     Posted(form): Posted<AreaForm>,
 ) -> PageResult {
     let caller = web.staff(&state).await?;
-    let level = serde_json::from_value(serde_json::Value::String(form.level)).map_err(|_| {
-        crate::error::ApiError::unprocessable("bad_level", "medium or high", "请选择中风险或高风险")
-    })?;
+    let level = crate::web::session::choice(
+        &form.level,
+        "bad_level",
+        "medium or high",
+        "请选择中风险或高风险",
+    )?;
     let starts_at = local_field(&form.starts_at)?.unwrap_or_default();
     let proposed = risk_areas::Proposed {
         region: form.region.trim().to_owned(),

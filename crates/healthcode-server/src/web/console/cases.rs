@@ -29,14 +29,12 @@ pub async fn record_case(
     Posted(form): Posted<CaseForm>,
 ) -> PageResult {
     let caller = web.staff(&state).await?;
-    let kind =
-        serde_json::from_value(serde_json::Value::String(form.kind.clone())).map_err(|_| {
-            crate::error::ApiError::unprocessable(
-                "bad_kind",
-                "a case is confirmed, suspected or asymptomatic",
-                "病例类型应为确诊、疑似或无症状",
-            )
-        })?;
+    let kind = crate::web::session::choice(
+        &form.kind,
+        "bad_kind",
+        "a case is confirmed, suspected or asymptomatic",
+        "病例类型应为确诊、疑似或无症状",
+    )?;
     let request = cases::CaseRequest {
         person_id: form.person_id.trim().to_owned(),
         kind,

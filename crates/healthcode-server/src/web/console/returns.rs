@@ -5,6 +5,7 @@
 use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::body::Path;
+use crate::error::ApiError;
 use crate::usecases::arrivals::{self, HandoffRequest, HandoffScan};
 use crate::usecases::returns::{self, CallRequest, DecisionRequest};
 use crate::web::charts::bars;
@@ -215,18 +216,9 @@ fn stage_label(lang: Lang, stage: Stage) -> &'static str {
     }
 }
 
-/// A value of one of the API's enums, from a form field.
-fn choice<T: serde::de::DeserializeOwned>(
-    value: String,
-    zh: &str,
-) -> Result<T, crate::error::ApiError> {
-    serde_json::from_value(serde_json::Value::String(value)).map_err(|_| {
-        crate::error::ApiError::unprocessable(
-            "bad_form",
-            "choose one of the options",
-            zh.to_owned(),
-        )
-    })
+/// One of the API's enum values, from a form field.
+fn choice<T: serde::de::DeserializeOwned>(value: &str, zh: &str) -> Result<T, ApiError> {
+    crate::web::session::choice(value, "bad_form", "choose one of the options", zh)
 }
 
 #[derive(Deserialize)]
@@ -245,7 +237,7 @@ pub async fn call(
 ) -> PageResult {
     let caller = web.staff(&state).await?;
     let request = CallRequest {
-        outcome: choice(form.outcome, "请选择通话结果")?,
+        outcome: choice(&form.outcome, "请选择通话结果")?,
         note: form.note,
     };
     returns::call(&state, &caller, &id, request, state.now()).await?;
@@ -294,7 +286,7 @@ pub async fn handoff(
 ) -> PageResult {
     let caller = web.staff(&state).await?;
     let request = HandoffRequest {
-        stage: choice(form.stage, "请选择交接环节")?,
+        stage: choice(&form.stage, "请选择交接环节")?,
         note: form.note,
     };
     arrivals::handoff(&state, &caller, &id, request, state.now()).await?;
@@ -309,7 +301,7 @@ pub async fn handoff_by_pass(
     let caller = web.staff(&state).await?;
     let request = HandoffScan {
         text: form.text,
-        stage: choice(form.stage, "请选择交接环节")?,
+        stage: choice(&form.stage, "请选择交接环节")?,
         note: form.note,
     };
     arrivals::handoff_by_pass(&state, &caller, request, state.now()).await?;
