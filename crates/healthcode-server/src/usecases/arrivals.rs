@@ -144,16 +144,21 @@ pub async fn arrival(
 /// Home observation from `now` for the policy's `return_observation_days`: a fact the policy
 /// itself ends, so that nobody types the release.
 fn home_observation(state: &AppState, now: OffsetDateTime) -> FactBody {
+    FactBody::Observation {
+        kind: ObservationKind::Home,
+        start_at: now,
+        end_at: Some(now + observation_days(state, now)),
+    }
+}
+
+/// How long home observation lasts after a return, by the policy in effect at `now`.
+pub fn observation_days(state: &AppState, now: OffsetDateTime) -> Duration {
     let days = parameter_i64(
         state.policy.at(now).document(),
         "return_observation_days",
         14,
     );
-    FactBody::Observation {
-        kind: ObservationKind::Home,
-        start_at: now,
-        end_at: Some(now + Duration::days(days)),
-    }
+    Duration::days(days)
 }
 
 /// Records the same fact for each of these people, and derives their colours again.
@@ -543,14 +548,9 @@ async fn figures_scope(state: &AppState, caller: &Caller) -> ApiResult<String> {
 /// The figures of the journey: the funnel, who is where, who is expected, what waits on whom.
 pub async fn figures(state: &AppState, caller: &Caller, now: OffsetDateTime) -> ApiResult<Figures> {
     let scope = figures_scope(state, caller).await?;
-    let days = parameter_i64(
-        state.policy.at(now).document(),
-        "return_observation_days",
-        14,
-    );
     let f = state
         .store
-        .return_figures(&scope, Duration::days(days), now)
+        .return_figures(&scope, observation_days(state, now), now)
         .await?;
     let count = |pick: &dyn Fn(ReturnState) -> bool| -> i64 {
         f.by_state

@@ -247,11 +247,7 @@ pub async fn journey_tag(
     else {
         return Ok(None);
     };
-    let days = healthcode_core::visits::parameter_i64(
-        state.policy.at(now).document(),
-        "return_observation_days",
-        14,
-    );
+    let days = crate::usecases::arrivals::observation_days(state, now).whole_days();
     let arrived = app.steps.iter().find(|s| s.kind == "arrival").map(|s| s.at);
     Ok(match (app.state, arrived) {
         (ReturnState::Approved, _) => Some(lang.t("返程已获批", "return approved").to_owned()),
