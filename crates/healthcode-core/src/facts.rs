@@ -137,6 +137,9 @@ pub enum FactBody {
         symptoms: Vec<String>,
         #[serde(default)]
         address: Option<String>,
+        /// The county-level division (GB/T 2260) the person lives in (现居住区县), as declared.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        district: Option<String>,
     },
     /// Home observation or centralized quarantine (居家观察 / 集中隔离).
     Observation {
@@ -648,11 +651,13 @@ pub fn samples(start: OffsetDateTime) -> Vec<Fact> {
             temperature_decicelsius: Some(381),
             symptoms: vec!["cough".into()],
             address: Some("address".into()),
+            district: Some("330106".into()),
         },
         FactBody::Declaration {
             temperature_decicelsius: None,
             symptoms: Vec::new(),
             address: None,
+            district: None,
         },
         FactBody::Observation {
             kind: ObservationKind::Home,

@@ -50,6 +50,12 @@ impl RegionCode {
         }
     }
 
+    /// The division's name (GB/T 2260, from the data shipped in `data/gbt2260.csv`), e.g.
+    /// 西湖区 for `330106`; `None` for a code that names no division.
+    pub fn name(&self) -> Option<&'static str> {
+        name(&self.0)
+    }
+
     /// Whether `code` lies within this division: a province covers its prefectures and counties,
     /// a prefecture-level city its districts, a county only itself. A city's node thus signs the
     /// venue codes of its districts.
@@ -57,6 +63,36 @@ impl RegionCode {
         code.len() == 6 && code.starts_with(self.prefix())
     }
 }
+
+/// The name of the division `code` names (GB/T 2260), e.g. 武汉市 for `420100`.
+pub fn name(code: &str) -> Option<&'static str> {
+    NAMES.get(code).copied()
+}
+
+/// The county-level divisions within `code` (a city's districts, a province's counties), by
+/// code; a county, or a city without districts (东莞市), has only itself.
+pub fn districts_within(code: &RegionCode) -> Vec<(&'static str, &'static str)> {
+    let mut out: Vec<_> = NAMES
+        .iter()
+        .filter(|(c, _)| code.covers(c) && !c.ends_with("00"))
+        .map(|(c, n)| (*c, *n))
+        .collect();
+    if out.is_empty() {
+        out.extend(NAMES.get_key_value(code.as_str()).map(|(c, n)| (*c, *n)));
+    }
+    out.sort_unstable();
+    out
+}
+
+/// The shipped names, read once.
+static NAMES: std::sync::LazyLock<std::collections::HashMap<&'static str, &'static str>> =
+    std::sync::LazyLock::new(|| {
+        include_str!("../data/gbt2260.csv")
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split_once(','))
+            .collect()
+    });
 
 impl TryFrom<String> for RegionCode {
     type Error = RegionError;
@@ -104,5 +140,30 @@ mod tests {
         assert!(RegionCode::parse("990000").is_err());
         assert!(RegionCode::parse("44030").is_err());
         assert!(RegionCode::parse("44030a").is_err());
+    }
+
+    #[test]
+    fn names_divisions() {
+        assert_eq!(name("420100"), Some("武汉市"));
+        assert_eq!(
+            name("110100"),
+            Some("北京市"),
+            "a municipality's city level"
+        );
+        assert_eq!(name("810000"), Some("香港特别行政区"));
+        assert_eq!(name("330199"), None);
+        let hangzhou = RegionCode::parse("330100").unwrap();
+        assert_eq!(hangzhou.name(), Some("杭州市"));
+        let districts = districts_within(&hangzhou);
+        assert!(districts.contains(&("330106", "西湖区")), "{districts:?}");
+        assert!(
+            districts
+                .iter()
+                .all(|(c, _)| c.starts_with("3301") && *c != "330100")
+        );
+        let xihu = RegionCode::parse("330106").unwrap();
+        assert_eq!(districts_within(&xihu), vec![("330106", "西湖区")]);
+        let dongguan = RegionCode::parse("441900").unwrap();
+        assert_eq!(districts_within(&dongguan), vec![("441900", "东莞市")]);
     }
 }

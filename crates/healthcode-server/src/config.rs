@@ -592,6 +592,14 @@ impl Config {
             0,
             86_400,
         );
+        let pv = &self.policy_versions;
+        c.range("policy_versions.notice_seconds", pv.notice_seconds, 10, DAY);
+        c.check(
+            "policy_versions.refresh_seconds",
+            pv.refresh_seconds >= 1 && (pv.refresh_seconds as i64) * 2 <= pv.notice_seconds,
+            "at least 1 and at most half of policy_versions.notice_seconds, so that every node \
+             reads a version twice before it applies",
+        );
         let n = &self.notifications;
         c.check(
             "notifications.sender",

@@ -146,7 +146,11 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
         recorder,
         caches: Arc::default(),
         store,
-        policy: Arc::new(policies::Policies::new(policy, clock.clone())),
+        policy: Arc::new(policies::Policies::new(
+            policy,
+            clock.clone(),
+            time::Duration::seconds(config.policy_versions.notice_seconds),
+        )),
         config: Arc::new(config),
         metrics: metrics::Metrics::default(),
         directory: Arc::new(directory),
@@ -154,7 +158,10 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
         node_key,
         federation: Arc::default(),
     };
-    // The versions approved since the base: judged by from their effective time.
+    // The base on the public history (once), then the versions approved since it.
+    usecases::policy_versions::record_base(&state)
+        .await
+        .map_err(|e| StartError::Policy(e.en))?;
     usecases::policy_versions::reload(&state)
         .await
         .map_err(|e| StartError::Policy(e.en))?;

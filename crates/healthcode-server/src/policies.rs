@@ -1,13 +1,15 @@
 //! The policy in effect at each instant: the base (the configured file, or the one shipped) and
 //! every version approved since, each from its effective time. Every node reads the approved
 //! versions from the store and picks by the instant it judges, so all nodes switch at the same
-//! instant and none serves two versions for one instant; a version is approved at least
-//! `policy.notice_seconds` before it takes effect, which is more than the nodes take to read it.
+//! instant and none serves two versions for one instant: a version is approved, and an approved
+//! one withdrawn, at least `policy_versions.notice_seconds` before its time, so a node that read
+//! the store within that notice knows every version of the instant it judges. A node that has
+//! not (its store unreachable for that long) says so on `/readyz`, and is taken out of service.
 
 use crate::clock::Clock;
 use healthcode_core::{Fact, Policy, Status};
 use std::sync::{Arc, RwLock};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 /// Versions from their effective time, oldest first; the base applies before the first.
 type Timeline = Arc<Vec<(OffsetDateTime, Arc<Policy>)>>;
@@ -17,14 +19,19 @@ pub struct Policies {
     clock: Clock,
     base: Arc<Policy>,
     approved: RwLock<Timeline>,
+    /// When the approved versions were last read, and how long that reading is sure.
+    read_at: RwLock<Option<OffsetDateTime>>,
+    notice: Duration,
 }
 
 impl Policies {
-    pub fn new(base: Policy, clock: Clock) -> Policies {
+    pub fn new(base: Policy, clock: Clock, notice: Duration) -> Policies {
         Policies {
             clock,
             base: Arc::new(base),
             approved: RwLock::default(),
+            read_at: RwLock::default(),
+            notice,
         }
     }
 
@@ -53,8 +60,22 @@ impl Policies {
         self.base.clone()
     }
 
-    /// Replaces the approved versions (all of them, as the store lists them).
-    pub fn install(&self, mut versions: Vec<(OffsetDateTime, Policy)>) {
+    /// Whether the node knows every version that can apply at `now`: it read them less than the
+    /// notice ago.
+    pub fn is_current(&self, now: OffsetDateTime) -> bool {
+        self.read_at().is_some_and(|read| now < read + self.notice)
+    }
+
+    /// When the approved versions were last read.
+    pub fn read_at(&self) -> Option<OffsetDateTime> {
+        match self.read_at.read() {
+            Ok(t) => *t,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+
+    /// Replaces the approved versions (all of them, as the store listed them at `read_at`).
+    pub fn install(&self, mut versions: Vec<(OffsetDateTime, Policy)>, read_at: OffsetDateTime) {
         versions.sort_by_key(|(from, _)| *from);
         let timeline: Timeline = Arc::new(
             versions
@@ -65,6 +86,10 @@ impl Policies {
         match self.approved.write() {
             Ok(mut slot) => *slot = timeline,
             Err(poisoned) => *poisoned.into_inner() = timeline,
+        }
+        match self.read_at.write() {
+            Ok(mut slot) => *slot = Some(read_at),
+            Err(poisoned) => *poisoned.into_inner() = Some(read_at),
         }
     }
 
@@ -80,7 +105,6 @@ impl Policies {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use time::Duration;
 
     fn version(v: &str) -> Policy {
         let mut doc = Policy::default_policy().unwrap().document().clone();
@@ -92,11 +116,17 @@ mod tests {
     fn each_instant_has_one_version_the_latest_whose_time_has_come() {
         let clock = Clock::system();
         let now = clock.now();
-        let policies = Policies::new(version("base"), clock);
-        policies.install(vec![
-            (now + Duration::hours(2), version("v3")),
-            (now + Duration::hours(1), version("v2")),
-        ]);
+        let policies = Policies::new(version("base"), clock, Duration::minutes(1));
+        assert!(!policies.is_current(now), "nothing read yet");
+        policies.install(
+            vec![
+                (now + Duration::hours(2), version("v3")),
+                (now + Duration::hours(1), version("v2")),
+            ],
+            now,
+        );
+        assert!(policies.is_current(now + Duration::seconds(59)));
+        assert!(!policies.is_current(now + Duration::seconds(60)));
         let at = |t| policies.at(t).document().version.clone();
         assert_eq!(at(now), "base");
         assert_eq!(

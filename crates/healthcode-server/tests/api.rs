@@ -157,6 +157,23 @@ impl Node {
         }
     }
 
+    /// A second node of the same region on the same store (its own keys and directory, the
+    /// same data key), as a region runs several behind a load balancer.
+    async fn sibling(&self) -> Node {
+        let own = &self.state.config;
+        let key = std::fs::read_to_string(own.data_dir.join("data.key"))
+            .map(|k| healthcode_server::config::Secret(k.trim().to_owned()))
+            .ok()
+            .or_else(|| own.data_key.clone());
+        Node::start(Config {
+            data_dir: std::env::temp_dir().join(unique("hc_node")),
+            database_url: Some(own.database_url()),
+            data_key: key,
+            ..(**own).clone()
+        })
+        .await
+    }
+
     fn store_name(&self) -> &'static str {
         self.state.store.backend_name()
     }
@@ -315,11 +332,23 @@ async fn a_whole_day_of_the_loop() {
         // Green, then a fever: yellow with its reason.
         let (_, s) = node.get(&format!("/api/v1/people/{id}/status"), &me).await;
         assert_eq!(s["code"], "green", "{s}");
+        let (status, refused) = node
+            .post(
+                &format!("/api/v1/people/{id}/declarations"),
+                &me,
+                json!({"temperature_c": 38.2, "district": "330199"}),
+            )
+            .await;
+        assert_eq!(
+            (status, refused["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("bad_district")),
+            "a district is a division that exists: {refused}"
+        );
         let (status, decl) = node
             .post(
                 &format!("/api/v1/people/{id}/declarations"),
                 &me,
-                json!({"temperature_c": 38.2, "symptoms": ["cough"]}),
+                json!({"temperature_c": 38.2, "symptoms": ["cough"], "district": "330106"}),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{decl}");

@@ -97,6 +97,45 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("policy version {id}")))
     }
 
+    /// Records the version a node starts from (its policy file, or the one shipped) the first
+    /// time a node runs it, on the public history and the audit chain; true when it was new. A
+    /// version string that names another document is a conflict: a version means one document.
+    pub async fn record_base_policy(
+        &self,
+        version: &str,
+        document: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let id = ordered_id(now);
+        let actor = Actor::new("configuration", "system", "the policy the node starts from");
+        let (new, recorded): (bool, Option<(String, String)>) = db::with_pool!(&self.backend, pool => {
+            let mut tx = pool.begin_write().await?;
+            let new = sqlx::query(
+                "INSERT INTO policy_versions (id, version, document, legal_basis, effective_at, state, \
+                 proposed_by, proposed_at) VALUES ($1, $2, $3, 'the node configuration (policy_file)', $4, 'base', $5, $4) \
+                 ON CONFLICT (version) DO NOTHING",
+            )
+            .bind(&id).bind(version).bind(document).bind(ms(now)).bind(&actor.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() == 1;
+            if new {
+                let detail = format!("policy version {version} is the base a node started from");
+                audit::append(&mut *tx, ms(now), &actor, "policy.base", None, detail).await?;
+            }
+            let recorded = sqlx::query_as("SELECT document, state FROM policy_versions WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            (new, recorded)
+        });
+        match recorded {
+            Some((text, state)) if state == "base" && text == document => Ok(new),
+            _ => Err(StoreError::Conflict(format!("policy version {version}"))),
+        }
+    }
+
     pub async fn policy_version(&self, id: &str) -> Result<Option<PolicyVersion>, StoreError> {
         let sql = format!("{SELECT} WHERE id = $1");
         let row: Option<Row> = db::with_pool!(&self.backend, pool => {

@@ -24,14 +24,7 @@ const FAMILY_ID: &str = "330106198504120011";
 const FAMILY_COMMUNITY: &str = "330106-001-001";
 
 /// Hangzhou's urban districts (GB/T 2260), where the demo city lives.
-const DISTRICTS: [(&str, &str); 6] = [
-    ("330102", "上城区"),
-    ("330105", "拱墅区"),
-    ("330106", "西湖区"),
-    ("330108", "滨江区"),
-    ("330109", "萧山区"),
-    ("330110", "余杭区"),
-];
+const DISTRICTS: [&str; 6] = ["330102", "330105", "330106", "330108", "330109", "330110"];
 
 pub(crate) const SURNAMES: [&str; 20] = [
     "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
@@ -57,6 +50,7 @@ pub async fn run(mut config: Config) -> Result<ExitCode, Failure> {
     let state = node_cmd::open(config).await?;
     let store = &state.store;
     let now = state.now();
+    let tokens_file = state.config.data_dir.join(TOKENS_FILE);
     let tokens = if store.accounts().await.map_err(failed)?.is_empty() {
         let mut tokens = seed_accounts(store, now).await?;
         tokens.extend(seed_venues(store, now).await?);
@@ -80,25 +74,61 @@ pub async fn run(mut config: Config) -> Result<ExitCode, Failure> {
         for (code, count) in &colours {
             outln!("  {code:<8} {count}")?;
         }
+        write_tokens(&tokens_file, &tokens)?;
         tokens
     } else {
         outln!(
-            "The data directory is already seeded; staff tokens were printed when it was created."
-        )?;
-        outln!(
-            "(Delete {} to start a fresh demo city.)",
+            "The data directory is already seeded (delete {} to start a fresh demo city).",
             state.config.data_dir.display()
         )?;
-        Vec::new()
+        read_tokens(&tokens_file)
     };
     let running = healthcode_server::start(state.clone())
         .await
         .map_err(|e| Failure::new("start_failed", e.to_string(), format!("无法启动：{e}")))?;
     let base = format!("http://{}", running.addr);
-    crate::output::or_log(print_tour(&base, &tokens));
+    // The first colour changes go out as SMS lines in the log: let them pass, so that what to
+    // try is the last thing on the screen.
+    for _ in 0..100 {
+        if store.pending_notifications().await.unwrap_or(0) == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    crate::output::or_log(print_tour(&base, &tokens, &tokens_file));
     crate::node_cmd::wait_for_shutdown().await;
     running.shutdown().await.map_err(failed)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the demo keeps its staff and checkpoint tokens (in the data directory, owner only), so
+/// that a restart shows them again.
+pub const TOKENS_FILE: &str = "demo-tokens.txt";
+
+fn write_tokens(path: &std::path::Path, tokens: &[(String, String)]) -> Result<(), Failure> {
+    let text: String = tokens
+        .iter()
+        .map(|(role, token)| format!("{role}\t{token}\n"))
+        .collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    use std::io::Write;
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(failed)
+}
+
+/// The tokens written when the city was seeded; none when the file is gone.
+fn read_tokens(path: &std::path::Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .map(|(role, token)| (role.to_owned(), token.to_owned()))
+        .collect()
 }
 
 fn failed(e: impl std::fmt::Display) -> Failure {
@@ -110,11 +140,7 @@ async fn seed_venues(store: &Store, now: OffsetDateTime) -> Result<Vec<(String, 
     let manager = Actor::new("demo-venue-manager", "venue_manager", "demo venues");
     let mut tokens = Vec::new();
     for (name, district, category) in VENUES {
-        let (_, district_name) = DISTRICTS
-            .iter()
-            .find(|(code, _)| *code == district)
-            .copied()
-            .unwrap_or((district, ""));
+        let district_name = healthcode_core::region::name(district).unwrap_or_default();
         let new = healthcode_store::NewVenue {
             name: name.to_owned(),
             address: format!("杭州市{district_name}"),
@@ -286,9 +312,10 @@ fn story(rng: &mut StdRng, i: usize, now: OffsetDateTime) -> Vec<serde_json::Val
     let hours = |h: i64| now - Duration::hours(h);
     let venue = VENUES[i % VENUES.len()].0;
     let roll = rng.gen_range(0..100);
+    let district = DISTRICTS[i % DISTRICTS.len()];
     let mut facts = vec![
         json!({"type": "declaration", "temperature_decicelsius": rng.gen_range(360..372),
-        "symptoms": [], "legal_basis": "self-declared", "recorded_at": at(hours(20))}),
+        "symptoms": [], "district": district, "legal_basis": "self-declared", "recorded_at": at(hours(20))}),
     ];
     match roll {
         0..=2 => facts.push(json!({"type": "case", "kind": "confirmed", "onset_at": at(hours(72)), "isolated_at": at(hours(30)),
@@ -302,7 +329,7 @@ fn story(rng: &mut StdRng, i: usize, now: OffsetDateTime) -> Vec<serde_json::Val
         12..=14 => facts.push(json!({"type": "trip", "origin": "Milan, IT", "destination": "330100",
             "arrived_at": at(hours(60)), "abroad": true, "legal_basis": "self-declared", "recorded_at": at(hours(70))})),
         15..=17 => facts.push(json!({"type": "declaration", "temperature_decicelsius": 382, "symptoms": ["cough"],
-            "legal_basis": "self-declared", "recorded_at": at(hours(3))})),
+            "district": district, "legal_basis": "self-declared", "recorded_at": at(hours(3))})),
         18..=19 => facts.push(json!({"type": "risk_stay", "level": "medium", "region": "420106",
             "arrived_at": at(hours(120)), "left_at": at(hours(96)), "legal_basis": "通信行程卡 2020-04",
             "recorded_at": at(hours(48))})),
@@ -322,7 +349,7 @@ async fn seed_city(
     let official = Actor::new("demo-official", "health_official", "demo records");
     let mut colours = BTreeMap::new();
     for i in 0..RESIDENTS {
-        let (district, _) = DISTRICTS[i % DISTRICTS.len()];
+        let district = DISTRICTS[i % DISTRICTS.len()];
         let name = format!(
             "{}{}",
             SURNAMES[rng.gen_range(0..SURNAMES.len())],
@@ -418,7 +445,11 @@ async fn seed_visits(
     Ok(people.first().map(|p| p.id.clone()).unwrap_or_default())
 }
 
-fn print_tour(base: &str, tokens: &[(String, String)]) -> Result<(), Failure> {
+fn print_tour(
+    base: &str,
+    tokens: &[(String, String)],
+    tokens_file: &std::path::Path,
+) -> Result<(), Failure> {
     outln!()?;
     outln!("healthcode demo node: {base}   (Ctrl-C to stop)")?;
     outln!(
@@ -429,7 +460,10 @@ fn print_tour(base: &str, tokens: &[(String, String)]) -> Result<(), Failure> {
     )?;
     outln!("  published policy:  curl {base}/api/v1/policy")?;
     if !tokens.is_empty() {
-        outln!("  staff and checkpoint tokens (shown once):")?;
+        outln!(
+            "  staff and checkpoint tokens (also in {}):",
+            tokens_file.display()
+        )?;
         for (role, token) in tokens {
             outln!("    {role:<17} {token}")?;
         }

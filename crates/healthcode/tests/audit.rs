@@ -105,17 +105,18 @@ async fn audit_verify_finds_a_rechained_rewrite_and_refuses_a_forged_anchor() {
         }
         let line = std::fs::read_to_string(&anchors).unwrap();
         let signed: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
-        assert_eq!(signed["seq"], 3);
+        // Three accounts, and the policy the node started from put on the history.
+        assert_eq!(signed["seq"], 4);
 
         account(&data_dir, url, &["--role", "admin", "--name", "four"]);
         let (out, text) = verify(&data_dir, url);
         assert!(out.status.success(), "{text}");
-        assert!(text.contains("audit chain intact: 4 entries"), "{text}");
+        assert!(text.contains("audit chain intact: 5 entries"), "{text}");
         assert!(text.contains("not yet anchored: 1"), "{text}");
 
         // A line that claims a later head, not signed by the node's key.
         let mut forged = signed.clone();
-        forged["seq"] = 4.into();
+        forged["seq"] = 5.into();
         let forged_line = format!("{line}{forged}\n");
         std::fs::write(&anchors, &forged_line).unwrap();
         let (out, text) = verify(&data_dir, url);
@@ -129,9 +130,9 @@ async fn audit_verify_finds_a_rechained_rewrite_and_refuses_a_forged_anchor() {
         rewrite_and_rechain(&data_dir, url, 2).await;
         let (out, text) = verify(&data_dir, url);
         assert_eq!(out.status.code(), Some(1), "{text}");
-        assert!(text.contains("audit chain BROKEN at entry 3"), "{text}");
+        assert!(text.contains("audit chain BROKEN at entry 4"), "{text}");
         assert!(
-            text.contains("entry 3 differs from the anchor signed at"),
+            text.contains("entry 4 differs from the anchor signed at"),
             "{text}"
         );
         let _ = std::fs::remove_dir_all(&data_dir);

@@ -11,12 +11,20 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the store answers.
-/// Ready when the store answers; shows the trust list held from the hub (its sequence, age
+/// Ready when the store answers and the node knows the policy version in effect; shows the trust list held from the hub (its sequence, age
 /// and expiry), or null when the node has no hub.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "the store answers"), (status = 500, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "the store answers and the policy versions were read within their notice"), (status = 500, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<axum::Json<serde_json::Value>> {
     state.store.ping().await?;
+    let now = state.now();
+    if !state.policy.is_current(now) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "policy_stale",
+            "the node has not read the policy versions within policy_versions.notice_seconds: it cannot be sure which version applies",
+            "本节点未能及时读取规则版本，无法确定当前适用的版本",
+        ));
+    }
     Ok(axum::Json(serde_json::json!({
         "status": "ready",
         "store": state.store.backend_name(),
@@ -107,6 +115,13 @@ pub async fn metrics(
                 "healthcode_region_messages_undelivered{{state=\"{state}\"}} {n}\n"
             ));
         }
+    }
+    if let Some(read) = state.policy.read_at() {
+        text.push_str(&format!(
+            "# HELP healthcode_policy_read_age_seconds Seconds since the node read the approved policy versions.\n\
+             # TYPE healthcode_policy_read_age_seconds gauge\nhealthcode_policy_read_age_seconds {}\n",
+            (state.now() - read).whole_seconds()
+        ));
     }
     if let Ok(n) = pending {
         text.push_str(&format!(

@@ -129,6 +129,8 @@ pub async fn arrival(
             temperature_decicelsius: Some(t),
             symptoms: vec!["fever".into()],
             address: None,
+            // The district of the community the person returns to.
+            district: app.community.get(..6).map(str::to_owned),
         }
     } else {
         home_observation(state, now)

@@ -26,6 +26,10 @@ pub struct DeclarationRequest {
     /// At most 200 characters.
     #[serde(default)]
     pub address: Option<String>,
+    /// The county-level division lived in (现居住区县), a GB/T 2260 code, e.g. `330106`.
+    #[serde(default)]
+    #[schema(pattern = "^[0-9]{6}$")]
+    pub district: Option<String>,
 }
 
 /// What a declaration answers: the declaration, and the day it counts for as the daily
@@ -86,6 +90,16 @@ pub async fn declare(
             "地址最多 200 个字符",
         ));
     }
+    let district = req.district.map(|d| d.trim().to_owned());
+    if let Some(code) = &district
+        && !healthcode_core::region::RegionCode::parse(code).is_ok_and(|c| c.name().is_some())
+    {
+        return Err(ApiError::unprocessable(
+            "bad_district",
+            "district is the GB/T 2260 code of a county-level division, e.g. 330106",
+            "现居住区县应为有效的行政区划代码，如 330106",
+        ));
+    }
     if state.store.person(person_id).await?.is_none() {
         return Err(ApiError::not_found("person"));
     }
@@ -97,6 +111,7 @@ pub async fn declare(
             temperature_decicelsius: temperature,
             symptoms,
             address,
+            district,
         },
     };
     let (checkin_id, date) = daily_checkin(state, person_id, now);

@@ -147,8 +147,28 @@ pub struct ColourChange {
     /// The rules behind the new colour (or, to green, behind the old one), with how many of
     /// these people each applies to.
     pub by_rule: BTreeMap<String, u64>,
+    /// Where they live, most first: the district each last declared (现居住区县), or none.
+    pub by_district: Vec<DistrictCount>,
     /// Up to five of them, by masked name.
     pub sample: Vec<String>,
+}
+
+/// How many of the people of one change live in one district.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DistrictCount {
+    /// GB/T 2260 code; null for those who never declared where they live.
+    pub district: Option<String>,
+    /// Its name, e.g. 西湖区.
+    pub name: Option<String>,
+    pub people: u64,
+}
+
+/// The district a person last declared living in.
+fn declared_district(facts: &[healthcode_core::Fact]) -> Option<String> {
+    facts.iter().rev().find_map(|f| match &f.body {
+        healthcode_core::FactBody::Declaration { district, .. } => district.clone(),
+        _ => None,
+    })
 }
 
 /// Who a version would turn, at its effective time, against the version in effect then.
@@ -204,6 +224,7 @@ pub async fn judge_both(
     };
     let everyone = !(plain(&proposed) && plain(&current));
     let mut tally: BTreeMap<(String, String), ColourChange> = BTreeMap::new();
+    let mut districts: BTreeMap<(String, String), BTreeMap<Option<String>, u64>> = BTreeMap::new();
     let (mut evaluated, mut unchanged) = (0u64, 0u64);
     let mut after = String::new();
     loop {
@@ -222,6 +243,10 @@ pub async fn judge_both(
             ids
         };
         evaluated += ids.len() as u64;
+        let lives: std::collections::HashMap<String, String> = facts
+            .iter()
+            .filter_map(|(id, f)| declared_district(f).map(|d| (id.clone(), d)))
+            .collect();
         let before = evaluate_all(&current, &ids, facts.clone(), at).await;
         let after_change: BTreeMap<String, healthcode_core::Status> =
             evaluate_all(&proposed, &ids, facts, at)
@@ -240,6 +265,11 @@ pub async fn judge_both(
                 was.color.as_str().to_owned(),
                 will.color.as_str().to_owned(),
             );
+            *districts
+                .entry((from.clone(), to.clone()))
+                .or_default()
+                .entry(lives.get(&id).cloned())
+                .or_default() += 1;
             let change = tally
                 .entry((from.clone(), to.clone()))
                 .or_insert_with(|| ColourChange {
@@ -247,6 +277,7 @@ pub async fn judge_both(
                     to,
                     people: 0,
                     by_rule: BTreeMap::new(),
+                    by_district: Vec::new(),
                     sample: Vec::new(),
                 });
             change.people += 1;
@@ -260,6 +291,29 @@ pub async fn judge_both(
                 change.sample.push(p.name_masked);
             }
         }
+    }
+    for (key, change) in &mut tally {
+        let mut counts: Vec<DistrictCount> = districts
+            .remove(key)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(district, people)| DistrictCount {
+                name: district
+                    .as_deref()
+                    .and_then(healthcode_core::region::name)
+                    .map(str::to_owned),
+                district,
+                people,
+            })
+            .collect();
+        counts.sort_by(|a, b| {
+            (b.people, a.district.is_none(), &a.district).cmp(&(
+                a.people,
+                b.district.is_none(),
+                &b.district,
+            ))
+        });
+        change.by_district = counts;
     }
     Ok(DryRun {
         version: proposed.document().version.clone(),
@@ -311,6 +365,20 @@ pub async fn withdraw(
     if !matches!(v.state.as_str(), "proposed" | "approved") {
         return Err(not_open(&v));
     }
+    if v.state == "approved" && now + notice(state) > v.effective_at {
+        // Another node may already hold it for its time: it applies, and a new version reverts it.
+        return Err(ApiError::conflict(
+            "too_late",
+            format!(
+                "version {} applies within policy_versions.notice_seconds; to undo it, propose a version that reverts it",
+                v.version
+            ),
+            format!(
+                "版本 {} 即将生效，已不能撤回；如需撤销，请提出恢复原规则的新版本",
+                v.version
+            ),
+        ));
+    }
     let actor = caller.actor("policy withdrawal");
     let withdrawn = state
         .store
@@ -334,6 +402,8 @@ fn not_open(v: &PolicyVersion) -> ApiError {
 
 /// Reads the approved versions into the node's timeline.
 pub async fn reload(state: &AppState) -> ApiResult<()> {
+    // The time before the read: what it found was certain from then.
+    let read_at = state.now();
     let versions = state
         .store
         .policy_versions()
@@ -348,7 +418,7 @@ pub async fn reload(state: &AppState) -> ApiResult<()> {
             }
         })
         .collect();
-    state.policy.install(versions);
+    state.policy.install(versions, read_at);
     Ok(())
 }
 
@@ -365,44 +435,83 @@ pub async fn activate(state: &AppState, now: OffsetDateTime) -> ApiResult<u64> {
     Ok(sweep.changed)
 }
 
+/// Puts the version the node starts from on the public history, the first time a node runs
+/// it. Once a version has been approved, the policy changes only by versions: a policy file
+/// naming a version not recorded is refused, as is a changed document under a recorded version
+/// (a version means one document).
+pub async fn record_base(state: &AppState) -> ApiResult<()> {
+    let base = state.policy.base();
+    let doc = base.document();
+    let text = serde_json::to_string(doc).map_err(|_| ApiError::internal())?;
+    let changed = || {
+        ApiError::conflict(
+            "version_taken",
+            format!(
+                "policy version {} is recorded with another document: a changed policy needs a new version",
+                doc.version
+            ),
+            format!(
+                "规则版本 {} 已记录为另一份规则文件：修改后的规则须使用新的版本号",
+                doc.version
+            ),
+        )
+    };
+    let versions = state.store.policy_versions().await?;
+    if let Some(v) = versions.iter().find(|v| v.version == doc.version) {
+        return if v.state == "base" && v.document == text {
+            Ok(())
+        } else {
+            Err(changed())
+        };
+    }
+    // (A store from before bases were recorded has none: its first base is recorded.)
+    let recorded = |state: &str| versions.iter().any(|v| v.state == state);
+    if recorded("approved") && recorded("base") {
+        return Err(ApiError::conflict(
+            "versions_in_use",
+            format!(
+                "the policy file names version {}, but this region's policy now changes only by approved versions: propose it (healthcode policy propose FILE), or start from the recorded base",
+                doc.version
+            ),
+            format!(
+                "本地区的规则已按版本审批发布，配置文件中的版本 {} 不能直接生效：请提出新版本（healthcode policy propose）",
+                doc.version
+            ),
+        ));
+    }
+    match state
+        .store
+        .record_base_policy(&doc.version, &text, state.now())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(healthcode_store::StoreError::Conflict(_)) => Err(changed()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// One entry of the public history.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Published {
     pub version: PolicyVersion,
     pub title: healthcode_core::Text,
-    /// What changed from the version in effect before this one took (or would take) effect.
-    pub changes: PolicyDiff,
+    /// What changed from the version in effect before this one took (or would take) effect;
+    /// null for the first.
+    pub changes: Option<PolicyDiff>,
 }
 
-/// Every version, the base first: when, why, who proposed and who approved, and what changed.
+/// Every version by its time, each base a node started from among them: when, why, who
+/// proposed and who approved, and what changed from the version in force before.
 pub async fn history(state: &AppState) -> ApiResult<Vec<Published>> {
-    let base = state.policy.base();
-    let base_doc = base.document().clone();
-    let mut out = vec![Published {
-        title: base_doc.title.clone(),
-        changes: PolicyDiff::default(),
-        version: PolicyVersion {
-            id: "base".into(),
-            version: base_doc.version.clone(),
-            document: String::new(),
-            legal_basis: "the node's configuration".into(),
-            effective_at: base_doc.valid_from,
-            state: "base".into(),
-            proposed_by: "configuration".into(),
-            proposed_at: base_doc.valid_from,
-            decided_by: None,
-            decided_at: None,
-            activated_at: None,
-        },
-    }];
-    let mut in_force = base_doc;
+    let mut out = Vec::new();
+    let mut in_force: Option<PolicyDocument> = None;
     for v in state.store.policy_versions().await? {
         let Ok(doc) = serde_json::from_str::<PolicyDocument>(&v.document) else {
             continue;
         };
-        let changes = diff(&in_force, &doc);
-        if v.state == "approved" {
-            in_force = doc.clone();
+        let changes = in_force.as_ref().map(|before| diff(before, &doc));
+        if matches!(v.state.as_str(), "base" | "approved") {
+            in_force = Some(doc.clone());
         }
         out.push(Published {
             title: doc.title,

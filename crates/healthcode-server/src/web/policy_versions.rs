@@ -32,7 +32,10 @@ fn value(v: &serde_json::Value) -> String {
 }
 
 /// What changed, one sentence a line.
-fn change_lines(lang: Lang, d: &PolicyDiff) -> Vec<String> {
+fn change_lines(lang: Lang, d: Option<&PolicyDiff>) -> Vec<String> {
+    let Some(d) = d else {
+        return vec![lang.t("最初的版本", "the first version").to_owned()];
+    };
     let mut out = Vec::new();
     for r in &d.rules_added {
         out.push(format!(
@@ -97,7 +100,7 @@ fn entry(
     lang: Lang,
     v: PolicyVersion,
     title: &healthcode_core::Text,
-    changes: &PolicyDiff,
+    changes: Option<&PolicyDiff>,
 ) -> Entry {
     Entry {
         state: state_label(lang, &v.state),
@@ -105,10 +108,18 @@ fn entry(
         changes: change_lines(lang, changes),
         title: lang.text(title),
         decided_by: v.decided_by.unwrap_or_default(),
+        legal_basis: if v.state == "base" {
+            lang.t(
+                "节点配置（policy_file）",
+                "the node's configuration (policy_file)",
+            )
+            .to_owned()
+        } else {
+            v.legal_basis
+        },
         id: v.id,
         version: v.version,
         state_key: v.state,
-        legal_basis: v.legal_basis,
         proposed_by: v.proposed_by,
     }
 }
@@ -134,7 +145,7 @@ pub async fn history(State(state): State<AppState>, web: Web) -> PageResult {
     let mut entries: Vec<Entry> = policy_versions::history(&state)
         .await?
         .into_iter()
-        .map(|p| entry(web.lang, p.version, &p.title, &p.changes))
+        .map(|p| entry(web.lang, p.version, &p.title, p.changes.as_ref()))
         .collect();
     entries.reverse();
     render(HistoryPage {
@@ -187,6 +198,7 @@ struct ChangeRow {
     to_class: &'static str,
     people: u64,
     rules: String,
+    districts: String,
     sample: String,
 }
 
@@ -227,7 +239,7 @@ pub async fn version(
             lang,
             published.version,
             &published.title,
-            &published.changes,
+            published.changes.as_ref(),
         ),
         against: dry.against,
         at: local_time(dry.at),
@@ -249,6 +261,19 @@ pub async fn version(
                         .map(|(r, n)| format!("{r} ({n})"))
                         .collect::<Vec<_>>()
                         .join(", "),
+                    districts: c
+                        .by_district
+                        .iter()
+                        .map(|d| {
+                            let place = match (&d.name, &d.district) {
+                                (Some(name), _) => name.clone(),
+                                (None, Some(code)) => code.clone(),
+                                (None, None) => lang.t("未申报", "not declared").to_owned(),
+                            };
+                            format!("{place} {}", d.people)
+                        })
+                        .collect::<Vec<_>>()
+                        .join(lang.t("、", ", ")),
                     sample: c.sample.join("、"),
                 }
             })

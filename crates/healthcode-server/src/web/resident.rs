@@ -402,6 +402,8 @@ struct DeclarePage {
     chrome: Chrome,
     id: String,
     checked_in: bool,
+    /// The node's districts (code, name), to choose where one lives.
+    districts: Vec<(&'static str, &'static str)>,
 }
 
 pub async fn declare_page(
@@ -414,6 +416,9 @@ pub async fn declare_page(
     render(DeclarePage {
         chrome: Chrome::new(&web, "每日打卡", "Daily check-in", true),
         checked_in: checked_in_today(&state, &id, state.now()).await?,
+        districts: healthcode_core::region::RegionCode::parse(&state.config.region)
+            .map(|r| healthcode_core::region::districts_within(&r))
+            .unwrap_or_default(),
         id,
     })
 }
@@ -432,6 +437,8 @@ pub struct DeclareForm {
     short_breath: Option<String>,
     #[serde(default)]
     address: String,
+    #[serde(default)]
+    district: String,
 }
 
 /// The daily declaration (健康申报), which is the day's check-in (打卡); then back to the code,
@@ -466,6 +473,7 @@ pub async fn declare(
         temperature_c,
         symptoms,
         address: given(form.address),
+        district: given(form.district),
     };
     declarations::declare(&state, &caller, &id, request, state.now()).await?;
     see(&format!("/me/{id}/code"))

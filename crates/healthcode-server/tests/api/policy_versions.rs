@@ -4,7 +4,7 @@
 //! versions), its proposer cannot approve it, a second official does, and at its effective time
 //! colours change, are announced and name the version; anyone reads the history with the diff.
 
-use super::{Node, nodes};
+use super::{Node, nodes, nodes_with};
 use healthcode_core::{Fact, Policy};
 use healthcode_server::usecases::{colours, policy_versions};
 use healthcode_store::Actor;
@@ -27,8 +27,12 @@ async fn city(node: &Node, official: &str) -> Vec<String> {
     let at = |h: i64| (now - Duration::hours(h)).format(&Rfc3339).unwrap();
     let stories: Vec<Vec<Value>> = vec![
         // A fever declared: yellow under the base.
-        vec![json!({"type": "declaration", "temperature_decicelsius": 383, "symptoms": ["fever"]})],
-        vec![json!({"type": "declaration", "temperature_decicelsius": 379, "symptoms": []})],
+        vec![
+            json!({"type": "declaration", "temperature_decicelsius": 383, "symptoms": ["fever"], "district": "330106"}),
+        ],
+        vec![
+            json!({"type": "declaration", "temperature_decicelsius": 379, "symptoms": [], "district": "330105"}),
+        ],
         vec![json!({"type": "declaration", "temperature_decicelsius": 365, "symptoms": ["cough"]})],
         // A fever, then a negative test: green under both.
         vec![
@@ -187,6 +191,15 @@ async fn a_version_is_checked_dry_run_approved_by_a_second_official_and_takes_ef
         assert_eq!(expected.get(&("yellow".into(), "green".into())), Some(&3));
         let change = &dry["changes"][0];
         assert_eq!(change["by_rule"]["declared-symptoms"], 3, "{dry}");
+        assert_eq!(
+            change["by_district"],
+            json!([
+                {"district": "330105", "name": "拱墅区", "people": 1},
+                {"district": "330106", "name": "西湖区", "people": 1},
+                {"district": null, "name": null, "people": 1},
+            ]),
+            "where they live, the undeclared last: {dry}"
+        );
         assert_eq!(change["sample"].as_array().unwrap().len(), 3);
         assert_eq!(dry["evaluated"], 6, "{store}: {dry}");
 
@@ -340,5 +353,181 @@ async fn a_version_is_checked_dry_run_approved_by_a_second_official_and_takes_ef
             (code, published["version"].as_str()),
             (StatusCode::OK, Some("2020.2-test"))
         );
+    }
+}
+
+/// Two nodes of one region on one store, as behind a load balancer: a version approved on one
+/// applies on both from the same instant and never before, is activated once, cannot be
+/// withdrawn once another node may hold it for its time, and a node that stopped reading the
+/// versions says it is not ready rather than judge by a version it is unsure of.
+#[tokio::test]
+async fn the_nodes_of_a_region_switch_at_the_same_instant() {
+    // Reads only when told to (the jobs' first reading is at start), to watch each step.
+    let slow = |c: &mut healthcode_server::config::Config| {
+        c.policy_versions.notice_seconds = 7200;
+        c.policy_versions.refresh_seconds = 3600;
+    };
+    for a in nodes_with(slow).await {
+        let b = a.sibling().await;
+        let store = a.store_name();
+        let proposer = a.staff("health_official").await;
+        let approver = a.staff("health_official").await;
+        let people = city(&a, &proposer).await;
+        let base = Policy::default_policy().unwrap().document().version.clone();
+
+        // Before any version is approved, a node started from a new file puts it on the history.
+        let file = std::env::temp_dir().join(healthcode_testkit::unique("policy.json"));
+        std::fs::write(&file, without_fever_rule("2020.1-local").to_string()).unwrap();
+        let restarted = healthcode_server::open_state(healthcode_server::config::Config {
+            policy_file: Some(file.clone()),
+            ..(*b.state.config).clone()
+        })
+        .await
+        .unwrap();
+        let bases: Vec<String> = policy_versions::history(&restarted)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|p| p.version.state == "base")
+            .map(|p| p.version.version)
+            .collect();
+        assert_eq!(bases, [base.clone(), "2020.1-local".into()], "{store}");
+        let _ = std::fs::remove_file(file);
+
+        let requested = a.state.now() + Duration::hours(3);
+        let (code, v) = a
+            .post(
+                "/api/v1/policy/versions",
+                &proposer,
+                json!({"document": without_fever_rule("2020.2-nodes"), "legal_basis": "京卫发〔2020〕14号",
+                    "effective_at": requested.format(&Rfc3339).unwrap()}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{store}: {v}");
+        let id = v["id"].as_str().unwrap().to_owned();
+        let (code, approved) = b
+            .post(
+                &format!("/api/v1/policy/versions/{id}/approve"),
+                &approver,
+                json!({}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{store}: {approved}");
+        let t = time::OffsetDateTime::parse(approved["effective_at"].as_str().unwrap(), &Rfc3339)
+            .unwrap();
+        assert!(
+            (t - requested).abs() < Duration::milliseconds(1),
+            "far enough ahead: the time asked for, to the millisecond"
+        );
+
+        // The node that approved knows it; the other reads it on its schedule, long before t.
+        policy_versions::activate(&a.state, a.state.now())
+            .await
+            .unwrap();
+        for node in [&a, &b] {
+            let at = |i| node.state.policy.at(i).document().version.clone();
+            assert_eq!(
+                (at(t - Duration::nanoseconds(1)), at(t)),
+                (base.clone(), "2020.2-nodes".to_owned()),
+                "{store}: one version for each instant, on every node"
+            );
+        }
+
+        // Within the notice before t, another node may hold it: too late to withdraw.
+        let step = t - Duration::minutes(30) - a.state.now();
+        for node in [&a, &b] {
+            node.state.clock.advance(step);
+        }
+        let (code, refused) = b
+            .post(
+                &format!("/api/v1/policy/versions/{id}/withdraw"),
+                &proposer,
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            (code, refused["code"].as_str()),
+            (StatusCode::CONFLICT, Some("too_late")),
+            "{store}: {refused}"
+        );
+
+        // Neither node has read the versions for over the notice: neither is sure, neither ready.
+        let (code, ready) = a.call(Method::GET, "/readyz", None, None).await;
+        assert_eq!(
+            (code, ready["code"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("policy_stale")),
+            "{store}: {ready}"
+        );
+        for node in [&a, &b] {
+            policy_versions::activate(&node.state, node.state.now())
+                .await
+                .unwrap();
+            let (code, _) = node.call(Method::GET, "/readyz", None, None).await;
+            assert_eq!(code, StatusCode::OK, "{store}: ready once it has read them");
+        }
+
+        // At t both judge by it; exactly one re-derives everyone, and each change is told once.
+        for node in [&a, &b] {
+            node.state.clock.advance(Duration::minutes(30));
+        }
+        let (x, y) = tokio::join!(
+            policy_versions::activate(&a.state, a.state.now()),
+            policy_versions::activate(&b.state, b.state.now())
+        );
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert_eq!(
+            (x + y, x.min(y)),
+            (3, 0),
+            "{store}: activated by one node: {x} and {y}"
+        );
+        for node in [&a, &b] {
+            let status = super::tracing::status(node, &proposer, &people[0]).await;
+            assert_eq!(
+                (&status["code"], &status["status"]["policy_version"]),
+                (&json!("green"), &json!("2020.2-nodes")),
+                "{store}: {status}"
+            );
+        }
+        let told = a
+            .state
+            .store
+            .notifications_of(&people[0], 20)
+            .await
+            .unwrap();
+        let mut greens: Vec<&str> = told
+            .iter()
+            .filter(|n| n.colour_to == "green")
+            .map(|n| n.channel.as_str())
+            .collect();
+        greens.sort_unstable();
+        assert_eq!(
+            greens,
+            ["app", "sms"],
+            "{store}: told once, on each channel: {told:?}"
+        );
+
+        // The policy file is no back door: a changed document under a recorded version does not
+        // start, nor, once versions are approved, a new version named in the file.
+        let mut edited = without_fever_rule(&base);
+        edited["parameters"]["close_contact_days"] = json!(3);
+        let file = std::env::temp_dir().join(healthcode_testkit::unique("policy.json"));
+        let config = healthcode_server::config::Config {
+            policy_file: Some(file.clone()),
+            ..(*b.state.config).clone()
+        };
+        for (version, why) in [
+            (base.as_str(), "needs a new version"),
+            ("2020.1-edited", "propose it"),
+        ] {
+            edited["version"] = json!(version);
+            std::fs::write(&file, edited.to_string()).unwrap();
+            let refused = healthcode_server::open_state(config.clone()).await;
+            assert!(
+                refused.as_ref().is_err_and(|e| e.to_string().contains(why)),
+                "{store}: {version}: {:?}",
+                refused.err()
+            );
+        }
+        let _ = std::fs::remove_file(file);
     }
 }

@@ -1265,6 +1265,35 @@ async fn an_official_proposes_a_version_another_reads_its_dry_run_and_approves_i
         doc.version = "2020.2-page".into();
         doc.rules.retain(|r| r.id != "declared-symptoms");
         let text = serde_json::to_string(&doc).unwrap();
+        // A resident declares a fever and where they live, from the page's list of districts.
+        let mut resident = Browser::new(&node);
+        resident.log_in(&node, "13900001901").await;
+        let enrolled = resident
+            .post(
+                "/me/enroll",
+                &[
+                    ("name", "李四"),
+                    ("document_kind", "resident_id"),
+                    ("document_number", "11010519491231002X"),
+                    ("phone", "13900001901"),
+                ],
+            )
+            .await;
+        let id = enrolled.location().split('/').nth(2).unwrap().to_owned();
+        let form = resident.get(&format!("/me/{id}/declare")).await;
+        assert!(
+            form.body
+                .contains("<option value=\"330106\">西湖区</option>"),
+            "{store}: the node's districts by name: {}",
+            form.body
+        );
+        let declared = resident
+            .post(
+                &format!("/me/{id}/declare"),
+                &[("temperature", "38.4"), ("district", "330106")],
+            )
+            .await;
+        assert_eq!(declared.status, StatusCode::SEE_OTHER, "{}", declared.body);
         let mut proposer = Browser::new(&node);
         proposer.sign_in(&node.staff("health_official").await).await;
         let page = proposer.get("/policy/versions").await;
@@ -1303,7 +1332,9 @@ async fn an_official_proposes_a_version_another_reads_its_dry_run_and_approves_i
         approver.sign_in(&node.staff("health_official").await).await;
         let read = approver.get(&at).await;
         assert!(
-            read.body.contains("试算") && read.body.contains("删除规则 declared-symptoms"),
+            read.body.contains("试算")
+                && read.body.contains("删除规则 declared-symptoms")
+                && read.body.contains("<td class=\"districts\">西湖区 1</td>"),
             "{store}: {}",
             read.body
         );
