@@ -107,7 +107,8 @@ test('a day: enroll, green code, checkpoint admits, a case at the same venue tur
   assert.ok(remaining > 0 && remaining <= 180, `the pass has ${remaining} s left`);
   await shoot(resident, 'code-green');
 
-  // The QR decodes to a pass the node verifies, green, for this person's masked name.
+  // The QR, drawn in green, decodes to a pass the node verifies, for this person's masked name.
+  assert.match(await resident.locator('#qr svg').innerHTML(), /#0b7a36/i);
   const passText = await readQr(resident.locator('#qr svg'));
   assert.match(passText, /^HCP1:/);
   const verified = await node.api('POST', '/api/v1/passes/verify', official, { text: passText });
@@ -229,6 +230,11 @@ test('a day: enroll, green code, checkpoint admits, a case at the same venue tur
   await resident.goto(`${node.base}/me/${personId}/code`);
   assert.equal(await resident.locator('.band').getAttribute('data-colour'), 'red');
   assert.match(await resident.locator('.band').innerText(), /红码/);
+  assert.match(await resident.locator('#region').innerText(), /杭州市健康码/, 'the region over the code');
+  // The code is drawn in red, and an ordinary decoder (jsQR, on the screenshot) still reads it.
+  assert.match(await resident.locator('#qr svg').innerHTML(), /#c01c1c/i);
+  const redPass = await node.api('POST', '/api/v1/passes/verify', official, { text: await readQr(resident.locator('#qr svg')) });
+  assert.equal(redPass.body.valid, true, JSON.stringify(redPass.body));
   await shoot(resident, 'code-red');
   await resident.goto(`${node.base}/me/${personId}/why`);
   const why = await resident.locator('main').innerText();

@@ -69,8 +69,14 @@ mod tests {
             "{}",
             text.zh
         );
-        assert!(text.zh.contains("f-0") && text.zh.contains("Wulin Square station"));
-        assert!(text.en.contains("from green to red") && text.en.contains("case f-0"));
+        assert!(
+            text.zh.contains("一名确诊病例")
+                && text.zh.contains("Wulin Square station")
+                && !text.zh.contains("f-0"),
+            "the case by no id: {}",
+            text.zh
+        );
+        assert!(text.en.contains("from green to red") && text.en.contains("a confirmed case"));
         let green = policy.evaluate(&[], datetime!(2020-03-10 13:00 UTC));
         let back = colour_change(Color::Red, &green);
         assert!(back.en.contains("from red to green") && back.en.contains("No reason"));

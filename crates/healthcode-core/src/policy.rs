@@ -373,7 +373,7 @@ impl Policy {
         until: Option<i64>,
     ) -> Reason {
         let roots = [("fact", fact_value), ("param", &self.parameters)];
-        let render = |s: &str| self.render_time(s);
+        let render = |s: &str| self.render_value(s);
         Reason {
             rule: rule.id.clone(),
             color: rule.color.into(),
@@ -382,6 +382,16 @@ impl Policy {
             until: until.and_then(from_unix_ms),
             notice: rule.notice.as_ref().map(|n| n.fill(&roots, &render)),
         }
+    }
+
+    /// A fact's value as a resident reads it in a reason: a date-time in the display offset, a
+    /// region code by its name (武汉市 for `420100`), anything else as it is.
+    pub fn render_value(&self, s: &str) -> Option<String> {
+        self.render_time(s).or_else(|| {
+            (s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| crate::region::name(s).map(str::to_owned))
+                .flatten()
+        })
     }
 
     /// A date-time string shown in the policy's display offset, minutes precision.

@@ -5,6 +5,25 @@
 
 use crate::policy::PolicyDocument;
 
+/// The words for a venue category (Chinese, English): `mall` is 商场 / shopping mall. A category
+/// the policy adds without words here is shown as it is.
+pub fn category_words(category: &str) -> (&str, &str) {
+    match category {
+        "metro" => ("地铁站", "metro station"),
+        "station" => ("火车站、汽车站", "railway or bus station"),
+        "bus" => ("公交", "bus"),
+        "mall" => ("商场", "shopping mall"),
+        "market" => ("农贸市场", "market"),
+        "restaurant" => ("餐馆", "restaurant"),
+        "hospital" => ("医院", "hospital"),
+        "school" => ("学校", "school"),
+        "office" => ("办公场所", "office"),
+        "residential" => ("小区", "residential compound"),
+        "other" => ("其他场所", "other venue"),
+        other => (other, other),
+    }
+}
+
 /// Which way a scan was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -829,6 +829,20 @@ fn scenarios_reason_ids() -> std::collections::HashSet<&'static str> {
 }
 
 #[test]
+fn a_region_is_named_in_a_reason_not_numbered() {
+    let policy = Policy::default_policy().unwrap();
+    let facts = vec![stay("h", "high", "04-01 10:00", None, "04-03 10:00")];
+    let status = policy.evaluate(&facts, at("04-05 10:00"));
+    let text = &status.reasons[0].text;
+    assert!(
+        text.zh.contains("高风险地区 武昌区") && !text.zh.contains("420106"),
+        "{}",
+        text.zh
+    );
+    assert!(text.en.contains("武昌区"), "{}", text.en);
+}
+
+#[test]
 fn reasons_are_ordered_by_severity_and_explain_themselves() {
     let policy = Policy::default_policy().unwrap();
     let facts = vec![
@@ -844,7 +858,9 @@ fn reasons_are_ordered_by_severity_and_explain_themselves() {
     assert_eq!(close.until, Some(at("04-17 14:40")));
     assert_eq!(status.next_change, Some(at("04-17 14:40")));
     assert!(
-        close.text.zh.contains("2020-0412") && close.text.zh.contains("Metro Line 1"),
+        close.text.zh.contains("一名确诊病例")
+            && !close.text.zh.contains("2020-0412")
+            && close.text.zh.contains("Metro Line 1"),
         "{}",
         close.text.zh
     );

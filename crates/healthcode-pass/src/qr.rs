@@ -46,10 +46,22 @@ pub fn render_png(text: &str, module_px: u32) -> Result<Vec<u8>, QrError> {
     Ok(out.into_inner())
 }
 
-/// Renders an SVG document.
+/// The dark module colours of a tinted code: green, yellow, red, each dark enough on white
+/// that a scanner's grey threshold still separates it (tested below).
+pub const TINTS: [&str; 3] = ["#0b7a36", "#a86800", "#c01c1c"];
+
+/// Renders an SVG document, black on white.
 pub fn render_svg(text: &str) -> Result<String, QrError> {
+    render_svg_tinted(text, "#000000")
+}
+
+/// Renders an SVG document with its dark modules in `dark` (a CSS colour) on white, as the
+/// health codes of 2020 tinted the code in its colour. The tint must stay dark enough for a
+/// scanner's threshold (see the tests).
+pub fn render_svg_tinted(text: &str, dark: &str) -> Result<String, QrError> {
     Ok(code(text)?
         .render::<qrcode::render::svg::Color<'_>>()
+        .dark_color(qrcode::render::svg::Color(dark))
         .min_dimensions(256, 256)
         .build())
 }
@@ -92,5 +104,27 @@ mod tests {
         let svg = render_svg(text).unwrap();
         assert!(svg.starts_with("<?xml") && svg.contains("<svg"));
         assert!(matches!(decode_png(b"garbage"), Err(QrError::Image(_))));
+        let tinted = render_svg_tinted(text, TINTS[1]).unwrap();
+        assert!(tinted.contains(TINTS[1]), "{tinted}");
+    }
+
+    /// The tints the code page uses, drawn in colour and read as a camera reads (to grey) by
+    /// rqrr, a decoder independent of the encoder.
+    #[test]
+    #[cfg(feature = "read-qr")]
+    fn tinted_codes_still_scan() {
+        let text = "HCP1:6BFOXN*TS0BI$ZD4N9:9S6RCVN5+O30K3/XIV0W23NTDE$VK G2EZ4";
+        for tint in TINTS {
+            let channel = |i: usize| u8::from_str_radix(&tint[1 + 2 * i..3 + 2 * i], 16).unwrap();
+            let image = code(text)
+                .unwrap()
+                .render::<image::Rgb<u8>>()
+                .dark_color(image::Rgb([channel(0), channel(1), channel(2)]))
+                .module_dimensions(4, 4)
+                .build();
+            let mut png = Cursor::new(Vec::new());
+            image.write_to(&mut png, ImageFormat::Png).unwrap();
+            assert_eq!(decode_png(&png.into_inner()).unwrap(), text, "{tint}");
+        }
     }
 }

@@ -64,22 +64,6 @@ fn colour_zh(colour: &str) -> &'static str {
     healthcode_core::Color::parse(colour).map_or("未知", healthcode_core::Color::word_zh)
 }
 
-fn category_zh(category: &str) -> &str {
-    match category {
-        "metro" => "地铁",
-        "station" => "车站",
-        "bus" => "公交",
-        "mall" => "商场",
-        "market" => "市场",
-        "restaurant" => "餐馆",
-        "hospital" => "医院",
-        "school" => "学校",
-        "office" => "办公场所",
-        "residential" => "小区",
-        _ => category,
-    }
-}
-
 /// Why the verifier did not trust a code.
 pub(crate) fn distrust(report: &Report) -> Why {
     let failed = |s: &healthcode_pass::verify::Stage| s.reason.clone().unwrap_or_default();
@@ -243,7 +227,10 @@ pub fn judge(
                     "{shown}: not admitted at a venue of category {}",
                     venue.category
                 ),
-                format!("{shown_zh}：{}不予通行", category_zh(&venue.category)),
+                format!(
+                    "{shown_zh}：{}不予通行",
+                    healthcode_core::visits::category_words(&venue.category).0
+                ),
             );
             false
         }

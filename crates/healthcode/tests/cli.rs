@@ -212,7 +212,7 @@ fn policy_explain_prints_the_colour_and_why() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.starts_with("RED 红码"), "{text}");
-    assert!(text.contains("close contact of case 2020-0412"), "{text}");
+    assert!(text.contains("close contact of a confirmed case"), "{text}");
     assert!(text.contains("密切接触者"), "{text}");
     assert!(text.contains("until 2020-04-17 14:40"), "{text}");
 

@@ -156,6 +156,14 @@ pub fn for_client(headers: &axum::http::HeaderMap, e: ApiError) -> Response {
 }
 
 /// Renders a page; pages hold personal data, so they are never cached.
+/// A region code as a person reads it: 西湖区 (330106), or the code alone when it names nothing.
+pub(crate) fn region_words(code: &str) -> String {
+    match healthcode_core::region::name(code) {
+        Some(name) => format!("{name} ({code})"),
+        None => code.to_owned(),
+    }
+}
+
 pub fn render(page: impl Template) -> PageResult {
     let body = page.render().map_err(|e| {
         tracing::error!(error = %e, "rendering a page failed");
@@ -197,6 +205,8 @@ pub fn local_ms(ms: i64) -> String {
 /// A code's look: CSS class, icon, and the word in each language. Never colour alone.
 pub struct CodeLook {
     pub class: &'static str,
+    /// The QR's dark modules: the colour, dark enough to scan; black while under review.
+    pub tint: &'static str,
     pub icon: &'static str,
     pub zh: &'static str,
     pub en: &'static str,
@@ -206,24 +216,28 @@ pub fn look(code: &str) -> CodeLook {
     match code {
         "green" => CodeLook {
             class: "green",
+            tint: healthcode_pass::qr::TINTS[0],
             icon: "✔",
             zh: "绿码",
             en: "Green code",
         },
         "yellow" => CodeLook {
             class: "yellow",
+            tint: healthcode_pass::qr::TINTS[1],
             icon: "⚠",
             zh: "黄码",
             en: "Yellow code",
         },
         "red" => CodeLook {
             class: "red",
+            tint: healthcode_pass::qr::TINTS[2],
             icon: "✖",
             zh: "红码",
             en: "Red code",
         },
         _ => CodeLook {
             class: "pending",
+            tint: "#000000",
             icon: "◷",
             zh: "审核中",
             en: "Under review",

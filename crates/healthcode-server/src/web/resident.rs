@@ -282,6 +282,20 @@ struct CodePage {
     reasons: Vec<ReasonRow>,
     /// Where the person stands on a return journey, as a tag beside the colour.
     journey: Option<String>,
+    /// The region whose code it is, over the code (杭州市).
+    region: String,
+}
+
+/// The node's region as people call it: its name in the directory (`federation.name`), else
+/// its GB/T 2260 name, else its code.
+pub(crate) fn region_name(state: &AppState) -> String {
+    let configured = state.config.federation.name.trim();
+    if !configured.is_empty() {
+        return configured.to_owned();
+    }
+    healthcode_core::region::name(&state.config.region)
+        .unwrap_or(&state.config.region)
+        .to_owned()
 }
 
 /// 亮码: a fresh pass as a large QR code, the colour as a band with its word and icon, the
@@ -295,16 +309,17 @@ pub async fn code(State(state): State<AppState>, web: Web, Path(id): Path<String
         pass,
         text,
     } = passes::issue(&state, &caller, &id, state.now()).await?;
-    let qr_svg = healthcode_pass::qr::render_svg(&text).map_err(|e| {
+    let code = code_shown(&person, &status).as_str();
+    let qr_svg = healthcode_pass::qr::render_svg_tinted(&text, look(code).tint).map_err(|e| {
         tracing::error!(error = %e, "QR rendering failed");
         crate::error::ApiError::internal()
     })?;
     let qr_svg = inline_svg(qr_svg);
-    let code = code_shown(&person, &status).as_str();
     let remaining = (pass.expires_at - state.now().unix_timestamp()).max(0);
     let journey = crate::web::returns::journey_tag(&state, web.lang, &id, state.now()).await?;
     render(CodePage {
         journey,
+        region: region_name(&state),
         checked_in: checked_in_today(&state, &id, state.now()).await?,
         chrome: Chrome::new(&web, "亮码", "My code", true),
         id,
@@ -805,7 +820,11 @@ pub async fn consent(
     render(MovePage {
         chrome: Chrome::new(&web, "跨地区转码", "Moving between regions", true),
         id,
-        granted: Some((code, consent.destination, local_time(consent.expires_at))),
+        granted: Some((
+            code,
+            crate::web::page::region_words(&consent.destination),
+            local_time(consent.expires_at),
+        )),
     })
 }
 

@@ -115,7 +115,7 @@ pub fn card(lang: Lang, a: ReturnApplication) -> Card {
         id: a.id,
         community: a.community,
         address: a.address,
-        origin: a.origin,
+        origin: crate::web::page::region_words(&a.origin),
         origin_colour: a.origin_colour,
     }
 }

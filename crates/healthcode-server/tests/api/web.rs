@@ -358,6 +358,16 @@ async fn the_code_page_shows_the_colour_as_a_word_and_follows_the_facts() {
         assert_eq!(declared.status, StatusCode::SEE_OTHER, "{}", declared.body);
         let page = browser.get(&code_path).await;
         assert!(page.body.contains("data-colour=\"yellow\"") && page.body.contains("黄码"));
+        assert!(
+            page.body.contains(healthcode_pass::qr::TINTS[1]),
+            "the QR in the code's colour"
+        );
+        let region = healthcode_core::region::name(&node.state.config.region).unwrap();
+        assert!(
+            page.body.contains(&format!("id=\"region\">{region}健康码")),
+            "the region's name over the code: {}",
+            page.body
+        );
         assert!(page.body.contains("发热"), "the reason in plain words");
         let english = browser.get(&format!("{code_path}?lang=en")).await;
         assert!(
@@ -465,7 +475,7 @@ async fn page_scripts_reach_the_api_with_the_cookie_only_with_the_csrf_header() 
         assert_eq!(answer["masked_name"], "张*丰");
 
         // Assets are built in and cached; a resident's page is not the console.
-        let css = guard.get("/assets/style-4.css").await;
+        let css = guard.get("/assets/style-5.css").await;
         assert_eq!(css.status, StatusCode::OK);
         assert!(
             css.headers["cache-control"]

@@ -79,7 +79,7 @@ pub async fn list(State(state): State<AppState>, web: Web) -> PageResult {
                 }
                 .to_owned(),
                 name: a.name,
-                region: a.region,
+                region: crate::web::page::region_words(&a.region),
                 affected: a.affected,
                 batch_id: a.batch_id,
             })

@@ -66,7 +66,7 @@ pub async fn show(State(state): State<AppState>, web: Web) -> PageResult {
                 continue;
             }
             keys.push(Key {
-                region: r.region.clone(),
+                region: crate::web::page::region_words(&r.region),
                 name: r.name.clone(),
                 kid: k.kid,
                 until: local_time(k.valid_until),

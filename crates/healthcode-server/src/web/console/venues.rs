@@ -4,10 +4,11 @@
 use crate::AppState;
 use crate::body::Path;
 use crate::usecases::venues;
-use crate::web::page::{Chrome, PageResult, render, see};
+use crate::web::page::{Chrome, PageResult, region_words, render, see};
 use crate::web::session::{Posted, Web};
 use askama::Template;
 use axum::extract::State;
+use healthcode_core::visits::category_words;
 use serde::Deserialize;
 
 struct VenueRow {
@@ -19,19 +20,25 @@ struct VenueRow {
     dwell: i64,
 }
 
+/// A category as the select offers it: its value and its words.
+struct Category {
+    value: String,
+    words: String,
+}
+
 #[derive(Template)]
 #[template(path = "console_venues.html")]
 struct VenuesPage {
     chrome: Chrome,
     venues: Vec<VenueRow>,
-    categories: Vec<String>,
+    categories: Vec<Category>,
     /// A checkpoint just registered: its name and token, shown this once.
     new_checkpoint: Option<(String, String)>,
 }
 
 async fn page(state: AppState, web: Web, new_checkpoint: Option<(String, String)>) -> PageResult {
     let caller = web.staff(&state).await?;
-    let categories = state
+    let categories: Vec<String> = state
         .policy
         .current()
         .document()
@@ -41,6 +48,15 @@ async fn page(state: AppState, web: Web, new_checkpoint: Option<(String, String)
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
     let list = venues::list(&state, &caller).await?;
+    let lang = web.lang;
+    let categories = categories
+        .into_iter()
+        .map(|value| {
+            let (zh, en) = category_words(&value);
+            let words = lang.t(zh, en).to_owned();
+            Category { value, words }
+        })
+        .collect();
     render(VenuesPage {
         chrome: Chrome::new(&web, "场所与卡口", "Venues and checkpoints", true),
         venues: list
@@ -49,8 +65,13 @@ async fn page(state: AppState, web: Web, new_checkpoint: Option<(String, String)
                 id: v.venue.id,
                 name: v.venue.name,
                 address: v.venue.address,
-                region: v.venue.region,
-                category: v.venue.category,
+                region: region_words(&v.venue.region),
+                category: lang
+                    .t(
+                        category_words(&v.venue.category).0,
+                        category_words(&v.venue.category).1,
+                    )
+                    .to_owned(),
                 dwell: v.dwell_minutes,
             })
             .collect(),
