@@ -170,9 +170,18 @@ async fn seed_accounts(
     // Checkpoint accounts belong to a checkpoint at a venue: the venues' own, above.
     for role in STAFF_ROLES.into_iter().filter(|r| *r != Role::Checkpoint) {
         let token = new_token();
-        let name = format!("demo {}", role.as_str());
+        // Staff as a resident reads them on their audit record: by role and masked name.
+        let name = match role {
+            Role::HealthOfficial => "王建国",
+            Role::CommunityWorker => "李秀英",
+            Role::VenueManager => "张伟",
+            Role::Department => "刘洋",
+            Role::Auditor => "陈静",
+            Role::Admin => "赵磊",
+            _ => "孙明",
+        };
         let account = store
-            .create_account(role.as_str(), &name, &token, &admin, now)
+            .create_account(role.as_str(), name, &token, &admin, now)
             .await
             .map_err(failed)?;
         if role == Role::CommunityWorker {
@@ -196,26 +205,17 @@ async fn seed_accounts(
     // proposer.
     let token = new_token();
     store
-        .create_account(
-            Role::HealthOfficial.as_str(),
-            "demo health_official 2",
-            &token,
-            &admin,
-            now,
-        )
+        .create_account(Role::HealthOfficial.as_str(), "周敏", &token, &admin, now)
         .await
         .map_err(failed)?;
     tokens.push(("health_official 2".to_owned(), token));
-    for (label, scope) in [("district", "330106"), ("street", "330106-001")] {
+    for (label, scope, name) in [
+        ("district", "330106", "吴丽华"),
+        ("street", "330106-001", "郑强"),
+    ] {
         let token = new_token();
         let account = store
-            .create_account(
-                Role::CommunityWorker.as_str(),
-                &format!("demo {label} {scope}"),
-                &token,
-                &admin,
-                now,
-            )
+            .create_account(Role::CommunityWorker.as_str(), name, &token, &admin, now)
             .await
             .map_err(failed)?;
         store

@@ -12,7 +12,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use healthcode_core::{Fact, Status};
-use healthcode_store::{AuditEntry, Person};
+use healthcode_store::Person;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -153,12 +153,12 @@ pub async fn record_fact(
 /// The audit entries about a person: what they see under "who read my data". Staff reads of it
 /// are themselves audited.
 #[utoipa::path(get, path = "/api/v1/people/{id}/audit", tag = "audit", security(("bearer" = [])), params(("id" = String, Path, description = "the person's id")),
-    responses((status = 200, body = Vec<AuditEntry>), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Vec<crate::usecases::audit_lines::AuditLine>), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn audit(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Vec<AuditEntry>>> {
+) -> ApiResult<Json<Vec<crate::usecases::audit_lines::AuditLine>>> {
     Ok(Json(
         people::audit_of(&state, &caller, &id, state.now()).await?,
     ))

@@ -5,6 +5,7 @@
 
 pub mod appeals;
 pub mod arrivals;
+pub mod audit_lines;
 pub mod batches;
 pub mod cases;
 pub mod checkins;

@@ -6,7 +6,7 @@ use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
 use healthcode_core::identity::{Document, DocumentKind};
 use healthcode_core::{Color, Status};
-use healthcode_store::{AuditEntry, Enrollment, NewPerson, Person};
+use healthcode_store::{Enrollment, NewPerson, Person};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -248,7 +248,7 @@ pub async fn audit_of(
     caller: &Caller,
     person_id: &str,
     now: OffsetDateTime,
-) -> ApiResult<Vec<AuditEntry>> {
+) -> ApiResult<Vec<crate::usecases::audit_lines::AuditLine>> {
     may_act_for(caller, person_id, &[Role::Auditor, Role::Admin])?;
     if let Caller::Staff { .. } = caller {
         state
@@ -262,7 +262,8 @@ pub async fn audit_of(
             )
             .await?;
     }
-    Ok(state.store.audit_about(person_id).await?)
+    let entries = state.store.audit_about(person_id).await?;
+    crate::usecases::audit_lines::lines(state, entries).await
 }
 
 /// A mainland mobile number (11 digits starting 13–19) or an international one (+ and 7–15

@@ -653,20 +653,7 @@ pub fn audit_rows(lang: Lang, entries: Vec<AuditEntry>) -> Vec<AuditRow> {
 }
 
 pub fn role_label(lang: Lang, role: &str) -> String {
-    let (zh, en) = match role {
-        "resident" => ("本人或监护人", "you or your guardian"),
-        "checkpoint" => ("卡口", "checkpoint"),
-        "venue_manager" => ("场所管理员", "venue manager"),
-        "health_official" => ("卫生健康部门", "health official"),
-        "community_worker" => ("社区工作者", "community worker"),
-        "department" => ("数据部门", "department"),
-        "auditor" => ("审计员", "auditor"),
-        "admin" => ("管理员", "administrator"),
-        "hub_official" => ("互认枢纽工作人员", "hub official"),
-        "region_node" => ("其他地区的健康码系统", "another region's health code node"),
-        "system" => ("系统", "system"),
-        other => (other, other),
-    };
+    let (zh, en) = crate::usecases::audit_lines::role_words(role);
     lang.t(zh, en).to_owned()
 }
 
@@ -675,7 +662,8 @@ pub fn role_label(lang: Lang, role: &str) -> String {
 struct AuditPage {
     chrome: Chrome,
     id: String,
-    entries: Vec<AuditRow>,
+    /// Each entry as a sentence, the latest first.
+    entries: Vec<String>,
 }
 
 /// Who read my data: the audit entries about the person.
@@ -685,7 +673,11 @@ pub async fn audit(State(state): State<AppState>, web: Web, Path(id): Path<Strin
     render(AuditPage {
         chrome: Chrome::new(&web, "谁查看了我的信息", "Who read my data", true),
         id,
-        entries: audit_rows(web.lang, entries),
+        entries: entries
+            .iter()
+            .rev()
+            .map(|e| web.lang.text(&e.said))
+            .collect(),
     })
 }
 

@@ -326,7 +326,7 @@ async fn a_risk_area_colours_who_was_there_once_a_second_official_approves() {
             )
             .await;
         assert!(
-            told[0]["text"]["en"].as_str().unwrap().contains("420100"),
+            told[0]["text"]["en"].as_str().unwrap().contains("武汉市"),
             "{told}"
         );
         node.stop().await;

@@ -203,7 +203,7 @@ async fn a_checkpoint_scan_gives_the_verdict_and_exactly_one_visit() {
         assert_eq!(denied["admit"], false);
         assert_eq!(denied["colour"], "yellow");
         assert_eq!(denied["reason"]["code"], "colour_not_admitted");
-        assert_eq!(denied["reason"]["message_zh"], "黄码：地铁不予通行");
+        assert_eq!(denied["reason"]["message_zh"], "黄码：地铁站不予通行");
         assert_eq!(denied["visit_recorded"], false);
         let (_, admitted) = scan(&node, &mall, json!({"scan_id": "s2", "text": yellow})).await;
         assert_eq!(admitted["outcome"], "admit", "{admitted}");

@@ -208,7 +208,8 @@ async fn a_case_turns_its_contacts_with_the_reason_and_tells_them() {
                 .starts_with("metro")
         );
 
-        // The close contact sees red on their own phone, and why: the case and the venue.
+        // The close contact sees red on their own phone, and why: a confirmed case (never its
+        // id) and the venue.
         let resident = node.resident(&c.close.1).await;
         let close = status(&node, &resident, &c.close.0).await;
         assert_eq!(close["code"], "red", "{store}: {close}");
@@ -216,7 +217,9 @@ async fn a_case_turns_its_contacts_with_the_reason_and_tells_them() {
         assert_eq!(why.len(), 1, "{why:?}");
         assert_eq!(why[0].0, "close-contact");
         assert!(
-            why[0].1.contains(&case) && why[0].1.contains("metro"),
+            why[0].1.contains("a confirmed case")
+                && !why[0].1.contains(&case)
+                && why[0].1.contains("metro"),
             "{why:?}"
         );
         let secondary = status(&node, &official, &c.secondary).await;
@@ -252,7 +255,11 @@ async fn a_case_turns_its_contacts_with_the_reason_and_tells_them() {
             );
             assert_eq!(n["state"], "sent", "{n}");
             assert!(n["text"]["zh"].as_str().unwrap().contains("由绿码转为红码"));
-            assert!(n["text"]["en"].as_str().unwrap().contains(&case));
+            let en = n["text"]["en"].as_str().unwrap();
+            assert!(
+                en.contains("a confirmed case") && !en.contains(&case),
+                "{en}"
+            );
         }
         assert!(notifications(&node, &official, &c.later).await.is_empty());
         // The trace is for officials only, and reading it is on the case person's record.
@@ -299,7 +306,17 @@ async fn a_case_turns_its_contacts_with_the_reason_and_tells_them() {
         let close = status(&node, &official, &c.close.0).await;
         let why = reasons(&close);
         assert_eq!(why.len(), 1, "{store}: {why:?}");
-        assert!(why[0].1.contains(&confirmed), "{why:?}");
+        // The reason's fact is the contact with the confirmed case.
+        let behind = close["status"]["reasons"][0]["facts"][0].as_str().unwrap();
+        let facts = node.state.store.facts(&c.close.0).await.unwrap();
+        let case_of = facts
+            .iter()
+            .find(|f| f.id == behind)
+            .map(|f| match &f.body {
+                healthcode_core::FactBody::Contact { case_id, .. } => case_id.as_str(),
+                _ => "",
+            });
+        assert_eq!(case_of, Some(confirmed.as_str()), "{store}: {close}");
         // Still red: no second message.
         assert_eq!(notifications(&node, &resident, &c.close.0).await.len(), 2);
 

@@ -897,7 +897,23 @@ async fn a_child_waits_for_review_and_an_official_records_facts_from_the_console
         );
         // The official's look is on the parent's record of who read their data.
         let who = parent.get(&format!("/me/{parent_id}/audit")).await;
-        assert!(who.body.contains("status.read") && who.body.contains("卫生健康部门"));
+        assert!(
+            who.body.contains("卫生健康部门") && who.body.contains("查看了您的健康码状态"),
+            "{}",
+            who.body
+        );
+        // In Chinese, a sentence: no action codes, no English purposes, no bare ids.
+        let listed = &who.body[who.body.find("<ul class=\"rows\">").unwrap()..];
+        let listed = &listed[..listed.find("</ul>").unwrap()];
+        for english in ["status.read", "colour", "policy", "resident:", "enrollment"] {
+            assert!(!listed.contains(english), "{english} in {listed}");
+        }
+        let who = parent.get(&format!("/me/{parent_id}/audit?lang=en")).await;
+        assert!(
+            who.body.contains("read your code&#39;s status"),
+            "{}",
+            who.body
+        );
 
         // A path nobody serves: a page for a browser, JSON for an API client.
         let page = parent
