@@ -298,6 +298,30 @@ fn mask_middle(s: &str) -> String {
     }
 }
 
+/// A name as a document holds it, or None: 1 to 64 characters once trimmed, letters with the
+/// spaces, hyphens, apostrophes, dots and the middle dot (·) that names carry (阿依古丽·买买提,
+/// O'BRIEN), and nothing that hides or reorders text: no control characters, no zero-width
+/// or direction-override characters, no digits or markup.
+pub fn check_name(raw: &str) -> Option<String> {
+    let name = raw.trim();
+    let count = name.chars().count();
+    let fits = |c: char| {
+        c.is_alphabetic()
+            || matches!(c, ' ' | '-' | '\'' | '.' | '·' | '•' | '‧' | '・')
+            // Combining marks (accents written apart): U+0300 to U+036F.
+            || ('\u{300}'..='\u{36f}').contains(&c)
+    };
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}' | '\u{feff}' | '\u{00ad}')
+    };
+    ((1..=64).contains(&count)
+        && name.chars().all(|c| fits(c) && !hidden(c))
+        && !name.contains("  "))
+    .then(|| name.to_owned())
+}
+
 /// A name as shown to staff: the first and last characters with one star between, whatever the
 /// length, so the mask does not tell how long the name is (张*丰, 李*, 欧*华); for a Latin-script
 /// name of several words the first word (the surname as documents print it) and the initials of
@@ -462,5 +486,31 @@ mod tests {
         assert_eq!(mask_name("李"), "*");
         assert_eq!(mask_name("MADONNA"), "M*A");
         assert_eq!(mask_name("Li"), "L*", "a single word hides its end too");
+    }
+
+    #[test]
+    fn a_name_holds_what_a_document_can() {
+        for ok in [
+            "张三丰",
+            "阿依古丽·买买提",
+            "O'BRIEN Mary-Jane",
+            "José",
+            "Zoë",
+        ] {
+            assert_eq!(check_name(ok).as_deref(), Some(ok), "{ok}");
+        }
+        assert_eq!(check_name("  李四 ").as_deref(), Some("李四"));
+        for bad in [
+            "",
+            "张\u{202e}三",
+            "李\u{200b}四",
+            "王\u{0007}五",
+            "<script>",
+            "Agent 007",
+            "a  b",
+            &"长".repeat(65),
+        ] {
+            assert_eq!(check_name(bad), None, "{bad:?}");
+        }
     }
 }

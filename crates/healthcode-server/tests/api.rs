@@ -320,6 +320,29 @@ async fn a_whole_day_of_the_loop() {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{child}");
         let child_id = child["id"].as_str().unwrap();
+        // The same child twice: refused; a twin of another name, and a name that hides text.
+        for (name, expected, code) in [
+            ("张小明", StatusCode::CONFLICT, Some("already_enrolled")),
+            (
+                "张\u{202e}明",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("bad_name"),
+            ),
+            ("张小红", StatusCode::CREATED, None),
+        ] {
+            let (status, body) = node
+                .post(
+                    "/api/v1/people",
+                    &me,
+                    json!({"document_kind": "none", "name": name,
+                    "phone": "13800138000", "guardian_id": id}),
+                )
+                .await;
+            assert_eq!(status, expected, "{store}: {name}: {body}");
+            if code.is_some() {
+                assert_eq!(body["code"].as_str(), code, "{body}");
+            }
+        }
         let (_, child_status) = node
             .get(&format!("/api/v1/people/{child_id}/status"), &me)
             .await;

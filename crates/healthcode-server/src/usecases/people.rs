@@ -49,14 +49,13 @@ pub async fn enroll(
     req: EnrollRequest,
     now: OffsetDateTime,
 ) -> ApiResult<Person> {
-    let name = req.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 64 {
-        return Err(ApiError::unprocessable(
+    let name = healthcode_core::identity::check_name(&req.name).ok_or_else(|| {
+        ApiError::unprocessable(
             "bad_name",
-            "a name has 1 to 64 characters",
-            "姓名应为 1 至 64 个字符",
-        ));
-    }
+            "a name is written as on the document: 1 to 64 letters, with spaces, hyphens, apostrophes or dots between, and no digits, symbols or invisible characters",
+            "姓名应与证件一致：1 至 64 个字，可含空格、连字符、撇号或间隔号，不能含数字、符号或不可见字符",
+        )
+    })?;
     let document = document(
         req.document_kind,
         &req.document_number,
@@ -103,6 +102,11 @@ pub async fn enroll(
             Enrollment::Confirmed
         }
     };
+    if let (Some(guardian), Caller::Resident { people, .. }) = (&req.guardian_id, caller)
+        && req.document_kind == DocumentKind::None
+    {
+        already_in_care(state, caller, people, guardian, &name, now).await?;
+    }
     let new = NewPerson {
         document,
         name,
@@ -115,6 +119,37 @@ pub async fn enroll(
         .enroll(&new, &caller.actor("enrollment"), now)
         .await?;
     Ok(person)
+}
+
+/// Refuses a second enrollment of the same child without a document by the same guardian: a
+/// child of theirs with the same masked name is opened (an audited read) and compared.
+async fn already_in_care(
+    state: &AppState,
+    caller: &Caller,
+    people: &[Person],
+    guardian: &str,
+    name: &str,
+    now: OffsetDateTime,
+) -> ApiResult<()> {
+    let masked = healthcode_core::identity::mask_name(name);
+    for child in people.iter().filter(|p| {
+        p.guardian_id.as_deref() == Some(guardian)
+            && p.document_kind == DocumentKind::None
+            && p.name_masked == masked
+    }) {
+        let detail = state
+            .store
+            .person_detail(&child.id, &caller.actor("enrollment"), now)
+            .await?;
+        if detail.name == name {
+            return Err(ApiError::conflict(
+                "already_enrolled",
+                format!("{masked} is already enrolled in your care"),
+                format!("{masked} 已由您代办登记，无需重复登记"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Confirms an enrollment under review (审核): staff have checked the document.
