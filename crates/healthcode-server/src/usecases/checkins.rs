@@ -123,8 +123,26 @@ pub async fn check_in(
         )),
         _ => None,
     };
+    let visit = record(state, &person, &venue, direction, colour, flag, now).await?;
+    Ok(shown(visit, false))
+}
+
+/// Records the resident's own check-in or exit at a venue, as a scan of their phone, at the
+/// node's time.
+async fn record(
+    state: &AppState,
+    person: &healthcode_store::Person,
+    venue: &healthcode_store::Venue,
+    direction: Direction,
+    colour: &str,
+    flag: Option<String>,
+    now: OffsetDateTime,
+) -> ApiResult<Visit> {
+    let policy = state.policy.at(now);
     let until = match direction {
-        Direction::Entry => now + Duration::minutes(dwell_minutes(policy, &venue.category)),
+        Direction::Entry => {
+            now + Duration::minutes(dwell_minutes(policy.document(), &venue.category))
+        }
         Direction::Exit => now,
     };
     let scan_id = crate::auth::random_hex(16);
@@ -151,10 +169,64 @@ pub async fn check_in(
         .first()
         .and_then(|r| r.visit_id.clone())
         .ok_or_else(ApiError::internal)?;
-    let visit = state
+    Ok(state
         .store
         .visit(&visit_id)
         .await?
-        .ok_or_else(ApiError::internal)?;
-    Ok(shown(visit, false))
+        .ok_or_else(ApiError::internal)?)
+}
+
+/// The resident leaves a venue they checked in to and are still counted at: an exit now, by
+/// the node's clock (never earlier), which ends their presence there.
+pub async fn check_out(
+    state: &AppState,
+    caller: &Caller,
+    person_id: &str,
+    visit_id: &str,
+    now: OffsetDateTime,
+) -> ApiResult<Visit> {
+    let Caller::Resident { .. } = caller else {
+        return Err(ApiError::forbidden());
+    };
+    let visits = crate::usecases::visits::of_person(
+        state,
+        caller,
+        person_id,
+        crate::usecases::visits::recent(now),
+        now,
+    )
+    .await?;
+    let entry = visits
+        .into_iter()
+        .find(|v| v.visit.id == visit_id && v.visit.direction == "entry")
+        .ok_or_else(|| ApiError::not_found("visit"))?;
+    let still_there = entry
+        .presence_until
+        .as_deref()
+        .and_then(|t| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+        .is_some_and(|until| until > now);
+    if !still_there {
+        return Err(ApiError::conflict(
+            "already_left",
+            "this visit has ended: there is nothing to leave",
+            "这次到访已经结束，无需再登记离开",
+        ));
+    }
+    let venue = state
+        .store
+        .venue(&entry.visit.venue_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("venue"))?;
+    let (person, status) = current_status(state, caller, person_id, "checkout", now).await?;
+    let colour = crate::usecases::people::code_shown(&person, &status);
+    record(
+        state,
+        &person,
+        &venue,
+        Direction::Exit,
+        colour.as_str(),
+        None,
+        now,
+    )
+    .await
 }

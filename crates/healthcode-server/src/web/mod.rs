@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(resident::declare_page).post(resident::declare),
         )
         .route("/me/{id}/visits", get(resident::visits))
+        .route("/me/{id}/visits/{visit}/exit", post(resident::leave))
         .route("/me/{id}/notifications", get(resident::notifications))
         .route("/me/{id}/audit", get(resident::audit))
         .route("/me/{id}/move", get(resident::move_page))

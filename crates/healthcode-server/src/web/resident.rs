@@ -497,7 +497,10 @@ pub async fn declare(
 struct VisitRow {
     venue: String,
     at: String,
+    /// When presence ended, once it has; empty while the person is still counted there.
     until: String,
+    /// The visit to leave, while the person is still counted at a venue they checked in to.
+    leave: Option<String>,
     direction: String,
     via: String,
     flag: Option<String>,
@@ -509,6 +512,18 @@ struct VisitsPage {
     chrome: Chrome,
     id: String,
     visits: Vec<VisitRow>,
+}
+
+/// Records the resident's exit from a venue they checked in to, now; back to the visits.
+pub async fn leave(
+    State(state): State<AppState>,
+    web: Web,
+    Path((id, visit)): Path<(String, String)>,
+    Posted(_): Posted<HashMap<String, String>>,
+) -> PageResult {
+    let caller = web.resident(&state).await?;
+    crate::usecases::checkins::check_out(&state, &caller, &id, &visit, state.now()).await?;
+    see(&format!("/me/{id}/visits"))
 }
 
 /// Venue names for ids, each looked up once.
@@ -541,34 +556,37 @@ pub async fn visits(State(state): State<AppState>, web: Web, Path(id): Path<Stri
     let rows = visits
         .into_iter()
         .rev()
-        .map(|v| VisitRow {
-            venue: names.get(&v.visit.venue_id).cloned().unwrap_or_default(),
-            at: local_time(v.visit.at),
-            until: v
-                .presence_until
-                .as_deref()
-                .and_then(|t| {
-                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                        .ok()
-                })
-                .map_or_else(String::new, local_time),
-            direction: match v.visit.direction.as_str() {
-                "exit" => lang.t("离开", "exit"),
-                _ => lang.t("进入", "entry"),
+        .map(|v| {
+            let until = v.presence_until.as_deref().and_then(|t| {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+            });
+            let ended = until.filter(|t| *t <= now);
+            VisitRow {
+                venue: names.get(&v.visit.venue_id).cloned().unwrap_or_default(),
+                at: local_time(v.visit.at),
+                leave: (ended.is_none()
+                    && v.visit.direction == "entry"
+                    && v.visit.via == "checkin")
+                    .then(|| v.visit.id.clone()),
+                until: ended.map_or_else(String::new, local_time),
+                direction: match v.visit.direction.as_str() {
+                    "exit" => lang.t("离开", "exit"),
+                    _ => lang.t("进入", "entry"),
+                }
+                .to_owned(),
+                via: match v.visit.via.as_str() {
+                    "checkin" => lang.t("场所码登记", "venue code check-in"),
+                    _ => lang.t("卡口扫码", "checkpoint scan"),
+                }
+                .to_owned(),
+                flag: v.visit.flag.map(|_| {
+                    lang.t(
+                        "位置与场所不符，待确认",
+                        "far from the venue: awaiting confirmation",
+                    )
+                    .to_owned()
+                }),
             }
-            .to_owned(),
-            via: match v.visit.via.as_str() {
-                "checkin" => lang.t("场所码登记", "venue code check-in"),
-                _ => lang.t("卡口扫码", "checkpoint scan"),
-            }
-            .to_owned(),
-            flag: v.visit.flag.map(|_| {
-                lang.t(
-                    "位置与场所不符，待确认",
-                    "far from the venue: awaiting confirmation",
-                )
-                .to_owned()
-            }),
         })
         .collect();
     render(VisitsPage {

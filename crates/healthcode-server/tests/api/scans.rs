@@ -522,6 +522,39 @@ async fn residents_check_in_by_venue_code_once_per_window_and_far_check_ins_wait
         assert_eq!(status, StatusCode::OK);
         assert_eq!(log.as_array().unwrap().len(), 1, "{log}");
 
+        // The resident says they have left the mall: an exit now, which ends the presence;
+        // a second time there is nothing to leave.
+        let caller = healthcode_server::auth::Caller::from_token(&node.state, &me)
+            .await
+            .unwrap();
+        let entry = first["visit"]["id"].as_str().unwrap();
+        let now = node.state.now();
+        let exit =
+            healthcode_server::usecases::checkins::check_out(&node.state, &caller, &id, entry, now)
+                .await
+                .unwrap();
+        assert_eq!(exit.direction, "exit");
+        assert!(
+            (exit.at - now).abs() < time::Duration::milliseconds(1),
+            "at the node's time"
+        );
+        let mine = visits_of(&node, &me, &id).await;
+        let ended = mine.iter().find(|v| v["id"] == entry).unwrap();
+        let until = time::OffsetDateTime::parse(
+            ended["presence_until"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        assert!(until <= node.state.now(), "{store}: {ended}");
+        let again =
+            healthcode_server::usecases::checkins::check_out(&node.state, &caller, &id, entry, now)
+                .await;
+        assert_eq!(
+            again.err().map(|e| e.code),
+            Some("already_left".into()),
+            "{store}"
+        );
+
         // Not a venue code; not a resident.
         let pass = pass_text(&node, &me, &id).await;
         let (status, e) = node
