@@ -169,11 +169,11 @@ async fn record(
         .first()
         .and_then(|r| r.visit_id.clone())
         .ok_or_else(ApiError::internal)?;
-    Ok(state
+    state
         .store
         .visit(&visit_id)
         .await?
-        .ok_or_else(ApiError::internal)?)
+        .ok_or_else(ApiError::internal)
 }
 
 /// The resident leaves a venue they checked in to and are still counted at: an exit now, by
