@@ -551,7 +551,7 @@ async fn residents_check_in_by_venue_code_once_per_window_and_far_check_ins_wait
                 .await;
         assert_eq!(
             again.err().map(|e| e.code),
-            Some("already_left".into()),
+            Some("already_left"),
             "{store}"
         );
 
