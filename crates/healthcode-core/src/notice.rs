@@ -2,40 +2,69 @@
 //! reason that made it, in Chinese and English.
 
 use crate::color::Color;
-use crate::policy::Status;
+use crate::policy::{MESSAGE_PLACEHOLDERS, Messages, Status};
 use crate::text::Text;
 
-/// The message for a change from `from` to the colour of `status`, naming its weightiest reason
-/// and notice (or, for green, that no reason applies any more).
-pub fn colour_change(from: Color, status: &Status) -> Text {
-    let to = status.color;
-    let (why_zh, why_en) = match status.reasons.first() {
-        Some(reason) => {
-            let notice = reason.notice.as_ref();
-            (
-                format!(
-                    "{}{}",
-                    reason.text.zh,
-                    notice.map(|n| n.zh.as_str()).unwrap_or_default()
-                ),
-                match notice {
-                    Some(n) => format!("{} {}", reason.text.en, n.en),
-                    None => reason.text.en.clone(),
-                },
-            )
+impl Default for Messages {
+    /// The shipped words: the change, why, what to do, and the health hotline 12320.
+    fn default() -> Messages {
+        Messages {
+            colour_change: Text {
+                zh: "【健康码】您的健康码已由{from}转为{to}。{why}{what_to_do}咨询请拨打 {hotline}。"
+                    .into(),
+                en: "[Health code] Your code changed from {from} to {to}. {why} {what_to_do} Questions: call {hotline}."
+                    .into(),
+            },
+            back_to_green: Text {
+                zh: "【健康码】您的健康码已由{from}转为{to}。原赋码理由均已结束。".into(),
+                en: "[Health code] Your code changed from {from} to {to}. No reason for another colour applies any more."
+                    .into(),
+            },
+            hotline: "12320".into(),
         }
-        None => (
-            "原赋码理由均已结束。".to_owned(),
-            "No reason for another colour applies any more.".to_owned(),
+    }
+}
+
+/// The message for a change from `from` to the colour of `status`, in the words of `messages`:
+/// the weightiest reason and its notice (or, for green, that no reason applies any more).
+pub fn colour_change(messages: &Messages, from: Color, status: &Status) -> Text {
+    let to = status.color;
+    let text = |s: String| serde_json::Value::String(s);
+    let (template, why, todo) = match status.reasons.first() {
+        Some(reason) => (
+            &messages.colour_change,
+            reason.text.clone(),
+            reason.notice.clone().unwrap_or_default(),
         ),
+        None => (&messages.back_to_green, Text::default(), Text::default()),
+    };
+    let fill = |zh: bool| {
+        let pick = |t: &Text| if zh { t.zh.clone() } else { t.en.clone() };
+        let (from_word, to_word) = if zh {
+            (from.word_zh().to_owned(), to.word_zh().to_owned())
+        } else {
+            (from.as_str().to_owned(), to.as_str().to_owned())
+        };
+        let values = [
+            text(from_word),
+            text(to_word),
+            text(pick(&why)),
+            text(pick(&todo)),
+            text(messages.hotline.clone()),
+        ];
+        let roots: Vec<(&str, &serde_json::Value)> = MESSAGE_PLACEHOLDERS
+            .iter()
+            .copied()
+            .zip(values.iter())
+            .collect();
+        let filled = template.fill(&roots, &|_| None);
+        let out = if zh { filled.zh } else { filled.en };
+        // An empty `{what_to_do}` leaves two spaces in English.
+        out.split_whitespace().collect::<Vec<_>>().join(" ")
     };
     Text {
-        zh: format!(
-            "【健康码】您的健康码已由{}转为{}。{why_zh}",
-            from.word_zh(),
-            to.word_zh()
-        ),
-        en: format!("[Health code] Your code changed from {from} to {to}. {why_en}"),
+        zh: fill(true),
+        en: fill(false),
     }
 }
 
@@ -62,7 +91,7 @@ mod tests {
             },
         };
         let red = policy.evaluate(&[contact], datetime!(2020-02-10 13:00 UTC));
-        let text = colour_change(Color::Green, &red);
+        let text = colour_change(&Messages::default(), Color::Green, &red);
         assert!(
             text.zh
                 .starts_with("【健康码】您的健康码已由绿码转为红码。"),
@@ -78,8 +107,50 @@ mod tests {
         );
         assert!(text.en.contains("from green to red") && text.en.contains("a confirmed case"));
         let green = policy.evaluate(&[], datetime!(2020-03-10 13:00 UTC));
-        let back = colour_change(Color::Red, &green);
+        let back = colour_change(&Messages::default(), Color::Red, &green);
         assert!(back.en.contains("from red to green") && back.en.contains("No reason"));
         assert!(back.zh.contains("由红码转为绿码"));
+        assert!(
+            text.zh.contains("请立即联系所在社区") && text.zh.ends_with("咨询请拨打 12320。"),
+            "what to do, and whom to call: {}",
+            text.zh
+        );
+
+        // A region words its own messages in a policy version; a template naming nothing known
+        // does not check.
+        let mut doc = policy.document().clone();
+        doc.messages = Some(Messages {
+            colour_change: Text {
+                zh: "【杭州健康码】{to}：{why}{what_to_do}热线 {hotline}".into(),
+                en: "[Hangzhou] {to}: {why} {what_to_do} Call {hotline}".into(),
+            },
+            back_to_green: Text {
+                zh: "【杭州健康码】已转{to}".into(),
+                en: "[Hangzhou] back to {to}".into(),
+            },
+            hotline: "0571-12345".into(),
+        });
+        let local = Policy::new(doc.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let told = local.colour_message(Color::Green, &red);
+        assert!(
+            told.zh.starts_with("【杭州健康码】红码：您是一名确诊病例")
+                && told.zh.ends_with("热线 0571-12345"),
+            "{}",
+            told.zh
+        );
+        assert_eq!(
+            local.colour_message(Color::Red, &green).en,
+            "[Hangzhou] back to green"
+        );
+        if let Some(m) = doc.messages.as_mut() {
+            m.back_to_green.zh = "{name}".into();
+        }
+        let refused = Policy::new(doc).err().map(|e| e.problems.join("; "));
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|p| p.contains("messages.back_to_green")),
+            "{refused:?}"
+        );
     }
 }

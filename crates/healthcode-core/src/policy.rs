@@ -38,7 +38,29 @@ pub struct PolicyDocument {
     #[serde(default)]
     pub parameters: Map<String, Value>,
     pub rules: Vec<RuleDocument>,
+    /// The words of the SMS and in-app notice of a colour change; the shipped ones when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Messages>,
 }
+
+/// The templates of what a person is told when their colour changes, so that a region words
+/// them (and names its hotline) by publishing a policy version, without a new release.
+/// Placeholders: `{from}` and `{to}` (the colours' words), `{why}` (the weightiest reason),
+/// `{what_to_do}` (its notice, or nothing), `{hotline}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Messages {
+    /// A change to yellow or red (or to green while another reason still applies).
+    pub colour_change: Text,
+    /// A change back to green: no reason applies any more.
+    pub back_to_green: Text,
+    /// The number to call, e.g. 12320 (the health hotline).
+    pub hotline: String,
+}
+
+/// The placeholders a message template may use.
+pub const MESSAGE_PLACEHOLDERS: [&str; 5] = ["from", "to", "why", "what_to_do", "hotline"];
 
 fn default_display_offset() -> String {
     "+08:00".into()
@@ -178,6 +200,21 @@ impl Policy {
             ));
             UtcOffset::UTC
         });
+        if let Some(m) = &document.messages {
+            for (name, text) in [
+                ("colour_change", &m.colour_change),
+                ("back_to_green", &m.back_to_green),
+            ] {
+                for path in text.placeholders() {
+                    if !MESSAGE_PLACEHOLDERS.contains(&path) {
+                        problems.push(format!(
+                            "messages.{name}: placeholder {{{path}}} refers to nothing (one of {})",
+                            MESSAGE_PLACEHOLDERS.join(", ")
+                        ));
+                    }
+                }
+            }
+        }
         let mut seen = HashSet::new();
         let mut rules = Vec::with_capacity(document.rules.len());
         for rule in &document.rules {
@@ -381,6 +418,15 @@ impl Policy {
             facts: fact.into_iter().collect(),
             until: until.and_then(from_unix_ms),
             notice: rule.notice.as_ref().map(|n| n.fill(&roots, &render)),
+        }
+    }
+
+    /// What a person is told when their colour changes from `from` to the colour of `status`,
+    /// in this version's words (`messages`) or the shipped ones.
+    pub fn colour_message(&self, from: crate::Color, status: &Status) -> Text {
+        match &self.document.messages {
+            Some(m) => crate::notice::colour_change(m, from, status),
+            None => crate::notice::colour_change(&Messages::default(), from, status),
         }
     }
 

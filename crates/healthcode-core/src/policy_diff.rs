@@ -116,6 +116,9 @@ pub fn diff(before: &PolicyDocument, after: &PolicyDocument) -> PolicyDiff {
     if before.title != after.title {
         out.other.push("title");
     }
+    if before.messages != after.messages {
+        out.other.push("messages");
+    }
     out
 }
 

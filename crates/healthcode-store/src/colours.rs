@@ -8,7 +8,7 @@ use crate::db::{BeginWrite, CHUNK, numbered, placeholders};
 use crate::facts::PersonFactRow;
 use crate::outbox::{NewNotice, queue_notices};
 use crate::{Outbox, Store, StoreError, db, ms};
-use healthcode_core::{Color, Fact, Status, Text};
+use healthcode_core::{Color, Fact, Status};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
@@ -26,7 +26,8 @@ pub struct ColourChange {
 #[derive(Debug, Clone, Copy)]
 pub struct Announcement<'a> {
     pub channels: &'a [&'a str],
-    pub text: fn(Color, &Status) -> Text,
+    /// The policy whose words (`Policy::colour_message`) tell each change.
+    pub policy: &'a healthcode_core::Policy,
 }
 
 impl Store {
@@ -78,7 +79,7 @@ impl Store {
                         continue;
                     }
                     let old_at = held.get(person_id).map_or(0, |(_, _, at)| *at);
-                    let text = (announce.text)(old, status);
+                    let text = announce.policy.colour_message(old, status);
                     let body = serde_json::to_vec(&text)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                     let sealed = self.vault.seal(&body, Outbox::Notices.body_context());

@@ -4,7 +4,6 @@
 //! channels and in the words decided here (`ANNOUNCE`).
 
 use crate::AppState;
-use healthcode_core::notice::colour_change;
 use healthcode_core::{Fact, Policy, Status};
 use healthcode_store::{Announcement, ColourChange, StoreError};
 use std::collections::HashMap;
@@ -16,12 +15,14 @@ const PAGE: usize = 2_000;
 /// People per page of a sweep of everyone (ids read, then two range reads).
 const SWEEP_PAGE: i64 = 10_000;
 
-/// Every change of colour is announced by SMS and in the app, in the words of
-/// `notice::colour_change` (the new colour, why, and what to do).
-pub const ANNOUNCE: Announcement<'static> = Announcement {
-    channels: &["sms", "app"],
-    text: colour_change,
-};
+/// Every change of colour is announced by SMS and in the app, in the words of the policy in
+/// effect (`messages`: the new colour, why, what to do, the hotline).
+fn announce(policy: &Policy) -> Announcement<'_> {
+    Announcement {
+        channels: &["sms", "app"],
+        policy,
+    }
+}
 
 /// Re-derives these people's colours at `now`, keeps them, and announces the changes.
 pub async fn reassess(
@@ -32,11 +33,17 @@ pub async fn reassess(
     let mut changes = Vec::new();
     for page in person_ids.chunks(PAGE) {
         let facts = state.store.facts_of_people(page).await?;
-        let statuses = evaluate_all(&state.policy.at(now), page, facts, now).await;
+        let policy = state.policy.at(now);
+        let statuses = evaluate_all(&policy, page, facts, now).await;
         for (id, status) in &statuses {
             note_undecided(state, id, status);
         }
-        changes.extend(state.store.keep_colours(&statuses, ANNOUNCE, now).await?);
+        changes.extend(
+            state
+                .store
+                .keep_colours(&statuses, announce(&policy), now)
+                .await?,
+        );
     }
     Ok(changes)
 }
@@ -136,7 +143,7 @@ pub async fn reassess_everyone(state: &AppState, now: OffsetDateTime) -> Result<
             .collect();
         sweep.changed += state
             .store
-            .keep_colours(&differ, ANNOUNCE, now)
+            .keep_colours(&differ, announce(&policy), now)
             .await?
             .len() as u64;
     }

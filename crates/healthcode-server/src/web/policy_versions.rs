@@ -72,7 +72,16 @@ fn change_lines(lang: Lang, d: Option<&PolicyDiff>) -> Vec<String> {
         ));
     }
     for o in &d.other {
-        out.push(format!("{} {o}", lang.t("其他变更", "Also changed")));
+        let what = match *o {
+            "display_offset" => lang.t("显示时区", "the time zone shown"),
+            "title" => lang.t("标题", "the title"),
+            "messages" => lang.t(
+                "变码通知用语与咨询热线",
+                "the words of colour-change messages and the hotline",
+            ),
+            other => other,
+        };
+        out.push(format!("{} {what}", lang.t("其他变更：", "Also changed:")));
     }
     if out.is_empty() {
         out.push(

@@ -549,11 +549,7 @@ async fn residents_check_in_by_venue_code_once_per_window_and_far_check_ins_wait
         let again =
             healthcode_server::usecases::checkins::check_out(&node.state, &caller, &id, entry, now)
                 .await;
-        assert_eq!(
-            again.err().map(|e| e.code),
-            Some("already_left"),
-            "{store}"
-        );
+        assert_eq!(again.err().map(|e| e.code), Some("already_left"), "{store}");
 
         // Not a venue code; not a resident.
         let pass = pass_text(&node, &me, &id).await;
