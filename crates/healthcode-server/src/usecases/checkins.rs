@@ -106,14 +106,23 @@ pub async fn check_in(
         admit: healthcode_core::visits::admits(policy, &venue.category, colour),
         reasons,
     };
-    if direction == Direction::Entry {
-        let window = Duration::minutes(parameter_i64(policy, "checkin_dedup_minutes", 30));
-        if let Some(visit) = state
-            .store
-            .latest_checkin(&person.pseudonym, &venue.id, now - window)
-            .await?
-        {
-            return Ok(shown(visit, true));
+    match direction {
+        Direction::Entry => {
+            let window = Duration::minutes(parameter_i64(policy, "checkin_dedup_minutes", 30));
+            if let Some(visit) = state
+                .store
+                .latest_checkin(&person.pseudonym, &venue.id, now - window)
+                .await?
+                // A second check-in after leaving is a new stay, not the same one again.
+                && open_entry(state, caller, &person.id, &venue.id, now)
+                    .await?
+                    .is_some_and(|open| open.visit.id == visit.id)
+            {
+                return Ok(shown(visit, true));
+            }
+        }
+        Direction::Exit => {
+            own_checkin(state, caller, &person.id, &venue.id, now).await?;
         }
     }
     let flag = match req.region.as_deref().map(str::trim) {
@@ -176,8 +185,67 @@ async fn record(
         .ok_or_else(ApiError::internal)
 }
 
+/// The person's latest entry at a venue while it still counts as presence, if any.
+async fn open_entry(
+    state: &AppState,
+    caller: &Caller,
+    person_id: &str,
+    venue_id: &str,
+    now: OffsetDateTime,
+) -> ApiResult<Option<crate::usecases::visits::VisitView>> {
+    let visits = crate::usecases::visits::of_person(
+        state,
+        caller,
+        person_id,
+        crate::usecases::visits::recent(now),
+        now,
+    )
+    .await?;
+    let latest = visits
+        .into_iter()
+        .filter(|v| v.visit.venue_id == venue_id && v.visit.direction == "entry")
+        .max_by_key(|v| v.visit.at);
+    Ok(latest.filter(|v| {
+        v.presence_until
+            .as_deref()
+            .and_then(|t| {
+                OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+            })
+            .is_some_and(|until| until > now)
+    }))
+}
+
+/// The open stay a resident's own exit may end: their latest entry at the venue, still open, a
+/// confirmed check-in of their own. A stay a checkpoint recorded ends only by the checkpoint's
+/// exit scan, so that no one shortens a stay that decides who was exposed.
+async fn own_checkin(
+    state: &AppState,
+    caller: &Caller,
+    person_id: &str,
+    venue_id: &str,
+    now: OffsetDateTime,
+) -> ApiResult<Visit> {
+    let open = open_entry(state, caller, person_id, venue_id, now)
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "already_left",
+                "there is no stay here to leave: it has ended",
+                "这次到访已经结束，无需再登记离开",
+            )
+        })?;
+    if open.visit.via != "checkin" || !open.visit.confirmed {
+        return Err(ApiError::conflict(
+            "checkpoint_visit",
+            "this stay was recorded by the venue's checkpoint: its exit is scanned there",
+            "本次到访由场所卡口登记，离开时请在卡口扫码",
+        ));
+    }
+    Ok(open.visit)
+}
+
 /// The resident leaves a venue they checked in to and are still counted at: an exit now, by
-/// the node's clock (never earlier), which ends their presence there.
+/// the node's clock (never earlier), which ends that stay and no other.
 pub async fn check_out(
     state: &AppState,
     caller: &Caller,
@@ -188,24 +256,13 @@ pub async fn check_out(
     let Caller::Resident { .. } = caller else {
         return Err(ApiError::forbidden());
     };
-    let visits = crate::usecases::visits::of_person(
-        state,
-        caller,
-        person_id,
-        crate::usecases::visits::recent(now),
-        now,
-    )
-    .await?;
-    let entry = visits
-        .into_iter()
-        .find(|v| v.visit.id == visit_id && v.visit.direction == "entry")
+    let entry = state
+        .store
+        .visit(visit_id)
+        .await?
         .ok_or_else(|| ApiError::not_found("visit"))?;
-    let still_there = entry
-        .presence_until
-        .as_deref()
-        .and_then(|t| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
-        .is_some_and(|until| until > now);
-    if !still_there {
+    let open = own_checkin(state, caller, person_id, &entry.venue_id, now).await?;
+    if open.id != entry.id {
         return Err(ApiError::conflict(
             "already_left",
             "this visit has ended: there is nothing to leave",
@@ -214,7 +271,7 @@ pub async fn check_out(
     }
     let venue = state
         .store
-        .venue(&entry.visit.venue_id)
+        .venue(&entry.venue_id)
         .await?
         .ok_or_else(|| ApiError::not_found("venue"))?;
     let (person, status) = current_status(state, caller, person_id, "checkout", now).await?;

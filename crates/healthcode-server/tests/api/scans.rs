@@ -550,6 +550,49 @@ async fn residents_check_in_by_venue_code_once_per_window_and_far_check_ins_wait
             healthcode_server::usecases::checkins::check_out(&node.state, &caller, &id, entry, now)
                 .await;
         assert_eq!(again.err().map(|e| e.code), Some("already_left"), "{store}");
+        let (status, refused) = node
+            .post(
+                "/api/v1/checkins",
+                &me,
+                json!({"text": mall_code, "direction": "exit"}),
+            )
+            .await;
+        assert_eq!(
+            (status, refused["code"].as_str()),
+            (StatusCode::CONFLICT, Some("already_left")),
+            "{store}: no stay to leave"
+        );
+        // Back within the duplicate window, after leaving: a new stay, not the old one again.
+        let (status, back) = node
+            .post("/api/v1/checkins", &me, json!({"text": mall_code}))
+            .await;
+        assert_eq!(
+            (status, back["duplicate"].as_bool()),
+            (StatusCode::CREATED, Some(false)),
+            "{store}: {back}"
+        );
+        assert_ne!(back["visit"]["id"], first["visit"]["id"]);
+        // A stay the mall's checkpoint recorded ends only by its own exit scan.
+        let pass = pass_text(&node, &me, &id).await;
+        let (status, scanned) = scan(
+            &node,
+            &mall,
+            json!({"scan_id": format!("leave-{store}"), "text": pass}),
+        )
+        .await;
+        assert!(status.is_success(), "{scanned}");
+        let (status, refused) = node
+            .post(
+                "/api/v1/checkins",
+                &me,
+                json!({"text": mall_code, "direction": "exit"}),
+            )
+            .await;
+        assert_eq!(
+            (status, refused["code"].as_str()),
+            (StatusCode::CONFLICT, Some("checkpoint_visit")),
+            "{store}: {refused}"
+        );
 
         // Not a venue code; not a resident.
         let pass = pass_text(&node, &me, &id).await;
