@@ -114,6 +114,10 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
     }
     .map_err(|e| StartError::Policy(e.to_string()))?;
     let clock = clock::Clock::system();
+    // The region's recorded base, which the file only starts.
+    let policy = usecases::policy_versions::settle_base(&store, policy, clock.now())
+        .await
+        .map_err(|e| StartError::Policy(e.en))?;
     let passes = passes::Passes::open(&config, clock.now())?;
     let directory = federation::directory::Directory::new(
         &config.data_dir,
@@ -158,10 +162,7 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
         node_key,
         federation: Arc::default(),
     };
-    // The base on the public history (once), then the versions approved since it.
-    usecases::policy_versions::record_base(&state)
-        .await
-        .map_err(|e| StartError::Policy(e.en))?;
+    // The versions approved since the base.
     usecases::policy_versions::reload(&state)
         .await
         .map_err(|e| StartError::Policy(e.en))?;

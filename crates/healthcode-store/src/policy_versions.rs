@@ -97,13 +97,14 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("policy version {id}")))
     }
 
-    /// Records the version a node starts from (its policy file, or the one shipped) the first
-    /// time a node runs it, on the public history and the audit chain; true when it was new. A
+    /// Records the region's base, the version its first node started from, in effect from
+    /// `effective_at`, on the public history and the audit chain; true when it was new. A
     /// version string that names another document is a conflict: a version means one document.
     pub async fn record_base_policy(
         &self,
         version: &str,
         document: &str,
+        effective_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let id = ordered_id(now);
@@ -112,10 +113,10 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             let new = sqlx::query(
                 "INSERT INTO policy_versions (id, version, document, legal_basis, effective_at, state, \
-                 proposed_by, proposed_at) VALUES ($1, $2, $3, 'the node configuration (policy_file)', $4, 'base', $5, $4) \
+                 proposed_by, proposed_at) VALUES ($1, $2, $3, 'the node configuration (policy_file)', $4, 'base', $5, $6) \
                  ON CONFLICT (version) DO NOTHING",
             )
-            .bind(&id).bind(version).bind(document).bind(ms(now)).bind(&actor.id)
+            .bind(&id).bind(version).bind(document).bind(ms(effective_at)).bind(&actor.id).bind(ms(now))
             .execute(&mut *tx)
             .await?
             .rows_affected() == 1;

@@ -435,59 +435,42 @@ pub async fn activate(state: &AppState, now: OffsetDateTime) -> ApiResult<u64> {
     Ok(sweep.changed)
 }
 
-/// Puts the version the node starts from on the public history, the first time a node runs
-/// it. Once a version has been approved, the policy changes only by versions: a policy file
-/// naming a version not recorded is refused, as is a changed document under a recorded version
-/// (a version means one document).
-pub async fn record_base(state: &AppState) -> ApiResult<()> {
-    let base = state.policy.base();
-    let doc = base.document();
+/// The version a node starts from. The first node of a region records its policy file (or the
+/// one shipped) as the region's base, on the public history and the audit chain; from then on
+/// the recorded base is the base for every node, whatever its file says, so that no two nodes
+/// judge one instant by two versions and no file changes the policy without a second official:
+/// a different file is logged and left unused (propose it as a version to apply it).
+pub async fn settle_base(
+    store: &healthcode_store::Store,
+    configured: Policy,
+    now: OffsetDateTime,
+) -> ApiResult<Policy> {
+    let doc = configured.document();
     let text = serde_json::to_string(doc).map_err(|_| ApiError::internal())?;
-    let changed = || {
-        ApiError::conflict(
-            "version_taken",
-            format!(
-                "policy version {} is recorded with another document: a changed policy needs a new version",
-                doc.version
-            ),
-            format!(
-                "规则版本 {} 已记录为另一份规则文件：修改后的规则须使用新的版本号",
-                doc.version
-            ),
-        )
+    let recorded = |versions: Vec<PolicyVersion>| versions.into_iter().find(|v| v.state == "base");
+    let base = match recorded(store.policy_versions().await?) {
+        Some(base) => base,
+        None => {
+            // Before the versions that may follow it, so the history reads in order.
+            store
+                .record_base_policy(&doc.version, &text, doc.valid_from.min(now), now)
+                .await
+                .or_else(|e| match e {
+                    healthcode_store::StoreError::Conflict(_) => Ok(false),
+                    other => Err(other),
+                })?;
+            recorded(store.policy_versions().await?).ok_or_else(ApiError::internal)?
+        }
     };
-    let versions = state.store.policy_versions().await?;
-    if let Some(v) = versions.iter().find(|v| v.version == doc.version) {
-        return if v.state == "base" && v.document == text {
-            Ok(())
-        } else {
-            Err(changed())
-        };
+    if base.version == doc.version && base.document == text {
+        return Ok(configured);
     }
-    // (A store from before bases were recorded has none: its first base is recorded.)
-    let recorded = |state: &str| versions.iter().any(|v| v.state == state);
-    if recorded("approved") && recorded("base") {
-        return Err(ApiError::conflict(
-            "versions_in_use",
-            format!(
-                "the policy file names version {}, but this region's policy now changes only by approved versions: propose it (healthcode policy propose FILE), or start from the recorded base",
-                doc.version
-            ),
-            format!(
-                "本地区的规则已按版本审批发布，配置文件中的版本 {} 不能直接生效：请提出新版本（healthcode policy propose）",
-                doc.version
-            ),
-        ));
-    }
-    match state
-        .store
-        .record_base_policy(&doc.version, &text, state.now())
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(healthcode_store::StoreError::Conflict(_)) => Err(changed()),
-        Err(e) => Err(e.into()),
-    }
+    tracing::warn!(
+        configured = %doc.version,
+        base = %base.version,
+        "the policy file is not the region's recorded base: judging by the recorded base; to apply the file, propose it as a version (healthcode policy propose FILE)"
+    );
+    Policy::from_json(&base.document).map_err(|e| bad_policy(&e.problems))
 }
 
 /// One entry of the public history.
