@@ -300,8 +300,8 @@ fn mask_middle(s: &str) -> String {
 
 /// A name as a document holds it, or None: 1 to 64 characters once trimmed, letters with the
 /// spaces, hyphens, apostrophes, dots and the middle dot (·) that names carry (阿依古丽·买买提,
-/// O'BRIEN), and nothing that hides or reorders text: no control characters, no zero-width
-/// or direction-override characters, no digits or markup.
+/// O'BRIEN), beginning with a letter, and nothing that hides or reorders text: no control
+/// characters, no zero-width, filler or direction-override characters, no digits or markup.
 pub fn check_name(raw: &str) -> Option<String> {
     let name = raw.trim();
     let count = name.chars().count();
@@ -311,12 +311,16 @@ pub fn check_name(raw: &str) -> Option<String> {
             // Combining marks (accents written apart): U+0300 to U+036F.
             || ('\u{300}'..='\u{36f}').contains(&c)
     };
+    // Invisible, yet some count as letters: the Hangul fillers; the grapheme joiner is a mark.
     let hidden = |c: char| {
         c.is_control()
             || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
-                | '\u{2060}'..='\u{2069}' | '\u{feff}' | '\u{00ad}')
+                | '\u{2060}'..='\u{2069}' | '\u{feff}' | '\u{00ad}' | '\u{034f}'
+                | '\u{115f}' | '\u{1160}' | '\u{3164}' | '\u{ffa0}')
     };
+    let starts_with_letter = name.chars().next().is_some_and(char::is_alphabetic);
     ((1..=64).contains(&count)
+        && starts_with_letter
         && name.chars().all(|c| fits(c) && !hidden(c))
         && !name.contains("  "))
     .then(|| name.to_owned())
@@ -508,6 +512,10 @@ mod tests {
             "<script>",
             "Agent 007",
             "a  b",
+            "·",
+            "-'",
+            "\u{3164}",
+            "李\u{034f}四",
             &"长".repeat(65),
         ] {
             assert_eq!(check_name(bad), None, "{bad:?}");

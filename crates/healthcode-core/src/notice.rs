@@ -59,8 +59,14 @@ pub fn colour_change(messages: &Messages, from: Color, status: &Status) -> Text 
             .collect();
         let filled = template.fill(&roots, &|_| None);
         let out = if zh { filled.zh } else { filled.en };
-        // An empty `{what_to_do}` leaves two spaces in English.
-        out.split_whitespace().collect::<Vec<_>>().join(" ")
+        // An empty `{what_to_do}` leaves two spaces in English; line breaks stay.
+        let mut tidy = String::with_capacity(out.len());
+        for c in out.trim().chars() {
+            if !(c == ' ' && tidy.ends_with(' ')) {
+                tidy.push(c);
+            }
+        }
+        tidy
     };
     Text {
         zh: fill(true),
@@ -144,6 +150,7 @@ mod tests {
         );
         if let Some(m) = doc.messages.as_mut() {
             m.back_to_green.zh = "{name}".into();
+            m.hotline = String::new();
         }
         let refused = Policy::new(doc).err().map(|e| e.problems.join("; "));
         assert!(

@@ -201,10 +201,26 @@ impl Policy {
             UtcOffset::UTC
         });
         if let Some(m) = &document.messages {
+            let hotline = m.hotline.trim();
+            if !(3..=20).contains(&hotline.len())
+                || !hotline.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+            {
+                problems.push(format!(
+                    "messages.hotline {:?} is not a phone number (3 to 20 digits and dashes)",
+                    m.hotline
+                ));
+            }
             for (name, text) in [
                 ("colour_change", &m.colour_change),
                 ("back_to_green", &m.back_to_green),
             ] {
+                for (lang, words) in [("zh", &text.zh), ("en", &text.en)] {
+                    if !words.contains("{to}") {
+                        problems.push(format!(
+                            "messages.{name}.{lang} does not say the new colour ({{to}})"
+                        ));
+                    }
+                }
                 for path in text.placeholders() {
                     if !MESSAGE_PLACEHOLDERS.contains(&path) {
                         problems.push(format!(

@@ -84,6 +84,13 @@ pub fn districts_within(code: &RegionCode) -> Vec<(&'static str, &'static str)> 
     out
 }
 
+/// Whether `code` names a county-level division (a district, a county, or a city without
+/// districts such as 东莞市), the level people say they live in.
+pub fn is_district(code: &str) -> bool {
+    RegionCode::parse(code)
+        .is_ok_and(|c| c.name().is_some() && districts_within(&c).iter().all(|(d, _)| *d == code))
+}
+
 /// The shipped names, read once.
 static NAMES: std::sync::LazyLock<std::collections::HashMap<&'static str, &'static str>> =
     std::sync::LazyLock::new(|| {
@@ -163,6 +170,8 @@ mod tests {
         );
         let xihu = RegionCode::parse("330106").unwrap();
         assert_eq!(districts_within(&xihu), vec![("330106", "西湖区")]);
+        assert!(is_district("330106") && is_district("441900"));
+        assert!(!is_district("330100") && !is_district("330000") && !is_district("330199"));
         let dongguan = RegionCode::parse("441900").unwrap();
         assert_eq!(districts_within(&dongguan), vec![("441900", "东莞市")]);
     }

@@ -323,6 +323,7 @@ async fn a_whole_day_of_the_loop() {
         // The same child twice: refused; a twin of another name, and a name that hides text.
         for (name, expected, code) in [
             ("张小明", StatusCode::CONFLICT, Some("already_enrolled")),
+            ("张 小·明", StatusCode::CONFLICT, Some("already_enrolled")),
             (
                 "张\u{202e}明",
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -99,6 +99,12 @@ fn deed(e: &AuditEntry) -> (String, String) {
         "people.search" => fixed("查找了您的登记信息", "looked you up"),
         "audit.read" => fixed("查看了您的访问记录", "read this record of access"),
         "trace.read" => fixed("查看了流调结果", "read a contact trace"),
+        "visits.read" => fixed("查看了您的到访记录", "read your visits"),
+        "notifications.read" => fixed("查看了发给您的消息", "read the messages sent to you"),
+        "return.observation.read" => fixed(
+            "查看了您的居家观察打卡",
+            "read your home observation check-ins",
+        ),
         "visit.confirm" => fixed("确认了您的到访记录", "confirmed your visit"),
         "consent.grant" => fixed(
             "授权将您的健康状态转给到达地",
@@ -139,7 +145,7 @@ fn record_words(list: &str) -> (&str, &str) {
         "tests" => ("核酸检测结果", "test result"),
         "contacts" => ("密接判定", "contact finding"),
         "risk_stays" => ("风险地区停留记录", "stay in a risk area"),
-        "itineraries" => ("行程记录", "itinerary"),
+        "itinerary" => ("行程记录", "itinerary"),
         "trips" => ("出行申报", "declared trip"),
         "declarations" => ("健康申报", "health declaration"),
         "observations" => ("隔离观察安排", "observation order"),
@@ -185,6 +191,17 @@ fn basis(purpose: &str) -> (String, String) {
         }
         "ticket eligibility" | "ticket booking" => fixed("返程购票", "the return ticket"),
         "self-declared" => fixed("本人申报", "your own declaration"),
+        // Purposes the node writes with a case or region in them: the kind, never the id.
+        p if p.starts_with("contact tracing of case") || p.starts_with("trace of case") => {
+            fixed("流行病学调查", "contact tracing")
+        }
+        p if p.starts_with("case ") && p.ends_with(" was retracted") => {
+            fixed("病例记录撤销", "a case record withdrawn")
+        }
+        p if p.contains(" message from region ") => {
+            fixed("其他地区健康码系统的消息", "a message from another region")
+        }
+        p if p.starts_with("status transfer") => fixed("健康状态跨地区转移", "moving your status"),
         written => (format!("依据「{written}」"), format!("under “{written}”")),
     }
 }
@@ -257,5 +274,17 @@ mod tests {
         );
         assert!(!said.zh.contains("colour") && !said.zh.contains("declared-symptoms"));
         assert!(said.en.contains("from green to yellow"), "{}", said.en);
+        let traced = entry(
+            "health_official",
+            "fact.record",
+            "contact tracing of case f-01a2b3",
+            "contacts f-9 (legal basis: contact tracing of case f-01a2b3)",
+        );
+        let said = sentence(&policy, &traced, at, None);
+        assert!(
+            said.zh.contains("记录了您的密接判定（流行病学调查）") && !said.zh.contains("f-01a2b3"),
+            "a case by no id: {}",
+            said.zh
+        );
     }
 }

@@ -92,7 +92,7 @@ pub async fn declare(
     }
     let district = req.district.map(|d| d.trim().to_owned());
     if let Some(code) = &district
-        && !healthcode_core::region::RegionCode::parse(code).is_ok_and(|c| c.name().is_some())
+        && !healthcode_core::region::is_district(code)
     {
         return Err(ApiError::unprocessable(
             "bad_district",

@@ -102,10 +102,10 @@ pub async fn enroll(
             Enrollment::Confirmed
         }
     };
-    if let (Some(guardian), Caller::Resident { people, .. }) = (&req.guardian_id, caller)
+    if let (Some(_), Caller::Resident { people, .. }) = (&req.guardian_id, caller)
         && req.document_kind == DocumentKind::None
     {
-        already_in_care(state, caller, people, guardian, &name, now).await?;
+        already_in_care(state, caller, people, &name, now).await?;
     }
     let new = NewPerson {
         document,
@@ -121,31 +121,40 @@ pub async fn enroll(
     Ok(person)
 }
 
-/// Refuses a second enrollment of the same child without a document by the same guardian: a
-/// child of theirs with the same masked name is opened (an audited read) and compared.
+/// Refuses a second enrollment of a child without a document already on the phone: each such
+/// child's name is opened (an audited read) and compared, spacing, dots and case aside.
 async fn already_in_care(
     state: &AppState,
     caller: &Caller,
     people: &[Person],
-    guardian: &str,
     name: &str,
     now: OffsetDateTime,
 ) -> ApiResult<()> {
-    let masked = healthcode_core::identity::mask_name(name);
-    for child in people.iter().filter(|p| {
-        p.guardian_id.as_deref() == Some(guardian)
-            && p.document_kind == DocumentKind::None
-            && p.name_masked == masked
-    }) {
+    // The same name however it is spaced, dotted or cased: 李四, 李 四, 李·四.
+    let key = |n: &str| -> String {
+        n.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let wanted = key(name);
+    // Everyone on the phone: a child enrolled by the other parent on it counts too.
+    for child in people
+        .iter()
+        .filter(|p| p.document_kind == DocumentKind::None && p.guardian_id.is_some())
+    {
         let detail = state
             .store
             .person_detail(&child.id, &caller.actor("enrollment"), now)
             .await?;
-        if detail.name == name {
+        if key(&detail.name) == wanted {
             return Err(ApiError::conflict(
                 "already_enrolled",
-                format!("{masked} is already enrolled in your care"),
-                format!("{masked} 已由您代办登记，无需重复登记"),
+                format!(
+                    "{} is already enrolled in your care",
+                    detail.person.name_masked
+                ),
+                format!("{} 已由您代办登记，无需重复登记", detail.person.name_masked),
             ));
         }
     }
