@@ -216,7 +216,9 @@ test('a day: enroll, green code, checkpoint admits, a case at the same venue tur
   await doctor.waitForURL(/\/console\/cases\/[^/]+$/);
   await doctor.waitForFunction(() => document.getElementById('trace-state')?.textContent === '已完成', null, { timeout: 60_000, polling: 500 });
   const tracePage = await doctor.locator('main').innerText();
-  assert.match(tracePage, new RegExp(personId), 'the resident is among the contacts');
+  assert.match(tracePage, /张\*丰/, 'the resident is among the contacts, by masked name');
+  assert.doesNotMatch(tracePage, new RegExp(personId), 'no bare id to copy');
+  assert.match(tracePage, /密切接触者（人）/, 'counts say what they count');
   assert.match(tracePage, new RegExp(VENUE));
   await shoot(doctor, 'case-trace');
   const caseUrl = doctor.url();
@@ -245,7 +247,9 @@ test('a day: enroll, green code, checkpoint admits, a case at the same venue tur
     await resident.goto(`${node.base}/me/${personId}/${path}`);
     await shoot(resident, name);
   }
-  assert.match(await resident.locator('main').innerText(), /contact tracing of case/, 'the tracer\'s record about me is listed');
+  const told = await resident.locator('main').innerText();
+  assert.match(told, /记录了您的密接判定（流行病学调查）/, 'the tracer\'s record about me, in a sentence');
+  assert.doesNotMatch(told, /contact tracing|colour|f-[0-9a-f]{8}/, 'in Chinese, with no case id');
   await resident.goto(`${node.base}/me/${personId}/visits`);
   assert.match(await resident.locator('main').innerText(), new RegExp(VENUE));
   await resident.goto(`${node.base}/me/checkin`);

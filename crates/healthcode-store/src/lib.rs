@@ -45,7 +45,10 @@ pub use policy_versions::PolicyVersion;
 pub use returns::{
     Booking, ExpectedArrivals, NewReturn, NewStep, ReturnApplication, ReturnFigures, ReturnStep,
 };
-pub use traces::{ContactFact, IndexedLog, TraceJob, TraceProgress, TraceView, TracedExposure};
+pub use traces::{
+    ContactFact, ExposureOrder, IndexedLog, TraceJob, TraceProgress, TraceView, TracedExposure,
+    VenueTally,
+};
 pub use vault::Vault;
 pub use venues::{Checkpoint, NewVenue, Venue};
 pub use visits::{Expired, NewScan, NewVisit, Recorded, Visit};

@@ -77,6 +77,25 @@ pub struct TracedExposure {
     pub source: String,
 }
 
+/// The order a case's exposures are listed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExposureOrder {
+    /// Close contacts first, then by time.
+    #[default]
+    Level,
+    Time,
+    Venue,
+}
+
+/// People and exposures a trace found at one venue, at one level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenueTally {
+    pub venue: String,
+    pub level: i64,
+    pub people: i64,
+    pub exposures: i64,
+}
+
 /// Progress of a running trace.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TraceProgress {
@@ -347,6 +366,41 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<TracedExposure>, StoreError> {
+        self.trace_exposures_by(case_id, ExposureOrder::Level, limit, offset)
+            .await
+    }
+
+    /// How many people and exposures a case's trace found at each venue, by level.
+    pub async fn trace_by_venue(&self, case_id: &str) -> Result<Vec<VenueTally>, StoreError> {
+        let rows: Vec<(String, i64, i64, i64)> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(
+                "SELECT COALESCE(v.name, e.venue_id), e.level, COUNT(DISTINCT e.subject), COUNT(*) \
+                 FROM trace_exposures e LEFT JOIN venues v ON v.id = e.venue_id WHERE e.case_id = $1 \
+                 GROUP BY COALESCE(v.name, e.venue_id), e.level ORDER BY 1, 2",
+            )
+            .bind(case_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(venue, level, people, exposures)| VenueTally {
+                venue,
+                level,
+                people,
+                exposures,
+            })
+            .collect())
+    }
+
+    /// A page of a case's exposures in the order asked for.
+    pub async fn trace_exposures_by(
+        &self,
+        case_id: &str,
+        order: ExposureOrder,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<TracedExposure>, StoreError> {
         type Row = (
             i64,
             String,
@@ -359,11 +413,17 @@ impl Store {
             String,
         );
         let rows: Vec<Row> = db::with_pool!(&self.backend, pool => {
-            sqlx::query_as(
-                "SELECT e.level, e.subject, e.region, e.person_id, e.venue_id, v.name, e.exposed_from, e.exposed_until, e.source \
+            sqlx::query_as(match order {
+                ExposureOrder::Level => "SELECT e.level, e.subject, e.region, e.person_id, e.venue_id, v.name, e.exposed_from, e.exposed_until, e.source \
                  FROM trace_exposures e LEFT JOIN venues v ON v.id = e.venue_id WHERE e.case_id = $1 \
                  ORDER BY e.level, e.exposed_from, e.subject, e.venue_id, e.source LIMIT $2 OFFSET $3",
-            )
+                ExposureOrder::Time => "SELECT e.level, e.subject, e.region, e.person_id, e.venue_id, v.name, e.exposed_from, e.exposed_until, e.source \
+                 FROM trace_exposures e LEFT JOIN venues v ON v.id = e.venue_id WHERE e.case_id = $1 \
+                 ORDER BY e.exposed_from, e.level, e.subject, e.venue_id, e.source LIMIT $2 OFFSET $3",
+                ExposureOrder::Venue => "SELECT e.level, e.subject, e.region, e.person_id, e.venue_id, v.name, e.exposed_from, e.exposed_until, e.source \
+                 FROM trace_exposures e LEFT JOIN venues v ON v.id = e.venue_id WHERE e.case_id = $1 \
+                 ORDER BY COALESCE(v.name, e.venue_id), e.level, e.exposed_from, e.subject, e.source LIMIT $2 OFFSET $3",
+            })
             .bind(case_id)
             .bind(limit)
             .bind(offset)

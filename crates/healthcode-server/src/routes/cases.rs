@@ -54,7 +54,14 @@ pub async fn trace(
 ) -> ApiResult<Json<TraceAnswer>> {
     let limit = page.limit.unwrap_or(100);
     let offset = page.offset.unwrap_or(0);
-    let (trace, contacts) = cases::trace(&state, &caller, &id, limit, offset, state.now()).await?;
+    let (trace, contacts) = cases::trace(
+        &state,
+        &caller,
+        &id,
+        (healthcode_store::ExposureOrder::Level, limit, offset),
+        state.now(),
+    )
+    .await?;
     Ok(Json(TraceAnswer { trace, contacts }))
 }
 

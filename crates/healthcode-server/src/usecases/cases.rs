@@ -72,8 +72,7 @@ pub async fn trace(
     state: &AppState,
     caller: &Caller,
     case_id: &str,
-    limit: i64,
-    offset: i64,
+    (order, limit, offset): (healthcode_store::ExposureOrder, i64, i64),
     now: OffsetDateTime,
 ) -> ApiResult<(TraceView, Vec<TracedExposure>)> {
     caller.require(&TRACERS)?;
@@ -94,9 +93,19 @@ pub async fn trace(
         .await?;
     let contacts = state
         .store
-        .trace_exposures(case_id, limit.clamp(1, 1000), offset.max(0))
+        .trace_exposures_by(case_id, order, limit.clamp(1, 1000), offset.max(0))
         .await?;
     Ok((trace, contacts))
+}
+
+/// How many people (and exposures) a case's trace found at each venue, by level.
+pub async fn by_venue(
+    state: &AppState,
+    caller: &Caller,
+    case_id: &str,
+) -> ApiResult<Vec<healthcode_store::VenueTally>> {
+    caller.require(&TRACERS)?;
+    Ok(state.store.trace_by_venue(case_id).await?)
 }
 
 /// Runs a finished trace again (visits that arrived late, a corrected case); what it found

@@ -60,13 +60,17 @@ pub fn state_label(l: crate::web::page::Lang, state: &str) -> &str {
 
 struct ContactRow {
     level: String,
+    /// The person as staff read them: masked name and document tail, or another region's.
     person: String,
     /// One of this region's people, with a record to open.
-    local: bool,
+    link: Option<String>,
     venue: String,
     from: String,
     until: String,
 }
+
+/// Contacts per page of the case page.
+const PER_PAGE: i64 = 50;
 
 #[derive(Template)]
 #[template(path = "case.html")]
@@ -74,59 +78,128 @@ struct CasePage {
     chrome: Chrome,
     case_id: String,
     person_id: String,
+    /// The case person as staff read them.
+    person: String,
     state: String,
     running: bool,
     window: String,
     close: i64,
     secondary: i64,
     other_region: i64,
+    exposures: i64,
     facts_recorded: i64,
-    by_venue: Vec<(String, i64, i64)>,
+    /// Venue, close (people, exposures), secondary (people, exposures).
+    by_venue: Vec<(String, (i64, i64), (i64, i64))>,
     contacts: Vec<ContactRow>,
+    sort: &'static str,
+    page: i64,
+    pages: i64,
 }
 
-/// A case's trace: progress, contacts by level and by venue. Refreshes itself while running.
-pub async fn case(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> PageResult {
+#[derive(Deserialize, Default)]
+pub struct CaseQuery {
+    #[serde(default)]
+    sort: Option<String>,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+/// A person as staff read them in a list: masked name and document tail, never a bare id.
+async fn staff_label(
+    state: &AppState,
+    l: crate::web::page::Lang,
+    id: &str,
+) -> Result<String, crate::web::page::WebError> {
+    Ok(
+        match state
+            .store
+            .person(id)
+            .await
+            .map_err(crate::error::ApiError::from)?
+        {
+            Some(p) => match p.document_tail {
+                Some(tail) => format!(
+                    "{} ({} …{tail})",
+                    p.name_masked,
+                    l.t("证件尾号", "document")
+                ),
+                None => p.name_masked,
+            },
+            None => l.t("已删除的人员", "a removed person").to_owned(),
+        },
+    )
+}
+
+/// A case's trace: its figures (people, and the exposures behind them, labelled), the venues,
+/// and the contacts a page at a time in the order asked for. Refreshes itself while running.
+pub async fn case(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<CaseQuery>,
+) -> PageResult {
     let caller = web.staff(&state).await?;
-    let (trace, found) = cases::trace(&state, &caller, &id, 1000, 0, state.now()).await?;
+    let (order, sort) = match query.sort.as_deref() {
+        Some("time") => (healthcode_store::ExposureOrder::Time, "time"),
+        Some("venue") => (healthcode_store::ExposureOrder::Venue, "venue"),
+        _ => (healthcode_store::ExposureOrder::Level, "level"),
+    };
+    let tallies = cases::by_venue(&state, &caller, &id).await?;
+    let exposures: i64 = tallies.iter().map(|t| t.exposures).sum();
+    let pages = ((exposures + PER_PAGE - 1) / PER_PAGE).max(1);
+    let page = query.page.unwrap_or(1).clamp(1, pages);
+    let (trace, found) = cases::trace(
+        &state,
+        &caller,
+        &id,
+        (order, PER_PAGE, (page - 1) * PER_PAGE),
+        state.now(),
+    )
+    .await?;
     let l = web.lang;
     let t = &trace;
-    let mut by_venue: Vec<(String, i64, i64)> = Vec::new();
-    for c in &found {
-        let venue = c.venue_name.clone().unwrap_or_else(|| c.venue_id.clone());
-        let at = match by_venue.iter().position(|(v, _, _)| *v == venue) {
+    let mut by_venue: Vec<(String, (i64, i64), (i64, i64))> = Vec::new();
+    for tally in tallies {
+        let at = match by_venue.iter().position(|(v, _, _)| *v == tally.venue) {
             Some(at) => at,
             None => {
-                by_venue.push((venue, 0, 0));
+                by_venue.push((tally.venue.clone(), (0, 0), (0, 0)));
                 by_venue.len() - 1
             }
         };
-        if c.level == 1 {
-            by_venue[at].1 += 1;
+        let cell = (tally.people, tally.exposures);
+        if tally.level == 1 {
+            by_venue[at].1 = cell;
         } else {
-            by_venue[at].2 += 1;
+            by_venue[at].2 = cell;
         }
     }
-    let contacts = found
-        .iter()
-        .map(|c| ContactRow {
+    let mut contacts = Vec::with_capacity(found.len());
+    for c in &found {
+        let person = match &c.person_id {
+            Some(pid) => staff_label(&state, l, pid).await?,
+            None => format!(
+                "{} {}",
+                l.t("外地区人员", "a person of"),
+                crate::web::page::region_words(&c.region)
+            ),
+        };
+        contacts.push(ContactRow {
             level: match c.level {
                 1 => l.t("密切接触者", "close contact"),
                 _ => l.t("次密切接触者", "secondary contact"),
             }
             .to_owned(),
-            local: c.person_id.is_some(),
-            person: c
-                .person_id
-                .clone()
-                .unwrap_or_else(|| format!("{} ({})", c.subject, c.region)),
+            person,
+            link: c.person_id.clone(),
             venue: c.venue_name.clone().unwrap_or_else(|| c.venue_id.clone()),
             from: local_time(c.exposed_from),
             until: local_time(c.exposed_until),
-        })
-        .collect();
+        });
+    }
     render(CasePage {
         chrome: Chrome::new(&web, "病例与流调", "Case and tracing", true),
+        person: staff_label(&state, l, &t.person_id).await?,
         case_id: id,
         person_id: t.person_id.clone(),
         state: state_label(l, &t.state).to_owned(),
@@ -139,8 +212,12 @@ pub async fn case(State(state): State<AppState>, web: Web, Path(id): Path<String
         close: t.close_contacts,
         secondary: t.secondary_contacts,
         other_region: t.other_region,
+        exposures,
         facts_recorded: t.facts_recorded,
         by_venue,
         contacts,
+        sort,
+        page,
+        pages,
     })
 }
