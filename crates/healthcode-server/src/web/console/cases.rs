@@ -69,6 +69,9 @@ struct ContactRow {
     until: String,
 }
 
+/// A venue's row: its name, then (people, exposure records) of close and of secondary contacts.
+type VenueRow = (String, (i64, i64), (i64, i64));
+
 /// Contacts per page of the case page.
 const PER_PAGE: i64 = 50;
 
@@ -88,8 +91,7 @@ struct CasePage {
     other_region: i64,
     exposures: i64,
     facts_recorded: i64,
-    /// Venue, close (people, exposures), secondary (people, exposures).
-    by_venue: Vec<(String, (i64, i64), (i64, i64))>,
+    by_venue: Vec<VenueRow>,
     contacts: Vec<ContactRow>,
     sort: &'static str,
     page: i64,
@@ -158,7 +160,7 @@ pub async fn case(
     .await?;
     let l = web.lang;
     let t = &trace;
-    let mut by_venue: Vec<(String, (i64, i64), (i64, i64))> = Vec::new();
+    let mut by_venue: Vec<VenueRow> = Vec::new();
     for tally in tallies {
         let at = match by_venue.iter().position(|(v, _, _)| *v == tally.venue) {
             Some(at) => at,
