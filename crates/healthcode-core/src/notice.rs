@@ -137,7 +137,7 @@ mod tests {
             hotline: "0571-12345".into(),
         });
         let local = Policy::new(doc.clone()).unwrap_or_else(|e| panic!("{e}"));
-        let told = local.colour_message(Color::Green, &red);
+        let told = colour_change(&local.messages(), Color::Green, &red);
         assert!(
             told.zh.starts_with("【杭州健康码】红码：您是一名确诊病例")
                 && told.zh.ends_with("热线 0571-12345"),
@@ -145,7 +145,7 @@ mod tests {
             told.zh
         );
         assert_eq!(
-            local.colour_message(Color::Red, &green).en,
+            colour_change(&local.messages(), Color::Red, &green).en,
             "[Hangzhou] back to green"
         );
         if let Some(m) = doc.messages.as_mut() {

@@ -437,12 +437,11 @@ impl Policy {
         }
     }
 
-    /// What a person is told when their colour changes from `from` to the colour of `status`,
-    /// in this version's words (`messages`) or the shipped ones.
-    pub fn colour_message(&self, from: crate::Color, status: &Status) -> Text {
+    /// The words of this version's colour-change messages, or the shipped ones.
+    pub fn messages(&self) -> std::borrow::Cow<'_, Messages> {
         match &self.document.messages {
-            Some(m) => crate::notice::colour_change(m, from, status),
-            None => crate::notice::colour_change(&Messages::default(), from, status),
+            Some(m) => std::borrow::Cow::Borrowed(m),
+            None => std::borrow::Cow::Owned(Messages::default()),
         }
     }
 

@@ -26,7 +26,8 @@ pub struct ColourChange {
 #[derive(Debug, Clone, Copy)]
 pub struct Announcement<'a> {
     pub channels: &'a [&'a str],
-    /// The policy whose words (`Policy::colour_message`) tell each change.
+    /// The policy whose words (`Policy::messages`, told by `notice::colour_change`) tell each
+    /// change.
     pub policy: &'a healthcode_core::Policy,
 }
 
@@ -42,6 +43,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<Vec<ColourChange>, StoreError> {
         let mut changes = Vec::new();
+        let words = announce.policy.messages();
         let actor = Actor::new("node", "system", "colour derived by the published policy");
         for chunk in statuses.chunks(CHUNK) {
             db::with_pool!(&self.backend, pool => {
@@ -79,7 +81,7 @@ impl Store {
                         continue;
                     }
                     let old_at = held.get(person_id).map_or(0, |(_, _, at)| *at);
-                    let text = announce.policy.colour_message(old, status);
+                    let text = healthcode_core::notice::colour_change(&words, old, status);
                     let body = serde_json::to_vec(&text)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                     let sealed = self.vault.seal(&body, Outbox::Notices.body_context());
