@@ -73,6 +73,8 @@ fn default_display_offset() -> String {
 pub enum RuleColor {
     Yellow,
     Red,
+    /// Changes no colour: a tag shown beside it, as 北京健康宝 showed 居家观察.
+    Tag,
 }
 
 impl From<RuleColor> for Color {
@@ -80,6 +82,7 @@ impl From<RuleColor> for Color {
         match c {
             RuleColor::Yellow => Color::Yellow,
             RuleColor::Red => Color::Red,
+            RuleColor::Tag => Color::Green,
         }
     }
 }
@@ -145,6 +148,10 @@ pub struct Status {
     pub evaluated_at: OffsetDateTime,
     pub region: String,
     pub policy_version: String,
+    /// Tags beside the colour (rules of colour `tag`): what the person is in, such as home
+    /// observation, whatever the colour.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Reason>,
     /// Rules that could not be judged (a policy or data error). The code then shows pending
     /// (审核中) with a reason saying so, unless a rule that did apply gives red: a decision that
     /// cannot be made fails safe, never green.
@@ -340,6 +347,7 @@ impl Policy {
         let context = json!({ "now": rfc3339(now), "facts": lists });
         let none: &[Value] = &[];
         let mut reasons = Vec::new();
+        let mut tags = Vec::new();
         let mut errors = Vec::new();
         for (rule, compiled) in self.document.rules.iter().zip(&self.rules) {
             // A per-fact rule sees each fact as `fact`, bound without copying it; a whole-person
@@ -353,7 +361,13 @@ impl Policy {
             for fact in judged {
                 let fact_id = fact["id"].as_str().map(str::to_owned);
                 match self.judge(compiled, &context, fact, now_ms) {
-                    Ok(Some(until)) => reasons.push(self.reason(rule, fact, fact_id, until)),
+                    Ok(Some(until)) => {
+                        let reason = self.reason(rule, fact, fact_id, until);
+                        match rule.color {
+                            RuleColor::Tag => tags.push(reason),
+                            _ => reasons.push(reason),
+                        }
+                    }
                     Ok(None) => {}
                     Err(message) => errors.push(RuleFailure {
                         rule: rule.id.clone(),
@@ -383,6 +397,7 @@ impl Policy {
             evaluated_at: now,
             region: self.document.region.clone(),
             policy_version: self.document.version.clone(),
+            tags,
             errors,
         }
     }

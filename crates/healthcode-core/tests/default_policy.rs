@@ -663,6 +663,21 @@ fn scenarios() -> Vec<Scenario> {
             Green,
             &[],
         ),
+        s(
+            "centralized quarantine, checked in: green, tagged",
+            vec![
+                fact(
+                    "q",
+                    "observation",
+                    "04-01 00:00",
+                    json!({"kind": "centralized", "start_at": ts("04-01 00:00")}),
+                ),
+                checkin("k1", "04-01 08:00"),
+            ],
+            "04-01 20:00",
+            Green,
+            &[],
+        ),
         // Another region's attested status, with the person's consent.
         s(
             "attested red, before its end",
@@ -811,7 +826,15 @@ fn default_policy_scenarios() {
 #[test]
 fn every_rule_is_exercised_by_the_table() {
     let policy = Policy::default_policy().unwrap();
-    let covered: std::collections::HashSet<&str> = scenarios_reason_ids();
+    let mut covered: std::collections::HashSet<String> = scenarios_reason_ids()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    // Tags (rules of colour `tag`) change no colour: seen where the table's facts give them.
+    for sc in scenarios() {
+        let status = policy.evaluate(&sc.facts, at(sc.at));
+        covered.extend(status.tags.into_iter().map(|t| t.rule));
+    }
     for rule in &policy.document().rules {
         assert!(
             covered.contains(rule.id.as_str()),
@@ -826,6 +849,33 @@ fn scenarios_reason_ids() -> std::collections::HashSet<&'static str> {
         .iter()
         .flat_map(|s| s.reasons.iter().copied())
         .collect()
+}
+
+#[test]
+fn observation_is_a_tag_beside_the_colour_while_it_lasts() {
+    let policy = Policy::default_policy().unwrap();
+    let facts = vec![
+        observation("o", "04-01 00:00", Some("04-15 00:00")),
+        checkin("k1", "04-02 08:00"),
+    ];
+    let during = policy.evaluate(&facts, at("04-02 10:00"));
+    assert_eq!(during.color, Color::Green, "a tag changes no colour");
+    assert!(during.reasons.is_empty());
+    let tags: Vec<&str> = during.tags.iter().map(|t| t.rule.as_str()).collect();
+    assert_eq!(tags, ["home-observation"]);
+    assert!(
+        during.tags[0]
+            .text
+            .zh
+            .starts_with("居家观察中（自 2020-04-01 00:00 起）")
+    );
+    assert_eq!(during.tags[0].until, Some(at("04-15 00:00")));
+    assert_eq!(
+        during.next_change, None,
+        "a tag's end is no change of colour"
+    );
+    let after = policy.evaluate(&facts, at("04-16 10:00"));
+    assert!(after.tags.is_empty(), "{:?}", after.tags);
 }
 
 #[test]

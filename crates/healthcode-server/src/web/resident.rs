@@ -284,6 +284,8 @@ struct CodePage {
     journey: Option<String>,
     /// The region whose code it is, over the code (杭州市).
     region: String,
+    /// The policy's tags beside the colour (居家观察中 …).
+    tags: Vec<String>,
 }
 
 /// The node's region as people call it: its name in the directory (`federation.name`), else
@@ -320,6 +322,7 @@ pub async fn code(State(state): State<AppState>, web: Web, Path(id): Path<String
     render(CodePage {
         journey,
         region: region_name(&state),
+        tags: status.tags.iter().map(|t| web.lang.text(&t.text)).collect(),
         checked_in: checked_in_today(&state, &id, state.now()).await?,
         chrome: Chrome::new(&web, "亮码", "My code", true),
         id,

@@ -1265,8 +1265,8 @@ async fn a_family_comes_back_through_the_pages() {
         );
         let code = resident.get(&format!("/me/{adult}/code")).await;
         assert!(
-            code.body.contains("居家观察第 1 / 14 天"),
-            "{store}: {}",
+            code.body.contains("居家观察第 1 / 14 天") && code.body.contains("居家观察中（自"),
+            "{store}: the journey's tag and the policy's: {}",
             code.body
         );
 
