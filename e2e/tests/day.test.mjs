@@ -225,7 +225,9 @@ test('a day: enroll, green code, checkpoint admits, a case at the same venue tur
   assert.equal(await doctor.locator(`a[href="/console/people/${personId}"]`).count() > 0, true, 'contacts link to their records');
   await doctor.goto(node.base + '/console');
   const caseId = caseUrl.split('/').at(-1);
-  assert.match(await doctor.locator('main').innerText(), new RegExp(`${caseId}\\s+\\S+ \\S+\\s+已完成`), 'the console lists the case and its trace');
+  const listed = doctor.locator(`tr:has(a[href="/console/cases/${caseId}"])`);
+  assert.match(await listed.innerText(), /\S\*\S* · \d\d-\d\d \d\d:\d\d[\s\S]*已完成/, 'the console lists the case by its person and time, and its trace');
+  assert.doesNotMatch(await doctor.locator('main').innerText(), new RegExp(caseId), 'no record id to copy');
   await shoot(doctor, 'console-cases');
 
   // --- The resident's code turns red, and says why, naming the venue.

@@ -21,6 +21,8 @@ pub struct ColourCounts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceFigures {
     pub case_id: String,
+    /// The case's person.
+    pub person_id: String,
     pub state: String,
     pub close_contacts: i64,
     pub secondary_contacts: i64,
@@ -140,10 +142,10 @@ impl Store {
 
     /// The latest traces, newest first, with their contact counts and times.
     pub async fn trace_figures(&self, limit: i64) -> Result<Vec<TraceFigures>, StoreError> {
-        type Row = (String, String, i64, i64, i64, Option<i64>);
+        type Row = (String, String, String, i64, i64, i64, Option<i64>);
         let rows: Vec<Row> = db::with_pool!(&self.backend, pool => {
             sqlx::query_as(
-                "SELECT case_id, state, close_contacts, secondary_contacts, created_at, finished_at \
+                "SELECT case_id, person_id, state, close_contacts, secondary_contacts, created_at, finished_at \
                  FROM traces ORDER BY created_at DESC, case_id LIMIT $1",
             )
             .bind(limit)
@@ -153,8 +155,9 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(
-                |(case_id, state, close, secondary, created, finished)| TraceFigures {
+                |(case_id, person_id, state, close, secondary, created, finished)| TraceFigures {
                     case_id,
+                    person_id,
                     state,
                     close_contacts: close,
                     secondary_contacts: secondary,

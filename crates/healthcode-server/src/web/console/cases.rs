@@ -106,6 +106,23 @@ pub struct CaseQuery {
     page: Option<i64>,
 }
 
+/// A case as staff name it in a list: its person's masked name and when it was recorded
+/// (张*丰 · 12-04 11:08), never its record id.
+pub(crate) async fn case_label(
+    state: &AppState,
+    person_id: &str,
+    recorded: time::OffsetDateTime,
+) -> Result<String, crate::web::page::WebError> {
+    let name = state
+        .store
+        .person(person_id)
+        .await
+        .map_err(crate::error::ApiError::from)?
+        .map_or_else(|| "—".to_owned(), |p| p.name_masked);
+    let when = local_time(recorded);
+    Ok(format!("{name} · {}", when.get(5..).unwrap_or(&when)))
+}
+
 /// A person as staff read them in a list: masked name and document tail, never a bare id.
 async fn staff_label(
     state: &AppState,

@@ -182,7 +182,14 @@ pub async fn show(State(state): State<AppState>, web: Web) -> PageResult {
 
     // Contacts per case and how long each trace took.
     let traces = state.store.trace_figures(20).await?;
-    let short = |id: &str| id.chars().take(10).collect::<String>();
+    let mut labels = std::collections::HashMap::new();
+    for t in &traces {
+        labels.insert(
+            t.case_id.clone(),
+            super::cases::case_label(&state, &t.person_id, t.created_at).await?,
+        );
+    }
+    let short = |id: &str| labels.get(id).cloned().unwrap_or_default();
     let contacts: Vec<Stack> = traces
         .iter()
         .rev()
@@ -216,7 +223,7 @@ pub async fn show(State(state): State<AppState>, web: Web) -> PageResult {
             .iter()
             .map(|t| {
                 vec![
-                    t.case_id.clone(),
+                    short(&t.case_id),
                     t.close_contacts.to_string(),
                     t.secondary_contacts.to_string(),
                 ]

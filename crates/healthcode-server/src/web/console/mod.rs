@@ -205,6 +205,8 @@ struct UndecidedRow {
 
 struct CaseRow {
     id: String,
+    /// The case by its person's masked name and time.
+    label: String,
     state: String,
     close: i64,
     secondary: i64,
@@ -227,22 +229,24 @@ pub async fn home(State(state): State<AppState>, web: Web) -> PageResult {
     } else {
         Vec::new()
     };
+    let mut case_rows = Vec::with_capacity(cases.len());
+    for t in cases {
+        case_rows.push(CaseRow {
+            label: cases::case_label(&state, &t.person_id, t.created_at).await?,
+            state: cases::state_label(web.lang, &t.state).to_owned(),
+            recorded: crate::web::page::local_time(t.created_at),
+            close: t.close_contacts,
+            secondary: t.secondary_contacts,
+            id: t.case_id,
+        });
+    }
     render(ConsoleHome {
         chrome: Chrome::new(&web, "工作台", "Console", true),
         who: account.name.clone(),
         role: role_label(web.lang, role.as_str()),
         links: links(*role, web.lang),
         may_record_case: *role == Role::HealthOfficial,
-        cases: cases
-            .into_iter()
-            .map(|t| CaseRow {
-                state: cases::state_label(web.lang, &t.state).to_owned(),
-                recorded: crate::web::page::local_time(t.created_at),
-                close: t.close_contacts,
-                secondary: t.secondary_contacts,
-                id: t.case_id,
-            })
-            .collect(),
+        cases: case_rows,
         undecided: undecided
             .into_iter()
             .map(|(id, at)| UndecidedRow {
