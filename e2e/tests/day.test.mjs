@@ -265,6 +265,8 @@ test('a day: enroll, green code, checkpoint admits, a case at the same venue tur
   assert.match(await resident.locator('main').innerText(), /审核中/);
   await doctor.goto(node.base + '/console/appeals');
   assert.match(await doctor.locator('main').innerText(), /我当时不在该商场/);
+  assert.match(await doctor.locator('main').innerText(), /申诉的记录：密接判定/, 'the disputed record is shown');
+  assert.equal(await doctor.getByLabel('决定').inputValue(), '', 'no decision is made by default');
   await shoot(doctor, 'console-appeals');
   await doctor.getByLabel('决定').selectOption('fact_retracted');
   await doctor.getByLabel('理由').fill('复核：扫码时间不足五分钟');

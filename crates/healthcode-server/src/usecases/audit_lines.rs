@@ -139,7 +139,7 @@ fn deed(e: &AuditEntry) -> (String, String) {
 }
 
 /// The kind of record a fact list holds.
-fn record_words(list: &str) -> (&str, &str) {
+pub fn record_words(list: &str) -> (&str, &str) {
     match list {
         "cases" => ("病例诊断", "case diagnosis"),
         "tests" => ("核酸检测结果", "test result"),

@@ -124,7 +124,7 @@ pub(crate) async fn case_label(
 }
 
 /// A person as staff read them in a list: masked name and document tail, never a bare id.
-async fn staff_label(
+pub(crate) async fn staff_label(
     state: &AppState,
     l: crate::web::page::Lang,
     id: &str,
