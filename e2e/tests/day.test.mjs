@@ -221,6 +221,12 @@ test('a day: enroll, green code, checkpoint admits, a case at the same venue tur
   assert.match(tracePage, /密切接触者（人）/, 'counts say what they count');
   assert.match(tracePage, new RegExp(VENUE));
   await shoot(doctor, 'case-trace');
+  // Run it again (say a scanner's offline batch came late): the same contacts, none twice.
+  const closeBefore = await doctor.locator('#close-count').innerText();
+  assert.match(await doctor.locator('#again').innerText(), /已决定的申诉仍然有效/);
+  await doctor.getByRole('button', { name: '重新流调' }).click();
+  await doctor.waitForFunction(() => document.getElementById('trace-state')?.textContent === '已完成', null, { timeout: 60_000, polling: 500 });
+  assert.equal(await doctor.locator('#close-count').innerText(), closeBefore, 'the same contacts, none twice');
   const caseUrl = doctor.url();
   assert.equal(await doctor.locator(`a[href="/console/people/${personId}"]`).count() > 0, true, 'contacts link to their records');
   await doctor.goto(node.base + '/console');

@@ -76,6 +76,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console", get(console::home))
         .route("/console/cases", post(console::cases::record_case))
         .route("/console/cases/{id}", get(console::cases::case))
+        .route("/console/cases/{id}/again", post(console::cases::again))
         .route("/console/people", get(console::people::find))
         .route("/console/people/search", post(console::people::search))
         .route("/console/people/{id}", get(console::people::show))

@@ -240,3 +240,15 @@ pub async fn case(
         pages,
     })
 }
+
+/// Runs the trace again (late visits, a corrected case); decided appeals stand.
+pub async fn again(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+    Posted(_): Posted<std::collections::HashMap<String, String>>,
+) -> PageResult {
+    let caller = web.staff(&state).await?;
+    cases::retrace(&state, &caller, &id, state.now()).await?;
+    see(&format!("/console/cases/{id}"))
+}
