@@ -52,8 +52,8 @@ pub async fn run(mut config: Config) -> Result<ExitCode, Failure> {
     let now = state.now();
     let tokens_file = state.config.data_dir.join(TOKENS_FILE);
     let tokens = if store.accounts().await.map_err(failed)?.is_empty() {
-        let mut tokens = seed_accounts(store, now).await?;
-        tokens.extend(seed_venues(store, now).await?);
+        let (mut tokens, manager) = seed_accounts(store, now).await?;
+        tokens.extend(seed_venues(store, &manager, now).await?);
         let (colours, people) = seed_city(store, &state.policy.at(now), now).await?;
         let traveller = seed_visits(
             store,
@@ -135,9 +135,14 @@ fn failed(e: impl std::fmt::Display) -> Failure {
     Failure::new("demo", e.to_string(), format!("演示数据出错：{e}"))
 }
 
-/// The venues, each with one checkpoint whose scanner token is returned.
-async fn seed_venues(store: &Store, now: OffsetDateTime) -> Result<Vec<(String, String)>, Failure> {
-    let manager = Actor::new("demo-venue-manager", "venue_manager", "demo venues");
+/// The venues, registered by the demo's venue manager (who manages them on the console), each
+/// with one checkpoint whose scanner token is returned.
+async fn seed_venues(
+    store: &Store,
+    manager_id: &str,
+    now: OffsetDateTime,
+) -> Result<Vec<(String, String)>, Failure> {
+    let manager = Actor::new(manager_id, "venue_manager", "demo venues");
     let mut tokens = Vec::new();
     for (name, district, category) in VENUES {
         let district_name = healthcode_core::region::name(district).unwrap_or_default();
@@ -161,12 +166,14 @@ async fn seed_venues(store: &Store, now: OffsetDateTime) -> Result<Vec<(String, 
     Ok(tokens)
 }
 
+/// The staff accounts and their tokens, and the venue manager's account id.
 async fn seed_accounts(
     store: &Store,
     now: OffsetDateTime,
-) -> Result<Vec<(String, String)>, Failure> {
+) -> Result<(Vec<(String, String)>, String), Failure> {
     let admin = Actor::new("demo", "admin", "demo setup");
     let mut tokens = Vec::new();
+    let mut manager = String::new();
     // Checkpoint accounts belong to a checkpoint at a venue: the venues' own, above.
     for role in STAFF_ROLES.into_iter().filter(|r| *r != Role::Checkpoint) {
         let token = new_token();
@@ -199,6 +206,9 @@ async fn seed_accounts(
                 .await
                 .map_err(failed)?;
         }
+        if role == Role::VenueManager {
+            manager = account.id.clone();
+        }
         tokens.push((role.as_str().to_owned(), token));
     }
     // A second health official: a policy version is approved by someone other than its
@@ -224,7 +234,7 @@ async fn seed_accounts(
             .map_err(failed)?;
         tokens.push((format!("{label} {scope}"), token));
     }
-    Ok(tokens)
+    Ok((tokens, manager))
 }
 
 /// A family coming back from Wuhan to a community of 西湖区: a parent and a child without ID,
