@@ -14,13 +14,19 @@ use time::{Duration, OffsetDateTime};
 /// Versions from their effective time, oldest first; the base applies before the first.
 type Timeline = Arc<Vec<(OffsetDateTime, Arc<Policy>)>>;
 
+/// The approved versions as last read, and when (none before the first reading).
+#[derive(Debug, Default, Clone)]
+struct Reading {
+    timeline: Timeline,
+    at: Option<OffsetDateTime>,
+}
+
 #[derive(Debug)]
 pub struct Policies {
     clock: Clock,
     base: Arc<Policy>,
-    approved: RwLock<Timeline>,
-    /// When the approved versions were last read, and how long that reading is sure.
-    read_at: RwLock<Option<OffsetDateTime>>,
+    approved: RwLock<Reading>,
+    /// How long a reading is sure: the versions' notice.
     notice: Duration,
 }
 
@@ -30,14 +36,13 @@ impl Policies {
             clock,
             base: Arc::new(base),
             approved: RwLock::default(),
-            read_at: RwLock::default(),
             notice,
         }
     }
 
     /// The version in effect at `t`.
     pub fn at(&self, t: OffsetDateTime) -> Arc<Policy> {
-        let timeline = self.timeline();
+        let timeline = self.reading().timeline;
         timeline
             .iter()
             .rev()
@@ -68,10 +73,7 @@ impl Policies {
 
     /// When the approved versions were last read.
     pub fn read_at(&self) -> Option<OffsetDateTime> {
-        match self.read_at.read() {
-            Ok(t) => *t,
-            Err(poisoned) => *poisoned.into_inner(),
-        }
+        self.reading().at
     }
 
     /// Replaces the approved versions (all of them, as the store listed them at `read_at`).
@@ -83,19 +85,19 @@ impl Policies {
                 .map(|(from, p)| (from, Arc::new(p)))
                 .collect(),
         );
+        let reading = Reading {
+            timeline,
+            at: Some(read_at),
+        };
         match self.approved.write() {
-            Ok(mut slot) => *slot = timeline,
-            Err(poisoned) => *poisoned.into_inner() = timeline,
-        }
-        match self.read_at.write() {
-            Ok(mut slot) => *slot = Some(read_at),
-            Err(poisoned) => *poisoned.into_inner() = Some(read_at),
+            Ok(mut slot) => *slot = reading,
+            Err(poisoned) => *poisoned.into_inner() = reading,
         }
     }
 
-    fn timeline(&self) -> Timeline {
+    fn reading(&self) -> Reading {
         match self.approved.read() {
-            Ok(t) => t.clone(),
+            Ok(r) => r.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }

@@ -98,18 +98,19 @@ impl Store {
     }
 
     /// Records the region's base, the version its first node started from, in effect from
-    /// `effective_at`, on the public history and the audit chain; true when it was new. A
-    /// version string that names another document is a conflict: a version means one document.
+    /// `effective_at`, on the public history and the audit chain; nothing when the version
+    /// string is recorded already (by a node that raced this one, or a proposal): the caller
+    /// reads back what is recorded.
     pub async fn record_base_policy(
         &self,
         version: &str,
         document: &str,
         effective_at: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(), StoreError> {
         let id = ordered_id(now);
         let actor = Actor::new("configuration", "system", "the policy the node starts from");
-        let (new, recorded): (bool, Option<(String, String)>) = db::with_pool!(&self.backend, pool => {
+        db::with_pool!(&self.backend, pool => {
             let mut tx = pool.begin_write().await?;
             let new = sqlx::query(
                 "INSERT INTO policy_versions (id, version, document, legal_basis, effective_at, state, \
@@ -124,17 +125,9 @@ impl Store {
                 let detail = format!("policy version {version} is the base a node started from");
                 audit::append(&mut *tx, ms(now), &actor, "policy.base", None, detail).await?;
             }
-            let recorded = sqlx::query_as("SELECT document, state FROM policy_versions WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
             tx.commit().await?;
-            (new, recorded)
         });
-        match recorded {
-            Some((text, state)) if state == "base" && text == document => Ok(new),
-            _ => Err(StoreError::Conflict(format!("policy version {version}"))),
-        }
+        Ok(())
     }
 
     pub async fn policy_version(&self, id: &str) -> Result<Option<PolicyVersion>, StoreError> {

@@ -205,14 +205,7 @@ async fn open_entry(
         .into_iter()
         .filter(|v| v.visit.venue_id == venue_id && v.visit.direction == "entry")
         .max_by_key(|v| v.visit.at);
-    Ok(latest.filter(|v| {
-        v.presence_until
-            .as_deref()
-            .and_then(|t| {
-                OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-            })
-            .is_some_and(|until| until > now)
-    }))
+    Ok(latest.filter(|v| v.presence_end().is_some_and(|until| until > now)))
 }
 
 /// The open stay a resident's own exit may end: their latest entry at the venue, still open, a
@@ -234,11 +227,18 @@ async fn own_checkin(
                 "这次到访已经结束，无需再登记离开",
             )
         })?;
-    if open.visit.via != "checkin" || !open.visit.confirmed {
+    if open.visit.via != "checkin" {
         return Err(ApiError::conflict(
             "checkpoint_visit",
             "this stay was recorded by the venue's checkpoint: its exit is scanned there",
             "本次到访由场所卡口登记，离开时请在卡口扫码",
+        ));
+    }
+    if !open.visit.confirmed {
+        return Err(ApiError::conflict(
+            "unconfirmed_checkin",
+            "this check-in, far from the venue, awaits confirmation: it cannot be ended yet",
+            "这次场所登记位置与场所不符，正在等待确认，暂不能登记离开",
         ));
     }
     Ok(open.visit)

@@ -454,12 +454,19 @@ pub async fn settle_base(
             // Before the versions that may follow it, so the history reads in order.
             store
                 .record_base_policy(&doc.version, &text, doc.valid_from.min(now), now)
-                .await
-                .or_else(|e| match e {
-                    healthcode_store::StoreError::Conflict(_) => Ok(false),
-                    other => Err(other),
-                })?;
-            recorded(store.policy_versions().await?).ok_or_else(ApiError::internal)?
+                .await?;
+            // None: another node's record raced this one's, or the version string is a
+            // proposal's.
+            recorded(store.policy_versions().await?).ok_or_else(|| {
+                ApiError::conflict(
+                    "version_taken",
+                    format!(
+                        "policy version {} names a proposed version: give the policy file a version of its own",
+                        doc.version
+                    ),
+                    format!("规则版本号 {} 已被提出的版本使用，请为规则文件另定版本号", doc.version),
+                )
+            })?
         }
     };
     if base.version == doc.version && base.document == text {
@@ -483,8 +490,8 @@ pub struct Published {
     pub changes: Option<PolicyDiff>,
 }
 
-/// Every version by its time, each base a node started from among them: when, why, who
-/// proposed and who approved, and what changed from the version in force before.
+/// Every version by its time, the region's base first: when, why, who proposed and who
+/// approved, and what changed from the version in force before.
 pub async fn history(state: &AppState) -> ApiResult<Vec<Published>> {
     let mut out = Vec::new();
     let mut in_force: Option<PolicyDocument> = None;

@@ -34,6 +34,15 @@ pub struct VisitView {
     pub presence_until: Option<String>,
 }
 
+impl VisitView {
+    /// `presence_until` as an instant.
+    pub fn presence_end(&self) -> Option<OffsetDateTime> {
+        self.presence_until.as_deref().and_then(|t| {
+            OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+        })
+    }
+}
+
 fn with_presence(visits: Vec<Visit>) -> Vec<VisitView> {
     use healthcode_core::visits::{VisitPoint, presences};
     use healthcode_store::ms;

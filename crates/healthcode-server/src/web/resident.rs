@@ -560,16 +560,14 @@ pub async fn visits(State(state): State<AppState>, web: Web, Path(id): Path<Stri
         .into_iter()
         .rev()
         .map(|v| {
-            let until = v.presence_until.as_deref().and_then(|t| {
-                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-            });
-            let ended = until.filter(|t| *t <= now);
+            let ended = v.presence_end().filter(|t| *t <= now);
             VisitRow {
                 venue: names.get(&v.visit.venue_id).cloned().unwrap_or_default(),
                 at: local_time(v.visit.at),
                 leave: (ended.is_none()
                     && v.visit.direction == "entry"
-                    && v.visit.via == "checkin")
+                    && v.visit.via == "checkin"
+                    && v.visit.confirmed)
                     .then(|| v.visit.id.clone()),
                 until: ended.map_or_else(String::new, local_time),
                 direction: match v.visit.direction.as_str() {

@@ -66,12 +66,10 @@ async fn page(state: AppState, web: Web, new_checkpoint: Option<(String, String)
                 name: v.venue.name,
                 address: v.venue.address,
                 region: region_words(&v.venue.region),
-                category: lang
-                    .t(
-                        category_words(&v.venue.category).0,
-                        category_words(&v.venue.category).1,
-                    )
-                    .to_owned(),
+                category: {
+                    let (zh, en) = category_words(&v.venue.category);
+                    lang.t(zh, en).to_owned()
+                },
                 dwell: v.dwell_minutes,
             })
             .collect(),
