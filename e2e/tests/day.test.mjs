@@ -93,9 +93,18 @@ test('a day: enroll, green code, checkpoint admits, a case at the same venue tur
   assert.ok(session && session.httpOnly && session.sameSite === 'Lax', 'the session cookie is HttpOnly and SameSite');
   await shoot(resident, 'enroll');
 
+  // The phone logged in with is on the form already. A mistyped check digit is said next to the
+  // number, and the form keeps what was typed.
+  assert.equal(await resident.getByLabel('登录所用手机号').inputValue(), PHONE);
   await resident.getByLabel('姓名').fill('张三丰');
+  await resident.getByLabel('证件号码').fill('110105194912310021');
+  await resident.getByRole('button', { name: '申领', exact: true }).click();
+  await resident.waitForURL(/\/me\/enroll$/);
+  assert.match(await resident.locator('#document_number-error').innerText(), /校验位/);
+  assert.equal(await resident.getByLabel('证件号码').getAttribute('aria-invalid'), 'true');
+  assert.equal(await resident.getByLabel('姓名').inputValue(), '张三丰');
+  await shoot(resident, 'enroll-error');
   await resident.getByLabel('证件号码').fill('11010519491231002X');
-  await resident.getByLabel('登录所用手机号').fill(PHONE);
   await resident.getByRole('button', { name: '申领', exact: true }).click();
   await resident.waitForURL(/\/me\/[^/]+\/code$/);
   const personId = resident.url().split('/').at(-2);
@@ -480,4 +489,147 @@ test('a policy version: proposed by one official, approved by another after read
   assert.match(await entry.innerText(), /删除规则 declared-symptoms/);
   await shoot(approver, 'policy-versions');
   for (const context of [desk, other]) await context.close();
+});
+
+// --- Every page in one language. Run last, when the day has left cases, appeals, returns and a
+// policy version behind, so that the pages hold what people really read.
+
+/** Text of the page, element by element, in a language other than the one it is marked with.
+ *  Names and codes are marked `translate="no"` and are not checked; text marked with its own
+ *  `lang` (the language toggle) is checked against that language. */
+function foreignText(names) {
+  const ACRONYMS = new Set(['QR', 'SMS', 'ID', 'UTC', 'HTTP', 'PCR', 'CSV', 'JSON', 'API', 'GB', 'T', 'IgM', 'IgG', 'PDF', 'SVG']);
+  const han = /[\p{Script=Han}\u3000-\u303f\uff01-\uff0f\uff1a-\uff20]/u;
+  const found = [];
+  const langOf = (el) => (el.closest('[lang]')?.getAttribute('lang') || 'zh').slice(0, 2);
+  const exempt = (el) => el.closest('[translate="no"], script, style, template, noscript, code, pre, textarea, [hidden]');
+  // Names are the same in both languages: places, venues, and people's masked names (王*国).
+  // Official documents are named by their number (杭卫发〔2020〕9号), a name in any language.
+  const unnamed = (text) => names.reduce((t, n) => t.split(n).join(' '), text)
+    .replace(/[\p{Script=Han}]\*+[\p{Script=Han}]?/gu, ' ')
+    .replace(/[\p{Script=Han}]+〔\d{4}〕\d+号/gu, ' ');
+  const check = (text, el, where) => {
+    const s = unnamed(text).replace(/\s+/g, ' ').trim();
+    if (!s) return;
+    if (langOf(el) === 'en') {
+      if (han.test(s)) found.push(`${where}: ${s}`);
+    } else {
+      const words = s.split(/[^A-Za-z0-9]+/).filter((w) => /^[A-Za-z]{2,}$/.test(w) && !ACRONYMS.has(w));
+      if (words.length) found.push(`${where}: ${s}  [${words.join(' ')}]`);
+    }
+  };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || exempt(el)) continue;
+    check(n.textContent, el, el.tagName.toLowerCase());
+  }
+  for (const el of document.querySelectorAll('[placeholder], [aria-label], [title], [alt], input[type=submit][value]')) {
+    if (exempt(el)) continue;
+    for (const a of ['placeholder', 'aria-label', 'title', 'alt', 'value']) {
+      if (a === 'value' && el.type !== 'submit') continue;
+      if (el.hasAttribute(a)) check(el.getAttribute(a), el, `${el.tagName.toLowerCase()}@${a}`);
+    }
+  }
+  check(document.title, document.documentElement, 'title');
+  return found;
+}
+
+/** Walks every page reachable by links from `start` (same site, GET), in Chinese and in
+ *  English, and gives what each says in the wrong language. */
+async function walk(page, start, names, limit = 80) {
+  const seen = new Set();
+  const queue = [start];
+  // Pages of one kind (a person, a case, a venue) are walked twice at most, not once per record.
+  const kinds = new Map();
+  const kind = (path) => path.replace(/\/(demo-[\w-]+|[0-9a-f]{16,}|f-[0-9a-f]+)(?=\/|$|\?)/g, '/:id').replace(/\?.*$/, '');
+  const wrong = [];
+  const base = new URL(node.base);
+  while (queue.length && seen.size < limit) {
+    const path = queue.shift();
+    if (seen.has(path)) continue;
+    seen.add(path);
+    for (const lang of ['zh', 'en']) {
+      const url = new URL(path, base);
+      url.searchParams.set('lang', lang);
+      const res = await page.goto(url.href, { waitUntil: 'load' });
+      // A page someone may not open (403) still speaks one language; a missing one is a defect.
+      if (!res || (res.status() >= 400 && res.status() !== 403)) {
+        wrong.push(`${path} (${lang}): HTTP ${res && res.status()}`);
+        continue;
+      }
+      if (!(res.headers()['content-type'] || '').startsWith('text/html')) break;
+      const htmlLang = await page.evaluate(() => document.documentElement.lang.slice(0, 2));
+      if (htmlLang !== lang) wrong.push(`${path} (${lang}): the page is marked as ${htmlLang}`);
+      for (const w of await page.evaluate(foreignText, names)) wrong.push(`${path} (${lang}) ${w}`);
+      if (lang === 'zh') {
+        const links = await page.evaluate(() => [...document.querySelectorAll('a[href]')].map((a) => a.getAttribute('href')));
+        for (const href of links) {
+          const to = new URL(href, page.url());
+          if (to.origin !== base.origin || /\.\w+$/.test(to.pathname) || to.pathname.startsWith('/api/')) continue;
+          to.searchParams.delete('lang');
+          const next = to.pathname + (to.search || '');
+          const k = kind(next);
+          if (seen.has(next) || queue.includes(next) || (kinds.get(k) || 0) >= 2) continue;
+          kinds.set(k, (kinds.get(k) || 0) + 1);
+          queue.push(next);
+        }
+      }
+    }
+  }
+  await page.goto(new URL('/?lang=zh', base).href);
+  return { wrong, pages: seen.size };
+}
+
+test('every page reads in one language: Chinese in Chinese, English in English, names and codes aside', { timeout: 600_000 }, async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
+  const page = await context.newPage();
+  const report = [];
+  let pages = 0;
+  // The names of places (GB/T 2260) and of the demo's venues, longest first.
+  const regions = readFileSync(new URL('../../crates/healthcode-core/data/gbt2260.csv', import.meta.url), 'utf8')
+    .split('\n').slice(1).map((l) => l.split(',')[1]).filter(Boolean);
+  const venues = await node.api('GET', '/api/v1/venues', node.tokens['health_official']);
+  assert.equal(venues.status, 200);
+  const names = [...new Set([...regions, ...venues.body.map((v) => v.name)])].sort((a, b) => b.length - a.length);
+  // Anyone, before signing in.
+  for (const start of ['/', '/login', '/staff/login', '/policy', '/policy/versions']) {
+    const r = await walk(page, start, names, 10);
+    report.push(...r.wrong);
+    pages += r.pages;
+  }
+  // The demo family, whose child is in care and whose return is filed.
+  await page.goto(node.base + '/login?lang=zh');
+  await page.getByLabel('手机号').fill('13700000001');
+  await page.getByRole('button', { name: '获取验证码' }).click();
+  await page.getByLabel('6 位验证码').fill(await node.codeFor('13700000001'));
+  await page.getByRole('button', { name: '登录', exact: true }).click();
+  await page.waitForURL(/\/me$/);
+  let r = await walk(page, '/me', names);
+  report.push(...r.wrong);
+  pages += r.pages;
+  // The resident of the day, whose code turned red and who appealed.
+  await context.clearCookies();
+  await page.goto(node.base + '/login?lang=zh');
+  await page.getByLabel('手机号').fill(PHONE);
+  await page.getByRole('button', { name: '获取验证码' }).click();
+  await page.getByLabel('6 位验证码').fill(await node.codeFor(PHONE));
+  await page.getByRole('button', { name: '登录', exact: true }).click();
+  await page.waitForURL(/\/me$/);
+  r = await walk(page, '/me', names);
+  report.push(...r.wrong);
+  pages += r.pages;
+  // Each staff role.
+  for (const [label, token] of Object.entries(node.tokens)) {
+    await context.clearCookies();
+    await signIn(page, token);
+    const start = new URL(page.url()).pathname;
+    r = await walk(page, start, names, 60);
+    report.push(...r.wrong.map((w) => `[${label}] ${w}`));
+    pages += r.pages;
+  }
+  await context.close();
+  console.log(`walked ${pages} pages in both languages`);
+  assert.ok(pages > 40, `walked ${pages} pages`);
+  assert.deepEqual([...new Set(report)], [], 'every page reads in one language');
 });

@@ -142,7 +142,7 @@ impl From<StoreError> for ApiError {
                 StatusCode::CONFLICT,
                 "conflict",
                 what.clone(),
-                format!("与已有记录冲突：{what}"),
+                "与已有记录冲突".to_owned(),
             ),
             other => {
                 tracing::error!(error = %other, "store failure");

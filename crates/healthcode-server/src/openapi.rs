@@ -2,7 +2,8 @@
 //! return; served at /api/v1/openapi.json.
 
 use crate::routes::{
-    appeals, cases, feeds, health, login, pass, people, policy, returns, scans, transfers, venues,
+    appeals, cases, claims, feeds, health, login, pass, people, policy, returns, scans, transfers,
+    venues,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -53,6 +54,9 @@ verification (`code`), error correction (`correction`). Errors are `{code, messa
         appeals::open,
         appeals::decide,
         appeals::override_appeal,
+        claims::file,
+        claims::list,
+        claims::decide,
         appeals::submit_batch,
         appeals::awaiting,
         appeals::batch,

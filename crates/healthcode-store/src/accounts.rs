@@ -16,6 +16,11 @@ pub fn secret_hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
+/// What a session's sealed phone is bound to: its own row.
+fn session_phone_context(token_hash: &[u8]) -> String {
+    format!("sessions.phone/{}", hex::encode(token_hash))
+}
+
 /// Equal, without revealing by timing how much of a guess was right.
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
@@ -195,6 +200,17 @@ impl Store {
         Ok(rows.into_iter().map(account_from).collect())
     }
 
+    /// An account by its id, revoked or not.
+    pub async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        let row: Option<AccountRow> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as("SELECT id, role, name, created_at, revoked_at, feeds FROM accounts WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(account_from))
+    }
+
     /// The active account holding this token.
     pub async fn account_by_token(&self, token: &str) -> Result<Option<Account>, StoreError> {
         let row: Option<AccountRow> = db::with_pool!(&self.backend, pool => {
@@ -350,11 +366,13 @@ impl Store {
                 Some((id, hash, _)) if !same_bytes(&hash, &self.code_hash(&id, code)) => Err(CodeRejection::Wrong),
                 Some((id, _, _)) => {
                     sqlx::query("UPDATE login_codes SET used = 1 WHERE id = $1").bind(&id).execute(&mut *tx).await?;
-                    sqlx::query("INSERT INTO sessions (token_hash, phone_index, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-                        .bind(secret_hash(session_token))
+                    let token_hash = secret_hash(session_token);
+                    sqlx::query("INSERT INTO sessions (token_hash, phone_index, created_at, expires_at, phone_sealed) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(&token_hash)
                         .bind(&index)
                         .bind(ms(now))
                         .bind(ms(expires))
+                        .bind(self.vault.seal(phone.as_bytes(), &session_phone_context(&token_hash)))
                         .execute(&mut *tx)
                         .await?;
                     Ok(expires)
@@ -379,6 +397,30 @@ impl Store {
                 .await?
         });
         Ok(row.map(|(i,)| i))
+    }
+
+    /// The phone a resident logged in with, behind an unexpired session token (`None` for a
+    /// session older than migration 0020, or none).
+    pub async fn session_phone(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
+        let token_hash = secret_hash(token);
+        let row: Option<(Option<Vec<u8>>,)> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as("SELECT phone_sealed FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+                .bind(&token_hash)
+                .bind(ms(now))
+                .fetch_optional(pool)
+                .await?
+        });
+        let Some((Some(sealed),)) = row else {
+            return Ok(None);
+        };
+        self.vault
+            .open_string(&sealed, &session_phone_context(&token_hash))
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("sessions.phone: {e}")))
     }
 
     /// Ends a resident session; `false` when there was none under this token.

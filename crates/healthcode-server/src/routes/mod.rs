@@ -2,6 +2,7 @@
 
 pub mod appeals;
 pub mod cases;
+pub mod claims;
 pub mod feeds;
 pub mod health;
 pub mod hub;
@@ -78,6 +79,8 @@ pub fn router(state: AppState) -> Router {
             post(appeals::file).get(appeals::of_person),
         )
         .route("/appeals", get(appeals::open))
+        .route("/document-claims", post(claims::file).get(claims::list))
+        .route("/document-claims/{id}/decision", post(claims::decide))
         .route("/appeals/{id}/decision", post(appeals::decide))
         .route("/appeals/{id}/override", post(appeals::override_appeal))
         .route("/facts/batch", post(appeals::submit_batch))

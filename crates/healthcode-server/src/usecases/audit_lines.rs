@@ -33,20 +33,21 @@ pub struct AuditLine {
 
 /// Tells the entries, in their order.
 pub async fn lines(state: &AppState, entries: Vec<AuditEntry>) -> ApiResult<Vec<AuditLine>> {
-    let staff = entries
-        .iter()
-        .any(|e| !matches!(e.role.as_str(), "resident" | "system"));
-    let names: HashMap<String, String> = if staff {
-        state
-            .store
-            .accounts()
-            .await?
-            .into_iter()
-            .map(|a| (a.id, healthcode_core::identity::mask_name(&a.name)))
-            .collect()
-    } else {
-        HashMap::new()
-    };
+    // Staff by masked name; a checkpoint is a device, named by its role alone.
+    let mut names: HashMap<String, String> = HashMap::new();
+    for e in &entries {
+        if matches!(e.role.as_str(), "resident" | "system" | "checkpoint")
+            || names.contains_key(&e.actor)
+        {
+            continue;
+        }
+        if let Some(account) = state.store.account(&e.actor).await? {
+            names.insert(
+                e.actor.clone(),
+                healthcode_core::identity::mask_name(&account.name),
+            );
+        }
+    }
     let policy = state.policy.current();
     Ok(entries
         .into_iter()
@@ -81,6 +82,7 @@ pub fn role_words(role: &str) -> (&str, &str) {
         "auditor" => ("审计员", "an auditor"),
         "admin" => ("管理员", "an administrator"),
         "hub_official" => ("互认枢纽工作人员", "a hub official"),
+        "carrier" => ("铁路售票系统", "the railway's ticketing"),
         "region_node" => ("其他地区的健康码系统", "another region's health code"),
         "system" => ("系统", "the system"),
         other => (other, other),
@@ -113,6 +115,17 @@ fn deed(e: &AuditEntry) -> (String, String) {
         "appeal.file" => fixed("提交了申诉", "filed an appeal"),
         "appeal.decide" => fixed("处理了您的申诉", "decided your appeal"),
         "appeal.override" => fixed("重新启用了被申诉撤销的判定", "overrode an upheld appeal"),
+        "document_claim.file" => fixed(
+            "提出您的证件为其本人所有的申诉",
+            "claimed your document as theirs",
+        ),
+        "document_claim.decide" => {
+            fixed("处理了对您证件的申诉", "decided a claim on your document")
+        }
+        "person.rebind" => fixed(
+            "将您的登记改到证件持有人的手机号下",
+            "moved your record to the document holder's phone",
+        ),
         "return.apply" => fixed("提交了返程申请", "applied to return"),
         "return.step" => fixed("办理了您的返程申请", "acted on your return application"),
         "return.eligibility" => fixed("查询了您的购票资格", "checked your ticket eligibility"),
@@ -168,7 +181,7 @@ fn colour_change(detail: &str) -> (Option<Color>, Option<Color>) {
 
 /// Why the system part or staff member acted, in words: the fixed purposes the node writes, or
 /// the legal basis an official gave, quoted as written.
-fn basis(purpose: &str) -> (String, String) {
+pub fn basis(purpose: &str) -> (String, String) {
     let fixed = |zh: &str, en: &str| (zh.to_owned(), en.to_owned());
     match purpose {
         "colour derived by the published policy" => {
@@ -191,6 +204,7 @@ fn basis(purpose: &str) -> (String, String) {
         }
         "ticket eligibility" | "ticket booking" => fixed("返程购票", "the return ticket"),
         "self-declared" => fixed("本人申报", "your own declaration"),
+        "document claim" | "document claim review" => fixed("证件冒用申诉", "a document claim"),
         // Purposes the node writes with a case or region in them: the kind, never the id.
         p if p.starts_with("contact tracing of case") || p.starts_with("trace of case") => {
             fixed("流行病学调查", "contact tracing")
@@ -202,8 +216,14 @@ fn basis(purpose: &str) -> (String, String) {
             fixed("其他地区健康码系统的消息", "a message from another region")
         }
         p if p.starts_with("status transfer") => fixed("健康状态跨地区转移", "moving your status"),
+        p if p.starts_with("appeal review") => fixed("申诉复核", "an appeal review"),
         written => (format!("依据「{written}」"), format!("under “{written}”")),
     }
+}
+
+/// Whether a purpose is a basis a staff member wrote (quoted as written), not one the node names.
+pub fn written_basis(purpose: &str) -> bool {
+    !purpose.is_empty() && basis(purpose).1 == format!("under “{purpose}”")
 }
 
 fn sentence(policy: &Policy, e: &AuditEntry, at: OffsetDateTime, name: Option<&str>) -> Text {

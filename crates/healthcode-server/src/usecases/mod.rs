@@ -9,6 +9,7 @@ pub mod audit_lines;
 pub mod batches;
 pub mod cases;
 pub mod checkins;
+pub mod claims;
 pub mod colours;
 pub mod declarations;
 pub mod feeds;

@@ -32,7 +32,7 @@ impl Sender for LogSender {
         message: &'a Outgoing,
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         let to = match (&message.channel[..], &message.phone, &message.person_id) {
-            ("sms", Some(phone), _) => mask_phone(phone),
+            ("sms", Some(phone), _) => healthcode_core::identity::mask_phone(phone),
             (_, _, Some(person)) => format!("app:{person}"),
             _ => "nobody".into(),
         };
@@ -48,17 +48,6 @@ impl Sender for LogSender {
         }
         Box::pin(std::future::ready(Ok(())))
     }
-}
-
-/// `139****5678`: enough to tell phones apart in a log.
-fn mask_phone(phone: &str) -> String {
-    let chars: Vec<char> = phone.chars().collect();
-    if chars.len() < 7 {
-        return "****".into();
-    }
-    let head: String = chars[..3].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}****{tail}")
 }
 
 /// The sender the configuration names; `None` for `none`.

@@ -78,6 +78,21 @@ pub async fn enroll(
             "a person without a document is enrolled by a guardian",
             "无证件人员须由监护人代办",
         ));
+    } else if let Some(age) = document.age_on(now.date())
+        && age < healthcode_core::identity::OWN_ENROLLMENT_AGE
+        && matches!(caller, Caller::Resident { .. })
+    {
+        return Err(ApiError::unprocessable(
+            "child_needs_guardian",
+            format!(
+                "this document is a child's (under {}): a guardian enrolls it, as a child in their care",
+                healthcode_core::identity::OWN_ENROLLMENT_AGE
+            ),
+            format!(
+                "该证件持有人未满 {} 周岁，请由监护人以“为被监护的儿童申领”办理",
+                healthcode_core::identity::OWN_ENROLLMENT_AGE
+            ),
+        ));
     }
     let enrollment = match caller {
         Caller::Resident { phone_index, .. } => {
@@ -117,7 +132,16 @@ pub async fn enroll(
     let person = state
         .store
         .enroll(&new, &caller.actor("enrollment"), now)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            healthcode_store::StoreError::Conflict(_) => ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "document_enrolled",
+                "this document is already enrolled; if it is yours and you did not enroll it, claim it and staff will check it with you",
+                "该证件已被申领；如证件是您本人的而并非您申领，请提交证件申诉，工作人员将与您核实",
+            ),
+            other => other.into(),
+        })?;
     Ok(person)
 }
 

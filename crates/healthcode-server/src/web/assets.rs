@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 /// unchanged one is cached for a day.
 const ASSETS: [(&str, &str, &str); 7] = [
     (
-        "style-5.css",
+        "style-6.css",
         "text/css; charset=utf-8",
         include_str!("../../assets/style.css"),
     ),

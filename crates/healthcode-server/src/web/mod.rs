@@ -32,7 +32,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/logout", post(resident::logout))
         .route("/me", get(resident::me))
-        .route("/me/enroll", post(resident::enroll))
+        // A form shown again with its errors sits at its own address; read there, it is the
+        // overview (the language toggle, a reload).
+        .route("/me/enroll", get(resident::overview).post(resident::enroll))
+        .route("/me/claims", get(resident::overview).post(resident::claim))
         .route(
             "/me/checkin",
             get(resident::checkin_page).post(resident::checkin),
@@ -87,6 +90,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/people/{id}/facts", post(console::people::record))
         .route("/console/appeals", get(console::appeals::list))
         .route("/console/appeals/{id}", post(console::appeals::decide))
+        .route("/console/claims/{id}", post(console::appeals::decide_claim))
         .route(
             "/console/risk-areas",
             get(console::areas::list).post(console::areas::propose),

@@ -109,53 +109,130 @@ pub type PageResult = Result<Response, WebError>;
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    lang: Lang,
     status: u16,
     code: &'a str,
-    zh: &'a str,
-    en: &'a str,
+    message: &'a str,
+}
+
+/// What an error page says, kept on its response: the pages' middleware, which knows the
+/// visitor's language, says it again in that language when it is not Chinese.
+#[derive(Debug, Clone)]
+pub struct ErrorWords {
+    status: StatusCode,
+    code: &'static str,
+    zh: String,
+    en: String,
+}
+
+impl ErrorWords {
+    /// The page in `lang`.
+    pub fn page(&self, lang: Lang) -> Html<String> {
+        let page = ErrorPage {
+            lang,
+            status: self.status.as_u16(),
+            code: self.code,
+            message: lang.t(&self.zh, &self.en),
+        };
+        Html(
+            page.render()
+                .unwrap_or_else(|_| lang.t(&self.zh, &self.en).to_owned()),
+        )
+    }
+}
+
+fn error_page(e: ApiError, lang: Lang) -> Response {
+    let words = ErrorWords {
+        status: e.status,
+        code: e.code,
+        zh: e.zh,
+        en: e.en,
+    };
+    let mut response = (e.status, [(CACHE_CONTROL, "no-store")], words.page(lang)).into_response();
+    if let Some(seconds) = e.retry_after {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, seconds.into());
+    }
+    response.extensions_mut().insert(words);
+    response
 }
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         match self {
             WebError::SignIn(to) => Redirect::to(to).into_response(),
-            WebError::Api(e) => {
-                // The page has no visitor context here, so it says it in both languages.
-                let page = ErrorPage {
-                    status: e.status.as_u16(),
-                    code: e.code,
-                    zh: &e.zh,
-                    en: &e.en,
-                };
-                let body = page.render().unwrap_or_else(|_| e.en.clone());
-                let mut response =
-                    (e.status, [(CACHE_CONTROL, "no-store")], Html(body)).into_response();
-                if let Some(seconds) = e.retry_after {
-                    response
-                        .headers_mut()
-                        .insert(axum::http::header::RETRY_AFTER, seconds.into());
-                }
-                response
-            }
+            WebError::Api(e) => error_page(e, Lang::Zh),
         }
     }
 }
 
-/// An error as a browser wants it (a page, when it asks for HTML) or as an API client does
-/// (the JSON body): for paths no handler took.
+/// An error as a browser wants it (a page, in the language its cookie chose, when it asks for
+/// HTML) or as an API client does (the JSON body): for paths no handler took.
 pub fn for_client(headers: &axum::http::HeaderMap, e: ApiError) -> Response {
     let wants_page = headers
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
     if wants_page {
-        WebError::Api(e).into_response()
+        let lang = crate::web::cookies::cookie(headers, crate::web::cookies::LANG_COOKIE)
+            .and_then(Lang::parse)
+            .unwrap_or(Lang::Zh);
+        error_page(e, lang)
     } else {
         e.into_response()
     }
 }
 
 /// Renders a page; pages hold personal data, so they are never cached.
+/// Who proposed, created or decided something, as people read it: the node's configuration, or an official by
+/// role and masked name, never an account id.
+pub(crate) async fn official_words(
+    state: &crate::AppState,
+    lang: Lang,
+    actor: &str,
+) -> Result<String, WebError> {
+    if actor.is_empty() {
+        return Ok(String::new());
+    }
+    if actor == "configuration" {
+        return Ok(lang.t("节点配置", "the node's configuration").to_owned());
+    }
+    Ok(match state.store.account(actor).await? {
+        Some(a) => {
+            let (zh, en) = crate::usecases::audit_lines::role_words(&a.role);
+            format!(
+                "{} {}",
+                lang.t(zh, en),
+                healthcode_core::identity::mask_name(&a.name)
+            )
+        }
+        None => lang.t("一名官员", "an official").to_owned(),
+    })
+}
+
+/// The documents an adult enrolls with, as the forms offer them: (value, Chinese, English).
+pub const ADULT_DOCUMENTS: [(&str, &str, &str); 6] = [
+    ("resident_id", "居民身份证", "Resident ID card"),
+    (
+        "hk_macau_permit",
+        "港澳居民来往内地通行证",
+        "Hong Kong / Macao permit",
+    ),
+    ("taiwan_permit", "台湾居民来往大陆通行证", "Taiwan permit"),
+    (
+        "hk_macau_taiwan_residence_permit",
+        "港澳台居民居住证",
+        "Hong Kong / Macao / Taiwan residence permit",
+    ),
+    (
+        "foreign_permanent_resident_id",
+        "外国人永久居留身份证",
+        "Foreign permanent resident ID",
+    ),
+    ("passport", "护照", "Passport"),
+];
+
 /// A region code as a person reads it: 西湖区 (330106), or the code alone when it names nothing.
 pub(crate) fn region_words(code: &str) -> String {
     match healthcode_core::region::name(code) {

@@ -32,9 +32,29 @@ struct PolicyPage {
     parameters: Vec<(String, String)>,
 }
 
-/// The rule's words with `{param.x}` filled in and `{fact.x}` shown as ‹x›: readable without
-/// a particular person's facts.
-fn readable(text: &Text, lang: Lang, parameters: &Map<String, Value>) -> String {
+/// A fact's field as a rule's words name it where a person's own value will stand.
+fn field_words(field: &str, lang: Lang) -> String {
+    let (zh, en) = match field {
+        "venue" => ("场所", "venue"),
+        "start_at" => ("开始时间", "start"),
+        "arrived_at" => ("抵达时间", "arrival"),
+        "origin" => ("出发地", "origin"),
+        "region" => ("地区", "region"),
+        "recorded_at" => ("申报时间", "time declared"),
+        "legal_basis" => ("依据", "legal basis"),
+        "exposure_start" => ("接触开始时间", "exposure start"),
+        "exposure_end" => ("接触结束时间", "exposure end"),
+        "attested_at" => ("证明时间", "attestation time"),
+        "sampled_at" => ("采样时间", "time sampled"),
+        "level" => ("风险等级", "risk level"),
+        _ => ("某项记录内容", "a recorded value"),
+    };
+    lang.t(zh, en).to_owned()
+}
+
+/// The rule's words with `{param.x}` filled in and `{fact.x}` named in words (‹场所›): readable
+/// without a particular person's facts.
+pub(crate) fn readable(text: &Text, lang: Lang, parameters: &Map<String, Value>) -> String {
     let raw = lang.text(text);
     let mut out = String::new();
     let mut rest = raw.as_str();
@@ -48,10 +68,10 @@ fn readable(text: &Text, lang: Lang, parameters: &Map<String, Value>) -> String 
             Some(("param", p)) => match parameters.get(p) {
                 Some(Value::Number(n)) => out.push_str(&n.to_string()),
                 Some(Value::String(s)) => out.push_str(s),
-                _ => out.push_str(&format!("‹{p}›")),
+                _ => out.push_str(&format!("‹{}›", lang.t("参数", "parameter"))),
             },
-            Some((_, field)) => out.push_str(&format!("‹{field}›")),
-            None => out.push_str(&format!("‹{name}›")),
+            Some((_, field)) => out.push_str(&format!("‹{}›", field_words(field, lang))),
+            None => out.push_str(&format!("‹{}›", field_words(name, lang))),
         }
         rest = &rest[open + close + 1..];
     }
@@ -74,7 +94,10 @@ pub async fn show(State(state): State<AppState>, web: Web) -> PageResult {
                 look: look(colour.as_str()),
                 description: readable(&r.description, l, &doc.parameters),
                 notice: r.notice.as_ref().map(|n| readable(n, l, &doc.parameters)),
-                for_each: r.for_each.clone(),
+                for_each: r.for_each.as_deref().map(|list| {
+                    let (zh, en) = crate::usecases::audit_lines::record_words(list);
+                    l.t(zh, en).to_owned()
+                }),
                 when: json(&r.when),
                 until: r.until.as_ref().map(json),
             }
@@ -97,7 +120,7 @@ pub async fn show(State(state): State<AppState>, web: Web) -> PageResult {
         chrome: Chrome::new(&web, "赋码规则", "The colour policy", signed_in),
         title: l.text(&doc.title),
         version: doc.version.clone(),
-        region: doc.region.clone(),
+        region: crate::web::page::region_words(&doc.region),
         valid_from: crate::web::page::local_time(doc.valid_from),
         rules,
         parameters,
@@ -118,11 +141,11 @@ mod tests {
         };
         assert_eq!(
             readable(&text, Lang::Zh, &params),
-            "在 ‹venue› 接触，隔离 14 天"
+            "在 ‹场所› 接触，隔离 14 天"
         );
         assert_eq!(
             readable(&text, Lang::En, &params),
-            "at ‹venue›, 14 days ‹nothing›"
+            "at ‹venue›, 14 days ‹parameter›"
         );
     }
 }

@@ -7,7 +7,9 @@ use crate::AppState;
 use crate::body::Path;
 use crate::usecases::policy_versions::{self, ProposeRequest};
 use crate::web::console::local_field;
-use crate::web::page::{Chrome, Lang, PageResult, local_time, look, render, see};
+use crate::web::page::{
+    Chrome, Lang, PageResult, WebError, local_time, look, official_words, render, see,
+};
 use crate::web::session::{Posted, Web};
 use askama::Template;
 use axum::extract::State;
@@ -32,43 +34,88 @@ fn value(v: &serde_json::Value) -> String {
 }
 
 /// What changed, one sentence a line.
-fn change_lines(lang: Lang, d: Option<&PolicyDiff>) -> Vec<String> {
+/// One change in the history: what kind of change, the rule or parameter it is about (a code,
+/// shown as one), and the rest in words.
+pub(crate) struct ChangeLine {
+    what: String,
+    code: String,
+    words: String,
+}
+
+fn line(what: &str, code: &str, words: String) -> ChangeLine {
+    ChangeLine {
+        what: what.to_owned(),
+        code: code.to_owned(),
+        words,
+    }
+}
+
+/// A part of a rule as the history names it.
+fn part_words(part: &str, lang: Lang) -> &'static str {
+    match part {
+        "color" => lang.t("颜色", "colour"),
+        "for_each" => lang.t("判断对象", "records judged"),
+        "when" => lang.t("适用条件", "when it applies"),
+        "until" => lang.t("结束条件", "when it ends"),
+        "description" => lang.t("说明", "description"),
+        "notice" => lang.t("提示", "what to do"),
+        _ => lang.t("其他", "other"),
+    }
+}
+
+fn change_lines(
+    lang: Lang,
+    d: Option<&PolicyDiff>,
+    parameters: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<ChangeLine> {
     let Some(d) = d else {
-        return vec![lang.t("最初的版本", "the first version").to_owned()];
+        return vec![line(
+            lang.t("最初的版本", "the first version"),
+            "",
+            String::new(),
+        )];
+    };
+    let colon = lang.t("：", ": ");
+    let said = |t: &healthcode_core::Text| {
+        format!(
+            "{colon}{}",
+            crate::web::policy::readable(t, lang, parameters)
+        )
     };
     let mut out = Vec::new();
     for r in &d.rules_added {
-        out.push(format!(
-            "{} {}：{}",
+        out.push(line(
             lang.t("新增规则", "Rule added"),
-            r.id,
-            lang.text(&r.description)
+            &r.id,
+            said(&r.description),
         ));
     }
     for r in &d.rules_removed {
-        out.push(format!(
-            "{} {}：{}",
+        out.push(line(
             lang.t("删除规则", "Rule removed"),
-            r.id,
-            lang.text(&r.description)
+            &r.id,
+            said(&r.description),
         ));
     }
     for r in &d.rules_changed {
-        out.push(format!(
-            "{} {}（{}）：{}",
+        let parts: Vec<&str> = r.parts.iter().map(|p| part_words(p, lang)).collect();
+        let words = format!(
+            "{}{}{}",
+            lang.t("（", " ("),
+            parts.join(lang.t("、", ", ")),
+            lang.t("）", ")")
+        );
+        out.push(line(
             lang.t("修改规则", "Rule changed"),
-            r.id,
-            r.parts.join(", "),
-            lang.text(&r.description)
+            &r.id,
+            words + &said(&r.description),
         ));
     }
     for p in &d.parameters {
-        out.push(format!(
-            "{} {}：{} → {}",
+        out.push(line(
             lang.t("参数", "Parameter"),
-            p.name,
-            value(&p.before),
-            value(&p.after)
+            &p.name,
+            format!("{colon}{} → {}", value(&p.before), value(&p.after)),
         ));
     }
     for o in &d.other {
@@ -79,15 +126,20 @@ fn change_lines(lang: Lang, d: Option<&PolicyDiff>) -> Vec<String> {
                 "变码通知用语与咨询热线",
                 "the words of colour-change messages and the hotline",
             ),
-            other => other,
+            _ => lang.t("其他设置", "another setting"),
         };
-        out.push(format!("{} {what}", lang.t("其他变更：", "Also changed:")));
+        out.push(line(
+            lang.t("其他变更", "Also changed"),
+            "",
+            format!("{colon}{what}"),
+        ));
     }
     if out.is_empty() {
-        out.push(
-            lang.t("与前一版本相同", "the same as the version before")
-                .to_owned(),
-        );
+        out.push(line(
+            lang.t("与前一版本相同", "the same as the version before"),
+            "",
+            String::new(),
+        ));
     }
     out
 }
@@ -102,35 +154,36 @@ struct Entry {
     legal_basis: String,
     proposed_by: String,
     decided_by: String,
-    changes: Vec<String>,
+    changes: Vec<ChangeLine>,
 }
 
-fn entry(
+async fn entry(
+    state: &AppState,
     lang: Lang,
     v: PolicyVersion,
     title: &healthcode_core::Text,
     changes: Option<&PolicyDiff>,
-) -> Entry {
-    Entry {
+) -> Result<Entry, WebError> {
+    let parameters = serde_json::from_str::<healthcode_core::PolicyDocument>(&v.document)
+        .map(|d| d.parameters)
+        .unwrap_or_default();
+    Ok(Entry {
         state: state_label(lang, &v.state),
         effective: local_time(v.effective_at),
-        changes: change_lines(lang, changes),
+        changes: change_lines(lang, changes, &parameters),
         title: lang.text(title),
-        decided_by: v.decided_by.unwrap_or_default(),
+        decided_by: official_words(state, lang, v.decided_by.as_deref().unwrap_or_default())
+            .await?,
+        proposed_by: official_words(state, lang, &v.proposed_by).await?,
         legal_basis: if v.state == "base" {
-            lang.t(
-                "节点配置（policy_file）",
-                "the node's configuration (policy_file)",
-            )
-            .to_owned()
+            lang.t("节点配置", "the node's configuration").to_owned()
         } else {
             v.legal_basis
         },
         id: v.id,
         version: v.version,
         state_key: v.state,
-        proposed_by: v.proposed_by,
-    }
+    })
 }
 
 #[derive(Template)]
@@ -151,12 +204,10 @@ pub async fn history(State(state): State<AppState>, web: Web) -> PageResult {
             ..
         })
     );
-    let mut entries: Vec<Entry> = policy_versions::history(&state)
-        .await?
-        .into_iter()
-        .map(|p| entry(web.lang, p.version, &p.title, p.changes.as_ref()))
-        .collect();
-    entries.reverse();
+    let mut entries = Vec::new();
+    for p in policy_versions::history(&state).await?.into_iter().rev() {
+        entries.push(entry(&state, web.lang, p.version, &p.title, p.changes.as_ref()).await?);
+    }
     render(HistoryPage {
         chrome: Chrome::new(
             &web,
@@ -245,11 +296,13 @@ pub async fn version(
     render(VersionPage {
         chrome: Chrome::new(&web, "规则版本审批", "A policy version", true),
         entry: entry(
+            &state,
             lang,
             published.version,
             &published.title,
             published.changes.as_ref(),
-        ),
+        )
+        .await?,
         against: dry.against,
         at: local_time(dry.at),
         evaluated: dry.evaluated,

@@ -133,6 +133,50 @@ struct MePage {
     people: Vec<PersonRow>,
     /// The resident's own record, whom a child is enrolled under.
     guardian: Option<String>,
+    /// The phone logged in with, shown on the forms instead of asked for.
+    phone: Option<String>,
+    /// The enrollment form as last sent, with what was wrong with it.
+    form: EnrollForm,
+    error: Option<FieldError>,
+    claims: Vec<ClaimRow>,
+}
+
+/// A form's error, shown next to the field it is about.
+pub(crate) struct FieldError {
+    /// Which form: `self` (enrolling oneself), `child` or `claim`.
+    pub form: &'static str,
+    pub field: &'static str,
+    pub message: String,
+    /// The document is enrolled by someone else: offer the claim.
+    pub claimable: bool,
+}
+
+impl MePage {
+    /// The message for a field of a form, when the last sending of that form failed there.
+    fn error_for(&self, form: &str, field: &str) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|e| e.form == form && e.field == field && !e.claimable)
+            .map(|e| e.message.as_str())
+    }
+}
+
+/// The field of the enrollment form an error code is about.
+fn field_of(code: &str) -> &'static str {
+    match code {
+        "bad_name" | "already_enrolled" => "name",
+        "phone_required" | "bad_phone" | "forbidden" => "phone",
+        "bad_document_kind" | "guardian_required" => "document_kind",
+        "bad_country" => "country",
+        "reason_required" => "reason",
+        _ => "document_number",
+    }
+}
+
+struct ClaimRow {
+    filed: String,
+    state: String,
+    decision: Option<String>,
 }
 
 fn people_of(caller: &Caller) -> &[Person] {
@@ -158,6 +202,43 @@ fn document_label(lang: Lang, person: &Person) -> String {
 
 pub async fn me(State(state): State<AppState>, web: Web) -> PageResult {
     let caller = web.resident(&state).await?;
+    me_page(&state, &web, &caller, EnrollForm::default(), None).await
+}
+
+pub async fn overview() -> PageResult {
+    see("/me")
+}
+
+/// The overview: each person acted for, and the forms to enroll (as last sent, with their error).
+async fn me_page(
+    state: &AppState,
+    web: &Web,
+    caller: &Caller,
+    form: EnrollForm,
+    error: Option<(FieldError, axum::http::StatusCode)>,
+) -> PageResult {
+    let (state, caller) = (state.clone(), caller.clone());
+    let phone = match &web.token {
+        Some(token) => state.store.session_phone(token, state.now()).await?,
+        None => None,
+    };
+    let claims = crate::usecases::claims::list(&state, &caller)
+        .await?
+        .into_iter()
+        .map(|c| ClaimRow {
+            filed: local_time(c.created_at),
+            state: match c.state.as_str() {
+                "open" => web.lang.t("待工作人员核实", "waiting for staff to check"),
+                "upheld" => web.lang.t(
+                    "已核实，登记已改到您的手机号下",
+                    "upheld: the record is now under your phone",
+                ),
+                _ => web.lang.t("未予支持", "rejected"),
+            }
+            .to_owned(),
+            decision: c.decision_reason,
+        })
+        .collect();
     let mut rows = Vec::new();
     for person in people_of(&caller) {
         let (person, status) = current_status(&state, &caller, &person.id, "", state.now()).await?;
@@ -175,14 +256,23 @@ pub async fn me(State(state): State<AppState>, web: Web) -> PageResult {
         .iter()
         .find(|p| p.guardian_id.is_none())
         .map(|p| p.id.clone());
-    render(MePage {
-        chrome: Chrome::new(&web, "我的健康码", "My health code", true),
+    let status = error.as_ref().map(|(_, s)| *s);
+    let page = render(MePage {
+        chrome: Chrome::new(web, "我的健康码", "My health code", true),
         people: rows,
         guardian,
+        phone,
+        form,
+        error: error.map(|(e, _)| e),
+        claims,
+    })?;
+    Ok(match status {
+        Some(s) => (s, page).into_response(),
+        None => page,
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct EnrollForm {
     #[serde(default)]
     document_kind: String,
@@ -220,16 +310,95 @@ pub async fn enroll(
     Posted(form): Posted<EnrollForm>,
 ) -> PageResult {
     let caller = web.resident(&state).await?;
-    let request = people::EnrollRequest {
-        document_kind: document_kind(&form.document_kind)?,
-        document_number: form.document_number,
-        country: given(form.country),
-        name: form.name,
-        phone: given(form.phone),
-        guardian_id: given(form.guardian_id),
+    let phone = match given(form.phone.clone()) {
+        Some(p) => Some(p),
+        None => match &web.token {
+            Some(token) => state.store.session_phone(token, state.now()).await?,
+            None => None,
+        },
     };
-    let person = people::enroll(&state, &caller, request, state.now()).await?;
-    see(&format!("/me/{}/code", person.id))
+    let tried = async {
+        let request = people::EnrollRequest {
+            document_kind: document_kind(&form.document_kind)?,
+            document_number: form.document_number.clone(),
+            country: given(form.country.clone()),
+            name: form.name.clone(),
+            phone,
+            guardian_id: given(form.guardian_id.clone()),
+        };
+        people::enroll(&state, &caller, request, state.now()).await
+    };
+    match tried.await {
+        Ok(person) => see(&format!("/me/{}/code", person.id)),
+        // What the resident can mend is said next to its field, the form kept as they sent it.
+        Err(e) if e.status.is_client_error() && e.code != "unauthorized" => {
+            let error = FieldError {
+                form: if form.guardian_id.trim().is_empty() {
+                    "self"
+                } else {
+                    "child"
+                },
+                field: field_of(e.code),
+                message: web.lang.t(&e.zh, &e.en).to_owned(),
+                claimable: e.code == "document_enrolled",
+            };
+            me_page(&state, &web, &caller, form, Some((error, e.status))).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct ClaimForm {
+    #[serde(default)]
+    document_kind: String,
+    #[serde(default)]
+    document_number: String,
+    #[serde(default)]
+    country: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Claims a document someone else enrolled, from the phone logged in with.
+pub async fn claim(
+    State(state): State<AppState>,
+    web: Web,
+    Posted(form): Posted<ClaimForm>,
+) -> PageResult {
+    let caller = web.resident(&state).await?;
+    let phone = match &web.token {
+        Some(token) => state.store.session_phone(token, state.now()).await?,
+        None => None,
+    };
+    let tried = async {
+        let request = crate::usecases::claims::ClaimRequest {
+            document_kind: document_kind(&form.document_kind)?,
+            document_number: form.document_number.clone(),
+            country: given(form.country.clone()),
+            reason: form.reason.clone(),
+        };
+        crate::usecases::claims::file(&state, &caller, phone.as_deref(), request, state.now()).await
+    };
+    match tried.await {
+        Ok(_) => see("/me"),
+        Err(e) if e.status.is_client_error() && e.code != "unauthorized" => {
+            let error = FieldError {
+                form: "claim",
+                field: field_of(e.code),
+                message: web.lang.t(&e.zh, &e.en).to_owned(),
+                claimable: true,
+            };
+            let sent = EnrollForm {
+                document_kind: form.document_kind,
+                document_number: form.document_number,
+                country: form.country,
+                ..EnrollForm::default()
+            };
+            me_page(&state, &web, &caller, sent, Some((error, e.status))).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A reason as the pages show it.
@@ -338,7 +507,8 @@ pub async fn code(State(state): State<AppState>, web: Web, Path(id): Path<String
 }
 
 struct AppealRow {
-    fact_id: String,
+    /// When it was filed, local time.
+    filed: String,
     reason: String,
     state: String,
     decision: Option<String>,
@@ -379,7 +549,7 @@ pub async fn why(State(state): State<AppState>, web: Web, Path(id): Path<String>
             .into_iter()
             .map(|a| AppealRow {
                 state: appeal_state(web.lang, &a.state),
-                fact_id: a.fact_id,
+                filed: local_time(a.created_at),
                 reason: a.reason,
                 decision: a.decision_reason,
             })
@@ -650,7 +820,9 @@ pub struct AuditRow {
     pub actor: String,
     pub role: String,
     pub action: String,
+    /// The purpose in words; as written when a staff member wrote it.
     pub purpose: String,
+    pub written: bool,
     pub detail: String,
     pub subject: String,
 }
@@ -664,7 +836,11 @@ pub fn audit_rows(lang: Lang, entries: Vec<AuditEntry>) -> Vec<AuditRow> {
             actor: e.actor,
             role: role_label(lang, &e.role),
             action: e.action,
-            purpose: e.purpose,
+            written: crate::usecases::audit_lines::written_basis(&e.purpose),
+            purpose: {
+                let (zh, en) = crate::usecases::audit_lines::basis(&e.purpose);
+                lang.t(&zh, &en).to_owned()
+            },
             detail: e.detail,
             subject: e.subject.unwrap_or_default(),
         })
@@ -682,7 +858,7 @@ struct AuditPage {
     chrome: Chrome,
     id: String,
     /// Each entry as a sentence, the latest first.
-    entries: Vec<String>,
+    entries: Vec<Said>,
 }
 
 /// Who read my data: the audit entries about the person.
@@ -695,9 +871,33 @@ pub async fn audit(State(state): State<AppState>, web: Web, Path(id): Path<Strin
         entries: entries
             .iter()
             .rev()
-            .map(|e| web.lang.text(&e.said))
+            .map(|e| said_apart(&web.lang.text(&e.said), &e.purpose))
             .collect(),
     })
+}
+
+/// An audit sentence in three parts: the words before a basis a staff member wrote, that basis
+/// (shown as written, in whatever language it was written), and the words after.
+pub(crate) struct Said {
+    before: String,
+    written: String,
+    after: String,
+}
+
+fn said_apart(sentence: &str, purpose: &str) -> Said {
+    let written = crate::usecases::audit_lines::written_basis(purpose);
+    match sentence.split_once(purpose).filter(|_| written) {
+        Some((before, after)) => Said {
+            before: before.to_owned(),
+            written: purpose.to_owned(),
+            after: after.to_owned(),
+        },
+        None => Said {
+            before: sentence.to_owned(),
+            written: String::new(),
+            after: String::new(),
+        },
+    }
 }
 
 struct Choice {

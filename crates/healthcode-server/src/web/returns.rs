@@ -116,7 +116,9 @@ pub fn card(lang: Lang, a: ReturnApplication) -> Card {
         community: a.community,
         address: a.address,
         origin: crate::web::page::region_words(&a.origin),
-        origin_colour: a.origin_colour,
+        origin_colour: crate::web::page::look(&a.origin_colour)
+            .word(&lang)
+            .to_owned(),
     }
 }
 

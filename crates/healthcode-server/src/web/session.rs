@@ -9,13 +9,13 @@ use crate::AppState;
 use crate::auth::{Caller, random_hex, session_cookie};
 use crate::error::ApiError;
 use crate::web::cookies::{CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, cookie, same, set_cookie};
-use crate::web::page::{Chrome, Lang, WebError};
+use crate::web::page::{Chrome, ErrorWords, Lang, WebError};
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::http::header::SET_COOKIE;
+use axum::http::header::{CONTENT_LENGTH, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 /// What every page request knows about its visitor, set by [`middleware`].
@@ -76,6 +76,13 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         path,
     });
     let mut response = next.run(req).await;
+    if lang != Lang::Zh
+        && let Some(words) = response.extensions().get::<ErrorWords>().cloned()
+    {
+        // An error page is rendered before the visitor's language is known to it.
+        response.headers_mut().remove(CONTENT_LENGTH);
+        *response.body_mut() = words.page(lang).into_response().into_body();
+    }
     let h = response.headers_mut();
     if fresh_csrf {
         h.append(

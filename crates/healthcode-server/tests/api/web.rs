@@ -475,7 +475,7 @@ async fn page_scripts_reach_the_api_with_the_cookie_only_with_the_csrf_header() 
         assert_eq!(answer["masked_name"], "张*丰");
 
         // Assets are built in and cached; a resident's page is not the console.
-        let css = guard.get("/assets/style-5.css").await;
+        let css = guard.get("/assets/style-6.css").await;
         assert_eq!(css.status, StatusCode::OK);
         assert!(
             css.headers["cache-control"]
@@ -1384,5 +1384,204 @@ async fn an_official_proposes_a_version_another_reads_its_dry_run_and_approves_i
             public.body
         );
         node.stop().await;
+    }
+}
+
+/// A valid resident ID for someone born `years` ago today.
+fn resident_id_aged(years: i32) -> String {
+    let today = super::system_now().date();
+    let born = today.replace_year(today.year() - years).unwrap();
+    let first17 = format!(
+        "330106{:04}{:02}{:02}001",
+        born.year(),
+        u8::from(born.month()),
+        born.day()
+    );
+    let check = healthcode_core::identity::resident_id_check(&first17).unwrap();
+    format!("{first17}{check}")
+}
+
+#[tokio::test]
+async fn enrollment_mends_errors_in_place_and_a_document_taken_by_someone_else_can_be_claimed() {
+    for node in nodes().await {
+        // Someone enrolls a document that is not theirs.
+        let mut impostor = Browser::new(&node);
+        let taken = impostor.enrolled(&node, "13900000031").await;
+
+        // Its holder logs in: the form shows the phone they logged in with, so they need not
+        // type it, and a wrong check digit is said next to the number, the form kept.
+        let mut holder = Browser::new(&node);
+        holder.log_in(&node, "13900000032").await;
+        let me = holder.get("/me").await;
+        assert!(
+            me.body.contains("value=\"13900000032\" readonly"),
+            "{}",
+            me.body
+        );
+        let enroll = |number: &'static str| {
+            [
+                ("name", "张三丰"),
+                ("document_kind", "resident_id"),
+                ("document_number", number),
+            ]
+        };
+        let wrong = holder
+            .post("/me/enroll", &enroll("110105194912310021"))
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            wrong.body.contains(
+                "<p class=\"field-error\" id=\"document_number-error\">证件号码校验位不正确</p>"
+            ),
+            "{}",
+            wrong.body
+        );
+        assert!(
+            wrong
+                .body
+                .contains("aria-describedby=\"document_number-error\"")
+        );
+        assert!(
+            wrong.body.contains("value=\"张三丰\""),
+            "the form keeps what was typed"
+        );
+        // In English, in English.
+        holder.get("/me?lang=en").await;
+        let bad_name = holder
+            .post(
+                "/me/enroll",
+                &[
+                    ("name", "张\u{200b}三"),
+                    ("document_kind", "resident_id"),
+                    ("document_number", "11010519491231002X"),
+                ],
+            )
+            .await;
+        assert_eq!(bad_name.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let said = bad_name.body.split("id=\"name-error\">").nth(1).unwrap();
+        assert!(
+            said.starts_with("a name is written as on the document"),
+            "{said}"
+        );
+        holder.get("/me?lang=zh").await;
+
+        // A child's resident ID is enrolled by a guardian, not as oneself.
+        let child = resident_id_aged(9);
+        let too_young = holder
+            .post(
+                "/me/enroll",
+                &[
+                    ("name", "张小"),
+                    ("document_kind", "resident_id"),
+                    ("document_number", &child),
+                ],
+            )
+            .await;
+        assert_eq!(too_young.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            too_young.body.contains("未满 14 周岁"),
+            "{}",
+            too_young.body
+        );
+        let (status, body) = node
+            .post(
+                "/api/v1/people",
+                &holder.cookie("hc_session").map(str::to_owned).unwrap(),
+                json!({"document_kind": "resident_id", "document_number": child, "name": "张小", "phone": "13900000032"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["code"], "child_needs_guardian");
+
+        // The taken document: not a dead end, but a claim.
+        let conflict = holder
+            .post("/me/enroll", &enroll("11010519491231002X"))
+            .await;
+        assert_eq!(conflict.status, StatusCode::CONFLICT);
+        assert!(
+            conflict.body.contains("action=\"/me/claims\""),
+            "{}",
+            conflict.body
+        );
+        let claimed = holder
+            .post(
+                "/me/claims",
+                &[
+                    ("document_kind", "resident_id"),
+                    ("document_number", "11010519491231002X"),
+                    ("reason", "我从未申领，身份证去年遗失"),
+                ],
+            )
+            .await;
+        assert_eq!(claimed.status, StatusCode::SEE_OTHER, "{}", claimed.body);
+        let me = holder.get("/me").await;
+        assert!(me.body.contains("待工作人员核实"), "{}", me.body);
+        let again = holder
+            .post(
+                "/me/claims",
+                &[
+                    ("document_kind", "resident_id"),
+                    ("document_number", "11010519491231002X"),
+                    ("reason", "再次申诉"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            again.status,
+            StatusCode::CONFLICT,
+            "one open claim per phone"
+        );
+
+        // A community worker checks the holder's card in person and upholds the claim: the
+        // record moves to the holder's phone, and the impostor loses it.
+        let mut worker = Browser::new(&node);
+        worker.sign_in(&node.staff("community_worker").await).await;
+        let queue = worker.get("/console/appeals").await;
+        assert_eq!(queue.status, StatusCode::OK, "{}", queue.body);
+        assert!(queue.body.contains("139****0032") && queue.body.contains("张*丰"));
+        let claim_id = queue
+            .body
+            .split("action=\"/console/claims/")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap()
+            .to_owned();
+        let undecided = worker
+            .post(
+                &format!("/console/claims/{claim_id}"),
+                &[("reason", "核实")],
+            )
+            .await;
+        assert_eq!(
+            undecided.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no default decision"
+        );
+        let decided = worker
+            .post(
+                &format!("/console/claims/{claim_id}"),
+                &[("outcome", "upheld"), ("reason", "持身份证原件到社区核实")],
+            )
+            .await;
+        assert_eq!(decided.status, StatusCode::SEE_OTHER, "{}", decided.body);
+        let me = holder.get("/me").await;
+        assert!(
+            me.body.contains(&format!("/me/{taken}/code")),
+            "{}",
+            me.body
+        );
+        assert!(me.body.contains("已核实，登记已改到您的手机号下"));
+        let gone = impostor.get(&format!("/me/{taken}/code")).await;
+        assert!(
+            matches!(gone.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+            "{}",
+            gone.status
+        );
+        let audit = holder.get(&format!("/me/{taken}/audit")).await;
+        assert!(
+            audit.body.contains("将您的登记改到证件持有人的手机号下"),
+            "{}",
+            audit.body
+        );
     }
 }

@@ -6,7 +6,7 @@ use crate::AppState;
 use crate::body::Path;
 use crate::usecases::batches;
 use crate::usecases::risk_areas;
-use crate::web::page::{Chrome, PageResult, local_time, render, see};
+use crate::web::page::{Chrome, PageResult, local_time, official_words, render, see};
 use crate::web::session::{Posted, Web};
 use askama::Template;
 use axum::extract::State;
@@ -45,20 +45,19 @@ pub async fn list(State(state): State<AppState>, web: Web) -> PageResult {
     web.staff(&state).await?;
     let l = web.lang;
     let areas = state.store.risk_areas(true).await?;
-    let batches = state
-        .store
-        .batches_awaiting(200)
-        .await?
-        .into_iter()
-        .filter(|b| areas.iter().all(|a| a.batch_id != b.id))
-        .map(|b| BatchRow {
+    let mut batches = Vec::new();
+    for b in state.store.batches_awaiting(200).await? {
+        if areas.iter().any(|a| a.batch_id == b.id) {
+            continue;
+        }
+        batches.push(BatchRow {
             created: local_time(b.created_at),
+            created_by: official_words(&state, l, &b.created_by).await?,
             id: b.id,
             size: b.size,
             legal_basis: b.legal_basis,
-            created_by: b.created_by,
-        })
-        .collect();
+        });
+    }
     render(AreasPage {
         batches,
         chrome: Chrome::new(&web, "风险地区与批次审批", "Risk areas and approvals", true),

@@ -123,7 +123,12 @@ pub fn links(role: Role, lang: Lang) -> Vec<Link> {
             "人员与记录",
             "People and records",
         ),
-        (&[HealthOfficial], "/console/appeals", "申诉审核", "Appeals"),
+        (
+            &[HealthOfficial, CommunityWorker, Admin],
+            "/console/appeals",
+            "申诉审核",
+            "Appeals",
+        ),
         (
             &[HealthOfficial],
             "/policy/versions",
