@@ -219,8 +219,16 @@ test('a day: enroll, green code, checkpoint admits, a case at the same venue tur
   await doctor.getByRole('button', { name: '登录' }).click();
   await doctor.waitForURL(/\/console$/);
   await shoot(doctor, 'console');
-  await doctor.getByLabel('人员编号').fill(other.body.id);
-  await doctor.getByLabel(/法律依据/).fill('杭卫发〔2020〕1号');
+  // No id is copied: the official finds the person by phone, saying why, and records the case
+  // on their record.
+  await doctor.getByRole('link', { name: '查找人员' }).click();
+  await doctor.getByLabel(/手机号（含其监护的儿童）/).fill('13912340000');
+  await doctor.getByLabel('查询事由（本人可见）').nth(1).fill('阳性报告核实');
+  await doctor.getByRole('button', { name: '查找' }).nth(1).click();
+  await doctor.getByRole('link', { name: '查看记录' }).first().click();
+  await doctor.waitForURL(/\/console\/people\/[0-9a-f]+$/);
+  assert.match(await doctor.locator('main').innerText(), /李\*/);
+  await doctor.getByLabel(/病例的法律依据/).fill('杭卫发〔2020〕1号');
   await doctor.getByRole('button', { name: '登记并开始流调' }).click();
   await doctor.waitForURL(/\/console\/cases\/[^/]+$/);
   await doctor.waitForFunction(() => document.getElementById('trace-state')?.textContent === '已完成', null, { timeout: 60_000, polling: 500 });
@@ -447,6 +455,16 @@ test('a family comes back: applied, verified by the community, scanned at the st
   await resident.goto(`${node.base}/me/${parentId}/code`);
   assert.match(await resident.locator('#journey').innerText(), /居家观察第 1 \/ 14 天/);
   await shoot(resident, 'code-observation');
+
+  // A fever on day 1 of observation: yellow, and still marked as under observation.
+  await resident.goto(`${node.base}/me/${parentId}/declare`);
+  await resident.getByLabel('今日体温（°C）').fill('38.2');
+  await resident.getByRole('button', { name: '提交申报并打卡' }).click();
+  await resident.waitForURL(/\/code$/);
+  assert.equal(await resident.locator('.band').getAttribute('data-colour'), 'yellow');
+  assert.match(await resident.locator('.band').innerText(), /黄码/);
+  assert.match(await resident.locator('main').innerText(), /居家观察/);
+  await shoot(resident, 'code-yellow');
   for (const context of [phone, field, desk]) await context.close();
 });
 

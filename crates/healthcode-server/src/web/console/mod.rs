@@ -205,6 +205,8 @@ struct ConsoleHome {
 
 struct UndecidedRow {
     id: String,
+    /// The person by masked name and document tail.
+    person: String,
     since: String,
 }
 
@@ -234,6 +236,14 @@ pub async fn home(State(state): State<AppState>, web: Web) -> PageResult {
     } else {
         Vec::new()
     };
+    let mut undecided_rows = Vec::with_capacity(undecided.len());
+    for (id, at) in undecided {
+        undecided_rows.push(UndecidedRow {
+            person: cases::staff_label(&state, web.lang, &id).await?,
+            since: crate::web::page::local_time(at),
+            id,
+        });
+    }
     let mut case_rows = Vec::with_capacity(cases.len());
     for t in cases {
         case_rows.push(CaseRow {
@@ -252,13 +262,7 @@ pub async fn home(State(state): State<AppState>, web: Web) -> PageResult {
         links: links(*role, web.lang),
         may_record_case: *role == Role::HealthOfficial,
         cases: case_rows,
-        undecided: undecided
-            .into_iter()
-            .map(|(id, at)| UndecidedRow {
-                id,
-                since: crate::web::page::local_time(at),
-            })
-            .collect(),
+        undecided: undecided_rows,
     })
 }
 

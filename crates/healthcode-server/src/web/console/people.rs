@@ -106,21 +106,62 @@ struct PersonPage {
     chrome: Chrome,
     id: String,
     look: CodeLook,
-    masked_name: String,
+    /// Masked name and document tail.
+    person: String,
     pending: bool,
     reasons: Vec<ReasonRow>,
+    /// A health official may record a case here.
+    may_record_case: bool,
+    /// The person's cases and observation orders not yet released, to choose what a release ends.
+    releasable: Vec<(String, String)>,
+}
+
+/// The cases and observation orders on a person's record that no release or retraction has
+/// ended, each by its kind and time: what a release may end.
+fn releasable(
+    lang: crate::web::page::Lang,
+    facts: &[healthcode_core::Fact],
+) -> Vec<(String, String)> {
+    let ended: std::collections::HashSet<&str> = facts
+        .iter()
+        .filter_map(|f| match &f.body {
+            healthcode_core::FactBody::Release { releases, .. } => Some(releases.as_str()),
+            healthcode_core::FactBody::Retraction { retracts, .. } => Some(retracts.as_str()),
+            _ => None,
+        })
+        .collect();
+    facts
+        .iter()
+        .filter(|f| {
+            matches!(f.body.list(), "cases" | "observations") && !ended.contains(f.id.as_str())
+        })
+        .map(|f| {
+            let (zh, en) = crate::usecases::audit_lines::record_words(f.body.list());
+            (
+                f.id.clone(),
+                format!(
+                    "{} · {}",
+                    lang.t(zh, en),
+                    crate::web::page::local_time(f.recorded_at)
+                ),
+            )
+        })
+        .collect()
 }
 
 pub async fn show(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> PageResult {
     let caller = web.staff(&state).await?;
     let (person, status) =
         people::current_status(&state, &caller, &id, "status.read", state.now()).await?;
+    let facts = state.store.facts(&id).await?;
     render(PersonPage {
         chrome: Chrome::new(&web, "人员记录", "Person's record", true),
         look: look(people::code_shown(&person, &status).as_str()),
-        masked_name: person.name_masked.clone(),
+        person: crate::web::console::cases::staff_label(&state, web.lang, &id).await?,
         pending: person.enrollment == Enrollment::Pending,
         reasons: crate::web::resident::reason_rows(web.lang, &status),
+        may_record_case: caller.role() == crate::auth::Role::HealthOfficial,
+        releasable: releasable(web.lang, &facts),
         id,
     })
 }
