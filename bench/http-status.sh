@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Status reads per second over HTTP on loopback, next to the same node's trivial /healthz (the
+# Status reads and fresh passes (a new signature each) per second over HTTP on loopback, next to the same node's trivial /healthz (the
 # floor), on SQLite and PostgreSQL. Needs wrk (Debian: apt-get install wrk) and, for PostgreSQL,
 # a server at $HEALTHCODE_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
 # Usage: bash bench/http-status.sh [seconds per run, default 10] [connections, default 64]
@@ -56,8 +56,11 @@ for store in sqlite postgres; do
   person=$(curl -s "$base/api/v1/me" -H "authorization: Bearer $token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["people"][0]["id"])')
   run_wrk healthz "$base/healthz"
   run_wrk status "$base/api/v1/people/$person/status" "$token"
-  ratio=$(python3 -c "print(round($(cat /tmp/hc-bench-status)/$(cat /tmp/hc-bench-healthz), 3))")
-  echo "$store    status/healthz ratio: $ratio"
+  run_wrk pass "$base/api/v1/people/$person/pass?format=text" "$token"
+  for what in status pass; do
+    ratio=$(python3 -c "print(round($(cat /tmp/hc-bench-$what)/$(cat /tmp/hc-bench-healthz), 3))")
+    echo "$store    $what/healthz ratio: $ratio"
+  done
   kill "$node"; wait "$node" 2>/dev/null || true
   if [ "$store" = postgres ]; then psql "$pg" -qc "DROP DATABASE IF EXISTS $db" >/dev/null; fi
   rm -rf "$dir"

@@ -158,12 +158,11 @@ impl Caller {
     pub async fn from_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
         // Sessions carry their own prefixes, so each token costs one lookup.
         if token.starts_with(SESSION_PREFIX) {
-            let phone_index = state
+            let (phone_index, people) = state
                 .store
-                .session_phone_index(token, state.now())
+                .session_people(token, state.now())
                 .await?
                 .ok_or_else(ApiError::unauthorized)?;
-            let people = state.store.find_by_phone_index(&phone_index).await?;
             return Ok(Caller::Resident {
                 phone_index,
                 people,

@@ -38,6 +38,8 @@ type Areas = Arc<Vec<HighRisk>>;
 pub struct Caches {
     checkpoints: Mutex<HashMap<String, (Checkpoint, Venue)>>,
     risk_areas: Mutex<Option<(Instant, Areas)>>,
+    /// Derived statuses, served again while their facts, policy and time hold.
+    pub statuses: crate::kept::KeptStatuses,
 }
 
 impl Caches {

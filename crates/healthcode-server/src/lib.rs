@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod federation;
 mod jobs;
+mod kept;
 pub mod metrics;
 pub mod openapi;
 mod panics;

@@ -1153,3 +1153,72 @@ async fn venue_codes_outlive_a_key_rotation() {
         "a venue code printed before the rotation still verifies: {report:?}"
     );
 }
+
+#[tokio::test]
+async fn a_kept_status_never_outlives_a_fact_through_any_node_nor_its_time() {
+    for a in nodes().await {
+        let store = a.store_name();
+        let b = a.sibling().await;
+        let official = a.staff("health_official").await;
+        let (token, adult, _) = a.family("13900000041", "王五", "王小五").await;
+        let id = adult["id"].as_str().unwrap();
+        let status = format!("/api/v1/people/{id}/status");
+        for _ in 0..2 {
+            let (code, st) = a.get(&status, &token).await;
+            assert_eq!(code, StatusCode::OK, "{st}");
+            assert_eq!(st["code"], "green", "{store}");
+        }
+
+        // A fever declared through the other node: the next read here is yellow, at once.
+        let (code, body) = b
+            .post(
+                &format!("/api/v1/people/{id}/declarations"),
+                &token,
+                json!({"temperature_c": 38.5}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{body}");
+        let (_, st) = a.get(&status, &token).await;
+        assert_eq!(st["code"], "yellow", "{store}: {st}");
+        let (code, pass) = a.get(&format!("/api/v1/people/{id}/pass"), &token).await;
+        assert_eq!(code, StatusCode::OK, "{pass}");
+        assert_eq!(pass["colour"], "yellow", "{store}: the pass too");
+
+        // A negative test through the other node: green again here.
+        let (code, body) = b
+            .post(
+                &format!("/api/v1/people/{id}/facts"),
+                &official,
+                json!({"type": "test", "sample_id": format!("K-{store}"), "result": "negative",
+                       "sampled_at": hours_ago(0),
+                       "reported_at": hours_ago(0),
+                       "legal_basis": "杭卫发〔2020〕1号"}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{body}");
+        let (_, st) = a.get(&status, &token).await;
+        assert_eq!(st["code"], "green", "{store}: {st}");
+
+        // Home observation with a check-in, read (and kept); 37 hours on, with no new fact,
+        // the missed check-in turns it yellow: time alone is not outlived either.
+        let (code, body) = b
+            .post(
+                &format!("/api/v1/people/{id}/facts"),
+                &official,
+                json!({"type": "observation", "kind": "home", "start_at": hours_ago(1),
+                       "legal_basis": "杭卫发〔2020〕2号"}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{body}");
+        let (_, st) = a.get(&status, &token).await;
+        assert_eq!(st["code"], "green", "{store}: {st}");
+        let (_, again) = a.get(&status, &token).await;
+        assert_eq!(
+            again["status"]["evaluated_at"], st["status"]["evaluated_at"],
+            "{store}: kept"
+        );
+        a.state.clock.advance(time::Duration::hours(37));
+        let (_, st) = a.get(&status, &token).await;
+        assert_eq!(st["code"], "yellow", "{store}: {st}");
+    }
+}

@@ -383,22 +383,6 @@ impl Store {
         })
     }
 
-    /// The phone's blind index behind an unexpired session token.
-    pub async fn session_phone_index(
-        &self,
-        token: &str,
-        now: OffsetDateTime,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        let row: Option<(Vec<u8>,)> = db::with_pool!(&self.backend, pool => {
-            sqlx::query_as("SELECT phone_index FROM sessions WHERE token_hash = $1 AND expires_at > $2")
-                .bind(secret_hash(token))
-                .bind(ms(now))
-                .fetch_optional(pool)
-                .await?
-        });
-        Ok(row.map(|(i,)| i))
-    }
-
     /// The phone a resident logged in with, behind an unexpired session token (`None` for a
     /// session older than migration 0020, or none).
     pub async fn session_phone(

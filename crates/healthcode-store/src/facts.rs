@@ -10,6 +10,13 @@ use time::OffsetDateTime;
 
 type FactRow = (String, Vec<u8>, i64, String);
 
+/// A person's facts as they stand: how many, and when the latest was recorded (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FactStamp {
+    pub count: i64,
+    pub latest: i64,
+}
+
 impl Store {
     /// Inserts a fact (its body sealed) and its audit entry (on `chain`, which the caller closes
     /// before the transaction commits) inside an open transaction. A case queues its trace; a
@@ -126,6 +133,21 @@ impl Store {
     }
 
     /// Every fact recorded about a person, oldest first.
+    /// What a person's facts are now, cheaply (from the index alone): how many, and the latest
+    /// recorded. Facts are only appended (or deleted when they expire), so any change changes it.
+    pub async fn fact_stamp(&self, person_id: &str) -> Result<FactStamp, StoreError> {
+        let (count, latest): (i64, Option<i64>) = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as("SELECT COUNT(*), MAX(recorded_at) FROM facts WHERE person_id = $1")
+                .bind(person_id)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(FactStamp {
+            count,
+            latest: latest.unwrap_or(0),
+        })
+    }
+
     pub async fn facts(&self, person_id: &str) -> Result<Vec<Fact>, StoreError> {
         let rows: Vec<FactRow> = db::with_pool!(&self.backend, pool => {
             sqlx::query_as(

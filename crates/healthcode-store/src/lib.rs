@@ -13,6 +13,7 @@ mod colours;
 mod dashboard;
 mod db;
 mod facts;
+pub use facts::FactStamp;
 mod federation;
 mod feeds;
 mod hub;

@@ -288,6 +288,75 @@ impl Store {
         rows.iter().map(person_from).collect()
     }
 
+    /// The phone index behind an unexpired resident session and the people who log in with that
+    /// phone (the adult and the children in their care), in one read: `None` when the session
+    /// is unknown or over.
+    pub async fn session_people(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<(Vec<u8>, Vec<Person>)>, StoreError> {
+        // The session's own row comes back once even with no one enrolled (the LEFT JOIN);
+        // children in care come from the second part. Sorted and deduplicated here.
+        const PERSON: &str = "p.id, p.pseudonym, p.document_kind, p.document_tail, p.name_masked, \
+             p.guardian_id, p.enrollment, p.created_at";
+        let sql = format!(
+            "SELECT s.phone_index, {PERSON} FROM sessions s LEFT JOIN people p ON p.phone_index = s.phone_index \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 \
+             UNION ALL \
+             SELECT s.phone_index, {PERSON} FROM sessions s JOIN people g ON g.phone_index = s.phone_index \
+             JOIN people p ON p.guardian_id = g.id WHERE s.token_hash = $1 AND s.expires_at > $2"
+        );
+        type Row = (
+            Vec<u8>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+        );
+        let rows: Vec<Row> = db::with_pool!(&self.backend, pool => {
+            sqlx::query_as(&sql)
+                .bind(crate::accounts::secret_hash(token))
+                .bind(ms(now))
+                .fetch_all(pool)
+                .await?
+        });
+        let Some(index) = rows.first().map(|r| r.0.clone()) else {
+            return Ok(None);
+        };
+        let mut people = Vec::with_capacity(rows.len());
+        for r in rows {
+            let (Some(id), Some(pseudonym), Some(kind), Some(masked), Some(enrollment), Some(at)) =
+                (r.1, r.2, r.3, r.5, r.7, r.8)
+            else {
+                continue;
+            };
+            if people.iter().any(|p: &Person| p.id == id) {
+                continue;
+            }
+            let row: PersonRow = (
+                id,
+                pseudonym,
+                kind,
+                r.4,
+                masked,
+                r.6,
+                enrollment,
+                at,
+                Vec::new(),
+                None,
+                None,
+            );
+            people.push(person_from(&row)?);
+        }
+        people.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(Some((index, people)))
+    }
+
     /// Marks an enrollment confirmed (identity checked).
     pub async fn confirm_enrollment(
         &self,

@@ -119,6 +119,39 @@ async fn enrolls_finds_and_refuses_a_second_enrollment() {
             family,
             [&person.id, &child.id, &baby.id].map(String::clone).into()
         );
+        // A session on that phone reads the same family, in one query, each once.
+        store
+            .issue_login_code(
+                "13800138000",
+                "client",
+                "123456",
+                &code_text("123456"),
+                time::Duration::minutes(5),
+                limits(5),
+                NOW,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .redeem_login_code(
+                "13800138000",
+                "123456",
+                "hs_family",
+                time::Duration::DAY,
+                5,
+                NOW,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let (_, by_session) = store
+            .session_people("hs_family", NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        let by_phone = store.find_by_phone("13800138000").await.unwrap();
+        assert_eq!(by_session, by_phone, "{}", store.backend_name());
         store
             .confirm_enrollment(&child.id, &official(), NOW)
             .await
@@ -843,11 +876,25 @@ async fn login_codes_are_limited_and_open_a_session() {
             Err(CodeRejection::NoCode),
             "used up"
         );
-        let index = store.session_phone_index("session-1", NOW).await.unwrap();
-        assert!(index.is_some());
+        let (index, people) = store
+            .session_people("session-1", NOW)
+            .await
+            .unwrap()
+            .expect("the session opened");
+        assert_eq!(index, store.phone_index_of(phone));
+        assert!(people.is_empty(), "no one enrolled under it yet");
+        assert_eq!(
+            store
+                .session_phone("session-1", NOW)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(phone),
+            "the phone logged in with, sealed with the session"
+        );
         assert!(
             store
-                .session_phone_index("session-1", NOW + time::Duration::DAY)
+                .session_people("session-1", NOW + time::Duration::DAY)
                 .await
                 .unwrap()
                 .is_none()
@@ -1106,21 +1153,9 @@ async fn sessions_end_at_logout_at_expiry_and_with_their_account() {
             .await
             .unwrap()
             .unwrap();
-        assert!(
-            store
-                .session_phone_index("hs_r", NOW)
-                .await
-                .unwrap()
-                .is_some()
-        );
+        assert!(store.session_people("hs_r", NOW).await.unwrap().is_some());
         assert!(store.end_session("hs_r").await.unwrap());
-        assert!(
-            store
-                .session_phone_index("hs_r", NOW)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(store.session_people("hs_r", NOW).await.unwrap().is_none());
         assert!(!store.end_session("hs_r").await.unwrap());
         store.close().await;
     }

@@ -221,10 +221,28 @@ pub async fn current_status(
         let actor = caller.actor("status query");
         state.store.audit(&actor, action, Some(id), "", now).await?;
     }
+    Ok((person, status_of(state, id, now).await?))
+}
+
+/// A person's status at `now`: the one kept from an earlier read while the person's facts, the
+/// policy in effect and time still give it (`kept.rs`), else derived from the facts and kept.
+pub async fn status_of(state: &AppState, id: &str, now: OffsetDateTime) -> ApiResult<Status> {
+    let stamp = state.store.fact_stamp(id).await?;
+    let policy = state.policy.at(now);
+    if let Some(status) = state.caches.statuses.get(id, stamp, &policy, now) {
+        return Ok(status);
+    }
     let facts = state.store.facts(id).await?;
-    let status = state.policy.evaluate(&facts, now);
+    let status = policy.evaluate(&facts, now);
     crate::usecases::colours::note_undecided(state, id, &status);
-    Ok((person, status))
+    // Kept only when the facts read are the ones stamped (none landed in between).
+    if facts.len() as i64 == stamp.count {
+        state
+            .caches
+            .statuses
+            .keep(id, stamp, &policy, &facts, &status, now);
+    }
+    Ok(status)
 }
 
 /// The code shown: the policy's colour (itself pending when a rule could not be judged), and
