@@ -13,8 +13,8 @@ use healthcode_core::{Fact, FactBody};
 use healthcode_store::{Appeal, AppealOutcome, Waiver};
 use time::OffsetDateTime;
 
-/// A reason, as a resident or an official must give one.
-fn reason(text: &str) -> ApiResult<&str> {
+/// A reason, as a resident or an official must give one (for an appeal or a claim).
+pub(crate) fn reason(text: &str) -> ApiResult<&str> {
     let text = text.trim();
     if text.is_empty() || text.chars().count() > 1000 {
         return Err(ApiError::unprocessable(

@@ -5,23 +5,11 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::usecases::appeals::reason;
 use crate::usecases::people::{CASEWORKERS, document};
 use healthcode_core::identity::DocumentKind;
 use healthcode_store::DocumentClaim;
 use time::OffsetDateTime;
-
-/// A reason, as a claimant or a caseworker must give one.
-fn reason(text: &str) -> ApiResult<&str> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > 1000 {
-        return Err(ApiError::unprocessable(
-            "reason_required",
-            "give a reason (at most 1,000 characters)",
-            "请填写理由（最多 1000 个字符）",
-        ));
-    }
-    Ok(text)
-}
 
 /// What a resident claims: their document, and why it is theirs.
 pub struct ClaimRequest {

@@ -218,10 +218,7 @@ async fn me_page(
     error: Option<(FieldError, axum::http::StatusCode)>,
 ) -> PageResult {
     let (state, caller) = (state.clone(), caller.clone());
-    let phone = match &web.token {
-        Some(token) => state.store.session_phone(token, state.now()).await?,
-        None => None,
-    };
+    let phone = web.login_phone(&state).await?;
     let claims = crate::usecases::claims::list(&state, &caller)
         .await?
         .into_iter()
@@ -312,10 +309,7 @@ pub async fn enroll(
     let caller = web.resident(&state).await?;
     let phone = match given(form.phone.clone()) {
         Some(p) => Some(p),
-        None => match &web.token {
-            Some(token) => state.store.session_phone(token, state.now()).await?,
-            None => None,
-        },
+        None => web.login_phone(&state).await?,
     };
     let tried = async {
         let request = people::EnrollRequest {
@@ -367,10 +361,7 @@ pub async fn claim(
     Posted(form): Posted<ClaimForm>,
 ) -> PageResult {
     let caller = web.resident(&state).await?;
-    let phone = match &web.token {
-        Some(token) => state.store.session_phone(token, state.now()).await?,
-        None => None,
-    };
+    let phone = web.login_phone(&state).await?;
     let tried = async {
         let request = crate::usecases::claims::ClaimRequest {
             document_kind: document_kind(&form.document_kind)?,

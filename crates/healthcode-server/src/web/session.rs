@@ -150,6 +150,15 @@ impl Web {
         }
     }
 
+    /// The phone the resident logged in with, kept sealed with their session (none for a
+    /// session opened before it was kept, or none at all).
+    pub async fn login_phone(&self, state: &AppState) -> Result<Option<String>, WebError> {
+        match &self.token {
+            Some(token) => Ok(state.store.session_phone(token, state.now()).await?),
+            None => Ok(None),
+        }
+    }
+
     /// The signed-in resident; anyone else is sent to the resident login.
     pub async fn resident(&self, state: &AppState) -> Result<Caller, WebError> {
         match self.caller(state).await? {
