@@ -182,7 +182,15 @@ fn colour_change(detail: &str) -> (Option<Color>, Option<Color>) {
 /// Why the system part or staff member acted, in words: the fixed purposes the node writes, or
 /// the legal basis an official gave, quoted as written.
 pub fn basis(purpose: &str) -> (String, String) {
-    let fixed = |zh: &str, en: &str| (zh.to_owned(), en.to_owned());
+    match node_purpose(purpose) {
+        Some((zh, en)) => (zh.to_owned(), en.to_owned()),
+        None => (format!("依据「{purpose}」"), format!("under “{purpose}”")),
+    }
+}
+
+/// The purposes the node itself writes, in words; `None` for one a staff member wrote.
+fn node_purpose(purpose: &str) -> Option<(&'static str, &'static str)> {
+    let fixed = |zh, en| Some((zh, en));
     match purpose {
         "colour derived by the published policy" => {
             fixed("按公布的赋码规则", "by the published policy")
@@ -217,13 +225,13 @@ pub fn basis(purpose: &str) -> (String, String) {
         }
         p if p.starts_with("status transfer") => fixed("健康状态跨地区转移", "moving your status"),
         p if p.starts_with("appeal review") => fixed("申诉复核", "an appeal review"),
-        written => (format!("依据「{written}」"), format!("under “{written}”")),
+        _ => None,
     }
 }
 
 /// Whether a purpose is a basis a staff member wrote (quoted as written), not one the node names.
 pub fn written_basis(purpose: &str) -> bool {
-    !purpose.is_empty() && basis(purpose).1 == format!("under “{purpose}”")
+    !purpose.is_empty() && node_purpose(purpose).is_none()
 }
 
 fn sentence(policy: &Policy, e: &AuditEntry, at: OffsetDateTime, name: Option<&str>) -> Text {

@@ -488,6 +488,9 @@ pub struct Published {
     /// What changed from the version in effect before this one took (or would take) effect;
     /// null for the first.
     pub changes: Option<PolicyDiff>,
+    /// The version's parameters, for its rules' words (already in the document it names).
+    #[serde(skip)]
+    pub parameters: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Every version by its time, the region's base first: when, why, who proposed and who
@@ -505,6 +508,7 @@ pub async fn history(state: &AppState) -> ApiResult<Vec<Published>> {
         }
         out.push(Published {
             title: doc.title,
+            parameters: doc.parameters,
             changes,
             version: v,
         });

@@ -184,9 +184,8 @@ pub fn for_client(headers: &axum::http::HeaderMap, e: ApiError) -> Response {
     }
 }
 
-/// Renders a page; pages hold personal data, so they are never cached.
-/// Who proposed, created or decided something, as people read it: the node's configuration, or an official by
-/// role and masked name, never an account id.
+/// Who proposed, created or decided something, as people read it: the node's configuration, or
+/// an official by role and masked name, never an account id.
 pub(crate) async fn official_words(
     state: &crate::AppState,
     lang: Lang,
@@ -241,6 +240,7 @@ pub(crate) fn region_words(code: &str) -> String {
     }
 }
 
+/// Renders a page; pages hold personal data, so they are never cached.
 pub fn render(page: impl Template) -> PageResult {
     let body = page.render().map_err(|e| {
         tracing::error!(error = %e, "rendering a page failed");

@@ -14,7 +14,6 @@ use crate::web::session::{Posted, Web};
 use askama::Template;
 use axum::extract::State;
 use healthcode_core::policy_diff::PolicyDiff;
-use healthcode_store::PolicyVersion;
 use serde::Deserialize;
 
 fn state_label(lang: Lang, state: &str) -> &'static str {
@@ -160,18 +159,19 @@ struct Entry {
 async fn entry(
     state: &AppState,
     lang: Lang,
-    v: PolicyVersion,
-    title: &healthcode_core::Text,
-    changes: Option<&PolicyDiff>,
+    published: policy_versions::Published,
 ) -> Result<Entry, WebError> {
-    let parameters = serde_json::from_str::<healthcode_core::PolicyDocument>(&v.document)
-        .map(|d| d.parameters)
-        .unwrap_or_default();
+    let policy_versions::Published {
+        version: v,
+        title,
+        changes,
+        parameters,
+    } = published;
     Ok(Entry {
         state: state_label(lang, &v.state),
         effective: local_time(v.effective_at),
-        changes: change_lines(lang, changes, &parameters),
-        title: lang.text(title),
+        changes: change_lines(lang, changes.as_ref(), &parameters),
+        title: lang.text(&title),
         decided_by: official_words(state, lang, v.decided_by.as_deref().unwrap_or_default())
             .await?,
         proposed_by: official_words(state, lang, &v.proposed_by).await?,
@@ -206,7 +206,7 @@ pub async fn history(State(state): State<AppState>, web: Web) -> PageResult {
     );
     let mut entries = Vec::new();
     for p in policy_versions::history(&state).await?.into_iter().rev() {
-        entries.push(entry(&state, web.lang, p.version, &p.title, p.changes.as_ref()).await?);
+        entries.push(entry(&state, web.lang, p).await?);
     }
     render(HistoryPage {
         chrome: Chrome::new(
@@ -295,14 +295,7 @@ pub async fn version(
         && published.version.effective_at > now;
     render(VersionPage {
         chrome: Chrome::new(&web, "规则版本审批", "A policy version", true),
-        entry: entry(
-            &state,
-            lang,
-            published.version,
-            &published.title,
-            published.changes.as_ref(),
-        )
-        .await?,
+        entry: entry(&state, lang, published).await?,
         against: dry.against,
         at: local_time(dry.at),
         evaluated: dry.evaluated,

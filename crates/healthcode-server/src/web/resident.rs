@@ -151,6 +151,24 @@ pub(crate) struct FieldError {
     pub claimable: bool,
 }
 
+impl FieldError {
+    /// What the resident can mend on the form, said next to its field in their language; `None`
+    /// for what they cannot (not signed in, a failure of the node), which is a page of its own.
+    fn of(
+        lang: Lang,
+        form: &'static str,
+        e: &crate::error::ApiError,
+        claimable: bool,
+    ) -> Option<FieldError> {
+        (e.status.is_client_error() && e.code != "unauthorized").then(|| FieldError {
+            form,
+            field: field_of(e.code),
+            message: lang.t(&e.zh, &e.en).to_owned(),
+            claimable,
+        })
+    }
+}
+
 impl MePage {
     /// The message for a field of a form, when the last sending of that form failed there.
     fn error_for(&self, form: &str, field: &str) -> Option<&str> {
@@ -217,9 +235,8 @@ async fn me_page(
     form: EnrollForm,
     error: Option<(FieldError, axum::http::StatusCode)>,
 ) -> PageResult {
-    let (state, caller) = (state.clone(), caller.clone());
-    let phone = web.login_phone(&state).await?;
-    let claims = crate::usecases::claims::list(&state, &caller)
+    let phone = web.login_phone(state).await?;
+    let claims = crate::usecases::claims::list(state, caller)
         .await?
         .into_iter()
         .map(|c| ClaimRow {
@@ -237,11 +254,11 @@ async fn me_page(
         })
         .collect();
     let mut rows = Vec::new();
-    for person in people_of(&caller) {
-        let (person, status) = current_status(&state, &caller, &person.id, "", state.now()).await?;
+    for person in people_of(caller) {
+        let (person, status) = current_status(state, caller, &person.id, "", state.now()).await?;
         let code = code_shown(&person, &status).as_str();
         rows.push(PersonRow {
-            checked_in: checked_in_today(&state, &person.id, state.now()).await?,
+            checked_in: checked_in_today(state, &person.id, state.now()).await?,
             document: document_label(web.lang, &person),
             look: look(code),
             child: person.guardian_id.is_some(),
@@ -249,7 +266,7 @@ async fn me_page(
             id: person.id,
         });
     }
-    let guardian = people_of(&caller)
+    let guardian = people_of(caller)
         .iter()
         .find(|p| p.guardian_id.is_none())
         .map(|p| p.id.clone());
@@ -322,23 +339,18 @@ pub async fn enroll(
         };
         people::enroll(&state, &caller, request, state.now()).await
     };
+    let which = if form.guardian_id.trim().is_empty() {
+        "self"
+    } else {
+        "child"
+    };
     match tried.await {
         Ok(person) => see(&format!("/me/{}/code", person.id)),
         // What the resident can mend is said next to its field, the form kept as they sent it.
-        Err(e) if e.status.is_client_error() && e.code != "unauthorized" => {
-            let error = FieldError {
-                form: if form.guardian_id.trim().is_empty() {
-                    "self"
-                } else {
-                    "child"
-                },
-                field: field_of(e.code),
-                message: web.lang.t(&e.zh, &e.en).to_owned(),
-                claimable: e.code == "document_enrolled",
-            };
-            me_page(&state, &web, &caller, form, Some((error, e.status))).await
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => match FieldError::of(web.lang, which, &e, e.code == "document_enrolled") {
+            Some(error) => me_page(&state, &web, &caller, form, Some((error, e.status))).await,
+            None => Err(e.into()),
+        },
     }
 }
 
@@ -373,22 +385,18 @@ pub async fn claim(
     };
     match tried.await {
         Ok(_) => see("/me"),
-        Err(e) if e.status.is_client_error() && e.code != "unauthorized" => {
-            let error = FieldError {
-                form: "claim",
-                field: field_of(e.code),
-                message: web.lang.t(&e.zh, &e.en).to_owned(),
-                claimable: true,
-            };
-            let sent = EnrollForm {
-                document_kind: form.document_kind,
-                document_number: form.document_number,
-                country: form.country,
-                ..EnrollForm::default()
-            };
-            me_page(&state, &web, &caller, sent, Some((error, e.status))).await
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => match FieldError::of(web.lang, "claim", &e, true) {
+            Some(error) => {
+                let sent = EnrollForm {
+                    document_kind: form.document_kind,
+                    document_number: form.document_number,
+                    country: form.country,
+                    ..EnrollForm::default()
+                };
+                me_page(&state, &web, &caller, sent, Some((error, e.status))).await
+            }
+            None => Err(e.into()),
+        },
     }
 }
 

@@ -129,24 +129,27 @@ pub(crate) async fn staff_label(
     l: crate::web::page::Lang,
     id: &str,
 ) -> Result<String, crate::web::page::WebError> {
-    Ok(
-        match state
-            .store
-            .person(id)
-            .await
-            .map_err(crate::error::ApiError::from)?
-        {
-            Some(p) => match p.document_tail {
-                Some(tail) => format!(
-                    "{} ({} …{tail})",
-                    p.name_masked,
-                    l.t("证件尾号", "document")
-                ),
-                None => p.name_masked,
-            },
-            None => l.t("已删除的人员", "a removed person").to_owned(),
-        },
-    )
+    let person = state
+        .store
+        .person(id)
+        .await
+        .map_err(crate::error::ApiError::from)?;
+    Ok(match person {
+        Some(p) => person_label(l, &p),
+        None => l.t("已删除的人员", "a removed person").to_owned(),
+    })
+}
+
+/// A person in hand as staff read them: masked name and document tail.
+pub(crate) fn person_label(l: crate::web::page::Lang, p: &healthcode_store::Person) -> String {
+    match &p.document_tail {
+        Some(tail) => format!(
+            "{} ({} …{tail})",
+            p.name_masked,
+            l.t("证件尾号", "document")
+        ),
+        None => p.name_masked.clone(),
+    }
 }
 
 /// A case's trace: its figures (people, and the exposures behind them, labelled), the venues,

@@ -157,7 +157,7 @@ pub async fn show(State(state): State<AppState>, web: Web, Path(id): Path<String
     render(PersonPage {
         chrome: Chrome::new(&web, "人员记录", "Person's record", true),
         look: look(people::code_shown(&person, &status).as_str()),
-        person: crate::web::console::cases::staff_label(&state, web.lang, &id).await?,
+        person: crate::web::console::cases::person_label(web.lang, &person),
         pending: person.enrollment == Enrollment::Pending,
         reasons: crate::web::resident::reason_rows(web.lang, &status),
         may_record_case: caller.role() == crate::auth::Role::HealthOfficial,
