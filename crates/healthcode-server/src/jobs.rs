@@ -4,14 +4,31 @@
 use crate::AppState;
 use crate::federation::{directory, hub, messages};
 use crate::usecases::{colours, notices, policy_versions, retention, traces};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Whether this node runs the periodic `job` this round. Nodes sharing the store take turns by
+/// a lease: its holder renews it every round, and when the holder dies another node takes the
+/// job over two rounds later. A lease that cannot be read skips the round.
+async fn holds_lease(state: &AppState, node: &str, job: &str, every: Duration) -> bool {
+    let now = state.now();
+    let until = now + 2 * every;
+    match state.store.take_lease(job, node, now, until).await {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::error!(error = %e, job, "taking the job's lease failed");
+            false
+        }
+    }
+}
 
 /// Starts every job the configuration turns on.
 pub fn spawn(state: &AppState) {
-    retention_job(state.clone());
+    let node: Arc<str> = healthcode_store::node_name().into();
+    retention_job(state.clone(), node.clone());
     trace_workers(state.clone());
     outbox_job(state.clone());
-    schedule_job(state.clone());
+    schedule_job(state.clone(), node);
     federation_job(state.clone());
     region_outbox_job(state.clone());
     policy_job(state.clone());
@@ -116,16 +133,21 @@ fn outbox_job(state: AppState) {
 }
 
 /// Re-derives the colours whose end by time has come, every
-/// `tracing.schedule_interval_seconds`: what announces a colour turning back to green.
-fn schedule_job(state: AppState) {
+/// `tracing.schedule_interval_seconds`: what announces a colour turning back to green. One
+/// node of those sharing the store does it (a lease).
+fn schedule_job(state: AppState, node: Arc<str>) {
     let every = state.config.tracing.schedule_interval_seconds;
     if every == 0 {
         return;
     }
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(every));
+        let every = Duration::from_secs(every);
+        let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
+            if !holds_lease(&state, &node, "schedule", every).await {
+                continue;
+            }
             match colours::run_schedule(&state, state.now()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(changed = n, "colours changed by time"),
@@ -136,8 +158,8 @@ fn schedule_job(state: AppState) {
 }
 
 /// Runs retention every `scans.retention_interval_seconds`; the first run comes one interval
-/// after start, not during start-up.
-fn retention_job(state: AppState) {
+/// after start, not during start-up. One node of those sharing the store runs it (a lease).
+fn retention_job(state: AppState, node: Arc<str>) {
     let every = state.config.scans.retention_interval_seconds;
     if every == 0 {
         return;
@@ -147,6 +169,9 @@ fn retention_job(state: AppState) {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tick.tick().await;
+            if !holds_lease(&state, &node, "retention", every).await {
+                continue;
+            }
             if let Err(e) = retention::run(&state, state.now()).await {
                 tracing::error!(error = %e, "retention run failed");
             }

@@ -76,7 +76,10 @@ impl Backend {
     /// synchronous FULL so that what is acknowledged survives a power cut) or `postgres://…`.
     pub async fn connect(url: &str) -> Result<Backend, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url)?;
+            let mut options = PgConnectOptions::from_str(url)?;
+            if options.get_application_name().is_none() {
+                options = options.application_name(&crate::node_name());
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))

@@ -17,6 +17,8 @@ pub use facts::FactStamp;
 mod federation;
 mod feeds;
 mod hub;
+mod leases;
+pub use leases::node_name;
 mod outbox;
 mod people;
 mod policy_versions;

@@ -1707,3 +1707,59 @@ async fn messages_for_other_regions_wait_until_sent_and_are_taken_once() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_lease_has_one_holder_until_it_runs_out() {
+    for store in stores().await {
+        let minute = time::Duration::minutes(1);
+        let (a, b) = ("node-a", "node-b");
+        assert!(
+            store
+                .take_lease("retention", a, NOW, NOW + minute)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .take_lease("retention", b, NOW, NOW + minute)
+                .await
+                .unwrap(),
+            "another node waits while the lease holds"
+        );
+        assert!(
+            store
+                .take_lease("schedule", b, NOW, NOW + minute)
+                .await
+                .unwrap(),
+            "each job has its own lease"
+        );
+        let later = NOW + time::Duration::seconds(30);
+        assert!(
+            store
+                .take_lease("retention", a, later, later + minute)
+                .await
+                .unwrap(),
+            "the holder renews it"
+        );
+        let renewed_end = later + minute;
+        assert!(
+            !store
+                .take_lease("retention", b, NOW + minute, NOW + 2 * minute)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .take_lease("retention", b, renewed_end, renewed_end + minute)
+                .await
+                .unwrap(),
+            "a lease run out goes to the next node to ask"
+        );
+        assert!(
+            !store
+                .take_lease("retention", a, renewed_end, renewed_end + minute)
+                .await
+                .unwrap()
+        );
+    }
+}
