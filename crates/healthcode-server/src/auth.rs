@@ -77,6 +77,9 @@ pub enum Caller {
     Resident {
         phone_index: Vec<u8>,
         people: Vec<Person>,
+        /// Where their reads of their own code go: the read replica when it can serve this
+        /// request, else the primary (`replica::store_for`).
+        reads: healthcode_store::Store,
     },
 }
 
@@ -155,17 +158,26 @@ impl Caller {
     /// The caller a token stands for: a resident session, a staff page session, or a staff or
     /// department API token. Each is looked up in the store on every request, so an ended
     /// session or a revoked account stops working at once.
-    pub async fn from_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    /// A read (`read`, on a node with a replica) may find a resident's session there.
+    pub async fn from_token(
+        state: &AppState,
+        token: &str,
+        read: Option<&crate::replica::ReadAfter>,
+    ) -> Result<Caller, ApiError> {
         // Sessions carry their own prefixes, so each token costs one lookup.
         if token.starts_with(SESSION_PREFIX) {
-            let (phone_index, people) = state
-                .store
-                .session_people(token, state.now())
-                .await?
-                .ok_or_else(ApiError::unauthorized)?;
+            let reads = crate::replica::store_for(state, read);
+            let found = reads.session_people(token, state.now()).await?;
+            // A session opened moments ago may not have reached the replica yet.
+            let found = match found {
+                None if read.is_some() => state.store.session_people(token, state.now()).await?,
+                found => found,
+            };
+            let (phone_index, people) = found.ok_or_else(ApiError::unauthorized)?;
             return Ok(Caller::Resident {
                 phone_index,
                 people,
+                reads,
             });
         }
         let account = if token.starts_with(STAFF_SESSION_PREFIX) {
@@ -188,7 +200,7 @@ impl FromRequestParts<AppState> for Caller {
     /// A bearer token, or the web pages' session cookie with its CSRF header.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
         let token = presented_token(state, &parts.headers).ok_or_else(ApiError::unauthorized)?;
-        Caller::from_token(state, &token).await
+        Caller::from_token(state, &token, parts.extensions.get()).await
     }
 }
 

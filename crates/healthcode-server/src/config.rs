@@ -45,6 +45,28 @@ pub struct Config {
     pub federation: FederationConfig,
     pub returns: ReturnsConfig,
     pub policy_versions: PolicyVersionsConfig,
+    pub replica: ReplicaConfig,
+}
+
+/// A PostgreSQL streaming replica that serves residents' reads of their own code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicaConfig {
+    /// `postgres://…` of a hot standby of `database_url`; every read goes to the primary when
+    /// absent.
+    pub url: Option<String>,
+    /// The most a read the replica serves may miss, in milliseconds: commits older than this
+    /// are always on it, else the read goes to the primary.
+    pub max_lag_ms: i64,
+}
+
+impl Default for ReplicaConfig {
+    fn default() -> ReplicaConfig {
+        ReplicaConfig {
+            url: None,
+            max_lag_ms: 1_000,
+        }
+    }
 }
 
 /// Whether this node is a region's or the hub's.
@@ -367,6 +389,7 @@ impl Default for Config {
             federation: FederationConfig::default(),
             returns: ReturnsConfig::default(),
             policy_versions: PolicyVersionsConfig::default(),
+            replica: ReplicaConfig::default(),
         }
     }
 }
@@ -592,6 +615,16 @@ impl Config {
             0,
             86_400,
         );
+        c.range("replica.max_lag_ms", self.replica.max_lag_ms, 10, 60_000);
+        if self.replica.url.is_some() {
+            c.check(
+                "replica.url",
+                self.database_url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("postgres")),
+                "a replica of a PostgreSQL database_url",
+            );
+        }
         let pv = &self.policy_versions;
         c.range("policy_versions.notice_seconds", pv.notice_seconds, 10, DAY);
         c.check(

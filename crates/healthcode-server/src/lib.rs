@@ -19,6 +19,7 @@ mod panics;
 pub mod passes;
 pub mod policies;
 pub mod recorder;
+pub mod replica;
 mod routes;
 pub mod scanning;
 pub mod usecases;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub node_key: Arc<healthcode_pass::keys::SigningKey>,
     /// Wakes the delivery of messages to other regions when one is queued.
     pub federation: Arc<tokio::sync::Notify>,
+    /// The read replica residents' reads of their own code go to (`replica.url`).
+    pub replica: Option<Arc<healthcode_store::Replica>>,
 }
 
 impl AppState {
@@ -138,6 +141,14 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
     let node_key = Arc::new(federation::node_key(&config.data_dir)?);
     let anchors = anchors::Anchors::open(&config.data_dir)?;
     let recorder = recorder::Recorder::spawn(store.clone(), &config.scans, clock.clone());
+    let replica = match &config.replica.url {
+        Some(url) => Some(Arc::new(
+            store
+                .replica(url, time::Duration::milliseconds(config.replica.max_lag_ms))
+                .await?,
+        )),
+        None => None,
+    };
     let sender =
         usecases::notices::configured(&config.notifications.sender, config.login.log_codes)
             .map_err(StartError::Notifications)?;
@@ -162,6 +173,7 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
         hub,
         node_key,
         federation: Arc::default(),
+        replica,
     };
     // The versions approved since the base.
     usecases::policy_versions::reload(&state)
@@ -244,6 +256,7 @@ pub async fn start(state: AppState) -> Result<Running, StartError> {
     };
     let (shutdown, stop) = tokio::sync::watch::channel(false);
     jobs::spawn(&state);
+    replica::spawn_watcher(&state);
     anchors::spawn(state.clone());
     let mut tasks = vec![tokio::spawn(serve(state.clone(), listener, stop.clone()))];
     let mut scan_addr = None;

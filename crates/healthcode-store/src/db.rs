@@ -76,15 +76,7 @@ impl Backend {
     /// synchronous FULL so that what is acknowledged survives a power cut) or `postgres://…`.
     pub async fn connect(url: &str) -> Result<Backend, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let mut options = PgConnectOptions::from_str(url)?;
-            if options.get_application_name().is_none() {
-                options = options.application_name(&crate::node_name());
-            }
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
-                .await?;
+            let pool = pg_pool(url).await?;
             POSTGRES_MIGRATIONS.run(&pool).await?;
             Ok(Backend::Postgres(pool))
         } else if url.starts_with("sqlite:") {
@@ -113,6 +105,16 @@ impl Backend {
         }
     }
 
+    /// Connects to a PostgreSQL standby for reads: the same options, no migrations.
+    pub async fn connect_replica(url: &str) -> Result<Backend, StoreError> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(StoreError::Config(format!(
+                "unsupported replica URL {url:?}: use postgres://…"
+            )));
+        }
+        Ok(Backend::Postgres(pg_pool(url).await?))
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Backend::Sqlite(_) => "sqlite",
@@ -123,6 +125,20 @@ impl Backend {
     pub async fn close(&self) {
         with_pool!(self, pool => pool.close().await)
     }
+}
+
+/// A pool of PostgreSQL connections, each named after this node (`application_name`) unless
+/// the URL names it.
+async fn pg_pool(url: &str) -> Result<sqlx::PgPool, StoreError> {
+    let mut options = PgConnectOptions::from_str(url)?;
+    if options.get_application_name().is_none() {
+        options = options.application_name(&crate::node_name());
+    }
+    Ok(PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?)
 }
 
 /// The file of a `sqlite:` URL; `None` for PostgreSQL and for an in-memory SQLite database,

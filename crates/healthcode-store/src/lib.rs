@@ -22,6 +22,8 @@ pub use leases::node_name;
 mod outbox;
 mod people;
 mod policy_versions;
+mod replica;
+pub use replica::Replica;
 mod returns;
 mod sealed;
 mod sqlite_reads;

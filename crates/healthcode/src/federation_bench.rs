@@ -369,6 +369,7 @@ async fn transfers(
         let caller = Caller::Resident {
             phone_index: Vec::new(),
             people: vec![person],
+            reads: wuhan.state.store.clone(),
         };
         let (_, code) = transfer::grant(
             &wuhan.state,

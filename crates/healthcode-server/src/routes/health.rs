@@ -59,7 +59,7 @@ async fn may_scrape(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     {
         return Ok(());
     }
-    crate::auth::Caller::from_token(state, token)
+    crate::auth::Caller::from_token(state, token, None)
         .await?
         .require(&[crate::auth::Role::Admin])
 }

@@ -133,6 +133,10 @@ pub fn router(state: AppState) -> Router {
             state.metrics.clone(),
             crate::metrics::track,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::replica::track,
+        ))
         .layer(axum::middleware::from_fn(crate::panics::catch))
         // Before anything reads the body or looks a token up, so shedding costs little.
         .layer(axum::middleware::from_fn_with_state(

@@ -30,6 +30,7 @@ pub async fn file(
     let Caller::Resident {
         phone_index,
         people,
+        ..
     } = caller
     else {
         return Err(ApiError::forbidden());

@@ -221,18 +221,27 @@ pub async fn current_status(
         let actor = caller.actor("status query");
         state.store.audit(&actor, action, Some(id), "", now).await?;
     }
-    Ok((person, status_of(state, id, now).await?))
+    let reads = match caller {
+        Caller::Resident { reads, .. } => reads,
+        Caller::Staff { .. } => &state.store,
+    };
+    Ok((person, status_of(state, reads, id, now).await?))
 }
 
 /// A person's status at `now`: the one kept from an earlier read while the person's facts, the
 /// policy in effect and time still give it (`kept.rs`), else derived from the facts and kept.
-pub async fn status_of(state: &AppState, id: &str, now: OffsetDateTime) -> ApiResult<Status> {
-    let stamp = state.store.fact_stamp(id).await?;
+pub async fn status_of(
+    state: &AppState,
+    store: &healthcode_store::Store,
+    id: &str,
+    now: OffsetDateTime,
+) -> ApiResult<Status> {
+    let stamp = store.fact_stamp(id).await?;
     let policy = state.policy.at(now);
     if let Some(status) = state.caches.statuses.get(id, stamp, &policy, now) {
         return Ok(status);
     }
-    let facts = state.store.facts(id).await?;
+    let facts = store.facts(id).await?;
     let status = policy.evaluate(&facts, now);
     crate::usecases::colours::note_undecided(state, id, &status);
     // Kept only when the facts read are the ones stamped (none landed in between).

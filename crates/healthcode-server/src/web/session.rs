@@ -33,6 +33,8 @@ pub struct Web {
     pub secure: bool,
     /// The page's path, for the language toggle.
     pub path: String,
+    /// On a node with a replica, a page read and the position it must see.
+    pub read: Option<crate::replica::ReadAfter>,
 }
 
 fn lang_query(query: Option<&str>) -> Option<Lang> {
@@ -67,6 +69,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         None => anonymous_csrf.clone(),
     };
     let path = req.uri().path().to_owned();
+    let read = req.extensions().get().copied();
     req.extensions_mut().insert(Web {
         lang,
         csrf_bound: token.is_some(),
@@ -74,6 +77,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         token,
         secure,
         path,
+        read,
     });
     let mut response = next.run(req).await;
     if lang != Lang::Zh
@@ -141,7 +145,7 @@ impl Web {
         let Some(token) = &self.token else {
             return Ok(None);
         };
-        match Caller::from_token(state, token).await {
+        match Caller::from_token(state, token, self.read.as_ref()).await {
             Ok(caller) => Ok(Some(caller)),
             Err(e) if e.status == StatusCode::UNAUTHORIZED || e.status == StatusCode::FORBIDDEN => {
                 Ok(None)

@@ -524,7 +524,7 @@ async fn residents_check_in_by_venue_code_once_per_window_and_far_check_ins_wait
 
         // The resident says they have left the mall: an exit now, which ends the presence;
         // a second time there is nothing to leave.
-        let caller = healthcode_server::auth::Caller::from_token(&node.state, &me)
+        let caller = healthcode_server::auth::Caller::from_token(&node.state, &me, None)
             .await
             .unwrap();
         let entry = first["visit"]["id"].as_str().unwrap();
