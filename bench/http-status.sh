@@ -3,7 +3,10 @@
 # floor), on SQLite and PostgreSQL. Needs wrk (Debian: apt-get install wrk) and, for PostgreSQL,
 # a server at $HEALTHCODE_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
 # Usage: bash bench/http-status.sh [seconds per run, default 10] [connections, default 64]
+# STORES (default "sqlite postgres") may also name postgres-replica: PostgreSQL with residents'
+# reads on the streaming replica at $HEALTHCODE_BENCH_REPLICA_URL (bench/replica.sh makes a pair).
 set -euo pipefail
+[ -n "${TRACE:-}" ] && set -x
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
 conns="${2:-64}"
@@ -29,17 +32,21 @@ run_wrk() { # label url [token]
   echo "$rps" > "/tmp/hc-bench-$1"
 }
 
-for store in sqlite postgres; do
+for store in ${STORES:-sqlite postgres}; do
   dir=$(mktemp -d)
   args=(--data-dir "$dir")
-  if [ "$store" = postgres ]; then
+  replica=()
+  if [ "$store" != sqlite ]; then
     db="hc_bench_$$"
     psql "$pg" -qc "DROP DATABASE IF EXISTS $db" >/dev/null
     psql "$pg" -qc "CREATE DATABASE $db" >/dev/null
     args+=(--database-url "${pg%/*}/$db")
   fi
+  if [ "$store" = postgres-replica ]; then
+    replica=(env "HEALTHCODE_REPLICA__URL=${HEALTHCODE_BENCH_REPLICA_URL%/*}/$db")
+  fi
   log="$dir/node.log"
-  RUST_LOG=warn,healthcode_server::usecases::notices=info "$bin" "${args[@]}" demo --listen "127.0.0.1:$port" >"$log" 2>&1 &
+  RUST_LOG=warn,healthcode_server::usecases::notices=info "${replica[@]}" "$bin" "${args[@]}" demo --listen "127.0.0.1:$port" >"$log" 2>&1 &
   node=$!
   for _ in $(seq 1 600); do grep -q "demo node" "$log" 2>/dev/null && break; sleep 0.1; done
   base="http://127.0.0.1:$port"
@@ -62,6 +69,6 @@ for store in sqlite postgres; do
     echo "$store    $what/healthz ratio: $ratio"
   done
   kill "$node"; wait "$node" 2>/dev/null || true
-  if [ "$store" = postgres ]; then psql "$pg" -qc "DROP DATABASE IF EXISTS $db" >/dev/null; fi
+  if [ "$store" != sqlite ]; then psql "$pg" -qc "DROP DATABASE IF EXISTS $db" >/dev/null; fi
   rm -rf "$dir"
 done

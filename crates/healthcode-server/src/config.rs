@@ -444,6 +444,7 @@ impl Config {
         figment = figment.merge(Env::prefixed("HEALTHCODE_").split("__").ignore(&[
             "test_database_url",
             "bench_database_url",
+            "bench_replica_url",
             "token",
             "node",
             "hub",

@@ -132,22 +132,26 @@ impl Store {
         Ok(())
     }
 
-    /// Every fact recorded about a person, oldest first.
     /// What a person's facts are now, cheaply (from the index alone): how many, and the latest
     /// recorded. Facts are only appended (or deleted when they expire), so any change changes it.
     pub async fn fact_stamp(&self, person_id: &str) -> Result<FactStamp, StoreError> {
-        let (count, latest): (i64, Option<i64>) = db::with_pool!(&self.backend, pool => {
-            sqlx::query_as("SELECT COUNT(*), MAX(recorded_at) FROM facts WHERE person_id = $1")
-                .bind(person_id)
-                .fetch_one(pool)
-                .await?
-        });
+        const SQL: &str = "SELECT COUNT(*), MAX(recorded_at) FROM facts WHERE person_id = $1";
+        let (count, latest): (i64, Option<i64>) = match &self.readers {
+            Some(readers) => readers.inline(|c| {
+                c.prepare_cached(SQL)?
+                    .query_row([person_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            })?,
+            None => db::with_pool!(&self.backend, pool => {
+                sqlx::query_as(SQL).bind(person_id).fetch_one(pool).await?
+            }),
+        };
         Ok(FactStamp {
             count,
             latest: latest.unwrap_or(0),
         })
     }
 
+    /// Every fact recorded about a person, oldest first.
     pub async fn facts(&self, person_id: &str) -> Result<Vec<Fact>, StoreError> {
         let rows: Vec<FactRow> = db::with_pool!(&self.backend, pool => {
             sqlx::query_as(

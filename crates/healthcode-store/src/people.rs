@@ -318,13 +318,33 @@ impl Store {
             Option<String>,
             Option<i64>,
         );
-        let rows: Vec<Row> = db::with_pool!(&self.backend, pool => {
-            sqlx::query_as(&sql)
-                .bind(crate::accounts::secret_hash(token))
-                .bind(ms(now))
-                .fetch_all(pool)
-                .await?
-        });
+        let hash = crate::accounts::secret_hash(token);
+        let rows: Vec<Row> = match &self.readers {
+            Some(readers) => readers.inline(|c| {
+                c.prepare_cached(&sql)?
+                    .query_map(rusqlite::params![hash, ms(now)], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                            r.get(8)?,
+                        ))
+                    })?
+                    .collect()
+            })?,
+            None => db::with_pool!(&self.backend, pool => {
+                sqlx::query_as(&sql)
+                    .bind(hash)
+                    .bind(ms(now))
+                    .fetch_all(pool)
+                    .await?
+            }),
+        };
         let Some(index) = rows.first().map(|r| r.0.clone()) else {
             return Ok(None);
         };

@@ -4,6 +4,7 @@
 //! 200,000 index entries of a busy venue, so it steps through them on read-only connections of
 //! its own, on a blocking thread, where a row costs what SQLite's cursor costs. WAL lets these
 //! readers run beside the pool's writers; they see what is committed, as the pool's readers do.
+//! The same connections serve the hot path's few-row reads in place (`inline`).
 
 use crate::StoreError;
 use rusqlite::{Connection, OpenFlags};
@@ -41,6 +42,21 @@ impl Readers {
         })
         .await
         .map_err(|e| StoreError::Corrupt(format!("a read of the visit log stopped: {e}")))?
+    }
+
+    /// Runs a short indexed read (a few rows) here, on the calling thread: handing a query to
+    /// another thread and its answer back costs more than the read itself, and the reads of
+    /// every code shown (the session, the fact stamp) were mostly such hand-offs.
+    pub(crate) fn inline<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let conn = self.take()?;
+        let out = read(&conn);
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(conn);
+        }
+        Ok(out?)
     }
 
     fn take(&self) -> Result<Connection, StoreError> {
