@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{account, free_port, healthcode};
+use common::{account, free_port, healthcode, login_code, ready};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 use std::path::{Path, PathBuf};
@@ -92,24 +92,6 @@ impl Cluster {
         let base = format!("http://127.0.0.1:{}", self.nodes[node].port);
         self.call(&base, method, path, token, body).await
     }
-
-    /// A login code the demo's SMS gateway logged, on whichever node drained the outbox.
-    async fn login_code(&self) -> String {
-        let started = Instant::now();
-        loop {
-            for node in &self.nodes {
-                let text = std::fs::read_to_string(&node.log).unwrap_or_default();
-                if let Some(c) = text.split("login code is ").nth(1) {
-                    return c.chars().take(6).collect();
-                }
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "no login code was sent"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
 }
 
 fn start_node(data_dir: &Path, url: &str, log: PathBuf) -> Node {
@@ -131,22 +113,6 @@ fn start_node(data_dir: &Path, url: &str, log: PathBuf) -> Node {
         .spawn()
         .unwrap();
     Node { port, child, log }
-}
-
-async fn ready(http: &reqwest::Client, base: &str) {
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{base} did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Every node holds the same keys: the first node's data directory, copied.
@@ -178,14 +144,14 @@ async fn cluster(url: &str, root: &Path) -> Cluster {
     policy(root);
     let first = root.join("node0");
     let mut nodes = vec![start_node(&first, url, root.join("node0.log"))];
-    ready(&http, &format!("http://127.0.0.1:{}", nodes[0].port)).await;
+    ready(&format!("http://127.0.0.1:{}", nodes[0].port)).await;
     for i in 1..3 {
         let dir = root.join(format!("node{i}"));
         copy_dir(&first, &dir);
         nodes.push(start_node(&dir, url, root.join(format!("node{i}.log"))));
     }
     for node in &nodes[1..] {
-        ready(&http, &format!("http://127.0.0.1:{}", node.port)).await;
+        ready(&format!("http://127.0.0.1:{}", node.port)).await;
     }
     let port = free_port();
     let servers: String = nodes
@@ -211,7 +177,7 @@ async fn cluster(url: &str, root: &Path) -> Cluster {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    ready(&http, &base).await;
+    ready(&base).await;
     Cluster {
         nodes,
         balancer,
@@ -285,7 +251,8 @@ async fn three_nodes_behind_a_balancer_share_one_postgresql() {
     let phone = "13900000077";
     let (status, _) = c.post("/auth/code", "", json!({"phone": phone})).await;
     assert_eq!(status, 202);
-    let code = c.login_code().await;
+    let logs: Vec<&Path> = c.nodes.iter().map(|n| n.log.as_path()).collect();
+    let code = login_code(&logs).await;
     let (status, login) = c
         .post("/auth/login", "", json!({"phone": phone, "code": code}))
         .await;

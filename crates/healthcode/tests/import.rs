@@ -143,17 +143,7 @@ async fn a_carriers_bookings_file_imports_row_by_row_with_each_refusal_named() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    for _ in 0..600 {
-        if http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    common::ready(&base).await;
     let call = |method: reqwest::Method, path: &str, token: &str, body: serde_json::Value| {
         let req = http
             .request(method, format!("{base}/api/v1/{path}"))
@@ -177,15 +167,7 @@ async fn a_carriers_bookings_file_imports_row_by_row_with_each_refusal_named() {
     )
     .await;
     assert_eq!(status, 202);
-    let mut code = String::new();
-    for _ in 0..200 {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(c) = text.split("login code is ").nth(1) {
-            code = c.chars().take(6).collect();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let code = common::login_code(&[&log]).await;
     let (status, login) = call(
         reqwest::Method::POST,
         "auth/login",

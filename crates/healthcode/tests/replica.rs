@@ -289,20 +289,7 @@ async fn a_replica_serves_residents_reads_within_its_bound_and_their_own_writes_
         log,
         http: reqwest::Client::new(),
     };
-    let started = Instant::now();
-    while !node
-        .http
-        .get(format!("{}/readyz", node.base))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the node did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::ready(&node.base).await;
 
     // A resident logs in and enrolls: writes, on the primary.
     let phone = "13900000088";
@@ -316,14 +303,7 @@ async fn a_replica_serves_residents_reads_within_its_bound_and_their_own_writes_
         )
         .await;
     assert_eq!(status, 202);
-    let code = loop {
-        let text = std::fs::read_to_string(&node.log).unwrap_or_default();
-        if let Some(c) = text.split("login code is ").nth(1) {
-            break c.chars().take(6).collect::<String>();
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "no login code");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let code = common::login_code(&[&node.log]).await;
     let (status, login, _) = node
         .call(
             "POST",

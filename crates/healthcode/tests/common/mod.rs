@@ -35,20 +35,42 @@ pub async fn serve(data_dir: &Path, database_url: Option<&str>, port: u16) -> Ch
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    ready(&format!("http://127.0.0.1:{port}")).await;
+    child
+}
+
+/// Waits until a node at `base` answers `/readyz` (the test fails after 60 s).
+pub async fn ready(base: &str) {
     let http = reqwest::Client::new();
     let started = Instant::now();
     loop {
-        if let Ok(r) = http
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
             && r.status().is_success()
         {
-            return child;
+            return;
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "the node did not start"
+            "{base} did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The login code the demo's SMS gateway (`login.log_codes`) wrote first into any of these
+/// node logs (the test fails after 20 s).
+pub async fn login_code(logs: &[&Path]) -> String {
+    let started = Instant::now();
+    loop {
+        for log in logs {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            if let Some(c) = text.split("login code is ").nth(1) {
+                return c.chars().take(6).collect();
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no login code was sent"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
