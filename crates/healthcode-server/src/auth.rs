@@ -166,14 +166,26 @@ impl Caller {
     ) -> Result<Caller, ApiError> {
         // Sessions carry their own prefixes, so each token costs one lookup.
         if token.starts_with(SESSION_PREFIX) {
-            let reads = crate::replica::store_for(state, read);
-            let found = reads.session_people(token, state.now()).await?;
-            // A session opened moments ago may not have reached the replica yet.
-            let found = match found {
-                None if read.is_some() => state.store.session_people(token, state.now()).await?,
-                found => found,
+            let on_replica = match crate::replica::store_for(state, read) {
+                Some(replica) => replica
+                    .session_people(token, state.now())
+                    .await?
+                    .map(|found| (found, replica)),
+                None => None,
             };
-            let (phone_index, people) = found.ok_or_else(ApiError::unauthorized)?;
+            // A session opened moments ago may not have reached the replica yet: it and the
+            // reads it makes go to the primary.
+            let ((phone_index, people), reads) = match on_replica {
+                Some(found) => found,
+                None => (
+                    state
+                        .store
+                        .session_people(token, state.now())
+                        .await?
+                        .ok_or_else(ApiError::unauthorized)?,
+                    state.store.clone(),
+                ),
+            };
             return Ok(Caller::Resident {
                 phone_index,
                 people,

@@ -74,23 +74,20 @@ pub async fn track(State(state): State<AppState>, mut req: Request, next: Next) 
     response
 }
 
-/// The store a resident's read of their own data goes to: the replica when the request is a
-/// read it can serve (fresh within the bound, and past the position the reader brought), else
-/// the primary.
-pub fn store_for(state: &AppState, read: Option<&ReadAfter>) -> Store {
+/// The replica, for a resident's read of their own data it can serve (a read, fresh within the
+/// bound, and past the position the reader brought); None sends the read to the primary.
+pub fn store_for(state: &AppState, read: Option<&ReadAfter>) -> Option<Store> {
     let (Some(replica), Some(ReadAfter(after))) = (&state.replica, read) else {
-        return state.store.clone();
+        return None;
     };
-    match replica.reads(*after, state.now()) {
-        Some(store) => {
-            state.metrics.add(READS, "store=\"replica\"", 1);
-            store.clone()
-        }
-        None => {
-            state.metrics.add(READS, "store=\"primary\"", 1);
-            state.store.clone()
-        }
-    }
+    let store = replica.reads(*after, state.now()).cloned();
+    let served = if store.is_some() {
+        "replica"
+    } else {
+        "primary"
+    };
+    state.metrics.add(READS, &format!("store=\"{served}\""), 1);
+    store
 }
 
 /// Watches the replica every 25 ms: how far it has replayed against the primary's position.

@@ -75,7 +75,7 @@ impl Backend {
     /// Connects and applies the embedded migrations. `sqlite://PATH` (created if missing, WAL,
     /// synchronous FULL so that what is acknowledged survives a power cut) or `postgres://…`.
     pub async fn connect(url: &str) -> Result<Backend, StoreError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        if is_postgres(url) {
             let pool = pg_pool(url).await?;
             POSTGRES_MIGRATIONS.run(&pool).await?;
             Ok(Backend::Postgres(pool))
@@ -107,7 +107,7 @@ impl Backend {
 
     /// Connects to a PostgreSQL standby for reads: the same options, no migrations.
     pub async fn connect_replica(url: &str) -> Result<Backend, StoreError> {
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !is_postgres(url) {
             return Err(StoreError::Config(format!(
                 "unsupported replica URL {url:?}: use postgres://…"
             )));
@@ -125,6 +125,10 @@ impl Backend {
     pub async fn close(&self) {
         with_pool!(self, pool => pool.close().await)
     }
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// A pool of PostgreSQL connections, each named after this node (`application_name`) unless

@@ -32,16 +32,9 @@ impl Readers {
         read: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
         let readers = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let conn = readers.take()?;
-            let out = read(&conn)?;
-            if let Ok(mut idle) = readers.idle.lock() {
-                idle.push(conn);
-            }
-            Ok(out)
-        })
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("a read of the visit log stopped: {e}")))?
+        tokio::task::spawn_blocking(move || readers.inline(read))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("a read of the visit log stopped: {e}")))?
     }
 
     /// Runs a short indexed read (a few rows) here, on the calling thread: handing a query to
