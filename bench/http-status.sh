@@ -15,8 +15,18 @@ cargo build --release -q -p healthcode
 bin="$PWD/target/release/healthcode"
 port=18390
 
+# CPU ticks so far: the node, PostgreSQL's processes, the whole machine (user, system, irq).
+ticks() {
+  local n p a
+  n=$(awk '{print $14+$15}' "/proc/$node/stat")
+  p=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$2=="(postgres)" {s+=$14+$15} END {print s+0}')
+  a=$(awk '/^cpu / {print $2+$3+$4+$7+$8}' /proc/stat)
+  echo "$n $p $a"
+}
+
 run_wrk() { # label url [token]
-  local out
+  local out before after
+  before=$(ticks)
   if [ -n "${3:-}" ]; then
     out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -H "authorization: Bearer $3" "$2")
   else
@@ -28,7 +38,13 @@ run_wrk() { # label url [token]
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   local errors
   errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+  after=$(ticks)
   printf '%-9s %-22s %10s req/s  p50 %8s  p99 %8s  non-2xx %s\n' "$store" "$1" "$rps" "$p50" "$p99" "${errors:-0}"
+  # Where the machine's time per request went: what a node would need with the database elsewhere.
+  python3 -c "
+b, a = [int(x) for x in '$before'.split()], [int(x) for x in '$after'.split()]
+per = 1e6 / $(getconf CLK_TCK) / ($rps * $secs)
+print('          cpu per request: node %.0f us, postgres %.0f us, machine %.0f us' % tuple((y - x) * per for x, y in zip(b, a)))"
   echo "$rps" > "/tmp/hc-bench-$1"
 }
 

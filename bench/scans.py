@@ -65,7 +65,27 @@ def call(base, path, token, body=None, raw=False):
         return text if raw else json.loads(text)
 
 
-def wrk(label, store, url, token, script=None, conns=CONNS, per_request=1):
+def ticks(node):
+    """CPU ticks so far: the node, PostgreSQL's processes, the whole machine (user, system, irq)."""
+    def proc(path):
+        with open(path) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    postgres = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() == "postgres":
+                    postgres += proc(f"/proc/{pid}/stat")
+        except OSError:
+            pass
+    with open("/proc/stat") as f:
+        cpu = [int(x) for x in f.readline().split()[1:]]
+    return proc(f"/proc/{node}/stat"), postgres, cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6]
+
+
+def wrk(label, store, url, token, script=None, conns=CONNS, per_request=1, node=None):
+    before = ticks(node) if node else None
     cmd = ["wrk", "-t2", f"-c{conns}", f"-d{SECS}s", "--latency", "-H", f"authorization: Bearer {token}",
            "-H", "content-type: application/json"]
     if script:
@@ -79,6 +99,13 @@ def wrk(label, store, url, token, script=None, conns=CONNS, per_request=1):
     print(f"{store:<9} {label:<14} {rps:>10.0f} req/s  {rps * per_request:>10.0f} scans/s  p50 {p50:>8}  "
           f"p99 {p99:>8}  non-2xx {non2xx.group(1) if non2xx else 0}" + (f"  socket errors: {errors.group(1)}" if errors else ""),
           flush=True)
+    if node:
+        # Where the machine's time per request went: what a node would need with the database
+        # elsewhere.
+        per = 1e6 / os.sysconf("SC_CLK_TCK") / (rps * SECS)
+        spent = [(b - a) * per for a, b in zip(before, ticks(node))]
+        print("          cpu per request: node %.0f us, postgres %.0f us, machine %.0f us" % tuple(spent),
+              flush=True)
     return rps
 
 
@@ -131,8 +158,8 @@ def bench(store):
         batch = os.path.join(work, "batch.lua")
         open(single, "w").write(LUA_SINGLE % {"passes": passes})
         open(batch, "w").write(LUA_BATCH % {"passes": passes, "batch": BATCH})
-        floor = wrk("healthz", store, base + "/healthz", scanner)
-        scans = wrk("scan", store, base + "/api/v1/scans", scanner, single)
+        floor = wrk("healthz", store, base + "/healthz", scanner, node=node.pid)
+        scans = wrk("scan", store, base + "/api/v1/scans", scanner, single, node=node.pid)
         wrk(f"batch x{BATCH}", store, base + "/api/v1/scans/batch", scanner, batch, conns=4, per_request=BATCH)
         print(f"{store:<9} scan/healthz ratio: {scans / floor:.3f}", flush=True)
     finally:

@@ -6,6 +6,7 @@ use coset::{CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, Tagged
 use thiserror::Error;
 
 use crate::keys::{Algorithm, KeyError, Kid, SigningKey, VerifyingKey};
+use crate::memo::SignatureMemo;
 
 /// CBOR tag of COSE_Sign1.
 const TAG_SIGN1: u8 = 0xd2;
@@ -107,6 +108,27 @@ pub enum SignatureCheck {
 /// Checks the signature of `sign1` with `key`, over the Sig_structure built from the protected
 /// header bytes as received and `external_aad`.
 pub fn verify_with(sign1: &Sign1, key: &VerifyingKey, external_aad: &[u8]) -> SignatureCheck {
+    check_with(sign1, key, external_aad, &|k, m, s| k.verify(m, s))
+}
+
+/// As [`verify_with`], with signatures that held before taken from `memo`.
+pub fn verify_memo(
+    sign1: &Sign1,
+    key: &VerifyingKey,
+    external_aad: &[u8],
+    memo: &SignatureMemo,
+) -> SignatureCheck {
+    check_with(sign1, key, external_aad, &|k, m, s| memo.verify(k, m, s))
+}
+
+type Check<'a> = &'a dyn Fn(&VerifyingKey, &[u8], &[u8]) -> bool;
+
+fn check_with(
+    sign1: &Sign1,
+    key: &VerifyingKey,
+    external_aad: &[u8],
+    holds: Check<'_>,
+) -> SignatureCheck {
     let Some(alg) = &sign1.alg else {
         return SignatureCheck::NoAlgorithm;
     };
@@ -125,7 +147,7 @@ pub fn verify_with(sign1: &Sign1, key: &VerifyingKey, external_aad: &[u8]) -> Si
         };
     };
     let tbs = sig_structure(sign1, external_aad, false);
-    if key.verify(&tbs, &sign1.message.signature) {
+    if holds(&key, &tbs, &sign1.message.signature) {
         return SignatureCheck::Valid;
     }
     // An empty protected map may arrive as A0 though it was signed as the zero-length string
@@ -133,7 +155,8 @@ pub fn verify_with(sign1: &Sign1, key: &VerifyingKey, external_aad: &[u8]) -> Si
     // been altered; any non-empty header is only ever checked as received.
     let empty_as_map = sign1.message.protected.original_data.as_deref() == Some(&[0xa0][..]);
     if empty_as_map
-        && key.verify(
+        && holds(
+            &key,
             &sig_structure(sign1, external_aad, true),
             &sign1.message.signature,
         )

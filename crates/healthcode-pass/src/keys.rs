@@ -391,6 +391,11 @@ impl VerifyingKey {
         &self.kid
     }
 
+    /// The key as the verification takes it (raw point, raw Ed25519 key or PKCS#1).
+    pub(crate) fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
     /// SubjectPublicKeyInfo DER (empty for keys made from raw parts).
     pub fn spki_der(&self) -> &[u8] {
         &self.spki

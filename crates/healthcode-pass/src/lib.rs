@@ -30,4 +30,5 @@ pub mod trust;
 
 // Verification.
 pub mod instant;
+pub mod memo;
 pub mod verify;

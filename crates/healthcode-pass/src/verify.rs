@@ -10,6 +10,7 @@ use crate::compress::{self, MAX_DECOMPRESSED};
 use crate::cose::{self, SignatureCheck};
 use crate::cwt::{self, Claims};
 use crate::dcc;
+use crate::memo::SignatureMemo;
 use crate::pass::Pass;
 use crate::prefix::{self, CodeKind};
 use crate::trust::{TrustStore, TrustedKey, Usage};
@@ -171,22 +172,26 @@ impl Report {
     }
 }
 
-/// How strict the verifier is beyond the signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Options {
+/// How strict the verifier is beyond the signature, and where it keeps signatures that held.
+#[derive(Clone, Copy)]
+pub struct Options<'a> {
     /// Allowed clock difference between issuer and checkpoint.
     pub skew: Duration,
     /// Fail an EU certificate whose code fields are outside the bundled value sets. Off by
     /// default: value sets grow (new vaccines and tests) faster than a checkpoint is updated,
     /// so a miss is reported as a note on the schema stage instead.
     pub strict_value_sets: bool,
+    /// Signatures verified before (a checkpoint node's): each is checked once. Every other
+    /// stage, the time checks included, runs on every scan.
+    pub memo: Option<&'a SignatureMemo>,
 }
 
-impl Default for Options {
-    fn default() -> Options {
+impl Default for Options<'_> {
+    fn default() -> Self {
         Options {
             skew: DEFAULT_SKEW,
             strict_value_sets: false,
+            memo: None,
         }
     }
 }
@@ -308,7 +313,10 @@ fn verify_signed(
         Some(_) => {
             let mut last = SignatureCheck::Invalid;
             for candidate in candidates {
-                last = cose::verify_with(&sign1, &candidate.key, &[]);
+                last = match options.memo {
+                    Some(memo) => cose::verify_memo(&sign1, &candidate.key, &[], memo),
+                    None => cose::verify_with(&sign1, &candidate.key, &[]),
+                };
                 if last == SignatureCheck::Valid {
                     signer = Some(candidate);
                     break;

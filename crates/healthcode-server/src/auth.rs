@@ -9,8 +9,9 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use healthcode_store::{Account, Actor, Person};
+use healthcode_store::{Account, Actor, FactStamp, Person};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -80,6 +81,9 @@ pub enum Caller {
         /// Where their reads of their own code go: the read replica when it can serve this
         /// request, else the primary (`replica::store_for`).
         reads: healthcode_store::Store,
+        /// Each person's fact stamp, read with the session from `reads`: what a status read in
+        /// this request compares its kept colour with.
+        stamps: HashMap<String, FactStamp>,
     },
 }
 
@@ -175,7 +179,7 @@ impl Caller {
             };
             // A session opened moments ago may not have reached the replica yet: it and the
             // reads it makes go to the primary.
-            let ((phone_index, people), reads) = match on_replica {
+            let (session, reads) = match on_replica {
                 Some(found) => found,
                 None => (
                     state
@@ -187,9 +191,10 @@ impl Caller {
                 ),
             };
             return Ok(Caller::Resident {
-                phone_index,
-                people,
+                phone_index: session.phone_index,
+                people: session.people,
                 reads,
+                stamps: session.stamps,
             });
         }
         let account = if token.starts_with(STAFF_SESSION_PREFIX) {

@@ -9,15 +9,20 @@ use healthcode_core::identity::DocumentKind;
 use healthcode_core::region::RegionCode;
 use healthcode_pass::keyring::Keyring;
 use healthcode_pass::keys::{Algorithm, SigningKey, VerifyingKey};
+use healthcode_pass::memo::SignatureMemo;
 use healthcode_pass::pass::{self, Colour, Pass};
 use healthcode_pass::trust::{TrustList, TrustStore, TrustedKey};
-use healthcode_pass::verify::{Report, verify};
+use healthcode_pass::verify::{Options, Report, verify_with_options};
 use healthcode_store::Person;
 use std::sync::{Arc, RwLock};
 use time::{Duration, OffsetDateTime};
 
 /// How far a checkpoint's clock may differ from the pass's.
 const CLOCK_SKEW: Duration = Duration::seconds(30);
+
+/// Signatures kept per generation (two at most): about 25 MB, the passes one node sees scanned
+/// in the minutes they live at a few thousand scans a second.
+const MEMO_CAPACITY: usize = 100_000;
 
 pub struct Passes {
     key: SigningKey,
@@ -26,6 +31,8 @@ pub struct Passes {
     /// Our own keys, which no list changes.
     own: TrustStore,
     trust: RwLock<Arc<Trust>>,
+    /// Signatures of codes scanned before: a pass shown at several gates is checked once.
+    memo: SignatureMemo,
 }
 
 /// The keys in force: ours and the list's, and the same with the list's keys withheld as
@@ -86,6 +93,7 @@ impl Passes {
                 until: None,
             })),
             own: trust,
+            memo: SignatureMemo::new(MEMO_CAPACITY),
         };
         if let (Some(list), Some(root)) = (&config.trust_list, root_key(config)?) {
             let signed = std::fs::read(list).map_err(|e| start_error("trust list", e))?;
@@ -193,7 +201,12 @@ impl Passes {
             Some(until) if at > until => &trust.expired,
             _ => &trust.keys,
         };
-        verify(text, keys, at, CLOCK_SKEW)
+        let options = Options {
+            skew: CLOCK_SKEW,
+            memo: Some(&self.memo),
+            ..Options::default()
+        };
+        verify_with_options(text, keys, at, options)
     }
 }
 

@@ -323,7 +323,8 @@ async fn regions_recognise_each_others_passes_through_the_hubs_signed_list() {
     let refreshed = directory::refresh(&beijing.state).await.unwrap();
     assert_eq!(refreshed, Refreshed::Unchanged(sequence));
 
-    // The hub revokes Wuhan's key: after one refresh Beijing refuses it with its own reason.
+    // The hub revokes Wuhan's key: after one refresh Beijing refuses it with its own reason
+    // (the signature Beijing verified and kept above does not outlive its key's trust).
     let kid = wuhan.state.passes.own_entries(now, Duration::days(1))[0]
         .kid
         .clone();

@@ -47,7 +47,7 @@ pub use federation::{Consent, Received, RegionMessage};
 pub use feeds::{Delivered, RiskArea};
 pub use hub::{HubList, HubProposal, HubRegion, HubRevocation};
 pub use outbox::{Notification, Outbox, Outgoing};
-pub use people::{Enrollment, NewPerson, Person, PersonDetail};
+pub use people::{Enrollment, NewPerson, Person, PersonDetail, SessionPeople};
 pub use policy_versions::PolicyVersion;
 pub use returns::{
     Booking, ExpectedArrivals, NewReturn, NewStep, ReturnApplication, ReturnFigures, ReturnStep,

@@ -1,9 +1,11 @@
 //! People: enrollment under a document (or by a guardian), with personal data sealed.
 
+use crate::FactStamp;
 use crate::audit::{self, Actor};
 use crate::{Store, StoreError, db, from_ms, ms, new_id, unique_violation};
 use healthcode_core::identity::{Document, DocumentKind, mask_name};
 use serde::Serialize;
+use std::collections::HashMap;
 use time::OffsetDateTime;
 
 /// Whether the person's identity has been confirmed; a pending enrollment shows as 审核中 and is
@@ -55,6 +57,15 @@ pub struct Person {
     pub enrollment: Enrollment,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+/// A resident session as one read finds it: the phone behind it, the people who log in with
+/// that phone, and each one's fact stamp as it stood at that read.
+#[derive(Debug, Clone)]
+pub struct SessionPeople {
+    pub phone_index: Vec<u8>,
+    pub people: Vec<Person>,
+    pub stamps: HashMap<String, FactStamp>,
 }
 
 /// A person with their sealed data opened; every read of it is audited.
@@ -288,18 +299,20 @@ impl Store {
         rows.iter().map(person_from).collect()
     }
 
-    /// The phone index behind an unexpired resident session and the people who log in with that
-    /// phone (the adult and the children in their care), in one read: `None` when the session
-    /// is unknown or over.
+    /// The phone index behind an unexpired resident session, the people who log in with that
+    /// phone (the adult and the children in their care) and each one's fact stamp, in one read:
+    /// `None` when the session is unknown or over.
     pub async fn session_people(
         &self,
         token: &str,
         now: OffsetDateTime,
-    ) -> Result<Option<(Vec<u8>, Vec<Person>)>, StoreError> {
+    ) -> Result<Option<SessionPeople>, StoreError> {
         // The session's own row comes back once even with no one enrolled (the LEFT JOIN);
         // children in care come from the second part. Sorted and deduplicated here.
         const PERSON: &str = "p.id, p.pseudonym, p.document_kind, p.document_tail, p.name_masked, \
-             p.guardian_id, p.enrollment, p.created_at";
+             p.guardian_id, p.enrollment, p.created_at, \
+             (SELECT COUNT(*) FROM facts f WHERE f.person_id = p.id), \
+             (SELECT MAX(f.recorded_at) FROM facts f WHERE f.person_id = p.id)";
         let sql = format!(
             "SELECT s.phone_index, {PERSON} FROM sessions s LEFT JOIN people p ON p.phone_index = s.phone_index \
              WHERE s.token_hash = $1 AND s.expires_at > $2 \
@@ -317,6 +330,8 @@ impl Store {
             Option<String>,
             Option<String>,
             Option<i64>,
+            i64,
+            Option<i64>,
         );
         let hash = crate::accounts::secret_hash(token);
         let rows: Vec<Row> = match &self.readers {
@@ -333,6 +348,8 @@ impl Store {
                             r.get(6)?,
                             r.get(7)?,
                             r.get(8)?,
+                            r.get(9)?,
+                            r.get(10)?,
                         ))
                     })?
                     .collect()
@@ -349,6 +366,7 @@ impl Store {
             return Ok(None);
         };
         let mut people = Vec::with_capacity(rows.len());
+        let mut stamps = HashMap::with_capacity(rows.len());
         for r in rows {
             let (Some(id), Some(pseudonym), Some(kind), Some(masked), Some(enrollment), Some(at)) =
                 (r.1, r.2, r.3, r.5, r.7, r.8)
@@ -358,6 +376,11 @@ impl Store {
             if people.iter().any(|p: &Person| p.id == id) {
                 continue;
             }
+            let stamp = FactStamp {
+                count: r.9,
+                latest: r.10.unwrap_or(0),
+            };
+            stamps.insert(id.clone(), stamp);
             let row: PersonRow = (
                 id,
                 pseudonym,
@@ -374,7 +397,11 @@ impl Store {
             people.push(person_from(&row)?);
         }
         people.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        Ok(Some((index, people)))
+        Ok(Some(SessionPeople {
+            phone_index: index,
+            people,
+            stamps,
+        }))
     }
 
     /// Marks an enrollment confirmed (identity checked).

@@ -145,13 +145,26 @@ async fn enrolls_finds_and_refuses_a_second_enrollment() {
             .await
             .unwrap()
             .unwrap();
-        let (_, by_session) = store
+        // The same read carries each one's fact stamp, as `fact_stamp` gives it.
+        store
+            .record_fact(&child.id, &close_contact("c-family"), &official(), NOW)
+            .await
+            .unwrap();
+        let session = store
             .session_people("hs_family", NOW)
             .await
             .unwrap()
             .unwrap();
         let by_phone = store.find_by_phone("13800138000").await.unwrap();
-        assert_eq!(by_session, by_phone, "{}", store.backend_name());
+        assert_eq!(session.people, by_phone, "{}", store.backend_name());
+        for p in &session.people {
+            assert_eq!(
+                session.stamps.get(&p.id),
+                Some(&store.fact_stamp(&p.id).await.unwrap())
+            );
+        }
+        assert_eq!(session.stamps[&child.id].count, 1);
+        assert_eq!(session.stamps[&person.id].count, 0);
         store
             .confirm_enrollment(&child.id, &official(), NOW)
             .await
@@ -876,13 +889,13 @@ async fn login_codes_are_limited_and_open_a_session() {
             Err(CodeRejection::NoCode),
             "used up"
         );
-        let (index, people) = store
+        let session = store
             .session_people("session-1", NOW)
             .await
             .unwrap()
             .expect("the session opened");
-        assert_eq!(index, store.phone_index_of(phone));
-        assert!(people.is_empty(), "no one enrolled under it yet");
+        assert_eq!(session.phone_index, store.phone_index_of(phone));
+        assert!(session.people.is_empty(), "no one enrolled under it yet");
         assert_eq!(
             store
                 .session_phone("session-1", NOW)

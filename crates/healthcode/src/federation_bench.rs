@@ -370,6 +370,7 @@ async fn transfers(
             phone_index: Vec::new(),
             people: vec![person],
             reads: wuhan.state.store.clone(),
+            stamps: Default::default(),
         };
         let (_, code) = transfer::grant(
             &wuhan.state,

@@ -350,6 +350,7 @@ fn verify_inner(cmd: &VerifyCommand, now: OffsetDateTime, stdin: &mut dyn Read) 
     let options = Options {
         skew: cmd.skew.map_or(verify::DEFAULT_SKEW, Duration::seconds),
         strict_value_sets: cmd.strict_value_sets,
+        ..Options::default()
     };
     let report = verify::verify_with_options(&text, &trust, at, options);
     let mut out = serde_json::to_value(&report).map_err(Outcome::unusable)?;

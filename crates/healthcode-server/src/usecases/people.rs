@@ -6,7 +6,7 @@ use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
 use healthcode_core::identity::{Document, DocumentKind};
 use healthcode_core::{Color, Status};
-use healthcode_store::{Enrollment, NewPerson, Person};
+use healthcode_store::{Enrollment, FactStamp, NewPerson, Person};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -221,11 +221,11 @@ pub async fn current_status(
         let actor = caller.actor("status query");
         state.store.audit(&actor, action, Some(id), "", now).await?;
     }
-    let reads = match caller {
-        Caller::Resident { reads, .. } => reads,
-        Caller::Staff { .. } => &state.store,
+    let (reads, stamp) = match caller {
+        Caller::Resident { reads, stamps, .. } => (reads, stamps.get(id).copied()),
+        Caller::Staff { .. } => (&state.store, None),
     };
-    Ok((person, status_of(state, reads, id, now).await?))
+    Ok((person, status_of(state, reads, id, stamp, now).await?))
 }
 
 /// A person's status at `now`: the one kept from an earlier read while the person's facts, the
@@ -234,9 +234,13 @@ pub async fn status_of(
     state: &AppState,
     store: &healthcode_store::Store,
     id: &str,
+    stamp: Option<FactStamp>,
     now: OffsetDateTime,
 ) -> ApiResult<Status> {
-    let stamp = store.fact_stamp(id).await?;
+    let stamp = match stamp {
+        Some(read) => read,
+        None => store.fact_stamp(id).await?,
+    };
     let policy = state.policy.at(now);
     if let Some(status) = state.caches.statuses.get(id, stamp, &policy, now) {
         return Ok(status);
