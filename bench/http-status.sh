@@ -15,22 +15,19 @@ cargo build --release -q -p healthcode
 bin="$PWD/target/release/healthcode"
 port=18390
 
-# CPU ticks so far: the node, PostgreSQL's processes, the whole machine (user, system, irq).
+# CPU ticks so far: the node, the whole machine (user, system, irq).
 ticks() {
-  local n p a
-  n=$(awk '{print $14+$15}' "/proc/$node/stat")
-  p=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$2=="(postgres)" {s+=$14+$15} END {print s+0}')
-  a=$(awk '/^cpu / {print $2+$3+$4+$7+$8}' /proc/stat)
-  echo "$n $p $a"
+  echo "$(awk '{print $14+$15}' "/proc/$node/stat") $(awk '/^cpu / {print $2+$3+$4+$7+$8}' /proc/stat)"
 }
 
 run_wrk() { # label url [token]
-  local out before after
+  local out before after load
+  load=$(mktemp)
   before=$(ticks)
   if [ -n "${3:-}" ]; then
-    out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -H "authorization: Bearer $3" "$2")
+    out=$(/usr/bin/time -f '%U %S' -o "$load" wrk -t2 -c"$conns" -d"${secs}s" --latency -H "authorization: Bearer $3" "$2")
   else
-    out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency "$2")
+    out=$(/usr/bin/time -f '%U %S' -o "$load" wrk -t2 -c"$conns" -d"${secs}s" --latency "$2")
   fi
   local rps p50 p99
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -40,11 +37,16 @@ run_wrk() { # label url [token]
   errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
   after=$(ticks)
   printf '%-9s %-22s %10s req/s  p50 %8s  p99 %8s  non-2xx %s\n' "$store" "$1" "$rps" "$p50" "$p99" "${errors:-0}"
-  # Where the machine's time per request went: what a node would need with the database elsewhere.
+  # Where the machine's time per request went (what a node needs with the database elsewhere):
+  # the node, wrk, and the rest (the database's processes and the kernel's network work).
   python3 -c "
 b, a = [int(x) for x in '$before'.split()], [int(x) for x in '$after'.split()]
-per = 1e6 / $(getconf CLK_TCK) / ($rps * $secs)
-print('          cpu per request: node %.0f us, postgres %.0f us, machine %.0f us' % tuple((y - x) * per for x, y in zip(b, a)))"
+n = $rps * $secs
+node, machine = [(y - x) * 1e6 / $(getconf CLK_TCK) / n for x, y in zip(b, a)]
+load = sum(float(x) for x in open('$load').read().split()) * 1e6 / n
+print('          cpu per request: node %.0f us, load generator %.0f us, rest %.0f us (machine %.0f us)'
+      % (node, load, machine - node - load, machine))"
+  rm -f "$load"
   echo "$rps" > "/tmp/hc-bench-$1"
 }
 

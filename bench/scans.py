@@ -8,7 +8,7 @@ Needs wrk (Debian: apt-get install wrk) and, for PostgreSQL, a server at
 $HEALTHCODE_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
 Usage: python3 bench/scans.py [seconds per run, default 10] [connections, default 64]
 """
-import json, os, re, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, re, resource, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 
 SECS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 CONNS = int(sys.argv[2]) if len(sys.argv) > 2 else 64
@@ -66,22 +66,15 @@ def call(base, path, token, body=None, raw=False):
 
 
 def ticks(node):
-    """CPU ticks so far: the node, PostgreSQL's processes, the whole machine (user, system, irq)."""
-    def proc(path):
-        with open(path) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
-    postgres = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                if f.read().strip() == "postgres":
-                    postgres += proc(f"/proc/{pid}/stat")
-        except OSError:
-            pass
+    """CPU seconds so far: the node, the whole machine (user, system, irq), this script's children."""
+    with open(f"/proc/{node}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
     with open("/proc/stat") as f:
         cpu = [int(x) for x in f.readline().split()[1:]]
-    return proc(f"/proc/{node}/stat"), postgres, cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6]
+    tick = os.sysconf("SC_CLK_TCK")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ((int(fields[11]) + int(fields[12])) / tick, (cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6]) / tick,
+            children.ru_utime + children.ru_stime)
 
 
 def wrk(label, store, url, token, script=None, conns=CONNS, per_request=1, node=None):
@@ -100,12 +93,12 @@ def wrk(label, store, url, token, script=None, conns=CONNS, per_request=1, node=
           f"p99 {p99:>8}  non-2xx {non2xx.group(1) if non2xx else 0}" + (f"  socket errors: {errors.group(1)}" if errors else ""),
           flush=True)
     if node:
-        # Where the machine's time per request went: what a node would need with the database
-        # elsewhere.
-        per = 1e6 / os.sysconf("SC_CLK_TCK") / (rps * SECS)
-        spent = [(b - a) * per for a, b in zip(before, ticks(node))]
-        print("          cpu per request: node %.0f us, postgres %.0f us, machine %.0f us" % tuple(spent),
-              flush=True)
+        # Where the machine's time per request went (what a node needs with the database
+        # elsewhere): the node, wrk, and the rest (the database's processes and the kernel's
+        # network work).
+        own, machine, load = [(b - a) * 1e6 / (rps * SECS) for a, b in zip(before, ticks(node))]
+        print("          cpu per request: node %.0f us, load generator %.0f us, rest %.0f us (machine %.0f us)"
+              % (own, load, machine - own - load, machine), flush=True)
     return rps
 
 

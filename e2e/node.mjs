@@ -53,12 +53,17 @@ export async function startDemo(bin) {
     child.kill('SIGINT');
     return new Promise((r) => child.once('exit', r)).then(() => rmSync(dir, { recursive: true, force: true }));
   };
-  /** The latest code the demo SMS gateway logged for a phone. */
+  /** The latest code the demo SMS gateway logged for a phone and not handed out before: the
+   * outbox sends after the request is answered, so an earlier login's code may still be the
+   * last one logged when a test asks. */
   node.codeFor = async (phone) => {
     for (let i = 0; i < 300; i++) {
       const masked = phone.slice(0, 3) + '****' + phone.slice(-4);
-      const found = node.codes.filter((c) => c.to === masked).pop();
-      if (found) return found.code;
+      const found = node.codes.filter((c) => c.to === masked && !c.taken).pop();
+      if (found) {
+        found.taken = true;
+        return found.code;
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error('no login code was logged for ' + phone + ':\n' + node.log.slice(-3000));

@@ -213,14 +213,36 @@ impl Store {
 
     /// The active account holding this token.
     pub async fn account_by_token(&self, token: &str) -> Result<Option<Account>, StoreError> {
-        let row: Option<AccountRow> = db::with_pool!(&self.backend, pool => {
-            sqlx::query_as(
-                "SELECT id, role, name, created_at, revoked_at, feeds FROM accounts WHERE token_hash = $1 AND revoked_at IS NULL",
-            )
-            .bind(secret_hash(token))
-            .fetch_optional(pool)
-            .await?
-        });
+        const SQL: &str = "SELECT id, role, name, created_at, revoked_at, feeds FROM accounts \
+             WHERE token_hash = $1 AND revoked_at IS NULL";
+        let hash = secret_hash(token);
+        let row: Option<AccountRow> = match &self.readers {
+            // Every scan's first read: on a blocking thread, where a reader that waits out a
+            // commit holds up no other request (read on the runtime's own threads, scans'
+            // p99 rose fivefold: docs/BENCHMARKS.md).
+            Some(readers) => {
+                readers
+                    .run(move |c| {
+                        use rusqlite::OptionalExtension;
+                        c.prepare_cached(SQL)?
+                            .query_row([hash], |r| {
+                                Ok((
+                                    r.get(0)?,
+                                    r.get(1)?,
+                                    r.get(2)?,
+                                    r.get(3)?,
+                                    r.get(4)?,
+                                    r.get(5)?,
+                                ))
+                            })
+                            .optional()
+                    })
+                    .await?
+            }
+            None => db::with_pool!(&self.backend, pool => {
+                sqlx::query_as(SQL).bind(hash).fetch_optional(pool).await?
+            }),
+        };
         Ok(row.map(account_from))
     }
 

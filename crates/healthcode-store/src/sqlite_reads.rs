@@ -34,7 +34,7 @@ impl Readers {
         let readers = Arc::clone(self);
         tokio::task::spawn_blocking(move || readers.inline(read))
             .await
-            .map_err(|e| StoreError::Corrupt(format!("a read of the visit log stopped: {e}")))?
+            .map_err(|e| StoreError::Corrupt(format!("a read in place stopped: {e}")))?
     }
 
     /// Runs a short indexed read (a few rows) here, on the calling thread: handing a query to

@@ -71,8 +71,8 @@ pub enum AccountsCommand {
         #[arg(long, value_parser = parse_scope)]
         scope: Option<String>,
     },
-    /// Revoke an account: its token stops working within seconds (nodes trust a token for up to
-    /// five seconds between lookups).
+    /// Revoke an account: its token stops working at once, on every node (each request looks
+    /// its token up).
     Revoke { id: String },
     /// List accounts (never tokens).
     List,
