@@ -225,16 +225,7 @@ impl Store {
                     .run(move |c| {
                         use rusqlite::OptionalExtension;
                         c.prepare_cached(SQL)?
-                            .query_row([hash], |r| {
-                                Ok((
-                                    r.get(0)?,
-                                    r.get(1)?,
-                                    r.get(2)?,
-                                    r.get(3)?,
-                                    r.get(4)?,
-                                    r.get(5)?,
-                                ))
-                            })
+                            .query_row([hash], |r| AccountRow::try_from(r))
                             .optional()
                     })
                     .await?

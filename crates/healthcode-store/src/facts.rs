@@ -139,7 +139,7 @@ impl Store {
         let (count, latest): (i64, Option<i64>) = match &self.readers {
             Some(readers) => readers.inline(|c| {
                 c.prepare_cached(SQL)?
-                    .query_row([person_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row([person_id], |r| r.try_into())
             })?,
             None => db::with_pool!(&self.backend, pool => {
                 sqlx::query_as(SQL).bind(person_id).fetch_one(pool).await?

@@ -337,21 +337,7 @@ impl Store {
         let rows: Vec<Row> = match &self.readers {
             Some(readers) => readers.inline(|c| {
                 c.prepare_cached(&sql)?
-                    .query_map(rusqlite::params![hash, ms(now)], |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get(6)?,
-                            r.get(7)?,
-                            r.get(8)?,
-                            r.get(9)?,
-                            r.get(10)?,
-                        ))
-                    })?
+                    .query_map(rusqlite::params![hash, ms(now)], |r| Row::try_from(r))?
                     .collect()
             })?,
             None => db::with_pool!(&self.backend, pool => {
