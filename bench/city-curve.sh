@@ -35,7 +35,7 @@ for millions in ${1:-1 2 3}; do
     visits=$(psql "$url" -tAc "SELECT count(*) FROM visits")
   else
     size=$(du -sh "$dir" | cut -f1)
-    visits="$((millions * 42))M"
+    visits="$((millions * 42))M" # what simulate writes: 3 a day for 14 days, per person
   fi
   echo "$store ${millions}M people: ${visits} visits, built in ${built} s, ${size}"
   for run in cold warm warm; do

@@ -108,27 +108,20 @@ pub enum SignatureCheck {
 /// Checks the signature of `sign1` with `key`, over the Sig_structure built from the protected
 /// header bytes as received and `external_aad`.
 pub fn verify_with(sign1: &Sign1, key: &VerifyingKey, external_aad: &[u8]) -> SignatureCheck {
-    check_with(sign1, key, external_aad, &|k, m, s| k.verify(m, s))
+    verify_kept(sign1, key, external_aad, None)
 }
 
-/// As [`verify_with`], with signatures that held before taken from `memo`.
-pub fn verify_memo(
+/// As [`verify_with`], with signatures that held before taken from `memo` when there is one.
+pub fn verify_kept(
     sign1: &Sign1,
     key: &VerifyingKey,
     external_aad: &[u8],
-    memo: &SignatureMemo,
+    memo: Option<&SignatureMemo>,
 ) -> SignatureCheck {
-    check_with(sign1, key, external_aad, &|k, m, s| memo.verify(k, m, s))
-}
-
-type Check<'a> = &'a dyn Fn(&VerifyingKey, &[u8], &[u8]) -> bool;
-
-fn check_with(
-    sign1: &Sign1,
-    key: &VerifyingKey,
-    external_aad: &[u8],
-    holds: Check<'_>,
-) -> SignatureCheck {
+    let holds = |key: &VerifyingKey, message: &[u8], signature: &[u8]| match memo {
+        Some(memo) => memo.verify(key, message, signature),
+        None => key.verify(message, signature),
+    };
     let Some(alg) = &sign1.alg else {
         return SignatureCheck::NoAlgorithm;
     };

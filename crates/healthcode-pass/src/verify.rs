@@ -313,10 +313,7 @@ fn verify_signed(
         Some(_) => {
             let mut last = SignatureCheck::Invalid;
             for candidate in candidates {
-                last = match options.memo {
-                    Some(memo) => cose::verify_memo(&sign1, &candidate.key, &[], memo),
-                    None => cose::verify_with(&sign1, &candidate.key, &[]),
-                };
+                last = cose::verify_kept(&sign1, &candidate.key, &[], options.memo);
                 if last == SignatureCheck::Valid {
                     signer = Some(candidate);
                     break;

@@ -17,6 +17,17 @@ pub struct FactStamp {
     pub latest: i64,
 }
 
+impl FactStamp {
+    /// The stamp from `COUNT(*)` and `MAX(recorded_at)` of a person's facts, however they were
+    /// read: a kept status compares stamps from `fact_stamp` and `session_people` alike.
+    pub(crate) fn counted(count: i64, latest: Option<i64>) -> FactStamp {
+        FactStamp {
+            count,
+            latest: latest.unwrap_or(0),
+        }
+    }
+}
+
 impl Store {
     /// Inserts a fact (its body sealed) and its audit entry (on `chain`, which the caller closes
     /// before the transaction commits) inside an open transaction. A case queues its trace; a
@@ -145,10 +156,7 @@ impl Store {
                 sqlx::query_as(SQL).bind(person_id).fetch_one(pool).await?
             }),
         };
-        Ok(FactStamp {
-            count,
-            latest: latest.unwrap_or(0),
-        })
+        Ok(FactStamp::counted(count, latest))
     }
 
     /// Every fact recorded about a person, oldest first.

@@ -1,8 +1,7 @@
 //! People: enrollment under a document (or by a guardian), with personal data sealed.
 
-use crate::FactStamp;
 use crate::audit::{self, Actor};
-use crate::{Store, StoreError, db, from_ms, ms, new_id, unique_violation};
+use crate::{FactStamp, Store, StoreError, db, from_ms, ms, new_id, unique_violation};
 use healthcode_core::identity::{Document, DocumentKind, mask_name};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -362,11 +361,7 @@ impl Store {
             if people.iter().any(|p: &Person| p.id == id) {
                 continue;
             }
-            let stamp = FactStamp {
-                count: r.9,
-                latest: r.10.unwrap_or(0),
-            };
-            stamps.insert(id.clone(), stamp);
+            stamps.insert(id.clone(), FactStamp::counted(r.9, r.10));
             let row: PersonRow = (
                 id,
                 pseudonym,
