@@ -5,14 +5,18 @@
 # Usage: bash bench/http-status.sh [seconds per run, default 10] [connections, default 64]
 # STORES (default "sqlite postgres") may also name postgres-replica: PostgreSQL with residents'
 # reads on the streaming replica at $HEALTHCODE_BENCH_REPLICA_URL (bench/replica.sh makes a pair).
+# HEALTHCODE_BIN runs another build (an earlier commit's, for a before and after) instead.
 set -euo pipefail
 [ -n "${TRACE:-}" ] && set -x
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
 conns="${2:-64}"
 pg="${HEALTHCODE_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
-cargo build --release -q -p healthcode
-bin="$PWD/target/release/healthcode"
+bin="${HEALTHCODE_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo build --release -q -p healthcode
+  bin="$PWD/target/release/healthcode"
+fi
 port=18390
 
 # CPU ticks so far: the node, the whole machine (user, system, irq).

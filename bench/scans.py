@@ -6,7 +6,8 @@ written (group commit); passes rotate over 200 people.
 
 Needs wrk (Debian: apt-get install wrk) and, for PostgreSQL, a server at
 $HEALTHCODE_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
-Usage: python3 bench/scans.py [seconds per run, default 10] [connections, default 64]
+Usage: python3 bench/scans.py [seconds per run, default 10] [connections, default 64] [stores]
+HEALTHCODE_BIN runs another build (an earlier commit's, for a before and after) instead.
 """
 import json, os, re, resource, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 
@@ -14,7 +15,7 @@ SECS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 CONNS = int(sys.argv[2]) if len(sys.argv) > 2 else 64
 PG = os.environ.get("HEALTHCODE_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "healthcode")
+BIN = os.environ.get("HEALTHCODE_BIN") or os.path.join(ROOT, "target", "release", "healthcode")
 BATCH = 1000
 PEOPLE = 200
 
@@ -164,6 +165,7 @@ def bench(store):
 
 
 if __name__ == "__main__":
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "healthcode"], cwd=ROOT, check=True)
+    if not os.environ.get("HEALTHCODE_BIN"):
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "healthcode"], cwd=ROOT, check=True)
     for store in sys.argv[3:] or ["sqlite", "postgres"]:
         bench(store)

@@ -35,8 +35,8 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Starts the writers on the current runtime.
-    pub fn spawn(store: Store, config: &ScanConfig, clock: Clock) -> Recorder {
+    /// Starts the writers: on the current runtime, or a SQLite writer on a thread of its own.
+    pub fn spawn(store: Store, config: &ScanConfig, clock: Clock) -> std::io::Result<Recorder> {
         let (queue, jobs) = mpsc::unbounded_channel::<Job>();
         let jobs = Arc::new(Mutex::new(jobs));
         let writers = match (config.writers, store.backend_name()) {
@@ -45,20 +45,21 @@ impl Recorder {
             (n, _) => n,
         };
         let group_rows = config.group_rows.max(1);
+        let sqlite = store.backend_name() == "sqlite";
         for _ in 0..writers {
-            tokio::spawn(write_groups(
-                store.clone(),
-                jobs.clone(),
-                group_rows,
-                clock.clone(),
-            ));
+            let writer = write_groups(store.clone(), jobs.clone(), group_rows, clock.clone());
+            if sqlite {
+                on_own_thread(writer)?;
+            } else {
+                tokio::spawn(writer);
+            }
         }
         let capacity = config.queue_rows.max(1);
-        Recorder {
+        Ok(Recorder {
             queue,
             permits: Arc::new(Semaphore::new(capacity)),
             capacity,
-        }
+        })
     }
 
     /// Records scans durably, or refuses at once when the queue is full.
@@ -92,6 +93,22 @@ impl Recorder {
     pub fn queued(&self) -> usize {
         self.capacity - self.permits.available_permits()
     }
+}
+
+/// Runs a SQLite writer on a thread of its own. A group is several statements, each a round
+/// trip to the connection's thread; on the runtime's threads the writer waited behind the HTTP
+/// requests for its turn after every one of them, and the one writer, not the cores, set how
+/// many scans a second were recorded.
+fn on_own_thread(
+    writer: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("scan-writer".into())
+        .spawn(move || runtime.block_on(writer))?;
+    Ok(())
 }
 
 /// One writer: waits for a job, takes whatever else is queued up to `group_rows`, writes the

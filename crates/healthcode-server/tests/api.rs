@@ -143,7 +143,7 @@ impl Node {
         // A node configured to send delivers through the test gateway.
         let gateway = Arc::new(Gateway::default());
         if state.sender.is_some() {
-            state.sender = Some(gateway.clone());
+            state = state.with_sender(gateway.clone());
         }
         let running = start(state.clone()).await.unwrap();
         let dir = DataDir(state.config.data_dir.clone());

@@ -50,9 +50,11 @@ impl Sender for Gateway {
 
 impl Node {
     async fn start(config: Config) -> Node {
-        let mut state = open_state(config).await.unwrap();
         let gateway = Arc::new(Gateway::default());
-        state.sender = Some(gateway.clone());
+        let state = open_state(config)
+            .await
+            .unwrap()
+            .with_sender(gateway.clone());
         let running = start(state.clone()).await.unwrap();
         Node {
             base: format!("http://{}", running.addr),

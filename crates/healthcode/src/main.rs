@@ -19,6 +19,11 @@ mod simulate_cmd;
 mod trace_bench_cmd;
 
 use clap::{Parser, Subcommand};
+
+/// Requests allocate and free on whichever thread runs them; glibc's arenas spent about a
+/// seventh of a scan's CPU in malloc and free (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 #[derive(Parser)]

@@ -704,8 +704,7 @@ async fn the_outbox_retries_with_back_off_and_never_sends_twice() {
             failures: AtomicU32::new(2),
             delivered: Default::default(),
         });
-        let mut state = node.state.clone();
-        state.sender = Some(flaky.clone());
+        let state = node.state.clone().with_sender(flaky.clone());
         let t0 = super::system_now();
         // Two messages (SMS and app), both fail: retried after 10 s.
         let first = notices::drain(&state, t0).await.unwrap();
@@ -760,8 +759,7 @@ async fn a_login_code_goes_out_through_the_same_sender_until_it_expires() {
             failures: AtomicU32::new(u32::MAX),
             delivered: Default::default(),
         });
-        let mut state = node.state.clone();
-        state.sender = Some(down.clone());
+        let state = node.state.clone().with_sender(down.clone());
         let t0 = super::system_now();
         let first = notices::drain(&state, t0).await.unwrap();
         assert_eq!((first.sent, first.retried), (0, 1), "retried after 10 s");
@@ -781,7 +779,7 @@ async fn a_login_code_goes_out_through_the_same_sender_until_it_expires() {
             failures: AtomicU32::new(0),
             delivered: Default::default(),
         });
-        state.sender = Some(up.clone());
+        let state = state.with_sender(up.clone());
         let now = super::system_now();
         assert_eq!(notices::drain(&state, now).await.unwrap().sent, 1);
         assert_eq!(
