@@ -19,12 +19,13 @@ mod simulate_cmd;
 mod trace_bench_cmd;
 
 use clap::{Parser, Subcommand};
-
-/// Requests allocate and free on whichever thread runs them; glibc's arenas spent about a
-/// seventh of a scan's CPU in malloc and free (docs/BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
+
+/// Requests allocate and free on whichever thread runs them: glibc's malloc spent about a
+/// seventh of a scan's CPU and half of `/healthz`'s. jemalloc, not mimalloc: mimalloc was as
+/// quick for requests but slowed tracing's large buffers by half (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser)]
 #[command(
