@@ -24,7 +24,7 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "healthcode")
+BIN = os.environ.get("HEALTHCODE_BIN") or os.path.join(ROOT, "target", "release", "healthcode")
 
 
 def call(base, path, token, body=None):
