@@ -11,6 +11,7 @@ stops the node and runs `healthcode reassess` over everyone, under /usr/bin/time
         --database-url postgres://postgres@127.0.0.1:5432/sim1m --window-end 2026-11-22T16:00:00Z
 
 It changes the store (facts, colours, messages): run it on a copy you can throw away.
+HEALTHCODE_BIN runs another build (an earlier commit's, for a before and after) instead.
 """
 
 import argparse
