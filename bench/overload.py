@@ -139,6 +139,6 @@ def bench(store):
 
 
 if __name__ == "__main__":
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "healthcode"], cwd=scans.ROOT, check=True)
+    scans.build()
     for store in sys.argv[3:] or ["sqlite", "postgres"]:
         bench(store)

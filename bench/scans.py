@@ -164,8 +164,13 @@ def bench(store):
         shutil.rmtree(work, ignore_errors=True)
 
 
-if __name__ == "__main__":
+def build():
+    """Builds the release binary, unless HEALTHCODE_BIN names another build to run."""
     if not os.environ.get("HEALTHCODE_BIN"):
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "healthcode"], cwd=ROOT, check=True)
+
+
+if __name__ == "__main__":
+    build()
     for store in sys.argv[3:] or ["sqlite", "postgres"]:
         bench(store)

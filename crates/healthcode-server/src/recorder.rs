@@ -39,13 +39,13 @@ impl Recorder {
     pub fn spawn(store: Store, config: &ScanConfig, clock: Clock) -> std::io::Result<Recorder> {
         let (queue, jobs) = mpsc::unbounded_channel::<Job>();
         let jobs = Arc::new(Mutex::new(jobs));
-        let writers = match (config.writers, store.backend_name()) {
-            (0, "sqlite") => 1,
-            (0, _) => 4,
+        let sqlite = store.backend_name() == "sqlite";
+        let writers = match (config.writers, sqlite) {
+            (0, true) => 1,
+            (0, false) => 4,
             (n, _) => n,
         };
         let group_rows = config.group_rows.max(1);
-        let sqlite = store.backend_name() == "sqlite";
         for _ in 0..writers {
             let writer = write_groups(store.clone(), jobs.clone(), group_rows, clock.clone());
             if sqlite {
